@@ -1,0 +1,1 @@
+"""Delivery: the outbox, rate limits, frequency caps and the sender."""

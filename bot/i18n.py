@@ -1,0 +1,85 @@
+"""Texts and formatting outside an update: the domain, the API, jobs and the sender.
+
+Handlers use aiogram's `I18n` over the same `locales/` catalogs; everything else asks
+`Translator` for a locale explicitly, since there is no "current user" there.
+Money and dates are formatted by Babel for the locale.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale
+from babel.dates import format_date, format_time
+from babel.numbers import format_currency, get_currency_precision
+from babel.support import NullTranslations, Translations
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "messages"
+LOCALES = ("ru", "en")
+DEFAULT_LOCALE = "ru"
+
+
+def pick_locale(*candidates: str | None, default: str = DEFAULT_LOCALE) -> str:
+    """The first supported locale among saved choice, Telegram language, ..."""
+    for candidate in candidates:
+        if candidate:
+            short = candidate.split("-")[0].split("_")[0].lower()
+            if short in LOCALES:
+                return short
+    return default
+
+
+@lru_cache(maxsize=None)
+def translations(locale: str) -> NullTranslations:
+    return Translations.load(str(LOCALES_DIR), [locale], domain=DOMAIN)
+
+
+def gettext(message: str, locale: str) -> str:
+    return translations(locale).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int, locale: str) -> str:
+    return translations(locale).ngettext(singular, plural, n)
+
+
+def minor_to_decimal(amount: int, currency: str) -> Decimal:
+    return Decimal(amount).scaleb(-get_currency_precision(currency))
+
+
+def format_money(amount: int, currency: str, locale: str) -> str:
+    """`150000, "RUB", "ru"` → `'1 500,00 ₽'` (with no-break spaces); whole amounts drop the
+    kopecks, since shoppers read "1 500 ₽" faster."""
+    value = minor_to_decimal(amount, currency)
+    if value == value.to_integral_value():
+        pattern = Locale.parse(locale).currency_formats["standard"].pattern
+        return format_currency(
+            value, currency, format=pattern.replace(".00", ""), locale=locale,
+            currency_digits=False,
+        )
+    return format_currency(value, currency, locale=locale)
+
+
+def zone(name: str | None, fallback: str) -> ZoneInfo:
+    """The customer's zone, else the shop's; an unknown name falls back too."""
+    for candidate in (name, fallback):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def format_when(moment: datetime, locale: str, tz: ZoneInfo) -> str:
+    """Date and time in the reader's zone, e.g. `23 нояб. 2026 г., 18:00`."""
+    local = moment.astimezone(tz)
+    return f"{format_date(local, 'medium', locale=locale)}, {format_time(local, 'short', locale=locale)}"
+
+
+def format_day(moment: datetime, locale: str, tz: ZoneInfo) -> str:
+    return format_date(moment.astimezone(tz), "long", locale=locale)

@@ -1,0 +1,1 @@
+"""The promo domain: codes, offers, validation, redemption, tiers, segments, guardrails."""
