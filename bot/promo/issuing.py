@@ -1,0 +1,185 @@
+"""Issuing codes: one for a customer, or many for a channel, within the margin guardrail."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.db.models import CodeSource, CodeStatus, PromoCode
+from bot.promo import codes as codegen
+from bot.promo.errors import DomainError
+from bot.promo.guardrail import check_discount
+from bot.promo.offers import Offer
+
+DEFAULT_VALID_DAYS = 30
+BULK_CHUNK = 5_000
+
+
+async def ensure_within_guardrail(
+    session: AsyncSession, offer: Offer, *, settings: Settings, now: datetime
+) -> None:
+    """Refuse an offer above the margin ceiling, with the numbers for the message."""
+    check = await check_discount(
+        session, discount_type=offer.discount_type, value=offer.value, settings=settings, now=now
+    )
+    if not check.allowed:
+        raise DomainError(
+            "guardrail",
+            f"discount {check.requested_percent}% is above the ceiling {check.ceiling_percent}%",
+            requested_percent=check.requested_percent,
+            ceiling_percent=check.ceiling_percent,
+            net_profit=check.net_profit,
+            average_order_value=check.average_order_value,
+            safety_share=check.safety_share,
+        )
+
+
+def _deadline(
+    offer: Offer, *, now: datetime, expires_at: datetime | None, expires_on_delivery: bool
+) -> tuple[datetime | None, int | None]:
+    """Every code has a deadline: a date, or a lifetime counted from delivery."""
+    if expires_at is not None:
+        if expires_at <= now:
+            raise DomainError("invalid_expiry", "the expiry date is in the past")
+        return expires_at, offer.valid_days
+    days = offer.valid_days or DEFAULT_VALID_DAYS
+    if expires_on_delivery:
+        return None, days
+    return now + timedelta(days=days), days
+
+
+def _columns(
+    offer: Offer,
+    *,
+    source: CodeSource | str,
+    customer_id: int | None,
+    channel: str,
+    campaign_id: int | None,
+    variant_id: int | None,
+    usage_limit: int | None,
+    per_customer_limit: int | None,
+    starts_at: datetime | None,
+    expires_at: datetime | None,
+    expires_on_delivery: bool,
+    earned_by_order_id: int | None,
+    issued_by: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    if usage_limit is not None and usage_limit < 1:
+        raise DomainError("invalid_limit", "a usage limit is at least 1")
+    if per_customer_limit is not None and per_customer_limit < 1:
+        raise DomainError("invalid_limit", "a per-customer limit is at least 1")
+    deadline, valid_days = _deadline(
+        offer, now=now, expires_at=expires_at, expires_on_delivery=expires_on_delivery
+    )
+    columns = offer.code_columns()
+    columns.update(
+        source=str(source),
+        channel=channel,
+        status=str(CodeStatus.ACTIVE),
+        customer_id=customer_id,
+        campaign_id=campaign_id,
+        variant_id=variant_id,
+        usage_limit=usage_limit,
+        per_customer_limit=per_customer_limit,
+        starts_at=starts_at,
+        expires_at=deadline,
+        valid_days=valid_days,
+        used_count=0,
+        earned_by_order_id=earned_by_order_id,
+        issued_by=issued_by,
+        created_at=now,
+    )
+    return columns
+
+
+async def issue_code(
+    session: AsyncSession,
+    offer: Offer,
+    *,
+    source: CodeSource | str,
+    now: datetime,
+    customer_id: int | None = None,
+    channel: str = "telegram",
+    campaign_id: int | None = None,
+    variant_id: int | None = None,
+    prefix: str | None = None,
+    length: int = codegen.DEFAULT_LENGTH,
+    usage_limit: int | None = 1,
+    per_customer_limit: int | None = 1,
+    starts_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    expires_on_delivery: bool = False,
+    earned_by_order_id: int | None = None,
+    issued_by: int | None = None,
+) -> PromoCode:
+    """Create one code (not committed). A personal code is bound to `customer_id`.
+
+    With `expires_on_delivery` the lifetime starts when the sender delivers the message.
+    """
+    columns = _columns(
+        offer, source=source, customer_id=customer_id, channel=channel,
+        campaign_id=campaign_id, variant_id=variant_id, usage_limit=usage_limit,
+        per_customer_limit=per_customer_limit, starts_at=starts_at, expires_at=expires_at,
+        expires_on_delivery=expires_on_delivery, earned_by_order_id=earned_by_order_id,
+        issued_by=issued_by, now=now,
+    )
+    for _attempt in range(5):
+        code = PromoCode(code=codegen.generate(length, prefix), **columns)
+        try:
+            async with session.begin_nested():
+                session.add(code)
+        except IntegrityError:
+            continue  # a collision in a space of 10^14: draw again
+        return code
+    raise DomainError("code_space_exhausted", "could not draw a unique code")
+
+
+async def issue_bulk(
+    session: AsyncSession,
+    offer: Offer,
+    count: int,
+    *,
+    source: CodeSource | str = CodeSource.BULK,
+    now: datetime,
+    channel: str = "email",
+    campaign_id: int | None = None,
+    prefix: str | None = None,
+    length: int = codegen.DEFAULT_LENGTH,
+    usage_limit: int | None = 1,
+    per_customer_limit: int | None = 1,
+    expires_at: datetime | None = None,
+    issued_by: int | None = None,
+) -> list[str]:
+    """`count` unbound codes in chunked multi-row inserts (not committed); returns them."""
+    columns = _columns(
+        offer, source=source, customer_id=None, channel=channel, campaign_id=campaign_id,
+        variant_id=None, usage_limit=usage_limit, per_customer_limit=per_customer_limit,
+        starts_at=None, expires_at=expires_at, expires_on_delivery=False,
+        earned_by_order_id=None, issued_by=issued_by, now=now,
+    )
+    try:
+        drawn = codegen.generate_many(count, length, prefix)
+    except codegen.CodeSpaceTooSmall as exc:
+        raise DomainError("code_space_exhausted", str(exc), count=count, length=length) from exc
+    table = PromoCode.__table__
+    issued: list[str] = []
+    for start in range(0, len(drawn), BULK_CHUNK):
+        chunk = drawn[start : start + BULK_CHUNK]
+        for _attempt in range(5):
+            try:
+                async with session.begin_nested():
+                    await session.execute(insert(table), [{**columns, "code": c} for c in chunk])
+                break
+            except IntegrityError:
+                # One of them exists already (odds ~ codes² / 10^14): draw this chunk again.
+                chunk = codegen.generate_many(len(chunk), length, prefix)
+        else:
+            raise DomainError("code_space_exhausted", "could not draw unique codes")
+        issued.extend(chunk)
+    return issued

@@ -1,0 +1,240 @@
+"""Redemption and release: a use of a code is taken and given back atomically.
+
+Never read-then-write. Taking a use is one conditional UPDATE of the code, checked
+by its row count (limits, status and validity window are in its WHERE), plus a
+conditional upsert of the per-customer counter, plus the redemption row whose unique
+(code, order) key makes a retried redeem of the same order find the first one. On
+PostgreSQL concurrent updates of the code row queue on its row lock and re-check the
+WHERE; on SQLite the write transaction is `BEGIN IMMEDIATE`, so they queue on the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.engine import Database
+from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode, Redemption
+from bot.promo.codes import normalize
+from bot.promo.offers import Basket
+from bot.promo.validation import Reason, Verdict, customer_uses, judge, load_code
+
+codes = PromoCode.__table__
+usage = CodeCustomerUsage.__table__
+redemptions = Redemption.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemOutcome:
+    verdict: Verdict
+    redemption_id: int | None = None
+    discount: int = 0
+    free_shipping: bool = False
+    # True when this order had already redeemed the code: the first answer is returned.
+    replayed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.redemption_id is not None
+
+
+class _Refused(Exception):
+    def __init__(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+
+
+def _take_use(code_id: int, now: datetime) -> Any:
+    return (
+        update(codes)
+        .where(
+            codes.c.id == code_id,
+            codes.c.status == CodeStatus.ACTIVE,
+            or_(codes.c.usage_limit.is_(None), codes.c.used_count < codes.c.usage_limit),
+            or_(codes.c.starts_at.is_(None), codes.c.starts_at <= now),
+            or_(codes.c.expires_at.is_(None), codes.c.expires_at > now),
+        )
+        .values(used_count=codes.c.used_count + 1)
+    )
+
+
+async def _take_customer_use(
+    session: AsyncSession, code_id: int, customer_id: int, limit: int
+) -> bool:
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(usage).values(code_id=code_id, customer_id=customer_id, used_count=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[usage.c.code_id, usage.c.customer_id],
+        set_={"used_count": usage.c.used_count + 1},
+        where=usage.c.used_count < limit,
+    )
+    result = await session.execute(stmt)
+    return result.rowcount == 1
+
+
+async def _existing(session: AsyncSession, code_id: int, order_external_id: str) -> Any | None:
+    result = await session.execute(
+        select(redemptions).where(
+            redemptions.c.code_id == code_id,
+            redemptions.c.order_external_id == order_external_id,
+        )
+    )
+    return result.first()
+
+
+async def _redeem_in(
+    session: AsyncSession,
+    raw_code: str,
+    *,
+    customer_id: int,
+    order_external_id: str,
+    basket: Basket,
+    now: datetime,
+) -> RedeemOutcome:
+    code = await load_code(session, raw_code)
+    if code is None:
+        raise _Refused(Verdict(Reason.UNKNOWN))
+    previous = await _existing(session, code.id, order_external_id)
+    if previous is not None and previous.released_at is None:
+        if previous.customer_id != customer_id:
+            raise _Refused(Verdict(Reason.NOT_YOURS, code))
+        return RedeemOutcome(
+            Verdict(Reason.OK, code, discount=previous.discount,
+                    free_shipping=previous.free_shipping),
+            previous.id, previous.discount, previous.free_shipping, replayed=True,
+        )
+    shared = code.customer_id is None and code.per_customer_limit is not None
+    uses = await customer_uses(session, code.id, customer_id) if shared else 0
+    verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
+    if not verdict.valid:
+        raise _Refused(verdict)
+    if (await session.execute(_take_use(code.id, now))).rowcount != 1:
+        # Someone else took the last use (or it changed) between our read and write.
+        raise _Refused(await _explain(session, raw_code, customer_id, basket, now))
+    if shared and not await _take_customer_use(session, code.id, customer_id, code.per_customer_limit):
+        raise _Refused(Verdict(Reason.ALREADY_USED, code))
+    if previous is not None:
+        # The order had released this code and now uses it again: revive that row.
+        revived = await session.execute(
+            update(redemptions)
+            .where(redemptions.c.id == previous.id, redemptions.c.released_at.is_not(None))
+            .values(released_at=None, discount=verdict.discount,
+                    free_shipping=verdict.free_shipping, order_total=basket.total, created_at=now)
+        )
+        if revived.rowcount != 1:
+            raise _Refused(Verdict(Reason.USED_UP, code))
+        redemption_id = previous.id
+    else:
+        result = await session.execute(
+            redemptions.insert().values(
+                code_id=code.id,
+                customer_id=customer_id,
+                order_external_id=order_external_id,
+                order_total=basket.total,
+                discount=verdict.discount,
+                free_shipping=verdict.free_shipping,
+                created_at=now,
+            ).returning(redemptions.c.id)
+        )
+        redemption_id = result.scalar_one()
+    return RedeemOutcome(verdict, redemption_id, verdict.discount, verdict.free_shipping)
+
+
+async def _explain(
+    session: AsyncSession, raw_code: str, customer_id: int, basket: Basket, now: datetime
+) -> Verdict:
+    code = await load_code(session, raw_code)
+    uses = await customer_uses(session, code.id, customer_id) if code is not None else 0
+    verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
+    return verdict if not verdict.valid else Verdict(Reason.USED_UP, code)
+
+
+async def redeem(
+    db: Database,
+    raw_code: str,
+    *,
+    customer_id: int,
+    order_external_id: str,
+    basket: Basket,
+    now: datetime,
+) -> RedeemOutcome:
+    """Take one use of the code for this order, in a transaction of its own.
+
+    Redeeming the same code for the same order again returns the first redemption.
+    """
+    for _attempt in range(3):
+        async with db.session() as session:
+            try:
+                outcome = await _redeem_in(
+                    session, raw_code, customer_id=customer_id,
+                    order_external_id=order_external_id, basket=basket, now=now,
+                )
+                await session.commit()
+                return outcome
+            except _Refused as refused:
+                await session.rollback()
+                return RedeemOutcome(refused.verdict)
+            except IntegrityError:
+                # A concurrent redeem of the same order won the unique key: read its answer.
+                await session.rollback()
+    raise RuntimeError("redemption kept conflicting")  # pragma: no cover
+
+
+async def release(
+    session: AsyncSession, raw_code: str | None, order_external_id: str, *, now: datetime
+) -> int:
+    """Give back the use(s) an order took; each redemption is released once.
+
+    Runs inside the caller's transaction. Returns how many uses were given back.
+    """
+    query = select(redemptions.c.id, redemptions.c.code_id, redemptions.c.customer_id).where(
+        redemptions.c.order_external_id == order_external_id,
+        redemptions.c.released_at.is_(None),
+    )
+    if raw_code is not None:
+        query = query.join(codes, codes.c.id == redemptions.c.code_id).where(
+            codes.c.code == normalize(raw_code)
+        )
+    released = 0
+    for row in (await session.execute(query)).all():
+        done = await session.execute(
+            update(redemptions)
+            .where(redemptions.c.id == row.id, redemptions.c.released_at.is_(None))
+            .values(released_at=now)
+        )
+        if done.rowcount != 1:
+            continue  # a concurrent release got there first
+        await session.execute(
+            update(codes)
+            .where(codes.c.id == row.code_id, codes.c.used_count > 0)
+            .values(used_count=codes.c.used_count - 1)
+        )
+        await session.execute(
+            update(usage)
+            .where(
+                and_(usage.c.code_id == row.code_id, usage.c.customer_id == row.customer_id),
+                usage.c.used_count > 0,
+            )
+            .values(used_count=usage.c.used_count - 1)
+        )
+        released += 1
+    return released
+
+
+async def release_order(session: AsyncSession, order_external_id: str, *, now: datetime) -> int:
+    """Give back every code use of a cancelled or returned order."""
+    return await release(session, None, order_external_id, now=now)
+
+
+async def redemption_count(session: AsyncSession, code_id: int) -> int:
+    return await session.scalar(
+        select(func.count()).select_from(redemptions).where(
+            redemptions.c.code_id == code_id, redemptions.c.released_at.is_(None)
+        )
+    ) or 0
