@@ -1,0 +1,110 @@
+"""The `promobot` command line: one registry of subcommands.
+
+A subcommand is a handler registered with `@command(...)`; handlers import what they
+need inside, so `promobot migrate` never pays for aiogram or aiohttp. To add one:
+
+    @command("demo", "seed a realistic demo shop", arguments=_demo_arguments)
+    async def _demo(args: argparse.Namespace, settings: Settings) -> int:
+        from bot.commands.demo import seed
+        ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+
+Handler = Callable[[argparse.Namespace, Settings], int | Awaitable[int]]
+Arguments = Callable[[argparse.ArgumentParser], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    help: str
+    handler: Handler
+    arguments: Arguments | None = None
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(
+    name: str, help: str, *, arguments: Arguments | None = None
+) -> Callable[[Handler], Handler]:
+    """Register a subcommand; `arguments` adds its own options to its parser."""
+
+    def register(handler: Handler) -> Handler:
+        if name in COMMANDS:
+            raise ValueError(f"subcommand {name!r} registered twice")
+        COMMANDS[name] = Command(name, help, handler, arguments)
+        return handler
+
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="promobot", description="Personal promo codes that bring shoppers back."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for cmd in COMMANDS.values():
+        cmd_parser = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        if cmd.arguments is not None:
+            cmd.arguments(cmd_parser)
+        cmd_parser.set_defaults(handler=cmd.handler)
+    return parser
+
+
+def run_cli(argv: list[str]) -> int:
+    """Parse `argv`, run the chosen subcommand and return the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(f"promobot: bad settings:\n{error}", file=sys.stderr)
+        return 2
+    result = args.handler(args, settings)
+    if inspect.isawaitable(result):
+        result = asyncio.run(_await(result))
+    return int(result)
+
+
+async def _await(result: Awaitable[int]) -> int:
+    return await result
+
+
+def safe_url(url: str) -> str:
+    """The database URL without its password, fit for printing."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _migrate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--revision", default="head", help="target revision (default: %(default)s)")
+
+
+@command(
+    "migrate", "upgrade the configured database to the newest schema", arguments=_migrate_arguments
+)
+async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.db import migrate
+
+    url = settings.database_url
+    before = await migrate.current(url)
+    await migrate.upgrade(url, args.revision)
+    after = await migrate.current(url)
+    where, old, new = safe_url(url), ", ".join(before) or "empty", ", ".join(after) or "empty"
+    if before == after:
+        print(f"{where}: already at {new}, nothing to do")
+    else:
+        print(f"{where}: upgraded from {old} to {new}")
+    return 0
