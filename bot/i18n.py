@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,7 +34,7 @@ def pick_locale(*candidates: str | None, default: str = DEFAULT_LOCALE) -> str:
     return default
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(locale: str) -> NullTranslations:
     return Translations.load(str(LOCALES_DIR), [locale], domain=DOMAIN)
 
@@ -58,7 +58,10 @@ def format_money(amount: int, currency: str, locale: str) -> str:
     if value == value.to_integral_value():
         pattern = Locale.parse(locale).currency_formats["standard"].pattern
         return format_currency(
-            value, currency, format=pattern.replace(".00", ""), locale=locale,
+            value,
+            currency,
+            format=pattern.replace(".00", ""),
+            locale=locale,
             currency_digits=False,
         )
     return format_currency(value, currency, locale=locale)
@@ -78,7 +81,8 @@ def zone(name: str | None, fallback: str) -> ZoneInfo:
 def format_when(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     """Date and time in the reader's zone, e.g. `23 нояб. 2026 г., 18:00`."""
     local = moment.astimezone(tz)
-    return f"{format_date(local, 'medium', locale=locale)}, {format_time(local, 'short', locale=locale)}"
+    day = format_date(local, "medium", locale=locale)
+    return f"{day}, {format_time(local, 'short', locale=locale)}"
 
 
 def format_day(moment: datetime, locale: str, tz: ZoneInfo) -> str:

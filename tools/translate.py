@@ -1,6 +1,7 @@
 """Fill catalog entries from a JSON file: `{"msgid": {"ru": "...", "en": "..."}}`.
 
-Plural entries take lists: `{"msgid": {"plural": "...", "ru": [one, few, many], "en": [one, other]}}`.
+Plural entries take lists:
+`{"msgid": {"plural": "...", "ru": [one, few, many], "en": [one, other]}}`.
 Run `tools/i18n.sh update` first so that the entries exist; this compiles afterwards.
 """
 

@@ -39,8 +39,9 @@ def normalize_prefix(prefix: str | None) -> str:
 # Bytes below 248 (= 8 × 31) map evenly onto the alphabet; the rest are dropped,
 # which keeps every symbol equally likely while doing the work in C.
 _UNBIASED_LIMIT = 256 - 256 % len(ALPHABET)
-_TABLE = bytes((ALPHABET[b % len(ALPHABET)] if b < _UNBIASED_LIMIT else "?").encode()[0]
-               for b in range(256))
+_TABLE = bytes(
+    (ALPHABET[b % len(ALPHABET)] if b < _UNBIASED_LIMIT else "?").encode()[0] for b in range(256)
+)
 _DROP = bytes(range(_UNBIASED_LIMIT, 256))
 
 

@@ -123,11 +123,20 @@ async def issue_code(
     With `expires_on_delivery` the lifetime starts when the sender delivers the message.
     """
     columns = _columns(
-        offer, source=source, customer_id=customer_id, channel=channel,
-        campaign_id=campaign_id, variant_id=variant_id, usage_limit=usage_limit,
-        per_customer_limit=per_customer_limit, starts_at=starts_at, expires_at=expires_at,
-        expires_on_delivery=expires_on_delivery, earned_by_order_id=earned_by_order_id,
-        issued_by=issued_by, now=now,
+        offer,
+        source=source,
+        customer_id=customer_id,
+        channel=channel,
+        campaign_id=campaign_id,
+        variant_id=variant_id,
+        usage_limit=usage_limit,
+        per_customer_limit=per_customer_limit,
+        starts_at=starts_at,
+        expires_at=expires_at,
+        expires_on_delivery=expires_on_delivery,
+        earned_by_order_id=earned_by_order_id,
+        issued_by=issued_by,
+        now=now,
     )
     for _attempt in range(5):
         code = PromoCode(code=codegen.generate(length, prefix), **columns)
@@ -158,10 +167,20 @@ async def issue_bulk(
 ) -> list[str]:
     """`count` unbound codes in chunked multi-row inserts (not committed); returns them."""
     columns = _columns(
-        offer, source=source, customer_id=None, channel=channel, campaign_id=campaign_id,
-        variant_id=None, usage_limit=usage_limit, per_customer_limit=per_customer_limit,
-        starts_at=None, expires_at=expires_at, expires_on_delivery=False,
-        earned_by_order_id=None, issued_by=issued_by, now=now,
+        offer,
+        source=source,
+        customer_id=None,
+        channel=channel,
+        campaign_id=campaign_id,
+        variant_id=None,
+        usage_limit=usage_limit,
+        per_customer_limit=per_customer_limit,
+        starts_at=None,
+        expires_at=expires_at,
+        expires_on_delivery=False,
+        earned_by_order_id=None,
+        issued_by=issued_by,
+        now=now,
     )
     try:
         drawn = codegen.generate_many(count, length, prefix)

@@ -69,8 +69,10 @@ class Offer:
     @property
     def restricts_items(self) -> bool:
         return bool(
-            self.include_categories or self.exclude_categories
-            or self.include_skus or self.exclude_skus
+            self.include_categories
+            or self.exclude_categories
+            or self.include_skus
+            or self.exclude_skus
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -130,7 +132,9 @@ def covers(offer: Offer, item: Item) -> bool:
     """Whether the offer's discount applies to this line."""
     sku = item.sku.casefold()
     category = (item.category or "").casefold()
-    if sku in _fold(offer.exclude_skus) or (category and category in _fold(offer.exclude_categories)):
+    if sku in _fold(offer.exclude_skus) or (
+        category and category in _fold(offer.exclude_categories)
+    ):
         return False
     if offer.include_skus or offer.include_categories:
         return sku in _fold(offer.include_skus) or (

@@ -100,39 +100,46 @@ async def _redeem_in(
     code = await load_code(session, raw_code)
     if code is None:
         raise _Refused(Verdict(Reason.UNKNOWN))
+    if replay := await _replay_if_redeemed(session, code, order_external_id, customer_id):
+        return replay
     previous = await _existing(session, code.id, order_external_id)
-    if previous is not None and previous.released_at is None:
-        if previous.customer_id != customer_id:
-            raise _Refused(Verdict(Reason.NOT_YOURS, code))
-        return RedeemOutcome(
-            Verdict(Reason.OK, code, discount=previous.discount,
-                    free_shipping=previous.free_shipping),
-            previous.id, previous.discount, previous.free_shipping, replayed=True,
-        )
     shared = code.customer_id is None and code.per_customer_limit is not None
     uses = await customer_uses(session, code.id, customer_id) if shared else 0
     verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
     if not verdict.valid:
         raise _Refused(verdict)
     if (await session.execute(_take_use(code.id, now))).rowcount != 1:
-        # Someone else took the last use (or it changed) between our read and write.
+        # Someone else took the last use between our read and write; on PostgreSQL that
+        # may have been a concurrent redeem of this very order, now visible.
+        if replay := await _replay_if_redeemed(session, code, order_external_id, customer_id):
+            return replay
         raise _Refused(await _explain(session, raw_code, customer_id, basket, now))
-    if shared and not await _take_customer_use(session, code.id, customer_id, code.per_customer_limit):
+    if shared and not await _take_customer_use(
+        session, code.id, customer_id, code.per_customer_limit
+    ):
+        if replay := await _replay_if_redeemed(session, code, order_external_id, customer_id):
+            return replay
         raise _Refused(Verdict(Reason.ALREADY_USED, code))
     if previous is not None:
         # The order had released this code and now uses it again: revive that row.
         revived = await session.execute(
             update(redemptions)
             .where(redemptions.c.id == previous.id, redemptions.c.released_at.is_not(None))
-            .values(released_at=None, discount=verdict.discount,
-                    free_shipping=verdict.free_shipping, order_total=basket.total, created_at=now)
+            .values(
+                released_at=None,
+                discount=verdict.discount,
+                free_shipping=verdict.free_shipping,
+                order_total=basket.total,
+                created_at=now,
+            )
         )
         if revived.rowcount != 1:
             raise _Refused(Verdict(Reason.USED_UP, code))
         redemption_id = previous.id
     else:
         result = await session.execute(
-            redemptions.insert().values(
+            redemptions.insert()
+            .values(
                 code_id=code.id,
                 customer_id=customer_id,
                 order_external_id=order_external_id,
@@ -140,10 +147,28 @@ async def _redeem_in(
                 discount=verdict.discount,
                 free_shipping=verdict.free_shipping,
                 created_at=now,
-            ).returning(redemptions.c.id)
+            )
+            .returning(redemptions.c.id)
         )
         redemption_id = result.scalar_one()
     return RedeemOutcome(verdict, redemption_id, verdict.discount, verdict.free_shipping)
+
+
+async def _replay_if_redeemed(
+    session: AsyncSession, code: Any, order_external_id: str, customer_id: int
+) -> RedeemOutcome | None:
+    """The first answer, when this order already holds a live use of the code."""
+    previous = await _existing(session, code.id, order_external_id)
+    if previous is None or previous.released_at is not None:
+        return None
+    if previous.customer_id != customer_id:
+        raise _Refused(Verdict(Reason.NOT_YOURS, code))
+    verdict = Verdict(
+        Reason.OK, code, discount=previous.discount, free_shipping=previous.free_shipping
+    )
+    return RedeemOutcome(
+        verdict, previous.id, previous.discount, previous.free_shipping, replayed=True
+    )
 
 
 async def _explain(
@@ -172,8 +197,12 @@ async def redeem(
         async with db.session() as session:
             try:
                 outcome = await _redeem_in(
-                    session, raw_code, customer_id=customer_id,
-                    order_external_id=order_external_id, basket=basket, now=now,
+                    session,
+                    raw_code,
+                    customer_id=customer_id,
+                    order_external_id=order_external_id,
+                    basket=basket,
+                    now=now,
                 )
                 await session.commit()
                 return outcome
@@ -233,8 +262,11 @@ async def release_order(session: AsyncSession, order_external_id: str, *, now: d
 
 
 async def redemption_count(session: AsyncSession, code_id: int) -> int:
-    return await session.scalar(
-        select(func.count()).select_from(redemptions).where(
-            redemptions.c.code_id == code_id, redemptions.c.released_at.is_(None)
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(redemptions)
+            .where(redemptions.c.code_id == code_id, redemptions.c.released_at.is_(None))
         )
-    ) or 0
+        or 0
+    )

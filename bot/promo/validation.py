@@ -118,7 +118,9 @@ async def load_code(session: AsyncSession, raw_code: str) -> Any | None:
     """The code row by what the shopper typed (a Core row: cheap on the hot path)."""
     if not looks_like_code(raw_code):
         return None
-    result = await session.execute(select(codes_table).where(codes_table.c.code == normalize(raw_code)))
+    result = await session.execute(
+        select(codes_table).where(codes_table.c.code == normalize(raw_code))
+    )
     return result.first()
 
 

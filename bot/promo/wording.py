@@ -18,7 +18,7 @@ from bot.promo.validation import CodeLike, Reason, Verdict
 def reward_text(offer: Offer, locale: str) -> str:
     """`10 %`, `500 ₽ off`, `free shipping`, `12 % + free shipping`."""
     if offer.discount_type is DiscountType.PERCENT:
-        text = gettext("{percent} % off", locale).format(percent=offer.value)
+        text = gettext("discount {percent}%", locale).format(percent=offer.value)
     elif offer.discount_type is DiscountType.FIXED:
         text = gettext("{amount} off", locale).format(
             amount=format_money(offer.value, offer.currency, locale)
@@ -128,7 +128,7 @@ def verdict_message(verdict: Verdict, locale: str, tz: ZoneInfo, currency: str) 
         assert code is not None
         offer = Offer.of_code(code)  # type: ignore[arg-type]
         detail = "; ".join(goods_conditions(offer, locale))
-        return gettext("The code does not apply to the items in your cart ({detail}).", locale).format(
-            detail=detail
-        )
+        return gettext(
+            "The code does not apply to the items in your cart ({detail}).", locale
+        ).format(detail=detail)
     raise ValueError(f"no wording for {verdict.reason}")  # pragma: no cover

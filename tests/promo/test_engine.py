@@ -1,0 +1,322 @@
+"""The code engine: generation, validation that explains itself, atomic redemption."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.db.models import CodeSource, Customer, DiscountType, PromoCode, Redemption
+from bot.promo import codes as codegen
+from bot.promo.issuing import issue_bulk, issue_code
+from bot.promo.offers import Basket, Item, Offer
+from bot.promo.redemption import redeem, release
+from bot.promo.validation import Reason, validate
+from bot.promo.wording import describe, verdict_message
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+TEN_PERCENT = Offer(DiscountType.PERCENT, 10)
+
+
+async def make_customers(db, n: int = 2) -> list[int]:
+    async with db.session() as session:
+        customers = [Customer(external_id=f"c{i}") for i in range(n)]
+        session.add_all(customers)
+        await session.commit()
+        return [c.id for c in customers]
+
+
+async def make_code(db, offer: Offer = TEN_PERCENT, **kwargs) -> PromoCode:
+    now = kwargs.pop("now", datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    async with db.session() as session:
+        code = await issue_code(session, offer, source=CodeSource.MANUAL, now=now, **kwargs)
+        await session.commit()
+        return code
+
+
+def test_generated_codes_avoid_lookalikes_and_normalise() -> None:
+    code = codegen.generate(prefix="bf")
+    assert code.startswith("BF") and len(code) == 12
+    assert not set(code[2:]) & set("0O1IL")
+    assert codegen.normalize(" ab-cd_ef gh ") == "ABCDEFGH"
+    assert len(set(codegen.generate_many(10_000))) == 10_000
+
+
+def test_generator_refuses_more_than_half_the_space() -> None:
+    with pytest.raises(codegen.CodeSpaceTooSmall):
+        codegen.generate_many(len(codegen.ALPHABET) ** 6 // 2 + 1, length=6)
+
+
+async def test_typed_code_is_found_whatever_the_case_and_hyphens(db, clock) -> None:
+    [alice, _] = await make_customers(db)
+    code = await make_code(db, customer_id=alice)
+    typed = "-".join([code.code[:5].lower(), code.code[5:]])
+    async with db.read_session() as session:
+        verdict = await validate(
+            session, typed, customer_id=alice, basket=Basket(100_000), now=clock()
+        )
+    assert verdict.valid and verdict.discount == 10_000
+
+
+async def test_expiry_boundary_with_injected_clock(db, clock) -> None:
+    [alice, _] = await make_customers(db)
+    code = await make_code(db, Offer(DiscountType.PERCENT, 10, valid_days=30), customer_id=alice)
+    deadline = clock() + timedelta(days=30)
+    async with db.read_session() as session:
+        just_before = await validate(
+            session,
+            code.code,
+            customer_id=alice,
+            basket=Basket(10_000),
+            now=deadline - timedelta(seconds=1),
+        )
+        at_deadline = await validate(
+            session, code.code, customer_id=alice, basket=Basket(10_000), now=deadline
+        )
+    assert just_before.valid
+    assert at_deadline.reason is Reason.EXPIRED
+    # Moscow is UTC+3: 12:00 UTC on 1 July reads as 15:00 there.
+    assert verdict_message(at_deadline, "en", MOSCOW, "RUB") == (
+        "This code expired on Jul 1, 2026, 3:00\u202fPM."
+    )
+    assert verdict_message(at_deadline, "ru", MOSCOW, "RUB") == (
+        "Срок действия кода истёк 1 июл. 2026\u202fг., 15:00."
+    )
+    outcome = await redeem(
+        db,
+        code.code,
+        customer_id=alice,
+        order_external_id="o1",
+        basket=Basket(10_000),
+        now=deadline,
+    )
+    assert not outcome.ok and outcome.verdict.reason is Reason.EXPIRED
+
+
+async def test_personal_code_of_another_customer_is_not_yours(db, clock) -> None:
+    [alice, bob] = await make_customers(db)
+    code = await make_code(db, customer_id=alice)
+    outcome = await redeem(
+        db, code.code, customer_id=bob, order_external_id="o1", basket=Basket(10_000), now=clock()
+    )
+    assert outcome.verdict.reason is Reason.NOT_YOURS
+    assert verdict_message(outcome.verdict, "ru", MOSCOW, "RUB") == (
+        "Это персональный код другого покупателя."
+    )
+    assert verdict_message(outcome.verdict, "en", MOSCOW, "RUB") == (
+        "This is another customer's personal code."
+    )
+
+
+async def test_each_refusal_explains_itself(db, clock) -> None:
+    [alice, _] = await make_customers(db)
+    shoes_only = Offer(
+        DiscountType.PERCENT,
+        15,
+        min_order=300_000,
+        include_categories=("Shoes",),
+        exclude_skus=("HIT-1",),
+    )
+    code = await make_code(db, shoes_only, customer_id=alice)
+    later = await make_code(db, customer_id=alice, starts_at=clock() + timedelta(days=1))
+    async with db.read_session() as session:
+        short = await validate(
+            session, code.code, customer_id=alice, basket=Basket(250_000), now=clock()
+        )
+        wrong_goods = await validate(
+            session,
+            code.code,
+            customer_id=alice,
+            now=clock(),
+            basket=Basket(400_000, (Item("HIT-1", 400_000, 1, "Shoes"),)),
+        )
+        partly = await validate(
+            session,
+            code.code,
+            customer_id=alice,
+            now=clock(),
+            basket=Basket(
+                500_000, (Item("HIT-1", 200_000, 1, "Shoes"), Item("BOOT-7", 300_000, 1, "Shoes"))
+            ),
+        )
+        early = await validate(
+            session, later.code, customer_id=alice, basket=Basket(10_000), now=clock()
+        )
+        unknown = await validate(
+            session, "NOSUCHCODE", customer_id=alice, basket=Basket(10_000), now=clock()
+        )
+    assert short.reason is Reason.MIN_ORDER and short.missing == 50_000
+    assert verdict_message(short, "ru", MOSCOW, "RUB") == (
+        "Код действует на заказ от 3\xa0000\xa0₽: добавьте товаров ещё на 500\xa0₽."
+    )
+    assert wrong_goods.reason is Reason.ITEMS_EXCLUDED
+    assert verdict_message(wrong_goods, "en", MOSCOW, "RUB") == (
+        "The code does not apply to the items in your cart "
+        "(only on: Shoes; not on some items (bestsellers and limited stock))."
+    )
+    assert partly.valid and partly.discount == 45_000  # 15 % of the boots only
+    assert early.reason is Reason.NOT_STARTED
+    assert unknown.reason is Reason.UNKNOWN
+
+
+async def test_code_reads_the_same_in_both_languages(db, clock) -> None:
+    [alice, _] = await make_customers(db)
+    offer = Offer(
+        DiscountType.PERCENT,
+        12,
+        free_shipping=True,
+        min_order=200_000,
+        exclude_categories=("Sale",),
+    )
+    code = await make_code(db, offer, customer_id=alice, expires_on_delivery=True)
+    assert describe(code, "ru", MOSCOW) == [
+        "скидка 12% + бесплатная доставка",
+        "на заказ от 2\xa0000\xa0₽",
+        "кроме: Sale",
+        "действует 30 дн. с момента получения",
+    ]
+    assert describe(code, "en", MOSCOW)[0] == "12% off + free shipping"
+
+
+async def test_single_use_code_under_200_concurrent_redeems(db, clock) -> None:
+    [alice, _] = await make_customers(db)
+    code = await make_code(db, customer_id=alice)
+    outcomes = await asyncio.gather(
+        *(
+            redeem(
+                db,
+                code.code,
+                customer_id=alice,
+                order_external_id=f"o{i}",
+                basket=Basket(10_000),
+                now=clock(),
+            )
+            for i in range(200)
+        )
+    )
+    assert sum(o.ok for o in outcomes) == 1
+    assert {o.verdict.reason for o in outcomes if not o.ok} == {Reason.USED_UP}
+    async with db.read_session() as session:
+        assert await session.scalar(select(func.count()).select_from(Redemption)) == 1
+        assert (await session.get(PromoCode, code.id)).used_count == 1
+
+
+async def test_limit_five_under_100_concurrent_redeems(db, clock) -> None:
+    customers = await make_customers(db, 100)
+    code = await make_code(db, usage_limit=5, per_customer_limit=1)
+    outcomes = await asyncio.gather(
+        *(
+            redeem(
+                db,
+                code.code,
+                customer_id=customers[i],
+                order_external_id=f"o{i}",
+                basket=Basket(10_000),
+                now=clock(),
+            )
+            for i in range(100)
+        )
+    )
+    assert sum(o.ok for o in outcomes) == 5
+    async with db.read_session() as session:
+        assert (await session.get(PromoCode, code.id)).used_count == 5
+
+
+async def test_shared_code_once_per_customer(db, clock) -> None:
+    [alice, bob] = await make_customers(db)
+    code = await make_code(db, usage_limit=100, per_customer_limit=1)
+    first = await redeem(
+        db, code.code, customer_id=alice, order_external_id="o1", basket=Basket(10_000), now=clock()
+    )
+    again = await redeem(
+        db, code.code, customer_id=alice, order_external_id="o2", basket=Basket(10_000), now=clock()
+    )
+    other = await redeem(
+        db, code.code, customer_id=bob, order_external_id="o3", basket=Basket(10_000), now=clock()
+    )
+    assert first.ok and other.ok
+    assert again.verdict.reason is Reason.ALREADY_USED
+
+
+async def test_redeeming_the_same_order_again_returns_the_first_answer(db, clock) -> None:
+    [alice, _] = await make_customers(db)
+    code = await make_code(db, customer_id=alice)
+    outcomes = await asyncio.gather(
+        *(
+            redeem(
+                db,
+                code.code,
+                customer_id=alice,
+                order_external_id="o1",
+                basket=Basket(10_000),
+                now=clock(),
+            )
+            for _ in range(20)
+        )
+    )
+    assert all(o.ok for o in outcomes)
+    assert len({o.redemption_id for o in outcomes}) == 1
+    assert sum(not o.replayed for o in outcomes) == 1
+
+
+async def test_release_five_times_concurrently_gives_the_use_back_once(db, clock) -> None:
+    [alice, _] = await make_customers(db)
+    code = await make_code(db, customer_id=alice)
+    assert (
+        await redeem(
+            db,
+            code.code,
+            customer_id=alice,
+            order_external_id="o1",
+            basket=Basket(10_000),
+            now=clock(),
+        )
+    ).ok
+
+    async def release_once() -> int:
+        async with db.session() as session:
+            released = await release(session, code.code, "o1", now=clock())
+            await session.commit()
+            return released
+
+    assert sorted(await asyncio.gather(*(release_once() for _ in range(5)))) == [0, 0, 0, 0, 1]
+    async with db.read_session() as session:
+        assert (await session.get(PromoCode, code.id)).used_count == 0
+    # Released, the code works again; the same order may use it once more.
+    again = await redeem(
+        db, code.code, customer_id=alice, order_external_id="o1", basket=Basket(10_000), now=clock()
+    )
+    assert again.ok and not again.replayed
+
+
+async def test_bulk_codes_are_stored_and_distinct(db, clock) -> None:
+    async with db.session() as session:
+        issued = await issue_bulk(session, TEN_PERCENT, 12_000, now=clock(), prefix="MAIL")
+        await session.commit()
+    assert len(set(issued)) == 12_000 and all(c.startswith("MAIL") for c in issued)
+    async with db.read_session() as session:
+        stored = await session.scalar(select(func.count()).select_from(PromoCode))
+    assert stored == 12_000
+
+
+async def test_shared_code_same_order_concurrently_is_one_redemption(db, clock) -> None:
+    [alice, _] = await make_customers(db)
+    code = await make_code(db, usage_limit=None, per_customer_limit=1)
+    outcomes = await asyncio.gather(
+        *(
+            redeem(
+                db,
+                code.code,
+                customer_id=alice,
+                order_external_id="o1",
+                basket=Basket(10_000),
+                now=clock(),
+            )
+            for _ in range(20)
+        )
+    )
+    assert all(o.ok for o in outcomes)
+    assert len({o.redemption_id for o in outcomes}) == 1
