@@ -1,0 +1,34 @@
+"""The shop API application: routes under /api/v1, middlewares, and what they share."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.api.auth import auth_middleware
+from bot.api.context import CLOCK, DATABASE, SETTINGS
+from bot.api.errors import errors_middleware
+from bot.api.idempotency import idempotency_middleware
+from bot.api.openapi import OPENAPI, build_document, get_openapi
+from bot.api.ratelimit import LIMITER, FailureLimiter, ratelimit_middleware
+from bot.api.routes import PREFIX, ROUTES
+from bot.clock import Clock, utcnow
+from bot.config import Settings
+from bot.db.engine import Database
+
+
+def create_app(settings: Settings, db: Database, clock: Clock = utcnow) -> web.Application:
+    """Middlewares run outermost first: errors → auth → rate limit → idempotency."""
+    app = web.Application(
+        client_max_size=settings.api_max_body_bytes,
+        middlewares=[errors_middleware, auth_middleware, ratelimit_middleware,
+                     idempotency_middleware],
+    )
+    app[SETTINGS] = settings
+    app[DATABASE] = db
+    app[CLOCK] = clock
+    app[LIMITER] = FailureLimiter(settings.api_failed_validations_per_minute)
+    app[OPENAPI] = build_document()
+    for route in ROUTES:
+        app.router.add_route(route.method, PREFIX + route.path, route.handler, name=route.name)
+    app.router.add_get(PREFIX + "/openapi.json", get_openapi, name="openapi")
+    return app

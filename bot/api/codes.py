@@ -1,0 +1,134 @@
+"""Checkout's calls: validate, redeem and release a code; issue a code for any channel."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from bot.api.body import parse, reply
+from bot.api.context import CLOCK, DATABASE, SETTINGS
+from bot.api.errors import ApiError
+from bot.api.lookups import customer_or_404, locale_for, zone_for
+from bot.api.orders import items_of
+from bot.api.ratelimit import note_failure
+from bot.api.schemas import (
+    BasketIn,
+    CodeOut,
+    IssueIn,
+    RedeemIn,
+    RedeemOut,
+    ReleaseIn,
+    ReleaseOut,
+    ValidateIn,
+    ValidateOut,
+)
+from bot.db.models import CodeSource, Customer, PromoCode
+from bot.promo.issuing import ensure_within_guardrail, issue_code
+from bot.promo.offers import Basket, Offer
+from bot.promo.redemption import redeem, release
+from bot.promo.validation import Reason, load_code, validate
+from bot.promo.wording import describe, verdict_message
+
+
+def basket_of(order: BasketIn) -> Basket:
+    return Basket(total=order.total, items=tuple(items_of(order.items)))
+
+
+async def _shopper(request: web.Request, external_id: str) -> Customer:
+    """The customer a code is checked for; an unknown id counts as a failed attempt."""
+    async with request.app[DATABASE].read_session() as session:
+        try:
+            return await customer_or_404(session, external_id)
+        except ApiError:
+            note_failure(request, external_id)
+            raise
+
+
+async def post_validate(request: web.Request) -> web.Response:
+    body = await parse(request, ValidateIn)
+    customer = await _shopper(request, body.customer_id)
+    async with request.app[DATABASE].read_session() as session:
+        verdict = await validate(session, body.code, customer_id=customer.id,
+                                 basket=basket_of(body.order), now=request.app[CLOCK]())
+    if not verdict.valid:
+        note_failure(request, body.customer_id)
+    message = verdict_message(verdict, locale_for(request, customer), zone_for(request, customer),
+                              request.app[SETTINGS].currency)
+    return reply(ValidateOut(valid=verdict.valid, reason=str(verdict.reason), message=message,
+                             discount=verdict.discount, free_shipping=verdict.free_shipping))
+
+
+async def post_redeem(request: web.Request) -> web.Response:
+    body = await parse(request, RedeemIn)
+    customer = await _shopper(request, body.customer_id)
+    outcome = await redeem(
+        request.app[DATABASE], body.code, customer_id=customer.id,
+        order_external_id=body.order_id, basket=basket_of(body.order), now=request.app[CLOCK](),
+    )
+    message = verdict_message(outcome.verdict, locale_for(request, customer),
+                              zone_for(request, customer), request.app[SETTINGS].currency)
+    if not outcome.ok:
+        note_failure(request, body.customer_id)
+        reason = outcome.verdict.reason
+        raise ApiError(404 if reason is Reason.UNKNOWN else 409, str(reason), message)
+    assert outcome.redemption_id is not None
+    return reply(RedeemOut(redemption_id=outcome.redemption_id, discount=outcome.discount,
+                           free_shipping=outcome.free_shipping, message=message,
+                           replayed=outcome.replayed))
+
+
+async def post_release(request: web.Request) -> web.Response:
+    body = await parse(request, ReleaseIn)
+    async with request.app[DATABASE].session() as session:
+        if await load_code(session, body.code) is None:
+            raise ApiError(404, "unknown", f"no code {body.code!r}")
+        released = await release(session, body.code, body.order_id, now=request.app[CLOCK]())
+        await session.commit()
+    return reply(ReleaseOut(released=released))
+
+
+def code_out(code: PromoCode, customer_id: str | None, locale: str, tz: ZoneInfo) -> CodeOut:
+    uses_left = None if code.usage_limit is None else max(code.usage_limit - code.used_count, 0)
+    return CodeOut(
+        code=code.code, customer_id=customer_id, channel=code.channel,
+        discount_type=code.discount_type, value=code.discount_value,
+        free_shipping=code.free_shipping, min_order=code.min_order, expires_at=code.expires_at,
+        valid_days=code.valid_days, usage_limit=code.usage_limit, uses_left=uses_left,
+        description=describe(code, locale, tz),
+    )
+
+
+def offer_of(body: IssueIn, currency: str) -> Offer:
+    try:
+        return Offer(
+            discount_type=body.discount_type, value=body.value, free_shipping=body.free_shipping,
+            min_order=body.min_order, max_discount=body.max_discount,
+            include_categories=tuple(body.include_categories),
+            exclude_categories=tuple(body.exclude_categories),
+            include_skus=tuple(body.include_skus), exclude_skus=tuple(body.exclude_skus),
+            valid_days=body.valid_days, currency=currency,
+        )
+    except ValueError as error:
+        raise ApiError(422, "invalid_offer", str(error), fields=["value"]) from None
+
+
+async def post_code(request: web.Request) -> web.Response:
+    body = await parse(request, IssueIn)
+    settings, now = request.app[SETTINGS], request.app[CLOCK]()
+    offer = offer_of(body, settings.currency)
+    async with request.app[DATABASE].session() as session:
+        customer = None
+        if body.customer_id is not None:
+            customer = await customer_or_404(session, body.customer_id)
+        await ensure_within_guardrail(session, offer, settings=settings, now=now)
+        code = await issue_code(
+            session, offer, source=CodeSource.API, now=now,
+            customer_id=customer.id if customer else None, channel=body.channel,
+            prefix=body.prefix, length=settings.code_length, usage_limit=body.usage_limit,
+            per_customer_limit=body.per_customer_limit, expires_at=body.expires_at,
+        )
+        await session.commit()
+    out = code_out(code, body.customer_id, locale_for(request, customer),
+                   zone_for(request, customer))
+    return reply(out, 201)

@@ -1,0 +1,234 @@
+"""Request and response bodies of the shop API, as pydantic models.
+
+The same models parse requests, render responses and make the OpenAPI document
+(`bot.api.openapi`), so the document cannot drift from what the server does.
+Money is an integer in minor units; times are ISO 8601 with an offset.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from bot.db.models import OrderStatus
+
+Money = Annotated[int, Field(ge=0, le=10**15, description="minor units (kopecks)")]
+ExternalId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S(.*\S)?$")]
+CodeText = Annotated[str, Field(min_length=1, max_length=64)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+MAX_ITEMS = 500
+
+
+class Body(BaseModel):
+    """Requests: unknown fields are refused, types are not coerced (`"5"` is not 5)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ItemIn(Body):
+    sku: ExternalId
+    category: Annotated[str, Field(max_length=100)] | None = None
+    price: Money
+    quantity: Annotated[int, Field(ge=1, le=100_000)] = 1
+
+
+class BasketIn(Body):
+    total: Money
+    items: Annotated[list[ItemIn], Field(max_length=MAX_ITEMS)] = []
+
+
+class CustomerIn(Body):
+    name: Annotated[str, Field(max_length=200)] | None = None
+    phone: Annotated[str, Field(max_length=32)] | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+    locale: Annotated[str, Field(max_length=16)] | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    marketing_opt_in: bool | None = None
+
+
+class CustomerOut(Out):
+    customer_id: str
+    created: bool
+    name: str | None
+    phone: str | None
+    email: str | None
+    locale: str | None
+    timezone: str | None
+    marketing_opt_in: bool
+
+
+class OrderIn(Body):
+    customer_id: ExternalId
+    placed_at: AwareDatetime
+    status: Literal[tuple(s.value for s in OrderStatus)]  # type: ignore[valid-type]
+    total: Money
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    items: Annotated[list[ItemIn], Field(max_length=MAX_ITEMS)] | None = None
+    promo_code: CodeText | None = None
+    discount: Money | None = None
+    returned_amount: Money | None = None
+    delivered_at: AwareDatetime | None = None
+
+
+class OrderOut(Out):
+    order_id: str
+    customer_id: str
+    status: str
+    previous_status: str | None
+    created: bool
+    changed: bool
+    released_uses: int
+    revoked_codes: int
+    orders_count: int
+    net_spend: int
+
+
+class LinkTokenIn(Body):
+    customer_id: ExternalId
+
+
+class LinkTokenOut(Out):
+    token: str
+    url: str
+    expires_at: datetime
+
+
+class ValidateIn(Body):
+    code: CodeText
+    customer_id: ExternalId
+    order: BasketIn
+
+
+class ValidateOut(Out):
+    valid: bool
+    reason: str = Field(description="`ok` or why the code does not apply")
+    message: str = Field(description="for the shopper, in their language")
+    discount: int
+    free_shipping: bool
+
+
+class RedeemIn(Body):
+    code: CodeText
+    customer_id: ExternalId
+    order_id: ExternalId
+    order: BasketIn
+
+
+class RedeemOut(Out):
+    redemption_id: int
+    discount: int
+    free_shipping: bool
+    message: str
+    replayed: bool = Field(description="this order had already redeemed the code")
+
+
+class ReleaseIn(Body):
+    code: CodeText
+    order_id: ExternalId
+
+
+class ReleaseOut(Out):
+    released: int = Field(description="uses given back now (0 if there was none to give back)")
+
+
+class IssueIn(Body):
+    customer_id: ExternalId | None = Field(None, description="bind the code to this customer")
+    channel: Literal["telegram", "email", "site"] = "site"
+    discount_type: Literal["percent", "fixed", "free_shipping"]
+    value: Annotated[int, Field(ge=0, le=10**12)] = 0
+    free_shipping: bool = False
+    min_order: Money = 0
+    max_discount: Money | None = None
+    include_categories: Annotated[list[Name], Field(max_length=100)] = []
+    exclude_categories: Annotated[list[Name], Field(max_length=100)] = []
+    include_skus: Annotated[list[ExternalId], Field(max_length=1000)] = []
+    exclude_skus: Annotated[list[ExternalId], Field(max_length=1000)] = []
+    valid_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    expires_at: AwareDatetime | None = None
+    usage_limit: Annotated[int, Field(ge=1, le=10**9)] | None = 1
+    per_customer_limit: Annotated[int, Field(ge=1, le=10**9)] | None = 1
+    prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,12}$")] | None = None
+
+
+class CodeOut(Out):
+    code: str
+    customer_id: str | None = None
+    channel: str
+    discount_type: str
+    value: int
+    free_shipping: bool
+    min_order: int
+    expires_at: datetime | None
+    valid_days: int | None
+    usage_limit: int | None
+    uses_left: int | None
+    description: list[str] = Field(description="reward, conditions and deadline in plain words")
+
+
+class TierOut(Out):
+    level: int = Field(description="0 below the first tier")
+    percent: int
+    free_shipping: bool
+
+
+class ProgressOut(Out):
+    basis: Literal["spend", "orders"]
+    value: int
+    next_level: int | None
+    next_percent: int | None
+    left: int = Field(description="minor units or orders still needed; 0 at the top")
+    progress: float = Field(ge=0, le=1)
+
+
+class OffersOut(Out):
+    customer_id: str
+    locale: str
+    tier: TierOut
+    progress: ProgressOut
+    active_codes: list[CodeOut]
+
+
+class ReviewIn(Body):
+    order_id: ExternalId
+    customer_id: ExternalId
+    rating: Annotated[int, Field(ge=1, le=5)]
+    has_photo: bool = False
+
+
+class ReviewOut(Out):
+    review_id: int
+    created: bool = Field(description="false when the order's review was already recorded")
+    rating: int
+    has_photo: bool
+
+
+class CartIn(Body):
+    customer_id: ExternalId
+    cart_id: ExternalId
+    items: Annotated[list[ItemIn], Field(min_length=1, max_length=MAX_ITEMS)]
+
+
+class CartOut(Out):
+    cart_id: str
+    created: bool
+    total: int
+
+
+class HealthOut(Out):
+    status: Literal["ok"]
+
+
+class ErrorDetail(Out):
+    code: str = Field(description="stable machine code, e.g. `invalid_body`, `not_yours`")
+    message: str
+    fields: list[str] | None = Field(None, description="paths of the offending fields")
+
+
+class ErrorOut(Out):
+    error: ErrorDetail

@@ -1,0 +1,34 @@
+"""Fixtures for the shop API tests: the real app on a test server, on the `db` fixture."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from apihelpers import Api
+
+from bot.api.app import create_app
+from bot.config import Settings
+from bot.db import Database
+
+
+@pytest.fixture
+def make_api(settings: Settings, db: Database, clock: Any) -> Callable[..., Any]:
+    """`async with make_api(**setting_overrides) as api:` for tests that need other settings."""
+
+    @asynccontextmanager
+    async def make(**overrides: Any) -> AsyncIterator[Api]:
+        app_settings = settings.model_copy(update=overrides) if overrides else settings
+        async with TestClient(TestServer(create_app(app_settings, db, clock=clock))) as client:
+            yield Api(client)
+
+    return make
+
+
+@pytest.fixture
+async def api(make_api: Callable[..., Any]) -> AsyncIterator[Api]:
+    async with make_api() as client:
+        yield client
