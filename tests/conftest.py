@@ -11,11 +11,22 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.config import Settings
 from bot.db import Base, Database, create_database
 
-POSTGRES_URL = os.environ.get("PROMOBOT_TEST_DATABASE_URL")
+BASE_POSTGRES_URL = os.environ.get("PROMOBOT_TEST_DATABASE_URL")
+# Each test run gets a database of its own next to the configured one, so that two
+# runs at once (two developers, or CI and a developer) never truncate each other's rows.
+POSTGRES_URL = (
+    make_url(BASE_POSTGRES_URL)
+    .set(database=f"{make_url(BASE_POSTGRES_URL).database}_run{os.getpid()}")
+    .render_as_string(hide_password=False)
+    if BASE_POSTGRES_URL
+    else None
+)
 
 
 class FakeClock:
@@ -34,18 +45,29 @@ class FakeClock:
         self.now = moment
 
 
-async def _reset_postgres(url: str) -> None:
-    database = create_database(url)
-    async with database.engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-        await conn.run_sync(Base.metadata.create_all)
-    await database.dispose()
+async def _recreate_postgres(base_url: str, url: str, *, create: bool) -> None:
+    name = make_url(url).database
+    admin = create_async_engine(base_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    if create:
+        database = create_database(url)
+        async with database.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        await database.dispose()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if POSTGRES_URL:
-        asyncio.run(_reset_postgres(POSTGRES_URL))
+    if BASE_POSTGRES_URL and POSTGRES_URL:
+        asyncio.run(_recreate_postgres(BASE_POSTGRES_URL, POSTGRES_URL, create=True))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if BASE_POSTGRES_URL and POSTGRES_URL:
+        asyncio.run(_recreate_postgres(BASE_POSTGRES_URL, POSTGRES_URL, create=False))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
