@@ -190,6 +190,20 @@ async def issue_bulk(
     return drawn
 
 
+async def _stage(session: AsyncSession, staged: Any, values: list[str]) -> None:
+    if session.bind.dialect.name == "postgresql":
+        # COPY is PostgreSQL's bulk path, an order of magnitude above executemany.
+        raw = await (await session.connection()).get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(
+            "bulk_codes", records=[(c,) for c in values], columns=["code"]
+        )
+        return
+    for start in range(0, len(values), BULK_CHUNK):
+        await session.execute(
+            insert(staged), [{"code": c} for c in values[start : start + BULK_CHUNK]]
+        )
+
+
 async def _insert_staged(
     session: AsyncSession,
     drawn: list[str],
@@ -207,10 +221,7 @@ async def _insert_staged(
     )
     await session.execute(text("DELETE FROM bulk_codes"))
     staged = table("bulk_codes", column("code", String))
-    for start in range(0, len(drawn), BULK_CHUNK):
-        await session.execute(
-            insert(staged), [{"code": c} for c in drawn[start : start + BULK_CHUNK]]
-        )
+    await _stage(session, staged, drawn)
     codes_table = PromoCode.__table__
     for _attempt in range(5):
         taken = set(
@@ -225,7 +236,7 @@ async def _insert_staged(
         # Odds ~ codes² / 10^14: redraw the few that exist already.
         await session.execute(delete(staged).where(staged.c.code.in_(taken)))
         fresh = codegen.generate_many(len(taken), length, prefix)
-        await session.execute(insert(staged), [{"code": c} for c in fresh])
+        await _stage(session, staged, fresh)
         drawn[:] = [c for c in drawn if c not in taken] + fresh
     else:
         raise DomainError("code_space_exhausted", "could not draw unique codes")
