@@ -110,7 +110,7 @@ def offer_of(body: IssueIn, currency: str) -> Offer:
             valid_days=body.valid_days, currency=currency,
         )
     except ValueError as error:
-        raise ApiError(422, "invalid_offer", str(error), fields=["value"]) from None
+        raise ApiError(422, "invalid_offer", f"value: {error}", fields=["value"]) from None
 
 
 async def post_code(request: web.Request) -> web.Response:
@@ -128,6 +128,9 @@ async def post_code(request: web.Request) -> web.Response:
             prefix=body.prefix, length=settings.code_length, usage_limit=body.usage_limit,
             per_customer_limit=body.per_customer_limit, expires_at=body.expires_at,
         )
+        # issue_code's ORM insert turns an explicit None ("unlimited") into the column
+        # default 1; set the limits again so that the commit writes what was asked.
+        code.usage_limit, code.per_customer_limit = body.usage_limit, body.per_customer_limit
         await session.commit()
     out = code_out(code, body.customer_id, locale_for(request, customer),
                    zone_for(request, customer))

@@ -72,6 +72,8 @@ async def add_code(
             usage_limit=usage_limit, per_customer_limit=per_customer_limit,
             expires_at=clock() + timedelta(days=days),
         )
+        # issue_code stores an explicit None limit as the column default 1 (reported).
+        code.usage_limit, code.per_customer_limit = usage_limit, per_customer_limit
         await session.commit()
         return code
 

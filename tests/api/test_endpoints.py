@@ -74,7 +74,7 @@ async def test_validate_redeem_release(api: Api, db: Database, clock: Any) -> No
     check = {"code": code.code.lower(), "customer_id": "c1", "order": basket}
     status, body, _ = await api.post("/codes/validate", check)
     assert status == 200 and body["valid"] and body["discount"] == 25_000
-    assert body["message"] == "Code applied: ₽250.00 off your order." or "250" in body["message"]
+    assert body["message"] == "Code applied: RUB250 off your order."
     redeem = {"code": code.code, "customer_id": "c1", "order_id": "o1", "order": basket}
     status, body, _ = await api.post("/codes/redeem", redeem)
     assert status == 200 and body["discount"] == 25_000 and not body["replayed"]
@@ -95,7 +95,7 @@ async def test_issue_code_and_offers(api: Api, db: Database, clock: Any) -> None
     })
     assert status == 201, body
     assert body["code"].startswith("MAIL") and body["channel"] == "email"
-    assert body["description"][0] == "скидка 10 %" or "10" in body["description"][0]
+    assert "10" in body["description"][0] and len(body["description"]) == 3
     status, body2, _ = await api.post("/codes", {"discount_type": "percent", "value": 40})
     assert status == 422 and body2["error"]["code"] == "guardrail"
     await api.put("/orders/o1", ORDER)
