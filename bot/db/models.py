@@ -116,6 +116,10 @@ class Customer(Base):
     """A shop customer. Order aggregates are kept here so that segments are index scans."""
 
     __tablename__ = "customers"
+    # Segments: "one order, silent since ..." is an equality then a range on this index.
+    __table_args__ = (
+        Index("ix_customers_orders_count_last_order", "orders_count", "last_order_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,84 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from bot.db.models import Customer, Order
+from bot.promo.guardrail import average_order_value, check_discount
+
+
+async def check(db, settings, clock, discount_type, value, **kw):
+    async with db.read_session() as session:
+        return await check_discount(
+            session, discount_type=discount_type, value=value, settings=settings, now=clock(),
+            **kw,
+        )
+
+
+async def test_ceiling_from_profit_average_and_safety_share(db, settings, clock):
+    # 1 500 ₽ profit on a 5 000 ₽ average order: break-even at 30 %, usable 18 % (40 % kept).
+    allowed = await check(db, settings, clock, "percent", 18)
+    assert allowed.allowed
+    assert allowed.break_even_percent == Decimal("30.0")
+    assert allowed.ceiling_percent == Decimal("18.0")
+    assert (allowed.net_profit, allowed.average_order_value, allowed.average_source) == (
+        150_000, 500_000, "fallback",
+    )
+    refused = await check(db, settings, clock, "percent", 19)
+    assert not refused.allowed
+    assert refused.requested_percent == Decimal("19.0")
+    assert refused.ceiling_percent == Decimal("18.0")
+    assert refused.safety_share == Decimal("0.4")
+
+
+async def test_fixed_amounts_are_a_share_of_the_order(db, settings, clock):
+    assert (await check(db, settings, clock, "fixed", 90_000)).allowed  # 900 ₽ of 5 000 ₽
+    over = await check(db, settings, clock, "fixed", 90_100)
+    assert not over.allowed
+    assert over.requested_percent == Decimal("18.1")
+    # Against a code's 10 000 ₽ minimum order, 1 500 ₽ off is 15 %.
+    assert (await check(db, settings, clock, "fixed", 150_000, order_value=1_000_000)).allowed
+
+
+async def test_free_shipping_counts_as_no_price_discount(db, settings, clock):
+    result = await check(db, settings, clock, "free_shipping", 0)
+    assert result.allowed
+    assert result.requested_percent == 0
+    assert result.note == "free_shipping_not_counted"
+
+
+async def test_average_measured_from_recent_orders(db, settings, clock):
+    now = clock()
+    async with db.session() as session:
+        customer = Customer(external_id="c-1")
+        session.add(customer)
+        await session.flush()
+
+        def order(n, total, days_ago, status="paid"):
+            return Order(external_id=f"o-{n}", customer_id=customer.id, total=total,
+                         currency="RUB", status=status, placed_at=now - timedelta(days=days_ago))
+
+        session.add_all([
+            order(1, 200_000, 10),
+            order(2, 400_000, 179),
+            order(3, 400_000, 20, status="returned"),
+            order(4, 9_000_000, 5, status="cancelled"),
+            order(5, 9_000_000, 181),
+        ])
+        await session.commit()
+
+    async with db.read_session() as session:
+        assert await average_order_value(session, settings, now=now) == (333_333, "measured")
+    # 1 500 / 3 333.33 = 45 % break-even, 27 % usable.
+    result = await check(db, settings, clock, "percent", 27)
+    assert (result.allowed, result.ceiling_percent) == (True, Decimal("27.0"))
+
+    settings.guardrail_average_order_value = 300_000
+    async with db.read_session() as session:
+        assert await average_order_value(session, settings, now=now) == (300_000, "setting")
+
+
+@pytest.mark.parametrize(("share", "ceiling"), [(0.3, "21.0"), (0.5, "15.0"), (0.0, "30.0")])
+async def test_safety_share_is_configurable(db, settings, clock, share, ceiling):
+    settings.guardrail_safety_share = share
+    assert (await check(db, settings, clock, "percent", 1)).ceiling_percent == Decimal(ceiling)
