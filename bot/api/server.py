@@ -1,0 +1,62 @@
+"""`promobot api`: the shop API alone, for deployments that run it apart from the bot.
+
+The schema is made usable first (`ensure_schema`: the SQLite default migrates itself,
+PostgreSQL must already be migrated), then the app serves until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from bot.api.app import create_app
+from bot.clock import Clock, utcnow
+from bot.config import Settings
+from bot.db.engine import create_database
+from bot.db.migrate import SchemaNotCurrentError, ensure_schema
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) -> None:
+    """Serve the API on `api_host:api_port` until `stop` is set."""
+    await ensure_schema(settings)
+    db = create_database(settings.database_url)
+    runner = web.AppRunner(create_app(settings, db, clock))
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+        if not settings.api_key_map:
+            log.warning("PROMOBOT_API_KEYS is empty: every call except health will get 401")
+        log.info("shop API on http://%s:%s/api/v1", settings.api_host, settings.api_port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await db.dispose()
+
+
+async def run(settings: Settings) -> int:
+    """The `promobot api` subcommand: 0 on a clean stop, 2 when the schema is not current."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve(settings, stop)
+    except SchemaNotCurrentError as error:
+        print(f"promobot: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"promobot: cannot listen on {settings.api_host}:{settings.api_port}: {error}",
+              file=sys.stderr)
+        return 1
+    return 0
