@@ -108,3 +108,10 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"{where}: upgraded from {old} to {new}")
     return 0
+
+
+@command("run", "run the bot, the shop API and the background jobs in one process")
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import run
+
+    return await run(settings)

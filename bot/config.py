@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_path: str = "/telegram/webhook"
+    # The webhook listens on its own port (on `api_host`): the shop API's auth must not see it.
+    webhook_port: int = 8081
     send_rate: float = 30.0
     default_locale: str = "ru"
     timezone: str = "Europe/Moscow"

@@ -143,7 +143,8 @@ class Customer(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     telegram: Mapped[TelegramAccount | None] = relationship(
-        back_populates="customer", uselist=False, lazy="raise"
+        back_populates="customer", uselist=False, lazy="raise",
+        foreign_keys="TelegramAccount.customer_id",
     )
 
 
@@ -162,10 +163,15 @@ class TelegramAccount(Base):
     is_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     blocked_at: Mapped[datetime | None]
     linked_at: Mapped[datetime | None]
+    # Who invited this Telegram user (`/start ref_<code>` before linking); turned into a
+    # Referral when the account links to a new customer.
+    referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    customer: Mapped[Customer | None] = relationship(back_populates="telegram", lazy="raise")
+    customer: Mapped[Customer | None] = relationship(
+        back_populates="telegram", lazy="raise", foreign_keys=[customer_id]
+    )
 
 
 class LinkToken(Base):

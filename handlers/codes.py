@@ -1,0 +1,60 @@
+"""`/codes`: the customer's active codes, worded by `bot.promo.wording.describe`."""
+
+from __future__ import annotations
+
+from aiogram import F, Router, html
+from aiogram.filters import Command
+from aiogram.types import Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db.models import Customer, PromoCode
+from bot.i18n import zone
+from bot.promo.wallet import active_codes
+from bot.promo.wording import describe
+from handlers.filters import Linked
+from handlers.keyboards import BTN_CODES, MenuButton
+
+# Telegram's message limit is 4096 characters; a wallet rarely holds more than a few codes.
+MAX_CODES_SHOWN = 20
+
+
+def render_code(code: PromoCode, locale: str, settings: Settings, customer: Customer) -> str:
+    lines = describe(code, locale, zone(customer.timezone, settings.timezone))
+    body = "\n".join(f"• {html.quote(line)}" for line in lines)
+    return f"{html.code(html.quote(code.code))}\n{body}"
+
+
+async def show_codes(
+    message: Message,
+    read_session: AsyncSession,
+    customer: Customer,
+    settings: Settings,
+    clock: Clock,
+    i18n: I18n,
+) -> None:
+    """The wallet: code (tap to copy), reward, conditions, deadline."""
+    codes = await active_codes(read_session, customer.id, clock())
+    if not codes:
+        await message.answer(_(
+            "You have no active codes right now. New ones come as a thank-you for your "
+            "orders, reviews and invited friends."
+        ))
+        return
+    locale = i18n.current_locale
+    parts = [_("🎟 Your personal codes (tap a code to copy it):")]
+    parts += [render_code(code, locale, settings, customer) for code in codes[:MAX_CODES_SHOWN]]
+    if len(codes) > MAX_CODES_SHOWN:
+        parts.append(_("…and {count} more.").format(count=len(codes) - MAX_CODES_SHOWN))
+    await message.answer("\n\n".join(parts))
+
+
+def create_router() -> Router:
+    router = Router(name="codes")
+    router.message.filter(F.chat.type == "private", Linked())
+    router.message.register(show_codes, Command("codes"))
+    router.message.register(show_codes, MenuButton(BTN_CODES))
+    return router

@@ -1,0 +1,52 @@
+"""`/invite`: the personal referral link and how many friends it brought."""
+
+from __future__ import annotations
+
+from aiogram import F, Router, html
+from aiogram.filters import Command
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.db.models import Customer
+from bot.promo import accounts
+from bot.promo.customers import ensure_referral_code
+from handlers.filters import Linked
+from handlers.keyboards import BTN_INVITE, MenuButton
+
+
+def referral_link(settings: Settings, code: str) -> str:
+    return f"https://t.me/{settings.bot_username}?start={accounts.REFERRAL_PREFIX}{code}"
+
+
+async def show_invite(
+    message: Message, session: AsyncSession, customer: Customer, settings: Settings
+) -> None:
+    """The link is made on first ask; asking twice shows the same link."""
+    code = customer.referral_code
+    if not code:
+        attached = await session.get(Customer, customer.id)
+        assert attached is not None
+        code = await ensure_referral_code(session, attached)
+        await session.commit()
+    joined, rewarded = await accounts.referral_counts(session, customer.id)
+    await session.commit()
+    link = html.quote(referral_link(settings, code))
+    await message.answer("\n".join([
+        _("🤝 Invite friends with your personal link. When a friend places their first "
+          "order, you both get a promo code."),
+        "",
+        link,
+        "",
+        _("Friends joined: {joined}").format(joined=joined),
+        _("Rewards received: {rewarded}").format(rewarded=rewarded),
+    ]))
+
+
+def create_router() -> Router:
+    router = Router(name="invite")
+    router.message.filter(F.chat.type == "private", Linked())
+    router.message.register(show_invite, Command("invite"))
+    router.message.register(show_invite, MenuButton(BTN_INVITE))
+    return router
