@@ -115,3 +115,34 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import run
 
     return await run(settings)
+
+
+def _import_orders_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE.csv", help="the shop's order export (see README)")
+
+
+@command(
+    "import-orders", "import customers and orders from a shop export (CSV)",
+    arguments=_import_orders_arguments,
+)
+async def _import_orders(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.commands.import_orders import run
+
+    return await run(args.file, settings)
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--customers", type=int, default=3000, help="default: %(default)s")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default: %(default)s)")
+    parser.add_argument(
+        "--force", action="store_true", help="seed even if the database has real customers"
+    )
+
+
+@command("demo", "seed a realistic demo shop (customers, 18 months of orders, codes)",
+         arguments=_demo_arguments)
+async def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.commands.demo import run
+
+    return await run(settings, customers=args.customers, seed=args.seed, force=args.force)
+

@@ -1,0 +1,24 @@
+"""What the `promobot` subcommands run: presentation around the domain (progress, reports)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.db import Database
+
+
+async def open_database(settings: Settings) -> Database | None:
+    """The configured database with its schema made current (SQLite) or checked
+    (PostgreSQL); None after saying why when the schema is behind."""
+    from bot.db import create_database
+    from bot.db.migrate import SchemaNotCurrentError, ensure_schema
+
+    try:
+        await ensure_schema(settings)
+    except SchemaNotCurrentError as error:
+        print(f"promobot: {error}", file=sys.stderr)
+        return None
+    return create_database(settings.database_url)
