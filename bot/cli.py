@@ -146,3 +146,16 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     return await run(settings, customers=args.customers, seed=args.seed, force=args.force)
 
+
+def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
+    from bot.commands.campaign import arguments
+
+    arguments(parser)
+
+
+@command("campaign", "list campaigns, run one (or a kind) now, show delivery progress",
+         arguments=_campaign_arguments)
+async def _campaign(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.commands.campaign import run
+
+    return await run(args, settings)

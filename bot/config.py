@@ -70,7 +70,51 @@ class Settings(BaseSettings):
     guardrail_fallback_average_order_value: int = 500_000
     guardrail_safety_share: float = 0.4
 
-    @field_validator("api_keys", "tiers", "tier_order_ladder", mode="before")
+    # Scheduled jobs (scheduler/). Times of day are in the shop's `timezone`.
+    # Comeback ladder: `silent_days:percent`, `+fs` adds free shipping ("0+fs": only that).
+    comeback_ladder: CommaList = Field(default_factory=lambda: ["60:10", "90:12+fs"])
+    # "New but silent" (one order, then nothing): a small first-return offer; 0 days = off.
+    comeback_new_silent_days: int = 30
+    comeback_new_silent_offer: str = "5"
+    # Customers silent longer than this are left alone.
+    comeback_max_silent_days: int = 365
+    # Comeback codes are valid this many days from the moment the message is delivered.
+    comeback_valid_days: int = 30
+    comeback_min_order: int = 0
+    # Daily run of the comeback ladder, `HH:MM` local; empty = off.
+    comeback_time: str = "11:00"
+    # Review ask N days after delivery (0 = off); reward percents, without / with photo.
+    review_ask_days: int = 3
+    review_reward_percent: int = 5
+    review_reward_photo_percent: int = 10
+    review_reward_valid_days: int = 30
+    # Hours between the shop reporting a review and its reward (0 = at the next run).
+    review_reward_delay_hours: int = 0
+    # Abandoned cart: hours before the offer (0 = off), its percent and lifetime; carts
+    # older than `cart_max_age_hours` get nothing.
+    cart_delay_hours: int = 3
+    cart_percent: int = 5
+    cart_valid_days: int = 3
+    cart_max_age_hours: int = 72
+    # Referral: both get this percent when the friend's first order passes the return
+    # window; a referrer is paid at most `referral_monthly_cap` rewards a calendar month.
+    referral_reward_percent: int = 10
+    referral_valid_days: int = 30
+    referral_monthly_cap: int = 5
+    # Expiry reminder this many hours before a code expires (0 = off).
+    reminder_hours_before: int = 24
+    # "Almost the next tier" nudge at this share of the next threshold (0 = off).
+    tier_nudge_percent: int = 90
+    # How often the reward, cart, reminder and tier jobs run, minutes.
+    jobs_interval_minutes: int = 10
+    # Late runs still run within this many seconds (APScheduler's default is 1 s).
+    jobs_misfire_grace_seconds: int = 3600
+    # Customers per transaction in campaign runs.
+    campaign_batch_size: int = 500
+    # Non-leader instances (PostgreSQL) retry the scheduler lock this often, seconds.
+    scheduler_leader_retry_seconds: int = 30
+
+    @field_validator("api_keys", "tiers", "tier_order_ladder", "comeback_ladder", mode="before")
     @classmethod
     def _split_strings(cls, value: object) -> object:
         return _split(value)

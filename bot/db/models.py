@@ -280,6 +280,12 @@ class CampaignAssignment(Base):
     is_holdout: Mapped[bool] = mapped_column(Boolean, default=False)
     step: Mapped[int] = mapped_column(Integer, default=0)
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The code this customer holds from the campaign now (the ladder's current step).
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"))
+    # Comeback: the customer's last order when this silence began; a newer order starts
+    # a new cycle. `escalated`: the cycle has used its one step up the ladder.
+    reference_at: Mapped[datetime | None]
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class PromoCode(Base):
@@ -415,6 +421,8 @@ class AbandonedCart(Base):
     code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"))
     recovered_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the cart job decided (code queued, holdout, or nobody to tell): decided once.
+    handled_at: Mapped[datetime | None]
 
 
 class Manager(Base):

@@ -1,0 +1,91 @@
+"""`promobot campaign list | run <id or kind> | status [id]`.
+
+`run` does now what the schedule would do (select, assign, issue, queue); the running
+sender delivers. `status` prints what managers see in the live progress message.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from bot.clock import Clock, utcnow
+from bot.config import Settings
+from bot.db import Database
+from bot.promo import campaigns
+from bot.promo.runs import Context
+
+KINDS = ("comeback", "broadcast", *campaigns.JOB_KINDS)
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="every campaign with its kind, status and schedule")
+    run = actions.add_parser("run", help="run a campaign (by id) or a kind now")
+    run.add_argument("target", metavar="ID|KIND",
+                     help=f"a campaign id, or one of: {', '.join(KINDS)}")
+    status = actions.add_parser("status", help="delivery progress (active campaigns, or one)")
+    status.add_argument("id", nargs="?", type=int, help="campaign id")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+async def list_campaigns(ctx: Context, out: Callable[[str], None]) -> int:
+    rows = await campaigns.overview(ctx)
+    if not rows:
+        out("no campaigns yet (the automatic ones appear after their first run)")
+        return 0
+    out(f"{'id':>4}  {'kind':<10} {'status':<8} {'segment':<14} {'holdout':>7}  "
+        f"{'schedule':<14} name")
+    for c in rows:
+        out(f"{c.id:>4}  {c.kind:<10} {c.status:<8} {c.segment or '-':<14} "
+            f"{c.holdout_percent:>6}%  {c.schedule or '-':<14} {c.name}")
+    return 0
+
+
+async def run_target(ctx: Context, target: str, out: Callable[[str], None]) -> int:
+    if not target.isdigit() and target not in KINDS:
+        out(f"unknown campaign or kind {target!r}; kinds: {', '.join(KINDS)}")
+        return 2
+    result = await campaigns.run_target(ctx, target)
+    out(result.summary())
+    return 0 if result.status == "done" else 1
+
+
+async def show_status(ctx: Context, campaign_id: int | None, out: Callable[[str], None]) -> int:
+    rows = await campaigns.progress(ctx, campaign_id)
+    if not rows:
+        out("no such campaign" if campaign_id is not None else "no active campaigns")
+        return 1 if campaign_id is not None else 0
+    for p in rows:
+        share = f"{p.sent / p.total:.0%}" if p.total else "-"
+        out(f"#{p.campaign_id} {p.name} ({p.kind}, {p.status}): sent {p.sent}/{p.total} "
+            f"({share}), waiting {p.pending}, failed {p.failed}, capped {p.capped}; "
+            f"assigned {p.assigned} (holdout {p.holdout}); ETA {_duration(p.eta_seconds)}")
+    return 0
+
+
+async def run(args: argparse.Namespace, settings: Settings, *, db: Database | None = None,
+              clock: Clock = utcnow, out: Callable[[str], None] = print) -> int:
+    from bot.commands import open_database
+
+    own = db is None
+    database = db or await open_database(settings)
+    if database is None:
+        return 2
+    ctx = Context(database, settings, clock(), batch_size=settings.campaign_batch_size)
+    try:
+        if args.action == "list":
+            return await list_campaigns(ctx, out)
+        if args.action == "run":
+            return await run_target(ctx, args.target, out)
+        return await show_status(ctx, args.id, out)
+    finally:
+        if own:
+            await database.dispose()
