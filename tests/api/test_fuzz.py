@@ -3,26 +3,26 @@
 schemathesis generates requests (valid and invalid) from `/api/v1/openapi.json`'s
 document and sends them to the real app, served in this process on a thread of its
 own (schemathesis' client is synchronous). Bounded: 15 examples per operation.
+The server is shared by the examples of one operation, so state builds up across them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import schemathesis
 from aiohttp import web
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from bot.api.app import create_app
 from bot.api.openapi import build_document
 from bot.clock import utcnow
 from bot.config import Settings
-from bot.db import Base, create_database
+from bot.db import Base, Database, create_database
 from bot.promo.customers import upsert_customer
 
 SCHEMA = schemathesis.openapi.from_dict(build_document())
@@ -31,7 +31,7 @@ SCHEMA.config.generation.update(
 )
 
 
-async def _start(app_settings: Settings) -> tuple[web.AppRunner, int]:
+async def _start(app_settings: Settings) -> tuple[web.AppRunner, int, Database]:
     db = create_database(app_settings.database_url)
     if db.is_sqlite:
         async with db.engine.begin() as conn:
@@ -43,32 +43,27 @@ async def _start(app_settings: Settings) -> tuple[web.AppRunner, int]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    return runner, runner.addresses[0][1]
+    return runner, runner.addresses[0][1], db
 
 
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    path = Path(tmp_path_factory.mktemp("fuzz")) / "fuzz.sqlite3"
-    app_settings = Settings(
-        _env_file=None,
-        database_url=os.environ.get("PROMOBOT_TEST_DATABASE_URL")
-        or f"sqlite+aiosqlite:///{path}",
-        api_keys=["shop:test-key"],
-        api_failed_validations_per_minute=1_000_000,
-    )
+@pytest.fixture
+def base_url(settings: Settings) -> Iterator[str]:
+    """The app on a thread of its own, on the test database (one server per operation)."""
+    app_settings = settings.model_copy(update={"api_failed_validations_per_minute": 1_000_000})
     loop = asyncio.new_event_loop()
-    runner, port = loop.run_until_complete(_start(app_settings))
+    runner, port, db = loop.run_until_complete(_start(app_settings))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    asyncio.run_coroutine_threadsafe(db.dispose(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     loop.close()
 
 
 @SCHEMA.parametrize()
-@settings(max_examples=15, deadline=None, derandomize=True, database=None,
+@hypothesis_settings(max_examples=15, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 def test_no_5xx(case: schemathesis.Case, base_url: str) -> None:
     response = case.call(base_url=base_url, headers={"Authorization": "Bearer test-key"},

@@ -1,0 +1,194 @@
+"""The sender against the fake Bot API over HTTP, with a real aiogram Bot."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from aiogram import Bot
+from delivery_helpers import deliver_all, eventually, make_bot, queue, shoppers, statuses
+from fake_limits import LimitedBotAPI
+from sqlalchemy import select
+
+from bot.clock import utcnow
+from bot.config import Settings
+from bot.db import Database, create_database
+from bot.db.models import CodeStatus, Delivery, DeliveryStatus, PromoCode, TelegramAccount
+from bot.delivery.sender import Sender
+
+
+async def _codes(db: Database) -> dict[int, PromoCode]:
+    async with db.session() as session:
+        return {c.customer_id: c for c in await session.scalars(select(PromoCode))}
+
+
+async def _rows(db: Database) -> dict[int, Delivery]:
+    async with db.session() as session:
+        return {d.customer_id: d for d in await session.scalars(select(Delivery))}
+
+
+async def test_broadcast_sends_each_once_and_starts_code_validity(
+    db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
+) -> None:
+    people = await shoppers(db, 30)
+    await queue(db, people, now=utcnow())
+    await deliver_all(Sender(db, bot, dsettings), db)
+
+    assert set(api.delivered().values()) == {1}
+    assert set(api.delivered()) == {p.chat_id for p in people}
+    rows, codes = await _rows(db), await _codes(db)
+    for person in people:
+        row, code = rows[person.customer_id], codes[person.customer_id]
+        assert row.status == DeliveryStatus.SENT and row.message_id and row.sent_at
+        assert row.lease_until is None
+        assert code.expires_at is not None
+        # The deadline the message showed is the one stored, counted from the send.
+        assert code.expires_at == row.sent_at + timedelta(days=14)
+        text = api.last_text(person.chat_id)
+        assert code.code in text
+
+
+async def test_429_pauses_everything_and_retries_the_same_row(
+    db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
+) -> None:
+    people = await shoppers(db, 40)
+    await queue(db, people, now=utcnow())
+    sender = Sender(db, bot, dsettings.model_copy(update={"send_rate": 100.0}))
+    await sender.start()
+    await eventually(lambda: len(api.send_times()) >= 10)
+    api.fail("sendMessage", 429, retry_after=1)
+    await deliver_all(sender, db)
+
+    assert set(api.delivered().values()) == {1} and len(api.delivered()) == 40
+    assert sender.stats.rate_limited == 1
+    limited = next(r for r in api.requests if id(r) in api.failed)
+    during = [r.at - limited.at for r in api.requests if 0 < r.at - limited.at < 0.95]
+    # Nobody sent during the pause, but for requests already on their way.
+    assert len(during) <= sender.concurrency
+    assert all(delay < 0.1 for delay in during)
+    assert (await statuses(db)) == {DeliveryStatus.SENT: 40}
+
+
+async def test_403_marks_unreachable_without_retry_and_gives_the_code_back(
+    db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
+) -> None:
+    people = await shoppers(db, 3)
+    blocked = people[1]
+    await queue(db, people, now=utcnow())
+    api.fail("sendMessage", 403, chat_id=blocked.chat_id, times=None)
+    await deliver_all(Sender(db, bot, dsettings), db)
+
+    assert len(api.calls("sendMessage", chat_id=blocked.chat_id)) == 1
+    rows, codes = await _rows(db), await _codes(db)
+    assert rows[blocked.customer_id].status == DeliveryStatus.UNREACHABLE
+    assert "blocked" in (rows[blocked.customer_id].error or "")
+    assert codes[blocked.customer_id].status == CodeStatus.REVOKED
+    assert codes[blocked.customer_id].expires_at is None
+    assert codes[people[0].customer_id].status == CodeStatus.ACTIVE
+    async with db.session() as session:
+        account = await session.get(TelegramAccount, blocked.chat_id)
+        assert account is not None and account.is_blocked and account.blocked_at
+
+    # A later message to the blocked shopper is settled without a request.
+    await queue(db, [blocked], now=utcnow(), key="later")
+    await deliver_all(Sender(db, bot, dsettings), db)
+    assert len(api.calls("sendMessage", chat_id=blocked.chat_id)) == 1
+    assert (await statuses(db))[DeliveryStatus.UNREACHABLE] == 2
+
+
+async def test_400_chat_not_found_is_final(
+    db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
+) -> None:
+    people = await shoppers(db, 2)
+    await queue(db, people, now=utcnow())
+    api.fail("sendMessage", 400, chat_id=people[0].chat_id, times=None)
+    await deliver_all(Sender(db, bot, dsettings), db)
+
+    assert len(api.calls("sendMessage", chat_id=people[0].chat_id)) == 1
+    rows = await _rows(db)
+    assert rows[people[0].customer_id].status == DeliveryStatus.FAILED
+    assert "chat not found" in (rows[people[0].customer_id].error or "")
+    assert (await _codes(db))[people[0].customer_id].status == CodeStatus.REVOKED
+    assert rows[people[1].customer_id].status == DeliveryStatus.SENT
+
+
+async def test_5xx_retries_with_backoff_then_succeeds_or_fails(
+    db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
+) -> None:
+    people = await shoppers(db, 3)
+    flaky, dead, fine = people
+    await queue(db, people, now=utcnow())
+    api.fail("sendMessage", 502, chat_id=flaky.chat_id, times=2)
+    api.fail("sendMessage", 500, chat_id=dead.chat_id, times=None)
+    await deliver_all(Sender(db, bot, dsettings), db)
+
+    rows = await _rows(db)
+    assert len(api.calls("sendMessage", chat_id=flaky.chat_id)) == 3
+    assert rows[flaky.customer_id].status == DeliveryStatus.SENT
+    assert rows[flaky.customer_id].attempts == 3
+    # send_max_attempts = 3, then failed for good and the code given back.
+    assert len(api.calls("sendMessage", chat_id=dead.chat_id)) == 3
+    assert rows[dead.customer_id].status == DeliveryStatus.FAILED
+    assert (await _codes(db))[dead.customer_id].status == CodeStatus.REVOKED
+    assert rows[fine.customer_id].status == DeliveryStatus.SENT
+    gaps = [b.at - a.at for a, b in zip(api.calls(chat_id=dead.chat_id),
+                                        api.calls(chat_id=dead.chat_id)[1:], strict=False)]
+    assert all(gap >= 0.04 for gap in gaps)  # waited the (test-sized) backoff
+
+
+async def test_timeout_is_retried(
+    db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
+) -> None:
+    people = await shoppers(db, 2)
+    await queue(db, people, now=utcnow())
+    api.chat_latency[people[0].chat_id] = 1.6  # longer than send_timeout_seconds = 1
+    await deliver_all(Sender(db, bot, dsettings), db)
+
+    rows = await _rows(db)
+    assert rows[people[0].customer_id].status == DeliveryStatus.SENT
+    assert rows[people[0].customer_id].attempts == 2
+    # The timed-out request may have gone through: the one duplicate sendMessage allows.
+    assert api.delivered()[people[0].chat_id] <= 2
+
+
+async def test_two_instances_never_send_a_row_twice(
+    db: Database, api: LimitedBotAPI, dsettings: Settings
+) -> None:
+    people = await shoppers(db, 200)
+    await queue(db, people, now=utcnow())
+    other_db = create_database(dsettings.database_url)
+    bots = [make_bot(dsettings), make_bot(dsettings)]
+    senders = [
+        Sender(db, bots[0], dsettings, concurrency=8, batch=20),
+        Sender(other_db, bots[1], dsettings, concurrency=8, batch=20),
+    ]
+    try:
+        await asyncio.gather(*(deliver_all(s, d) for s, d in zip(senders, [db, other_db],
+                                                                   strict=True)))
+    finally:
+        for b in bots:
+            await b.session.close()
+        await other_db.dispose()
+    assert set(api.delivered().values()) == {1} and len(api.delivered()) == 200
+    assert senders[0].stats.sent > 0 and senders[1].stats.sent > 0
+    assert senders[0].stats.sent + senders[1].stats.sent == 200
+
+
+async def test_stop_finishes_in_flight_and_releases_the_rest(
+    db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
+) -> None:
+    people = await shoppers(db, 50)
+    await queue(db, people, now=utcnow())
+    api.latency = 0.05
+    sender = Sender(db, bot, dsettings.model_copy(update={"send_rate": 50.0}), concurrency=4)
+    await sender.start()
+    await eventually(lambda: len(api.send_times()) >= 5)
+    await sender.stop()
+
+    got = await statuses(db)
+    assert got.get(DeliveryStatus.SENDING, 0) == 0
+    assert got[DeliveryStatus.SENT] == len(api.delivered())
+    assert got[DeliveryStatus.SENT] + got[DeliveryStatus.PENDING] == 50
+    async with db.session() as session:
+        leased = await session.scalars(select(Delivery).where(Delivery.lease_until.is_not(None)))
+        assert list(leased) == []
