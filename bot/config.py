@@ -70,6 +70,29 @@ class Settings(BaseSettings):
     guardrail_fallback_average_order_value: int = 500_000
     guardrail_safety_share: float = 0.4
 
+    # Delivery (bot/delivery). Frequency caps per customer as `count/window` (s, m, h, d, w):
+    # "1/1d,3/7d" = at most one promotional message a day and three a week.
+    caps: CommaList = Field(default_factory=lambda: ["1/1d", "3/7d"])
+    # Minimum time between two messages of one reason to one customer: `reason:window`.
+    min_gaps: CommaList = Field(default_factory=list)
+    # Reasons that count against the caps but are never held back by them (a manager's code).
+    cap_exempt_reasons: CommaList = Field(default_factory=lambda: ["manual"])
+    # Over the cap: `cap` (status capped, the code given back) or `defer` (sent when allowed).
+    cap_overflow: str = "cap"
+    # Local time (customer's zone, else the shop's) in which promotions wait; "" = none.
+    quiet_hours: str = "22:00-08:00"
+    # Paid broadcasts (`allow_paid_broadcast`): the global rate, up to 1000/s; 0 = off.
+    paid_broadcast_rate: float = 0.0
+    # Sends in flight at most; 0 = from the rate.
+    send_concurrency: int = 0
+    send_lease_seconds: float = 60.0
+    send_max_attempts: int = 5
+    send_backoff_seconds: float = 10.0
+    send_backoff_max_seconds: float = 1800.0
+    send_timeout_seconds: float = 15.0
+    # How often an idle sender looks for due messages.
+    send_poll_seconds: float = 1.0
+
     # Scheduled jobs (scheduler/). Times of day are in the shop's `timezone`.
     # Comeback ladder: `silent_days:percent`, `+fs` adds free shipping ("0+fs": only that).
     comeback_ladder: CommaList = Field(default_factory=lambda: ["60:10", "90:12+fs"])
@@ -119,6 +142,49 @@ class Settings(BaseSettings):
     def _split_strings(cls, value: object) -> object:
         return _split(value)
 
+    @field_validator("caps", "min_gaps", "cap_exempt_reasons", mode="before")
+    @classmethod
+    def _split_delivery(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("caps")
+    @classmethod
+    def _caps(cls, value: list[str]) -> list[str]:
+        from bot.delivery.caps import parse_caps
+
+        parse_caps(value)
+        return value
+
+    @field_validator("min_gaps")
+    @classmethod
+    def _gaps(cls, value: list[str]) -> list[str]:
+        from bot.delivery.caps import parse_gaps
+
+        parse_gaps(value)
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        from bot.delivery.caps import QuietHours
+
+        QuietHours.parse(value)
+        return value
+
+    @field_validator("cap_overflow")
+    @classmethod
+    def _overflow(cls, value: str) -> str:
+        if value not in ("cap", "defer"):
+            raise ValueError("cap_overflow must be 'cap' or 'defer'")
+        return value
+
+    @field_validator("paid_broadcast_rate")
+    @classmethod
+    def _paid_rate(cls, value: float) -> float:
+        if not 0 <= value <= 1000:
+            raise ValueError("paid_broadcast_rate is between 0 (off) and 1000 messages/s")
+        return value
+
     @field_validator("owner_ids", mode="before")
     @classmethod
     def _split_ints(cls, value: object) -> object:
@@ -141,6 +207,11 @@ class Settings(BaseSettings):
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def delivery_rate(self) -> float:
+        """Messages per second the sender aims at: the paid rate when paid broadcasts are on."""
+        return self.paid_broadcast_rate or self.send_rate
 
     @cached_property
     def api_key_map(self) -> dict[str, str]:
