@@ -110,9 +110,9 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@command("run", "run the bot, the shop API and the background jobs in one process")
-async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import run
+@command("api", "run the shop API alone (for deployments that split it out)")
+async def _api(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.api.server import run
 
     return await run(settings)
 
@@ -145,6 +145,13 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.commands.demo import run
 
     return await run(settings, customers=args.customers, seed=args.seed, force=args.force)
+
+
+@command("run", "run the bot, the shop API and the background jobs in one process")
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import run
+
+    return await run(settings)
 
 
 def _campaign_arguments(parser: argparse.ArgumentParser) -> None:

@@ -38,7 +38,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {  # noqa: RUF012
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class OrderStatus(StrEnum):
@@ -319,8 +323,10 @@ class PromoCode(Base):
     expires_at: Mapped[datetime | None]
     # Lifetime counted from delivery; `expires_at` is set when the message is delivered.
     valid_days: Mapped[int | None] = mapped_column(Integer)
-    usage_limit: Mapped[int | None] = mapped_column(Integer, default=1)
-    per_customer_limit: Mapped[int | None] = mapped_column(Integer, default=1)
+    # None means unlimited; issuing always sets both, so no column default can turn an
+    # explicit None into 1.
+    usage_limit: Mapped[int | None] = mapped_column(Integer)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer)
     used_count: Mapped[int] = mapped_column(Integer, default=0)
 
     # The order whose action earned this reward; a return of that order revokes it.

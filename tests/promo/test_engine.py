@@ -320,3 +320,10 @@ async def test_shared_code_same_order_concurrently_is_one_redemption(db, clock) 
     )
     assert all(o.ok for o in outcomes)
     assert len({o.redemption_id for o in outcomes}) == 1
+
+
+async def test_unlimited_code_stays_unlimited(db, clock) -> None:
+    code = await make_code(db, usage_limit=None, per_customer_limit=None)
+    async with db.read_session() as session:
+        stored = await session.get(PromoCode, code.id)
+    assert stored.usage_limit is None and stored.per_customer_limit is None
