@@ -35,12 +35,20 @@ def test_catalogs_match_the_template(locale: str) -> None:
     assert template <= ids, f"{locale}: missing {sorted(template - ids)}"
 
 
+def _key(value: object) -> object:
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _entries(catalog) -> dict[object, object]:
+    return {_key(m.id): _key(m.string) for m in catalog if m.id}
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 def test_compiled_catalog_is_not_stale(locale: str) -> None:
     compiled = BytesIO()
     write_mo(compiled, _po(locale))
     compiled.seek(0)
-    expected = {m.id: m.string for m in read_mo(compiled) if m.id}
+    expected = _entries(read_mo(compiled))
     with (LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo").open("rb") as f:
-        committed = {m.id: m.string for m in read_mo(f) if m.id}
+        committed = _entries(read_mo(f))
     assert committed == expected, "run `tools/i18n.sh compile` and commit the .mo files"

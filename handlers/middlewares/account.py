@@ -1,24 +1,68 @@
 """Who is writing: the Telegram account and its linked customer, as handler arguments
 `who`, `account` and `customer` (None until linked).
 
-The account is read from the read session; it is written only when Telegram reports
-something new (first contact, a new username or language), so most updates write nothing.
+Every update needs them, so they are kept for a few seconds in an in-process cache
+(staleness is harmless: a customer's name or spend shown a few seconds late). A handler
+that commits drops its user's entry, so this process never shows its own writes stale;
+another instance's writes show within `ttl`. The account is written only when Telegram
+reports something new (first contact, a new username or language).
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, User
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
+from bot.db.models import Customer, TelegramAccount
 from bot.promo import accounts
+
+_COMMITTED = "promobot.committed"
+
+
+@event.listens_for(Session, "after_commit")
+def _mark_committed(session: Session) -> None:
+    session.info[_COMMITTED] = True
+
+
+class AccountCache:
+    """Telegram user id → (account, customer), detached ORM objects, for `ttl` seconds."""
+
+    def __init__(self, ttl: float = 5.0, size: int = 50_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._items: OrderedDict[int, tuple[float, TelegramAccount, Customer | None]] = (
+            OrderedDict()
+        )
+
+    def get(self, user_id: int) -> tuple[TelegramAccount, Customer | None] | None:
+        item = self._items.get(user_id)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1], item[2]
+
+    def put(self, user_id: int, account: TelegramAccount, customer: Customer | None) -> None:
+        self._items[user_id] = (time.monotonic() + self.ttl, account, customer)
+        self._items.move_to_end(user_id)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def drop(self, user_id: int) -> None:
+        self._items.pop(user_id, None)
 
 
 class AccountMiddleware(BaseMiddleware):
+    def __init__(self, cache: AccountCache | None = None) -> None:
+        self.cache = cache or AccountCache()
+
     async def __call__(
         self,
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
@@ -37,15 +81,23 @@ class AccountMiddleware(BaseMiddleware):
             first_name=user.first_name,
             language_code=user.language_code,
         )
-        read: AsyncSession = data["read_session"]
-        account, customer = await accounts.load(read, user.id)
-        # End the read transaction now: the handler's writes must not be hidden from it.
-        await read.close()
+        session: AsyncSession = data["session"]
+        cached = self.cache.get(user.id)
+        if cached is not None:
+            account, customer = cached
+        else:
+            account, customer = await accounts.load(data["read_session"], user.id)
         if accounts.needs_touch(account, who):
-            session: AsyncSession = data["session"]
             clock: Clock = data["clock"]
             await accounts.touch(session, who, clock())
             account, customer = await accounts.load(session, user.id)
             await session.commit()
+            session.info.pop(_COMMITTED, None)
+        if account is not None:
+            self.cache.put(user.id, account, customer)
         data.update(who=who, account=account, customer=customer)
-        return await handler(event, data)
+        try:
+            return await handler(event, data)
+        finally:
+            if session.info.pop(_COMMITTED, False):
+                self.cache.drop(user.id)

@@ -1,0 +1,151 @@
+"""Benchmark: `/codes` through the real Dispatcher and Bot against the fake Bot API, next
+to a bare aiogram echo handler measured in the same run. Run by hand:
+
+    python tests/bench/bench_bot.py [--users 500] [--updates 4000] [--concurrency 32]
+
+`PROMOBOT_BENCH_DATABASE_URL` selects a database (default: a fresh SQLite file). The
+target is `/codes` at ≥ 0.5 of echo's updates per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiogram import Dispatcher, Router
+from aiogram.types import Message
+from sqlalchemy import insert, text
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "telegram")]
+
+import tg_updates as u  # noqa: E402
+from fake_bot_api import FakeBotAPI  # noqa: E402
+
+from bot.app import create_bot, create_dispatcher  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.db import Base, Database, create_database  # noqa: E402
+from bot.db.models import Customer, PromoCode, TelegramAccount  # noqa: E402
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+FIRST_USER = 10_000_000
+
+
+async def seed(db: Database, users: int) -> None:
+    async with db.engine.begin() as conn:
+        if db.is_sqlite:
+            await conn.run_sync(Base.metadata.create_all)
+        else:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+            await conn.run_sync(Base.metadata.create_all)
+        ids = range(1, users + 1)
+        await conn.execute(insert(Customer), [
+            {"id": i, "external_id": f"c{i}", "name": f"Shopper {i}", "locale": "ru",
+             "marketing_opt_in": True, "orders_count": 2, "gross_spend": 0, "net_spend": 0,
+             "created_at": NOW, "updated_at": NOW} for i in ids])
+        await conn.execute(insert(TelegramAccount), [
+            {"id": FIRST_USER + i, "customer_id": i, "chat_id": FIRST_USER + i,
+             "first_name": "Anna", "language_code": "ru", "is_blocked": False,
+             "created_at": NOW, "updated_at": NOW, "linked_at": NOW} for i in ids])
+        await conn.execute(insert(PromoCode), [
+            {"code": f"C{i}X{k}", "source": "manual", "channel": "telegram", "status": "active",
+             "customer_id": i, "discount_type": "percent", "discount_value": 10 + k,
+             "free_shipping": False, "currency": "RUB", "min_order": 300_000,
+             "include_categories": [], "exclude_categories": ["sale"], "include_skus": [],
+             "exclude_skus": [], "expires_at": NOW + timedelta(days=10 + k),
+             "usage_limit": 1, "per_customer_limit": 1, "used_count": 0, "created_at": NOW}
+            for i in ids for k in range(3)])
+
+
+def echo_dispatcher() -> Dispatcher:
+    router = Router()
+
+    @router.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "")
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    return dp
+
+
+async def measure(dp: Dispatcher, bot: Any, updates: list[dict[str, Any]],
+                  concurrency: int) -> tuple[float, float, float]:
+    """Updates/s, p50 and p99 latency (ms)."""
+    latencies: list[float] = []
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for update in updates:
+        queue.put_nowait(update)
+
+    async def worker() -> None:
+        while not queue.empty():
+            update = queue.get_nowait()
+            started = time.perf_counter()
+            await dp.feed_raw_update(bot, update)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return len(updates) / elapsed, statistics.median(latencies) * 1000, p99 * 1000
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--updates", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = os.environ.get("PROMOBOT_BENCH_DATABASE_URL") or \
+            f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
+        db = create_database(url)
+        await seed(db, args.users)
+        async with FakeBotAPI() as api:
+            settings = Settings(_env_file=None, database_url=url, telegram_api_url=api.url,
+                                bot_token="123456:BENCH-token-for-benchmarks")
+            bot = create_bot(settings)
+            # Throttling is per user; the run spreads updates over users within its burst.
+            codes_dp = create_dispatcher(settings, db, lambda: NOW, throttle_burst=1000)
+            echo_dp = echo_dispatcher()
+
+            def batch(text: str) -> list[dict[str, Any]]:
+                return [u.message(FIRST_USER + 1 + n % args.users, text)
+                        for n in range(args.updates)]
+
+            await measure(echo_dp, bot, batch("warm-up")[:200], args.concurrency)
+            await measure(codes_dp, bot, batch("/codes")[:200], args.concurrency)
+            api.clear()
+            rows = []
+            for name, dp, text_ in (("echo (bare aiogram)", echo_dp, "hello"),
+                                    ("/codes", codes_dp, "/codes"),
+                                    ("echo again", echo_dp, "hello")):
+                rows.append((name, *await measure(dp, bot, batch(text_), args.concurrency)))
+            sent = api.calls("sendMessage")
+            assert sent and all("<code>" in r.text for r in sent if "X0" in r.text)
+            await bot.session.close()
+        await db.dispose()
+
+    echo_rate = (rows[0][1] + rows[2][1]) / 2
+    backend = "PostgreSQL" if "postgresql" in url else "SQLite"
+    print(f"\n{args.updates} updates, {args.users} linked users × 3 codes, "
+          f"concurrency {args.concurrency}, {backend}")
+    print(f"{'handler':<22}{'updates/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'vs echo':>9}")
+    for name, rate, p50, p99 in rows:
+        print(f"{name:<22}{rate:>11.0f}{p50:>9.1f}{p99:>9.1f}{rate / echo_rate:>9.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
