@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     guardrail_average_order_value: int = 0
     guardrail_fallback_average_order_value: int = 500_000
     guardrail_safety_share: float = 0.4
+    # Discount a manager may hand out per calendar month (minor units) unless their own
+    # budget is set with `/managers budget`; 0 = unlimited. Owners are never limited.
+    manager_monthly_budget: int = 0
 
     # Delivery (bot/delivery). Frequency caps per customer as `count/window` (s, m, h, d, w):
     # "1/1d,3/7d" = at most one promotional message a day and three a week.

@@ -8,7 +8,7 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import chat_member, codes, errors, help, invite, settings, start, tier
+    from handlers import chat_member, codes, errors, help, invite, managers, settings, start, tier
 
     return [
         errors.create_router(),
@@ -19,5 +19,6 @@ def get_routers() -> list[Router]:
         invite.create_router(),
         settings.create_router(),
         # Manager routers go here, before the fallback.
+        managers.create_router(),
         help.create_router(),
     ]

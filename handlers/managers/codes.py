@@ -1,0 +1,147 @@
+"""`/issue`, `/revoke` and `/bulk`: codes by hand (managers and owners).
+
+Parse → the domain (`bot.promo.manual`) → render. The domain refuses with the numbers
+(guardrail, budget); nothing is committed unless the whole action succeeded.
+"""
+
+from __future__ import annotations
+
+from aiogram import Router, html
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db.models import PromoCode, Role
+from bot.promo import manual
+from bot.promo.customers import find_customer
+from bot.promo.errors import DomainError
+from bot.promo.managers import Staff
+from bot.promo.wording import describe
+from handlers.managers.access import Allowed
+from handlers.managers.common import answer_usage, args_of, money, refuse
+
+
+def _terms(code: object, i18n: I18n, settings: Settings) -> list[str]:
+    return describe(code, i18n.current_locale, settings.zone)  # type: ignore[arg-type]
+
+
+async def issue(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    staff: Staff,
+    settings: Settings,
+    clock: Clock,
+    i18n: I18n,
+) -> None:
+    """`/issue <customer> <reward> [days] [min order] [categories]`."""
+    args = args_of(command.args)
+    if not 2 <= len(args) <= 5:
+        await answer_usage(message, "issue")
+        return
+    try:
+        offer = manual.build_offer(args[1], currency=settings.currency,
+                                   days=args[2] if len(args) > 2 else None,
+                                   min_order=args[3] if len(args) > 3 else None,
+                                   categories=args[4] if len(args) > 4 else None)
+    except ValueError:
+        await answer_usage(message, "issue", _("I could not read the reward or conditions."))
+        return
+    customer = await find_customer(session, args[0])
+    if customer is None:
+        await answer_usage(message, "issue", _("No customer matches {who}.").format(
+            who=args[0]))
+        return
+    try:
+        issued = await manual.issue_to_customer(session, staff, customer, offer,
+                                                settings=settings, now=clock())
+    except DomainError as error:
+        await refuse(message, session, error, settings, i18n)
+        return
+    await session.commit()
+    lines = [_("✅ Code for {customer}:").format(
+        customer=html.quote(customer.name or customer.external_id)),
+        html.code(html.quote(issued.code.code))]
+    lines += [f"• {html.quote(line)}" for line in _terms(issued.code, i18n, settings)]
+    if issued.not_sent is None:
+        lines.append(_("📨 Queued to the customer in Telegram."))
+    else:
+        why = {"no_telegram": _("their Telegram is not linked"),
+               "blocked": _("they blocked the bot"),
+               "opted_out": _("they turned promotional messages off")}[issued.not_sent]
+        lines.append(_("⚠️ Not sent: {why}. Hand the code over another way.").format(why=why))
+    if issued.budget.budget:
+        lines.append(_("Budget: {spent} of {budget} used this month.").format(
+            spent=money(issued.budget.spent, settings, i18n),
+            budget=money(issued.budget.budget, settings, i18n)))
+    await message.answer("\n".join(lines))
+
+
+async def revoke(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    staff: Staff,
+    settings: Settings,
+    clock: Clock,
+    i18n: I18n,
+) -> None:
+    """`/revoke <code> [reason]`."""
+    text = (command.args or "").strip()
+    if not text:
+        await answer_usage(message, "revoke")
+        return
+    code_text, _sep, reason = text.partition(" ")
+    try:
+        code = await manual.revoke(session, staff, code_text, reason, now=clock())
+    except DomainError as error:
+        await refuse(message, session, error, settings, i18n)
+        return
+    await session.commit()
+    await message.answer(_("✅ Code {code} is revoked.").format(
+        code=html.code(html.quote(code.code))))
+
+
+async def bulk(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    staff: Staff,
+    settings: Settings,
+    clock: Clock,
+    i18n: I18n,
+) -> None:
+    """`/bulk <campaign> <N>`: N unbound codes as a CSV document."""
+    args = args_of(command.args)
+    if len(args) != 2 or not args[0].isdigit() or not args[1].isdigit():
+        await answer_usage(message, "bulk")
+        return
+    try:
+        made = await manual.issue_for_campaign(session, staff, int(args[0]), int(args[1]),
+                                               settings=settings, now=clock())
+    except DomainError as error:
+        await refuse(message, session, error, settings, i18n)
+        return
+    sample = PromoCode(**made.offer.code_columns(), expires_at=made.expires_at)
+    terms = _terms(sample, i18n, settings)
+    document = manual.bulk_csv(made.codes, terms, made.expires_at)
+    # Sent before the commit: if Telegram refuses the upload, no codes exist that nobody
+    # has (the error handler tells the manager, the transaction rolls back).
+    await message.answer_document(
+        BufferedInputFile(document, filename=f"campaign-{made.campaign.id}-codes.csv"),
+        caption=_("✅ {count} codes of campaign #{id} ({name}).").format(
+            count=len(made.codes), id=made.campaign.id, name=html.quote(made.campaign.name)),
+    )
+    await session.commit()
+
+
+def create_router() -> Router:
+    router = Router(name="managers.codes")
+    router.message.register(issue, Command("issue"), Allowed(Role.MANAGER))
+    router.message.register(revoke, Command("revoke"), Allowed(Role.MANAGER))
+    router.message.register(bulk, Command("bulk"), Allowed(Role.MANAGER))
+    return router
