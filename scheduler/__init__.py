@@ -147,6 +147,7 @@ class SchedulerService:
                 await self._task
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn
         await self.leadership.release()
 
 

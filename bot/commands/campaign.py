@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import timedelta
 
 from bot.clock import Clock, utcnow
 from bot.config import Settings
@@ -28,10 +29,10 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     status.add_argument("id", nargs="?", type=int, help="campaign id")
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
+def _duration(eta: timedelta | None) -> str:
+    if eta is None:
         return "-"
-    minutes, secs = divmod(int(seconds), 60)
+    minutes, secs = divmod(int(eta.total_seconds()), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
@@ -63,11 +64,12 @@ async def show_status(ctx: Context, campaign_id: int | None, out: Callable[[str]
     if not rows:
         out("no such campaign" if campaign_id is not None else "no active campaigns")
         return 1 if campaign_id is not None else 0
-    for p in rows:
-        share = f"{p.sent / p.total:.0%}" if p.total else "-"
-        out(f"#{p.campaign_id} {p.name} ({p.kind}, {p.status}): sent {p.sent}/{p.total} "
-            f"({share}), waiting {p.pending}, failed {p.failed}, capped {p.capped}; "
-            f"assigned {p.assigned} (holdout {p.holdout}); ETA {_duration(p.eta_seconds)}")
+    for row in rows:
+        c, d = row.campaign, row.delivery
+        share = f"{d.sent / d.total:.0%}" if d.total else "-"
+        out(f"#{c.id} {c.name} ({c.kind}, {c.status}): sent {d.sent}/{d.total} ({share}), "
+            f"waiting {d.pending}, failed {d.failed}, skipped {d.skipped}; "
+            f"assigned {row.assigned} (holdout {row.holdout}); ETA {_duration(d.eta)}")
     return 0
 
 

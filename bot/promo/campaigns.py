@@ -21,9 +21,9 @@ from bot.db.models import (
     CampaignStatus,
     CodeSource,
     Customer,
-    Delivery,
-    DeliveryStatus,
 )
+from bot.delivery.progress import Progress
+from bot.delivery.progress import progress as delivery_progress
 from bot.promo.comeback import run_comeback
 from bot.promo.experiments import Arm
 from bot.promo.notices import Reason
@@ -166,64 +166,33 @@ async def run_target(ctx: Context, target: str) -> RunResult:
 
 
 @dataclass(frozen=True, slots=True)
-class Progress:
-    """A campaign's delivery so far: what managers see live and `status` prints."""
+class CampaignProgress:
+    """A campaign's audience split and its delivery so far (`bot.delivery.progress`, the
+    numbers the managers' live message shows)."""
 
-    campaign_id: int
-    name: str
-    kind: str
-    status: str
+    campaign: Campaign
     assigned: int
     holdout: int
-    total: int
-    sent: int
-    pending: int
-    failed: int
-    capped: int
-    # Seconds until the queue is sent at `send_rate`, None when nothing is waiting.
-    eta_seconds: float | None
+    delivery: Progress
 
 
-_FAILED = (DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE, DeliveryStatus.CANCELLED)
-_WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
-
-
-async def progress(ctx: Context, campaign_id: int | None = None) -> list[Progress]:
-    """Assignments and deliveries per campaign (all active ones without an id)."""
+async def progress(ctx: Context, campaign_id: int | None = None) -> list[CampaignProgress]:
+    """One campaign, or every active one."""
     async with ctx.db.read_session() as session:
         query = select(Campaign).order_by(Campaign.id)
         query = query.where(Campaign.id == campaign_id) if campaign_id is not None else (
             query.where(Campaign.status == CampaignStatus.ACTIVE)
         )
-        campaigns = list(await session.scalars(query))
-        ids = [c.id for c in campaigns]
-        assigned = {row[0]: (row[1], row[2] or 0) for row in (await session.execute(
-            select(CampaignAssignment.campaign_id, func.count(),
-                   func.sum(case((CampaignAssignment.is_holdout, 1), else_=0)))
-            .where(CampaignAssignment.campaign_id.in_(ids))
-            .group_by(CampaignAssignment.campaign_id)
-        )).all()}
-        sent: dict[int, dict[str, int]] = {}
-        for cid, status, n in (await session.execute(
-            select(Delivery.campaign_id, Delivery.status, func.count())
-            .where(Delivery.campaign_id.in_(ids))
-            .group_by(Delivery.campaign_id, Delivery.status)
-        )).all():
-            sent.setdefault(cid, {})[status] = n
-    rate = max(ctx.settings.send_rate, 0.001)
-    out = []
-    for c in campaigns:
-        counts = sent.get(c.id, {})
-        waiting = sum(counts.get(s, 0) for s in _WAITING)
-        out.append(Progress(
-            campaign_id=c.id, name=c.name, kind=c.kind, status=c.status,
-            assigned=assigned.get(c.id, (0, 0))[0], holdout=assigned.get(c.id, (0, 0))[1],
-            total=sum(counts.values()), sent=counts.get(DeliveryStatus.SENT, 0),
-            pending=waiting, failed=sum(counts.get(s, 0) for s in _FAILED),
-            capped=counts.get(DeliveryStatus.CAPPED, 0),
-            eta_seconds=waiting / rate if waiting else None,
-        ))
-    return out
+        out = []
+        for campaign in await session.scalars(query):
+            assigned, holdout = (await session.execute(
+                select(func.count(), func.sum(case((CampaignAssignment.is_holdout, 1), else_=0)))
+                .where(CampaignAssignment.campaign_id == campaign.id)
+            )).one()
+            delivered = await delivery_progress(session, campaign.id, now=ctx.now,
+                                                rate=ctx.settings.send_rate)
+            out.append(CampaignProgress(campaign, assigned, holdout or 0, delivered))
+        return out
 
 
 async def overview(ctx: Context) -> list[Campaign]:

@@ -70,8 +70,8 @@ def _review_ask(payload: dict[str, Any], locale: str) -> str:
     percent, photo = payload.get("percent"), payload.get("photo_percent")
     if percent and photo and photo > percent:
         text += "\n" + gettext(
-            "{percent}% for a review, {photo_percent}% for a review with a photo.", locale
-        ).format(percent=percent, photo_percent=photo)
+            "{percent} for a review, {photo_percent} for a review with a photo.", locale
+        ).format(percent=f"{percent}%", photo_percent=f"{photo}%")
     return text
 
 
@@ -114,29 +114,29 @@ def _tier_up(payload: dict[str, Any], locale: str) -> str:
     if payload.get("free_shipping"):
         return gettext(
             "Congratulations! You have reached loyalty level {level}: your personal "
-            "discount is now {percent}%, and shipping is free.", locale
-        ).format(level=level, percent=percent)
+            "discount is now {discount}, and shipping is free.", locale
+        ).format(level=level, discount=f"{percent}%")
     return gettext(
         "Congratulations! You have reached loyalty level {level}: your personal discount "
-        "is now {percent}%.", locale
-    ).format(level=level, percent=percent)
+        "is now {discount}.", locale
+    ).format(level=level, discount=f"{percent}%")
 
 
 def _tier_nudge(payload: dict[str, Any], locale: str) -> str:
     level, percent, left = payload.get("tier", 0), payload.get("percent", 0), payload.get("left", 0)
     if payload.get("basis") == "orders":
         return ngettext(
-            "You are almost at loyalty level {level} ({percent}% off): just {left} more "
+            "You are almost at loyalty level {level} ({discount} off): just {left} more "
             "order to go.",
-            "You are almost at loyalty level {level} ({percent}% off): just {left} more "
+            "You are almost at loyalty level {level} ({discount} off): just {left} more "
             "orders to go.",
             left, locale,
-        ).format(level=level, percent=percent, left=left)
+        ).format(level=level, discount=f"{percent}%", left=left)
     amount = format_money(int(left), str(payload.get("currency", "RUB")), locale)
     return gettext(
-        "You are almost at loyalty level {level} ({percent}% off): just {amount} more "
+        "You are almost at loyalty level {level} ({discount} off): just {amount} more "
         "in purchases to go.", locale
-    ).format(level=level, percent=percent, amount=amount)
+    ).format(level=level, discount=f"{percent}%", amount=amount)
 
 
 _HEADS = {
