@@ -67,8 +67,14 @@ class Runtime:
 
 
 # Background services, started after the bot and the API and stopped before them.
+def _scheduler(runtime: Runtime) -> Service:
+    from scheduler import SchedulerService
+
+    return SchedulerService(runtime.settings, runtime.db, runtime.clock)
+
+
 # The scheduler and the sender add themselves here, e.g. `lambda rt: Sender(rt.bot, rt.db)`.
-SERVICES: list[Callable[[Runtime], Service]] = []
+SERVICES: list[Callable[[Runtime], Service]] = [_scheduler]
 
 
 def bot_token(settings: Settings) -> str:

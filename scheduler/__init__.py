@@ -118,10 +118,6 @@ class SchedulerService:
         self.leadership = Leadership(db.url)
         self._task: asyncio.Task[None] | None = None
 
-    @classmethod
-    def from_runtime(cls, runtime: Any) -> SchedulerService:
-        return cls(runtime.settings, runtime.db, runtime.clock)
-
     async def start(self) -> None:
         self.scheduler.start(paused=True)
         self._task = asyncio.create_task(self._lead(), name="scheduler-leader")
