@@ -23,11 +23,12 @@ from bot.api.schemas import (
     ValidateIn,
     ValidateOut,
 )
-from bot.db.models import CodeSource, Customer, PromoCode
+from bot.db.models import CodeSource, PromoCode
+from bot.promo.checkout import Shopper, find_shopper, validate_for
 from bot.promo.issuing import ensure_within_guardrail, issue_code
 from bot.promo.offers import Basket, Offer
 from bot.promo.redemption import redeem, release
-from bot.promo.validation import Reason, load_code, validate
+from bot.promo.validation import Reason, Verdict, load_code
 from bot.promo.wording import describe, verdict_message
 
 
@@ -35,39 +36,44 @@ def basket_of(order: BasketIn) -> Basket:
     return Basket(total=order.total, items=tuple(items_of(order.items)))
 
 
-async def _shopper(request: web.Request, external_id: str) -> Customer:
-    """The customer a code is checked for; an unknown id counts as a failed attempt."""
-    async with request.app[DATABASE].read_session() as session:
-        try:
-            return await customer_or_404(session, external_id)
-        except ApiError:
-            note_failure(request, external_id)
-            raise
+def _unknown_shopper(request: web.Request, external_id: str) -> ApiError:
+    """An unknown customer id counts as a failed attempt (it may be guessing)."""
+    note_failure(request, external_id)
+    return ApiError(404, "unknown_customer", f"no customer with id {external_id!r}")
+
+
+def _message(request: web.Request, shopper: Shopper, verdict: Verdict) -> str:
+    return verdict_message(
+        verdict, locale_for(request, shopper), zone_for(request, shopper),
+        request.app[SETTINGS].currency,
+    )
 
 
 async def post_validate(request: web.Request) -> web.Response:
     body = await parse(request, ValidateIn)
-    customer = await _shopper(request, body.customer_id)
-    async with request.app[DATABASE].read_session() as session:
-        verdict = await validate(session, body.code, customer_id=customer.id,
-                                 basket=basket_of(body.order), now=request.app[CLOCK]())
+    shopper, verdict = await request.app[DATABASE].hot.read(
+        validate_for, body.customer_id, body.code, basket_of(body.order), request.app[CLOCK]()
+    )
+    if shopper is None or verdict is None:
+        raise _unknown_shopper(request, body.customer_id)
     if not verdict.valid:
         note_failure(request, body.customer_id)
-    message = verdict_message(verdict, locale_for(request, customer), zone_for(request, customer),
-                              request.app[SETTINGS].currency)
-    return reply(ValidateOut(valid=verdict.valid, reason=str(verdict.reason), message=message,
+    return reply(ValidateOut(valid=verdict.valid, reason=str(verdict.reason),
+                             message=_message(request, shopper, verdict),
                              discount=verdict.discount, free_shipping=verdict.free_shipping))
 
 
 async def post_redeem(request: web.Request) -> web.Response:
     body = await parse(request, RedeemIn)
-    customer = await _shopper(request, body.customer_id)
+    db = request.app[DATABASE]
+    shopper = await db.hot.read(find_shopper, body.customer_id)
+    if shopper is None:
+        raise _unknown_shopper(request, body.customer_id)
     outcome = await redeem(
-        request.app[DATABASE], body.code, customer_id=customer.id,
+        db, body.code, customer_id=shopper.id,
         order_external_id=body.order_id, basket=basket_of(body.order), now=request.app[CLOCK](),
     )
-    message = verdict_message(outcome.verdict, locale_for(request, customer),
-                              zone_for(request, customer), request.app[SETTINGS].currency)
+    message = _message(request, shopper, outcome.verdict)
     if not outcome.ok:
         note_failure(request, body.customer_id)
         reason = outcome.verdict.reason
@@ -81,7 +87,7 @@ async def post_redeem(request: web.Request) -> web.Response:
 async def post_release(request: web.Request) -> web.Response:
     body = await parse(request, ReleaseIn)
     async with request.app[DATABASE].session() as session:
-        if await load_code(session, body.code) is None:
+        if await session.run_sync(lambda sync: load_code(sync.connection(), body.code)) is None:
             raise ApiError(404, "unknown", f"no code {body.code!r}")
         released = await release(session, body.code, body.order_id, now=request.app[CLOCK]())
         await session.commit()

@@ -11,6 +11,7 @@ from bot.api.context import SETTINGS
 from bot.api.errors import ApiError
 from bot.db.models import Customer
 from bot.i18n import pick_locale, zone
+from bot.promo.checkout import Shopper
 from bot.promo.customers import get_by_external_id
 
 
@@ -28,12 +29,12 @@ def accept_language(request: web.Request) -> str | None:
     return first or None
 
 
-def locale_for(request: web.Request, customer: Customer | None) -> str:
+def locale_for(request: web.Request, customer: Customer | Shopper | None) -> str:
     """The customer's saved language, else the caller's Accept-Language, else the shop's."""
     settings = request.app[SETTINGS]
     saved = customer.locale if customer is not None else None
     return pick_locale(saved, accept_language(request), default=settings.default_locale)
 
 
-def zone_for(request: web.Request, customer: Customer | None) -> ZoneInfo:
+def zone_for(request: web.Request, customer: Customer | Shopper | None) -> ZoneInfo:
     return zone(customer.timezone if customer else None, request.app[SETTINGS].timezone)

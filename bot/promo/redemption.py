@@ -6,6 +6,9 @@ conditional upsert of the per-customer counter, plus the redemption row whose un
 (code, order) key makes a retried redeem of the same order find the first one. On
 PostgreSQL concurrent updates of the code row queue on its row lock and re-check the
 WHERE; on SQLite the write transaction is `BEGIN IMMEDIATE`, so they queue on the file.
+
+The statements run on a sync Core `Connection`: `redeem` hands the whole transaction to
+`Database.hot` as one job, and `release` runs inside an async session via `run_sync`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -64,22 +67,19 @@ def _take_use(code_id: int, now: datetime) -> Any:
     )
 
 
-async def _take_customer_use(
-    session: AsyncSession, code_id: int, customer_id: int, limit: int
-) -> bool:
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+def _take_customer_use(conn: Connection, code_id: int, customer_id: int, limit: int) -> bool:
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     stmt = insert(usage).values(code_id=code_id, customer_id=customer_id, used_count=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[usage.c.code_id, usage.c.customer_id],
         set_={"used_count": usage.c.used_count + 1},
         where=usage.c.used_count < limit,
     )
-    result = await session.execute(stmt)
-    return result.rowcount == 1
+    return conn.execute(stmt).rowcount == 1
 
 
-async def _existing(session: AsyncSession, code_id: int, order_external_id: str) -> Any | None:
-    result = await session.execute(
+def _existing(conn: Connection, code_id: int, order_external_id: str) -> Any | None:
+    result = conn.execute(
         select(redemptions).where(
             redemptions.c.code_id == code_id,
             redemptions.c.order_external_id == order_external_id,
@@ -88,41 +88,38 @@ async def _existing(session: AsyncSession, code_id: int, order_external_id: str)
     return result.first()
 
 
-async def _redeem_in(
-    session: AsyncSession,
+def _redeem_in(
+    conn: Connection,
     raw_code: str,
-    *,
     customer_id: int,
     order_external_id: str,
     basket: Basket,
     now: datetime,
 ) -> RedeemOutcome:
-    code = await load_code(session, raw_code)
+    code = load_code(conn, raw_code)
     if code is None:
         raise _Refused(Verdict(Reason.UNKNOWN))
-    if replay := await _replay_if_redeemed(session, code, order_external_id, customer_id):
-        return replay
-    previous = await _existing(session, code.id, order_external_id)
+    previous = _existing(conn, code.id, order_external_id)
+    if previous is not None and previous.released_at is None:
+        return _replay(code, previous, customer_id)
     shared = code.customer_id is None and code.per_customer_limit is not None
-    uses = await customer_uses(session, code.id, customer_id) if shared else 0
+    uses = customer_uses(conn, code.id, customer_id) if shared else 0
     verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
     if not verdict.valid:
         raise _Refused(verdict)
-    if (await session.execute(_take_use(code.id, now))).rowcount != 1:
+    if conn.execute(_take_use(code.id, now)).rowcount != 1:
         # Someone else took the last use between our read and write; on PostgreSQL that
         # may have been a concurrent redeem of this very order, now visible.
-        if replay := await _replay_if_redeemed(session, code, order_external_id, customer_id):
+        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
             return replay
-        raise _Refused(await _explain(session, raw_code, customer_id, basket, now))
-    if shared and not await _take_customer_use(
-        session, code.id, customer_id, code.per_customer_limit
-    ):
-        if replay := await _replay_if_redeemed(session, code, order_external_id, customer_id):
+        raise _Refused(_explain(conn, raw_code, customer_id, basket, now))
+    if shared and not _take_customer_use(conn, code.id, customer_id, code.per_customer_limit):
+        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
             return replay
         raise _Refused(Verdict(Reason.ALREADY_USED, code))
     if previous is not None:
         # The order had released this code and now uses it again: revive that row.
-        revived = await session.execute(
+        revived = conn.execute(
             update(redemptions)
             .where(redemptions.c.id == previous.id, redemptions.c.released_at.is_not(None))
             .values(
@@ -137,7 +134,7 @@ async def _redeem_in(
             raise _Refused(Verdict(Reason.USED_UP, code))
         redemption_id = previous.id
     else:
-        result = await session.execute(
+        result = conn.execute(
             redemptions.insert()
             .values(
                 code_id=code.id,
@@ -154,13 +151,17 @@ async def _redeem_in(
     return RedeemOutcome(verdict, redemption_id, verdict.discount, verdict.free_shipping)
 
 
-async def _replay_if_redeemed(
-    session: AsyncSession, code: Any, order_external_id: str, customer_id: int
+def _replay_if_redeemed(
+    conn: Connection, code: Any, order_external_id: str, customer_id: int
 ) -> RedeemOutcome | None:
     """The first answer, when this order already holds a live use of the code."""
-    previous = await _existing(session, code.id, order_external_id)
+    previous = _existing(conn, code.id, order_external_id)
     if previous is None or previous.released_at is not None:
         return None
+    return _replay(code, previous, customer_id)
+
+
+def _replay(code: Any, previous: Any, customer_id: int) -> RedeemOutcome:
     if previous.customer_id != customer_id:
         raise _Refused(Verdict(Reason.NOT_YOURS, code))
     verdict = Verdict(
@@ -171,11 +172,11 @@ async def _replay_if_redeemed(
     )
 
 
-async def _explain(
-    session: AsyncSession, raw_code: str, customer_id: int, basket: Basket, now: datetime
+def _explain(
+    conn: Connection, raw_code: str, customer_id: int, basket: Basket, now: datetime
 ) -> Verdict:
-    code = await load_code(session, raw_code)
-    uses = await customer_uses(session, code.id, customer_id) if code is not None else 0
+    code = load_code(conn, raw_code)
+    uses = customer_uses(conn, code.id, customer_id) if code is not None else 0
     verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
     return verdict if not verdict.valid else Verdict(Reason.USED_UP, code)
 
@@ -194,24 +195,15 @@ async def redeem(
     Redeeming the same code for the same order again returns the first redemption.
     """
     for _attempt in range(3):
-        async with db.session() as session:
-            try:
-                outcome = await _redeem_in(
-                    session,
-                    raw_code,
-                    customer_id=customer_id,
-                    order_external_id=order_external_id,
-                    basket=basket,
-                    now=now,
-                )
-                await session.commit()
-                return outcome
-            except _Refused as refused:
-                await session.rollback()
-                return RedeemOutcome(refused.verdict)
-            except IntegrityError:
-                # A concurrent redeem of the same order won the unique key: read its answer.
-                await session.rollback()
+        try:
+            return await db.hot.write(
+                _redeem_in, raw_code, customer_id, order_external_id, basket, now
+            )
+        except _Refused as refused:
+            return RedeemOutcome(refused.verdict)
+        except IntegrityError:
+            # A concurrent redeem of the same order won the unique key: read its answer.
+            continue
     raise RuntimeError("redemption kept conflicting")  # pragma: no cover
 
 
@@ -222,6 +214,15 @@ async def release(
 
     Runs inside the caller's transaction. Returns how many uses were given back.
     """
+    return await session.run_sync(
+        lambda sync: release_uses(sync.connection(), raw_code, order_external_id, now)
+    )
+
+
+def release_uses(
+    conn: Connection, raw_code: str | None, order_external_id: str, now: datetime
+) -> int:
+    """`release` over a sync connection."""
     query = select(redemptions.c.id, redemptions.c.code_id, redemptions.c.customer_id).where(
         redemptions.c.order_external_id == order_external_id,
         redemptions.c.released_at.is_(None),
@@ -231,20 +232,20 @@ async def release(
             codes.c.code == normalize(raw_code)
         )
     released = 0
-    for row in (await session.execute(query)).all():
-        done = await session.execute(
+    for row in conn.execute(query).all():
+        done = conn.execute(
             update(redemptions)
             .where(redemptions.c.id == row.id, redemptions.c.released_at.is_(None))
             .values(released_at=now)
         )
         if done.rowcount != 1:
             continue  # a concurrent release got there first
-        await session.execute(
+        conn.execute(
             update(codes)
             .where(codes.c.id == row.code_id, codes.c.used_count > 0)
             .values(used_count=codes.c.used_count - 1)
         )
-        await session.execute(
+        conn.execute(
             update(usage)
             .where(
                 and_(usage.c.code_id == row.code_id, usage.c.customer_id == row.customer_id),

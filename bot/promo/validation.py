@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode
@@ -114,25 +114,35 @@ def judge(
     )
 
 
-async def load_code(session: AsyncSession, raw_code: str) -> Any | None:
+def load_code(conn: Connection, raw_code: str) -> Any | None:
     """The code row by what the shopper typed (a Core row: cheap on the hot path)."""
     if not looks_like_code(raw_code):
         return None
-    result = await session.execute(
+    return conn.execute(
         select(codes_table).where(codes_table.c.code == normalize(raw_code))
-    )
-    return result.first()
+    ).first()
 
 
-async def customer_uses(session: AsyncSession, code_id: int, customer_id: int | None) -> int:
+def customer_uses(conn: Connection, code_id: int, customer_id: int | None) -> int:
     if customer_id is None:
         return 0
-    uses = await session.scalar(
+    uses = conn.scalar(
         select(usage_table.c.used_count).where(
             usage_table.c.code_id == code_id, usage_table.c.customer_id == customer_id
         )
     )
     return uses or 0
+
+
+def check(
+    conn: Connection, raw_code: str, *, customer_id: int | None, basket: Basket, now: datetime
+) -> Verdict:
+    """Validation over a sync connection: the hot path's form (`Database.hot.read`)."""
+    code = load_code(conn, raw_code)
+    uses = 0
+    if code is not None and code.customer_id is None and code.per_customer_limit is not None:
+        uses = customer_uses(conn, code.id, customer_id)
+    return judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
 
 
 async def validate(
@@ -143,8 +153,9 @@ async def validate(
     basket: Basket,
     now: datetime,
 ) -> Verdict:
-    code = await load_code(session, raw_code)
-    uses = 0
-    if code is not None and code.customer_id is None and code.per_customer_limit is not None:
-        uses = await customer_uses(session, code.id, customer_id)
-    return judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
+    """`check` inside an async session's transaction."""
+    return await session.run_sync(
+        lambda sync: check(
+            sync.connection(), raw_code, customer_id=customer_id, basket=basket, now=now
+        )
+    )
