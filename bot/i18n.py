@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -51,9 +51,11 @@ def minor_to_decimal(amount: int, currency: str) -> Decimal:
     return Decimal(amount).scaleb(-get_currency_precision(currency))
 
 
+@lru_cache(maxsize=16_384)
 def format_money(amount: int, currency: str, locale: str) -> str:
     """`150000, "RUB", "ru"` → `'1 500,00 ₽'` (with no-break spaces); whole amounts drop the
-    kopecks, since shoppers read "1 500 ₽" faster."""
+    kopecks, since shoppers read "1 500 ₽" faster. Cached: Babel takes ~0.1 ms a call,
+    which checkout's validation messages would pay on every request."""
     value = minor_to_decimal(amount, currency)
     if value == value.to_integral_value():
         pattern = Locale.parse(locale).currency_formats["standard"].pattern

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from bot.db.models import Customer
 from bot.promo.offers import Basket
@@ -28,12 +28,13 @@ class Shopper:
     timezone: str | None
 
 
+_SHOPPER = select(customers.c.id, customers.c.locale, customers.c.timezone).where(
+    customers.c.external_id == bindparam("external_id")
+)
+
+
 def find_shopper(conn: Connection, external_id: str) -> Shopper | None:
-    row = conn.execute(
-        select(customers.c.id, customers.c.locale, customers.c.timezone).where(
-            customers.c.external_id == external_id
-        )
-    ).first()
+    row = conn.execute(_SHOPPER, {"external_id": external_id}).first()
     return None if row is None else Shopper(row.id, external_id, row.locale, row.timezone)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -78,14 +78,15 @@ def _take_customer_use(conn: Connection, code_id: int, customer_id: int, limit: 
     return conn.execute(stmt).rowcount == 1
 
 
+_EXISTING = select(redemptions).where(
+    redemptions.c.code_id == bindparam("code_id"),
+    redemptions.c.order_external_id == bindparam("order_external_id"),
+)
+
+
 def _existing(conn: Connection, code_id: int, order_external_id: str) -> Any | None:
-    result = conn.execute(
-        select(redemptions).where(
-            redemptions.c.code_id == code_id,
-            redemptions.c.order_external_id == order_external_id,
-        )
-    )
-    return result.first()
+    params = {"code_id": code_id, "order_external_id": order_external_id}
+    return conn.execute(_EXISTING, params).first()
 
 
 def _redeem_in(

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode
@@ -114,23 +114,25 @@ def judge(
     )
 
 
+# Built once: checkout runs these thousands of times a second.
+_CODE_BY_STRING = select(codes_table).where(codes_table.c.code == bindparam("code"))
+_CUSTOMER_USES = select(usage_table.c.used_count).where(
+    usage_table.c.code_id == bindparam("code_id"),
+    usage_table.c.customer_id == bindparam("customer_id"),
+)
+
+
 def load_code(conn: Connection, raw_code: str) -> Any | None:
     """The code row by what the shopper typed (a Core row: cheap on the hot path)."""
     if not looks_like_code(raw_code):
         return None
-    return conn.execute(
-        select(codes_table).where(codes_table.c.code == normalize(raw_code))
-    ).first()
+    return conn.execute(_CODE_BY_STRING, {"code": normalize(raw_code)}).first()
 
 
 def customer_uses(conn: Connection, code_id: int, customer_id: int | None) -> int:
     if customer_id is None:
         return 0
-    uses = conn.scalar(
-        select(usage_table.c.used_count).where(
-            usage_table.c.code_id == code_id, usage_table.c.customer_id == customer_id
-        )
-    )
+    uses = conn.scalar(_CUSTOMER_USES, {"code_id": code_id, "customer_id": customer_id})
     return uses or 0
 
 
