@@ -4,7 +4,7 @@ money in the manager's language, and argument splitting."""
 from __future__ import annotations
 
 from aiogram import html
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import format_money
 from bot.promo.errors import DomainError
+from bot.promo.managers import Staff
 
 
 def usages() -> dict[str, tuple[str, str]]:
@@ -120,3 +121,14 @@ def status_name(status: str) -> str:
 def role_name(role: str) -> str:
     names = {"owner": _("owner"), "manager": _("manager"), "analyst": _("analyst")}
     return names.get(role, html.quote(role))
+
+
+async def refuse_role(message: Message, staff: Staff) -> None:
+    """A staff member used a command above their role."""
+    await message.answer(_("Your role ({role}) does not allow this command.").format(
+        role=role_name(staff.role)))
+
+
+async def refuse_button(callback: CallbackQuery, staff: Staff) -> None:
+    await callback.answer(_("Your role ({role}) does not allow this.").format(
+        role=role_name(staff.role)), show_alert=True)

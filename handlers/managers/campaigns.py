@@ -1,0 +1,260 @@
+"""`/campaigns`, `/campaign <id> [pause|resume|stop|start]` with buttons, and `/preview`.
+
+Reading is for every staff role; changing a campaign's state needs a manager.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiogram import F, Router, html
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db.models import Campaign, CampaignStatus, Role
+from bot.delivery.progress import progress
+from bot.promo import campaign_admin
+from bot.promo.campaign_admin import ACTIONS, Counts
+from bot.promo.errors import DomainError
+from bot.promo.managers import Staff
+from bot.promo.offers import Offer
+from bot.promo.wording import conditions, reward_text
+from handlers.managers.access import Allowed
+from handlers.managers.common import (
+    answer_usage,
+    args_of,
+    error_text,
+    money,
+    refuse,
+    refuse_role,
+    status_name,
+)
+
+
+class CampaignAction(CallbackData, prefix="mgrc"):
+    """A button on a campaign card: `show`, or a state change."""
+
+    id: int
+    action: str
+
+
+def kind_name(kind: str) -> str:
+    names = {"comeback": _("comeback"), "review": _("review reward"),
+             "cart": _("abandoned cart"), "referral": _("referral"),
+             "broadcast": _("manual broadcast")}
+    return names.get(kind, html.quote(kind))
+
+
+def action_name(action: str) -> str:
+    names = {"start": _("▶️ Start"), "pause": _("⏸ Pause"), "resume": _("▶️ Resume"),
+             "stop": _("⏹ Stop")}
+    return names[action]
+
+
+def duration(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 1:
+        return _("under a minute")
+    hours, minutes = divmod(minutes, 60)
+    return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes) if hours else (
+        _("{minutes} min").format(minutes=minutes))
+
+
+def offer_line(offer: Offer, i18n: I18n) -> str:
+    locale = i18n.current_locale
+    return "; ".join(html.quote(part) for part in [reward_text(offer, locale),
+                                                    *conditions(offer, locale)])
+
+
+def card_keyboard(campaign: Campaign) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for action, (sources, _target) in ACTIONS.items():
+        if campaign.status in sources:
+            builder.button(text=action_name(action),
+                           callback_data=CampaignAction(id=campaign.id, action=action))
+    builder.button(text=_("🔄 Refresh"), callback_data=CampaignAction(id=campaign.id,
+                                                                      action="show"))
+    builder.adjust(3)
+    return builder.as_markup()
+
+
+def summary_line(campaign: Campaign, counts: Counts) -> str:
+    return _("#{id} {name} — {kind}, {status}: sent {sent}/{queued}, redeemed {redeemed}, "
+             "holdout {holdout}").format(
+        id=campaign.id, name=html.quote(campaign.name), kind=kind_name(campaign.kind),
+        status=status_name(campaign.status), sent=counts.sent, queued=counts.queued,
+        redeemed=counts.redeemed, holdout=counts.holdout)
+
+
+async def list_campaigns(message: Message, read_session: AsyncSession) -> None:
+    """`/campaigns`: the latest campaigns with state and counts."""
+    rows = await campaign_admin.list_campaigns(read_session)
+    if not rows:
+        await message.answer(_("No campaigns yet. Create one with /campaign new."))
+        return
+    lines = [_("📣 Campaigns:")] + [f"• {summary_line(c, n)}" for c, n in rows]
+    lines.append(_("Details: /campaign <id>"))
+    await message.answer("\n".join(lines))
+
+
+async def card_text(session: AsyncSession, campaign_id: int, settings: Settings, i18n: I18n,
+                    clock: Clock) -> tuple[str, Campaign]:
+    campaign, variants = await campaign_admin.load(session, campaign_id)
+    found = (await campaign_admin.counts(session, [campaign_id]))[campaign_id]
+    sent = await progress(session, campaign_id, now=clock(), rate=settings.delivery_rate)
+    lines = [f"<b>{summary_line(campaign, found)}</b>"]
+    if campaign.segment:
+        lines.append(_("Segment: {segment}").format(segment=html.quote(campaign.segment)))
+    if (campaign.offer or {}).get("discount_type"):
+        lines.append(_("Offer: {offer}").format(
+            offer=offer_line(Offer.from_json(campaign.offer), i18n)))
+    for variant in variants:
+        data = {**(campaign.offer or {}), **(variant.offer or {})}
+        text = offer_line(Offer.from_json(data), i18n) if data.get("discount_type") else "—"
+        lines.append(_("Variant {name} (weight {weight}): {offer}").format(
+            name=html.quote(variant.name), weight=variant.weight, offer=text))
+    lines.append(_("Holdout: {percent}%").format(percent=campaign.holdout_percent))
+    if campaign.schedule:
+        lines.append(_("Schedule: {schedule}").format(schedule=html.quote(campaign.schedule)))
+    lines.append(_("Messages: {sent} sent, {pending} waiting, {failed} failed, "
+                   "{skipped} held back").format(sent=sent.sent, pending=sent.pending,
+                                                 failed=sent.failed, skipped=sent.skipped))
+    if sent.pending and campaign.status == CampaignStatus.ACTIVE and sent.eta is not None:
+        lines.append(_("Time to send the rest: {eta}").format(eta=duration(sent.eta)))
+    return "\n".join(lines), campaign
+
+
+async def campaign_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    read_session: AsyncSession,
+    staff: Staff,
+    settings: Settings,
+    clock: Clock,
+    i18n: I18n,
+) -> None:
+    """`/campaign <id>` shows one; `/campaign <id> <action>` changes its state."""
+    args = args_of(command.args)
+    if not args or not args[0].isdigit() or len(args) > 2 or (
+            len(args) == 2 and args[1].lower() not in ACTIONS):
+        await answer_usage(message, "campaign")
+        return
+    campaign_id = int(args[0])
+    if len(args) == 2:
+        if not staff.can(Role.MANAGER):
+            await refuse_role(message, staff)
+            return
+        try:
+            await campaign_admin.change_status(session, staff, campaign_id, args[1].lower(),
+                                               now=clock())
+        except DomainError as error:
+            await refuse(message, session, error, settings, i18n)
+            return
+        await session.commit()
+    try:
+        text, campaign = await card_text(read_session, campaign_id, settings, i18n, clock)
+    except DomainError as error:
+        await message.answer(error_text(error, settings, i18n))
+        return
+    markup = card_keyboard(campaign) if staff.can(Role.MANAGER) else None
+    await message.answer(text, reply_markup=markup)
+
+
+async def campaign_button(
+    callback: CallbackQuery,
+    callback_data: CampaignAction,
+    session: AsyncSession,
+    read_session: AsyncSession,
+    staff: Staff,
+    settings: Settings,
+    clock: Clock,
+    i18n: I18n,
+) -> None:
+    """A button on the card: change the state (managers) or refresh, then redraw."""
+    note = ""
+    if callback_data.action in ACTIONS:
+        try:
+            await campaign_admin.change_status(session, staff, callback_data.id,
+                                               callback_data.action, now=clock())
+        except DomainError as error:
+            await session.rollback()
+            await callback.answer(error_text(error, settings, i18n), show_alert=True)
+            return
+        await session.commit()
+        note = _("Done.")
+    text, campaign = await card_text(read_session, callback_data.id, settings, i18n, clock)
+    await callback.answer(note)
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(text, reply_markup=card_keyboard(campaign))
+
+
+async def preview_command(
+    message: Message,
+    command: CommandObject,
+    read_session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    i18n: I18n,
+) -> None:
+    """`/preview <id>`: audience per segment and variant, cost against the guardrail,
+    time to send."""
+    args = args_of(command.args)
+    if len(args) != 1 or not args[0].isdigit():
+        await answer_usage(message, "preview")
+        return
+    try:
+        seen = await campaign_admin.preview(read_session, int(args[0]), settings=settings,
+                                            now=clock())
+    except DomainError as error:
+        await message.answer(error_text(error, settings, i18n))
+        return
+    campaign = seen.campaign
+    lines = [_("🔎 Preview of #{id} {name}").format(id=campaign.id,
+                                                   name=html.quote(campaign.name))]
+    if seen.segment:
+        lines.append(_("Segment {segment}: {size} customers, {reachable} reachable in "
+                       "Telegram").format(segment=html.quote(seen.segment), size=seen.segment_size,
+                                          reachable=seen.reachable))
+    else:
+        lines.append(_("No segment: customers come one by one as events happen."))
+    for arm in seen.arms:
+        if arm.name == "holdout":
+            lines.append(_("• holdout: {n} (get nothing)").format(n=arm.customers))
+            continue
+        name = html.quote(arm.name) or _("offer")
+        if arm.offer is None:
+            lines.append(_("• {name}: {n}, message only").format(name=name, n=arm.customers))
+            continue
+        lines.append(_("• {name}: {n} × {offer}, up to {cost}").format(
+            name=name, n=arm.customers, offer=offer_line(arm.offer, i18n),
+            cost=money(arm.cost, settings, i18n)))
+        if arm.guardrail is not None:
+            check = arm.guardrail
+            verdict = _("within") if check.allowed else _("⛔ above")
+            lines.append(_("  {requested} is {verdict} the guardrail ceiling {ceiling}").format(
+                requested=f"{check.requested_percent}%", verdict=verdict,
+                ceiling=f"{check.ceiling_percent}%"))
+    lines.append(_("Estimated discount cost: {cost}").format(cost=money(seen.cost, settings,
+                                                                        i18n)))
+    lines.append(_("Time to send at {rate}/s: {time}").format(
+        rate=f"{settings.delivery_rate:g}", time=duration(seen.send_time)))
+    await message.answer("\n".join(lines))
+
+
+def create_router() -> Router:
+    router = Router(name="managers.campaigns")
+    router.message.register(list_campaigns, Command("campaigns"))
+    router.message.register(campaign_command, Command("campaign"))
+    router.message.register(preview_command, Command("preview"))
+    router.callback_query.register(campaign_button, CampaignAction.filter(F.action == "show"))
+    router.callback_query.register(campaign_button, CampaignAction.filter(),
+                                   Allowed(Role.MANAGER))
+    return router
