@@ -74,6 +74,7 @@ from bot.db.models import (
 )
 from bot.delivery.caps import Candidate, Decision, Policy, Verdict, decide
 from bot.delivery.ratelimit import ChatSpacing, Pacer
+from bot.delivery.transport import send_text
 from bot.i18n import pick_locale, zone
 from bot.promo.wording import describe
 
@@ -84,6 +85,12 @@ codes = PromoCode.__table__
 accounts = TelegramAccount.__table__
 
 FLUSH_SECONDS = 0.05
+# aiogram's aiohttp session keeps 100 connections: more sends at once would queue for a
+# connection after their rate-limit slot, and bunch up on the wire.
+MAX_CONCURRENCY = 100
+# A text waiting longer than this for its turn (a long 429 pause) is rendered again, so
+# that the deadline it shows stays the one the code gets from its delivery.
+REDRAFT_AFTER = timedelta(seconds=30)
 ERROR_LIMIT = 500
 Renderer = Callable[..., str | None]
 
@@ -109,6 +116,16 @@ class Job:
         return self.code is not None and self.code.customer_id is not None and (
             self.code.customer_id == self.delivery.customer_id
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A rendered message. `expires_at` is the deadline its text shows (counted from
+    `prepared_at`, just before the send); the code gets exactly that deadline."""
+
+    text: str
+    prepared_at: datetime
+    expires_at: datetime | None
 
 
 class Kind(StrEnum):
@@ -370,8 +387,8 @@ class Sender:
         self.clock = clock
         self.rate = rate or settings.delivery_rate
         self.paid = settings.paid_broadcast_rate > 0
-        self.concurrency = (
-            concurrency or settings.send_concurrency or min(256, max(4, math.ceil(self.rate / 8)))
+        self.concurrency = concurrency or settings.send_concurrency or min(
+            MAX_CONCURRENCY, max(4, math.ceil(self.rate / 8))
         )
         # Claim about two seconds of work at a time: enough to keep the pipe full, little
         # enough that claimed rows wait briefly and a stop releases few.
@@ -500,13 +517,21 @@ class Sender:
                 return
 
     async def _deliver(self, job: Job) -> None:
+        draft = self._prepare(job)  # before the turn: nothing slow between slot and wire
         while True:
+            if isinstance(draft, Outcome):
+                self._results.put_nowait(draft)
+                return
             try:
                 await self._wait_turn(job.chat_id)
             except asyncio.CancelledError:
                 self._results.put_nowait(Outcome(job, Kind.RELEASE, self.clock()))
                 raise
-            attempt = asyncio.ensure_future(self._attempt(job))
+            if self.clock() - draft.prepared_at > REDRAFT_AFTER:  # a long 429 pause
+                draft = self._prepare(job)
+                if isinstance(draft, Outcome):
+                    continue
+            attempt = asyncio.ensure_future(self._attempt(job, draft))
             try:
                 outcome = await asyncio.shield(attempt)
             except asyncio.CancelledError:
@@ -532,30 +557,45 @@ class Sender:
     def _render(self, job: Job) -> str:
         text = None
         if self._render_notice is not None:
-            text = self._render_notice(job.delivery, code=job.code, locale=job.locale, tz=job.tz)
+            try:
+                text = self._render_notice(
+                    job.delivery, code=job.code, locale=job.locale, tz=job.tz
+                )
+            except ValueError:  # a reason it has no wording for (e.g. a manager's code)
+                text = None
         return text or fallback_text(job.delivery, job.code, job.locale, job.tz)
 
-    async def _attempt(self, job: Job) -> Outcome:
+    def _prepare(self, job: Job) -> Draft | Outcome:
+        """The text to send, and the deadline it shows for a code that counts its days
+        from delivery; an Outcome (failed) if the text cannot be made."""
+        now = self.clock()
+        expires_at = None
+        code = job.code
+        if job.personal_code and code is not None and code.expires_at is None and (
+            code.valid_days
+        ):
+            expires_at = now + timedelta(days=code.valid_days)
+            code.expires_at = expires_at
+        try:
+            return Draft(self._render(job), now, expires_at)
+        except Exception as error:
+            log.exception("delivery %s could not be rendered", job.id)
+            return Outcome(job, Kind.FAILED, now, error=f"render: {type(error).__name__}: "
+                           f"{error}")
+        finally:
+            if code is not None and expires_at is not None:
+                code.expires_at = None
+
+    async def _attempt(self, job: Job, draft: Draft) -> Outcome:
         """One sendMessage; never raises (the outcome says what happened)."""
         sent_at = self.clock()
-        expires_at = None
-        if job.personal_code and job.code is not None and job.code.expires_at is None and (
-            job.code.valid_days
-        ):
-            # The message shows the deadline; the code gets exactly that deadline, counted
-            # from `sent_at` (the moment the request left).
-            expires_at = sent_at + timedelta(days=job.code.valid_days)
-            job.code.expires_at = expires_at
         self.stats.in_flight += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
         try:
-            text = self._render(job)
-            message = await self.bot.send_message(
-                chat_id=job.chat_id,
-                text=text,
-                parse_mode="HTML",
-                allow_paid_broadcast=True if self.paid else None,
-                request_timeout=math.ceil(self.settings.send_timeout_seconds),
+            message_id = await send_text(
+                self.bot, job.chat_id, draft.text,
+                request_timeout=self.settings.send_timeout_seconds,
+                allow_paid_broadcast=self.paid,
             )
         except TelegramRetryAfter as error:
             return Outcome(job, Kind.RATE_LIMITED, self.clock(), retry_after=error.retry_after)
@@ -573,13 +613,11 @@ class Sender:
                            f"{error}")
         finally:
             self.stats.in_flight -= 1
-            if job.code is not None and expires_at is not None:
-                job.code.expires_at = None
         now = time.monotonic()
         self.stats.first_send = self.stats.first_send or now
         self.stats.last_send = now
-        return Outcome(job, Kind.SENT, sent_at, message_id=message.message_id,
-                       expires_at=expires_at)
+        return Outcome(job, Kind.SENT, sent_at, message_id=message_id,
+                       expires_at=draft.expires_at)
 
     # --- recording ---
     async def _record_loop(self) -> None:

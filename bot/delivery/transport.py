@@ -1,0 +1,76 @@
+"""sendMessage on the sender's hot path, through the Bot's own HTTP session.
+
+aiogram's `Bot.send_message` builds a pydantic method object, a multipart form and a full
+`Message` model for every reply: ~0.8 ms of CPU per message on the development machine,
+against ~0.3 ms for a JSON POST on the same aiohttp session. At a paid broadcast's
+1000 messages/s that difference is most of a core. So the sender posts JSON itself and
+reads only `message_id`; everything else stays aiogram's: the token, the API server
+URL (`PROMOBOT_TELEGRAM_API_URL`), the connection pool, and — whenever the answer is not
+a plain success — `check_response`, so errors arrive as the usual `TelegramRetryAfter`,
+`TelegramForbiddenError`, `TelegramBadRequest`, `TelegramServerError`, ... A session that
+is not aiogram's aiohttp session (a custom one in tests, say) gets `Bot.send_message`.
+Request middlewares registered on the Bot's session are not run for these calls.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from aiogram.methods import SendMessage
+from aiohttp import ClientError, ClientTimeout
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+async def send_text(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    *,
+    request_timeout: float,
+    allow_paid_broadcast: bool = False,
+) -> int:
+    """Send an HTML message; returns its message id or raises aiogram's exceptions."""
+    session = bot.session
+    paid = True if allow_paid_broadcast else None
+    if not isinstance(session, AiohttpSession):
+        message = await bot.send_message(
+            chat_id=chat_id, text=text, parse_mode="HTML", allow_paid_broadcast=paid,
+            request_timeout=int(request_timeout),
+        )
+        return message.message_id
+    payload: dict[str, object] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+    if paid:
+        payload["allow_paid_broadcast"] = True
+
+    def method() -> SendMessage:  # only built when something went wrong
+        return SendMessage(chat_id=chat_id, text=text, parse_mode="HTML",
+                           allow_paid_broadcast=paid)
+
+    client = await session.create_session()
+    try:
+        async with client.post(
+            session.api.api_url(token=bot.token, method="sendMessage"),
+            data=session.json_dumps(payload),
+            headers=JSON_HEADERS,
+            timeout=ClientTimeout(total=request_timeout),
+        ) as response:
+            status, raw = response.status, await response.text()
+    except TimeoutError as error:
+        raise TelegramNetworkError(method=method(), message="Request timeout error") from error
+    except ClientError as error:
+        raise TelegramNetworkError(
+            method=method(), message=f"{type(error).__name__}: {error}"
+        ) from error
+    if status == 200:
+        try:
+            answer = json.loads(raw)
+            if answer.get("ok"):
+                return int(answer["result"]["message_id"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+    session.check_response(bot=bot, method=method(), status_code=status, content=raw)
+    raise TelegramAPIError(method=method(), message=f"unexpected answer {status}: {raw[:200]}")
