@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -127,3 +128,43 @@ async def deliver_all(sender: Sender, db: Database, *, seconds: float = 20.0) ->
         await eventually(done, seconds)
     finally:
         await sender.stop()
+
+
+class SetClock:
+    """A clock the test sets; the sender reads it for due times, leases and caps."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Inbox:
+    """One shopper, and campaigns queued to them and delivered one at a time."""
+
+    db: Database
+    bot: Bot
+    settings: Settings
+    clock: SetClock
+    shopper: Shopper
+
+    @classmethod
+    async def create(cls, db: Database, bot: Bot, settings: Settings, now: datetime,
+                     **update: object) -> Inbox:
+        [shopper] = await shoppers(db, 1)
+        return cls(db, bot, settings.model_copy(update=update), SetClock(now), shopper)
+
+    async def campaign(self, key: str, **options: Any) -> None:
+        await queue(self.db, [self.shopper], now=self.clock.now, key=key, **options)
+        await self.deliver()
+
+    async def deliver(self) -> None:
+        await deliver_all(Sender(self.db, self.bot, self.settings, clock=self.clock), self.db)
+
+    async def rows(self) -> dict[str, Delivery]:
+        """Outbox rows by the first part of their dedupe key."""
+        async with self.db.session() as session:
+            return {d.dedupe_key.split(":")[0]: d
+                    for d in await session.scalars(select(Delivery))}

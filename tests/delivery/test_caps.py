@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiogram import Bot
-from delivery_helpers import deliver_all, queue, shoppers, statuses
+from delivery_helpers import Inbox, SetClock, queue, shoppers, statuses
 from fake_limits import LimitedBotAPI
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from bot.config import Settings
 from bot.db import Database
@@ -20,14 +19,6 @@ from bot.delivery.outbox import enqueue
 from bot.delivery.sender import Sender, claim
 
 MORNING = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def test_parsing() -> None:
@@ -43,11 +34,6 @@ def test_parsing() -> None:
     assert Settings(_env_file=None, caps="1/1d, 3/7d").caps == ["1/1d", "3/7d"]
 
 
-async def _by_key(db: Database) -> dict[str, Delivery]:
-    async with db.session() as session:
-        return {d.dedupe_key.split(":")[0]: d for d in await session.scalars(select(Delivery))}
-
-
 async def _code_status(db: Database, delivery: Delivery) -> str:
     async with db.session() as session:
         code = await session.get(PromoCode, delivery.code_id)
@@ -58,36 +44,29 @@ async def _code_status(db: Database, delivery: Delivery) -> str:
 async def test_two_per_day_three_campaigns_then_eligible_after_the_window(
     db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
 ) -> None:
-    settings = dsettings.model_copy(update={"caps": ["2/24h"]})
-    clock = Clock(MORNING)
-    [shopper] = await shoppers(db, 1)
+    inbox = await Inbox.create(db, bot, dsettings, MORNING, caps=["2/24h"])
+    await inbox.campaign("first")
+    inbox.clock.now += timedelta(hours=3)
+    await inbox.campaign("second")
+    inbox.clock.now += timedelta(hours=3)
+    await inbox.campaign("third")
 
-    async def campaign(key: str) -> None:
-        await queue(db, [shopper], now=clock.now, key=key)
-        await deliver_all(Sender(db, bot, settings, clock=clock), db)
-
-    await campaign("first")
-    clock.now += timedelta(hours=3)
-    await campaign("second")
-    clock.now += timedelta(hours=3)
-    await campaign("third")
-
-    rows = await _by_key(db)
+    rows = await inbox.rows()
     assert [rows[k].status for k in ("first", "second", "third")] == [
         DeliveryStatus.SENT, DeliveryStatus.SENT, DeliveryStatus.CAPPED
     ]
     assert "cap 2 per 1 day" in (rows["third"].error or "")
     assert await _code_status(db, rows["third"]) == CodeStatus.REVOKED
-    assert api.delivered()[shopper.chat_id] == 2
+    assert api.delivered()[inbox.shopper.chat_id] == 2
 
-    clock.now = MORNING + timedelta(hours=23)
-    await campaign("early")  # the first send is still inside the window
-    clock.now = MORNING + timedelta(hours=24, minutes=1)
-    await campaign("fourth")
-    rows = await _by_key(db)
+    inbox.clock.now = MORNING + timedelta(hours=23)
+    await inbox.campaign("early")  # the first send is still inside the window
+    inbox.clock.now = MORNING + timedelta(hours=24, minutes=1)
+    await inbox.campaign("fourth")
+    rows = await inbox.rows()
     assert rows["early"].status == DeliveryStatus.CAPPED
     assert rows["fourth"].status == DeliveryStatus.SENT
-    assert api.delivered()[shopper.chat_id] == 3
+    assert api.delivered()[inbox.shopper.chat_id] == 3
 
 
 async def test_hundred_concurrent_checks_never_exceed_the_cap(
@@ -122,9 +101,10 @@ async def test_opted_out_gets_no_promotion_but_service_messages(
     [shopper] = await shoppers(db, 1, opted_in=False)
     await queue(db, [shopper], now=MORNING, key="promo")
     await queue(db, [shopper], now=MORNING, key="service", promotional=False, with_code=False)
-    await deliver_all(Sender(db, bot, dsettings.model_copy(update={"caps": ["1/1d"]}),
-                             clock=Clock(MORNING)), db)
-    rows = await _by_key(db)
+    inbox = Inbox(db, bot, dsettings.model_copy(update={"caps": ["1/1d"]}), SetClock(MORNING),
+                  shopper)
+    await inbox.deliver()
+    rows = await inbox.rows()
     assert rows["promo"].status == DeliveryStatus.CANCELLED
     assert await _code_status(db, rows["promo"]) == CodeStatus.REVOKED
     assert rows["service"].status == DeliveryStatus.SENT
@@ -134,21 +114,16 @@ async def test_opted_out_gets_no_promotion_but_service_messages(
 async def test_service_messages_and_manager_codes_pass_the_cap_but_managers_count(
     db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
 ) -> None:
-    settings = dsettings.model_copy(update={"caps": ["1/1d"], "quiet_hours": "22:00-08:00"})
-    night = datetime(2026, 6, 1, 21, 0, tzinfo=UTC)  # 00:00 in Moscow: quiet hours
-    clock = Clock(MORNING)
-    [shopper] = await shoppers(db, 1)
-    await queue(db, [shopper], now=clock.now, key="manual", reason="manual")
-    await queue(db, [shopper], now=clock.now, key="service", promotional=False)
-    await deliver_all(Sender(db, bot, settings, clock=clock), db)
-    clock.now += timedelta(hours=1)
-    await queue(db, [shopper], now=clock.now, key="campaign")
-    await deliver_all(Sender(db, bot, settings, clock=clock), db)
-    clock.now = night
-    await queue(db, [shopper], now=clock.now, key="night", promotional=False)
-    await deliver_all(Sender(db, bot, settings, clock=clock), db)
+    inbox = await Inbox.create(db, bot, dsettings, MORNING, caps=["1/1d"],
+                               quiet_hours="22:00-08:00")
+    await queue(db, [inbox.shopper], now=MORNING, key="manual", reason="manual")
+    await inbox.campaign("service", promotional=False)
+    inbox.clock.now += timedelta(hours=1)
+    await inbox.campaign("campaign")
+    inbox.clock.now = datetime(2026, 6, 1, 21, 0, tzinfo=UTC)  # midnight in Moscow
+    await inbox.campaign("night", promotional=False)
 
-    rows = await _by_key(db)
+    rows = await inbox.rows()
     assert rows["manual"].status == DeliveryStatus.SENT
     assert rows["service"].status == DeliveryStatus.SENT
     assert rows["campaign"].status == DeliveryStatus.CAPPED  # the manager's code counted
@@ -158,16 +133,12 @@ async def test_service_messages_and_manager_codes_pass_the_cap_but_managers_coun
 async def test_minimum_gap_per_reason(
     db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
 ) -> None:
-    settings = dsettings.model_copy(update={"min_gaps": ["comeback:7d"]})
-    clock = Clock(MORNING)
-    [shopper] = await shoppers(db, 1)
-    await queue(db, [shopper], now=clock.now, key="one", reason="comeback")
-    await deliver_all(Sender(db, bot, settings, clock=clock), db)
-    clock.now += timedelta(days=2)
-    await queue(db, [shopper], now=clock.now, key="two", reason="comeback")
-    await queue(db, [shopper], now=clock.now, key="other", reason="review_reward")
-    await deliver_all(Sender(db, bot, settings, clock=clock), db)
-    rows = await _by_key(db)
+    inbox = await Inbox.create(db, bot, dsettings, MORNING, min_gaps=["comeback:7d"])
+    await inbox.campaign("one", reason="comeback")
+    inbox.clock.now += timedelta(days=2)
+    await queue(db, [inbox.shopper], now=inbox.clock.now, key="two", reason="comeback")
+    await inbox.campaign("other", reason="review_reward")
+    rows = await inbox.rows()
     assert rows["two"].status == DeliveryStatus.CAPPED
     assert rows["other"].status == DeliveryStatus.SENT
 
@@ -175,40 +146,32 @@ async def test_minimum_gap_per_reason(
 async def test_defer_instead_of_cap(
     db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
 ) -> None:
-    settings = dsettings.model_copy(update={"caps": ["1/1d"], "cap_overflow": "defer"})
-    clock = Clock(MORNING)
-    [shopper] = await shoppers(db, 1)
-    await queue(db, [shopper], now=clock.now, key="one")
-    await deliver_all(Sender(db, bot, settings, clock=clock), db)
-    clock.now += timedelta(hours=2)
-    await queue(db, [shopper], now=clock.now, key="two")
-    sender = Sender(db, bot, settings, clock=clock)
-    await sender.run_until_idle()
-    rows = await _by_key(db)
+    inbox = await Inbox.create(db, bot, dsettings, MORNING, caps=["1/1d"], cap_overflow="defer")
+    await inbox.campaign("one")
+    inbox.clock.now += timedelta(hours=2)
+    await queue(db, [inbox.shopper], now=inbox.clock.now, key="two")
+    await Sender(db, bot, inbox.settings, clock=inbox.clock).run_until_idle()
+    rows = await inbox.rows()
     assert rows["two"].status == DeliveryStatus.PENDING
     assert rows["two"].due_at == rows["one"].sent_at + timedelta(days=1)
     assert await _code_status(db, rows["two"]) == CodeStatus.ACTIVE
-    clock.now = rows["two"].due_at
-    await deliver_all(Sender(db, bot, settings, clock=clock), db)
-    assert (await _by_key(db))["two"].status == DeliveryStatus.SENT
+    inbox.clock.now = rows["two"].due_at
+    await inbox.deliver()
+    assert (await inbox.rows())["two"].status == DeliveryStatus.SENT
 
 
 async def test_a_capped_reminder_keeps_the_code_it_reminds_of(
     db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
 ) -> None:
-    settings = dsettings.model_copy(update={"caps": ["1/1d"]})
-    clock = Clock(MORNING)
-    [shopper] = await shoppers(db, 1)
-    [first] = await queue(db, [shopper], now=clock.now, key="code")
-    await deliver_all(Sender(db, bot, settings, clock=clock), db)
+    inbox = await Inbox.create(db, bot, dsettings, MORNING, caps=["1/1d"])
+    await inbox.campaign("code")
+    delivered = (await inbox.rows())["code"]
     async with db.session() as session:
-        delivered = await session.get(Delivery, first)
-        assert delivered is not None
-        await enqueue(session, dedupe_key="reminder:1", customer_id=shopper.customer_id,
+        await enqueue(session, dedupe_key="reminder:1", customer_id=inbox.shopper.customer_id,
                       reason="expiry_reminder", payload={}, code_id=delivered.code_id,
-                      due_at=clock.now)
+                      due_at=inbox.clock.now)
         await session.commit()
-    await deliver_all(Sender(db, bot, settings, clock=clock), db)
-    rows = await _by_key(db)
+    await inbox.deliver()
+    rows = await inbox.rows()
     assert rows["reminder"].status == DeliveryStatus.CAPPED
     assert await _code_status(db, rows["code"]) == CodeStatus.ACTIVE

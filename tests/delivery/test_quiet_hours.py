@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiogram import Bot
-from delivery_helpers import deliver_all, queue, shoppers
+from delivery_helpers import SetClock, deliver_all, queue, shoppers
 from fake_limits import LimitedBotAPI
 from sqlalchemy import select
 
@@ -66,14 +66,6 @@ def test_daytime_window_and_parsing() -> None:
             QuietHours.parse(bad)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 async def test_night_messages_wait_for_the_morning_in_the_shoppers_zone(
     db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
 ) -> None:
@@ -83,7 +75,7 @@ async def test_night_messages_wait_for_the_morning_in_the_shoppers_zone(
     unknown = await shoppers(db, 1, timezone="Mars/Olympus_Mons", start=1)
     default = await shoppers(db, 1, start=2)
     # 19:30 UTC: 22:30 in Moscow (quiet), 21:30 in Berlin (not yet).
-    clock = Clock(utc(2026, 6, 1, 19, 30))
+    clock = SetClock(utc(2026, 6, 1, 19, 30))
     await queue(db, berlin + unknown + default, now=clock.now)
     sender = Sender(db, bot, settings, clock=clock)
     await sender.run_until_idle()
