@@ -18,7 +18,7 @@ COMMANDS = ("managers", "issue", "revoke", "bulk", "customer", "campaigns", "cam
 
 
 def create_router() -> Router:
-    from handlers.managers import campaigns, codes, customers, stats, team
+    from handlers.managers import campaign_new, campaigns, codes, customers, stats, team
 
     router = Router(name="managers")
     router.message.filter(F.chat.type == "private", IsStaff())
@@ -28,6 +28,7 @@ def create_router() -> Router:
         team.create_router(),
         codes.create_router(),
         customers.create_router(),
+        campaign_new.create_router(),
         campaigns.create_router(),
         stats.create_router(),
     )

@@ -100,7 +100,7 @@ async def list_campaigns(message: Message, read_session: AsyncSession) -> None:
         await message.answer(_("No campaigns yet. Create one with /campaign new."))
         return
     lines = [_("📣 Campaigns:")] + [f"• {summary_line(c, n)}" for c, n in rows]
-    lines.append(_("Details: /campaign <id>"))
+    lines.append(html.quote(_("Details: /campaign <id>")))
     await message.answer("\n".join(lines))
 
 
