@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 00:40:30.831193
+Create Date: 2026-11-23 01:23:58.578336
 """
 
 from __future__ import annotations
@@ -204,6 +204,7 @@ def upgrade() -> None:
         sa.Column("is_blocked", sa.Boolean(), nullable=False),
         sa.Column("blocked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("linked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("referred_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -211,49 +212,17 @@ def upgrade() -> None:
             ["customers.id"],
             name=op.f("fk_telegram_accounts_customer_id_customers"),
         ),
+        sa.ForeignKeyConstraint(
+            ["referred_by_id"],
+            ["customers.id"],
+            name=op.f("fk_telegram_accounts_referred_by_id_customers"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_telegram_accounts")),
         sa.UniqueConstraint("customer_id", name=op.f("uq_telegram_accounts_customer_id")),
     )
     with op.batch_alter_table("telegram_accounts", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_telegram_accounts_username"), ["username"], unique=False
-        )
-
-    op.create_table(
-        "campaign_assignments",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("campaign_id", sa.Integer(), nullable=False),
-        sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.Column("variant_id", sa.Integer(), nullable=True),
-        sa.Column("is_holdout", sa.Boolean(), nullable=False),
-        sa.Column("step", sa.Integer(), nullable=False),
-        sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"],
-            ["campaigns.id"],
-            name=op.f("fk_campaign_assignments_campaign_id_campaigns"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_campaign_assignments_customer_id_customers"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["variant_id"],
-            ["campaign_variants.id"],
-            name=op.f("fk_campaign_assignments_variant_id_campaign_variants"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_assignments")),
-        sa.UniqueConstraint(
-            "campaign_id",
-            "customer_id",
-            name=op.f("uq_campaign_assignments_campaign_id_customer_id"),
-        ),
-    )
-    with op.batch_alter_table("campaign_assignments", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_campaign_assignments_customer_id"), ["customer_id"], unique=False
         )
 
     op.create_table(
@@ -370,6 +339,7 @@ def upgrade() -> None:
         sa.Column("code_id", sa.Integer(), nullable=True),
         sa.Column("recovered_order_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["code_id"], ["promo_codes.id"], name=op.f("fk_abandoned_carts_code_id_promo_codes")
         ),
@@ -387,6 +357,51 @@ def upgrade() -> None:
     with op.batch_alter_table("abandoned_carts", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_abandoned_carts_customer_id"), ["customer_id"], unique=False
+        )
+
+    op.create_table(
+        "campaign_assignments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("variant_id", sa.Integer(), nullable=True),
+        sa.Column("is_holdout", sa.Boolean(), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("code_id", sa.Integer(), nullable=True),
+        sa.Column("reference_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("escalated", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_assignments_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["code_id"],
+            ["promo_codes.id"],
+            name=op.f("fk_campaign_assignments_code_id_promo_codes"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_campaign_assignments_customer_id_customers"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"],
+            ["campaign_variants.id"],
+            name=op.f("fk_campaign_assignments_variant_id_campaign_variants"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_assignments")),
+        sa.UniqueConstraint(
+            "campaign_id",
+            "customer_id",
+            name=op.f("uq_campaign_assignments_campaign_id_customer_id"),
+        ),
+    )
+    with op.batch_alter_table("campaign_assignments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_campaign_assignments_customer_id"), ["customer_id"], unique=False
         )
 
     op.create_table(
@@ -524,6 +539,10 @@ def downgrade() -> None:
 
     op.drop_table("deliveries")
     op.drop_table("code_customer_usage")
+    with op.batch_alter_table("campaign_assignments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_assignments_customer_id"))
+
+    op.drop_table("campaign_assignments")
     with op.batch_alter_table("abandoned_carts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_abandoned_carts_customer_id"))
 
@@ -542,10 +561,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_order_items_order_id"))
 
     op.drop_table("order_items")
-    with op.batch_alter_table("campaign_assignments", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_campaign_assignments_customer_id"))
-
-    op.drop_table("campaign_assignments")
     with op.batch_alter_table("telegram_accounts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_telegram_accounts_username"))
 
