@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 
 from aiogram import Bot
@@ -194,3 +195,24 @@ async def test_stop_finishes_in_flight_and_releases_the_rest(
     async with db.session() as session:
         leased = await session.scalars(select(Delivery).where(Delivery.lease_until.is_not(None)))
         assert list(leased) == []
+
+
+async def test_within_telegrams_limits_at_full_speed(
+    db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
+) -> None:
+    """30/s overall and one message per chat per second, enforced by the fake (a breach
+    is answered 429 and counted); three messages to one chat go a second apart."""
+    api.enforce, api.overall = True, 30
+    people = await shoppers(db, 75)
+    await queue(db, people, now=utcnow())
+    await queue(db, people[:1], now=utcnow(), key="again", promotional=False)
+    await queue(db, people[:1], now=utcnow(), key="third", promotional=False)
+    await deliver_all(Sender(db, bot, dsettings.model_copy(update={"send_rate": 30.0})), db)
+
+    assert api.violations == []
+    assert len(api.send_times()) == 77
+    firsts = sorted(min(r.at for r in api.calls("sendMessage", chat_id=p.chat_id))
+                    for p in people)
+    assert (len(firsts) - 1) / (firsts[-1] - firsts[0]) >= 0.97 * 30
+    mine = [r.at for r in api.calls("sendMessage", chat_id=people[0].chat_id)]
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(mine))
