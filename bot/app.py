@@ -24,6 +24,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from aiogram.utils.i18n import I18n
@@ -123,6 +124,16 @@ def create_i18n() -> I18n:
     return I18n(path=LOCALES_DIR, default_locale="ru", domain=DOMAIN)
 
 
+def create_storage(settings: Settings) -> BaseStorage:
+    """Dialog state (the manager's `/campaign new`): in memory for one process, in Redis
+    when several processes share the load behind a webhook."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return MemoryStorage()
+
+
 def create_dispatcher(
     settings: Settings,
     db: Database,
@@ -144,7 +155,7 @@ def create_dispatcher(
     link_secret = ("link:" + (settings.bot_token.get_secret_value()
                               if settings.bot_token else "")).encode()
     dp = Dispatcher(
-        storage=MemoryStorage(),
+        storage=create_storage(settings),
         settings=settings,
         db=db,
         clock=clock,

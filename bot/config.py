@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # The webhook listens on its own port (on `api_host`): the shop API's auth must not see it.
     webhook_port: int = 8081
     send_rate: float = 30.0
+    # aiogram FSM state in Redis (e.g. `redis://127.0.0.1:6379/0`) for several processes.
+    redis_url: str | None = None
     default_locale: str = "ru"
     timezone: str = "Europe/Moscow"
     currency: str = "RUB"

@@ -80,6 +80,7 @@ def zone(name: str | None, fallback: str) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
+@lru_cache(maxsize=16_384)
 def format_when(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     """Date and time in the reader's zone, e.g. `23 нояб. 2026 г., 18:00`."""
     local = moment.astimezone(tz)

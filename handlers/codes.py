@@ -7,13 +7,14 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db.models import Customer, PromoCode
+from bot.db.engine import Database
+from bot.db.models import Customer
 from bot.i18n import zone
-from bot.promo.wallet import active_codes
+from bot.promo.validation import CodeLike
+from bot.promo.wallet import wallet
 from bot.promo.wording import describe
 from handlers.filters import Linked
 from handlers.keyboards import BTN_CODES, MenuButton
@@ -22,7 +23,7 @@ from handlers.keyboards import BTN_CODES, MenuButton
 MAX_CODES_SHOWN = 20
 
 
-def render_code(code: PromoCode, locale: str, settings: Settings, customer: Customer) -> str:
+def render_code(code: CodeLike, locale: str, settings: Settings, customer: Customer) -> str:
     lines = describe(code, locale, zone(customer.timezone, settings.timezone))
     body = "\n".join(f"• {html.quote(line)}" for line in lines)
     return f"{html.code(html.quote(code.code))}\n{body}"
@@ -30,14 +31,14 @@ def render_code(code: PromoCode, locale: str, settings: Settings, customer: Cust
 
 async def show_codes(
     message: Message,
-    read_session: AsyncSession,
+    db: Database,
     customer: Customer,
     settings: Settings,
     clock: Clock,
     i18n: I18n,
 ) -> None:
     """The wallet: code (tap to copy), reward, conditions, deadline."""
-    codes = await active_codes(read_session, customer.id, clock())
+    codes = await db.hot.read(wallet, customer.id, clock())
     if not codes:
         await message.answer(_(
             "You have no active codes right now. New ones come as a thank-you for your "

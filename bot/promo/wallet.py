@@ -4,27 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import CodeStatus, PromoCode
 
+codes = PromoCode.__table__
 
-async def active_codes(
-    session: AsyncSession, customer_id: int, now: datetime
-) -> Sequence[PromoCode]:
-    """Codes bound to the customer, active, started, not expired, with uses left; soonest
-    deadline first (codes whose lifetime starts on delivery come last)."""
-    query = (
-        select(PromoCode)
-        .where(
-            PromoCode.customer_id == customer_id,
-            PromoCode.status == CodeStatus.ACTIVE,
-            or_(PromoCode.starts_at.is_(None), PromoCode.starts_at <= now),
-            or_(PromoCode.expires_at.is_(None), PromoCode.expires_at > now),
-            or_(PromoCode.usage_limit.is_(None), PromoCode.used_count < PromoCode.usage_limit),
-        )
-        .order_by(PromoCode.expires_at.is_(None), PromoCode.expires_at, PromoCode.id)
+# Bound to the customer, active, started, not expired, with uses left; soonest deadline
+# first (codes whose lifetime starts on delivery come last).
+_ACTIVE = (
+    select(codes)
+    .where(
+        codes.c.customer_id == bindparam("customer_id"),
+        codes.c.status == CodeStatus.ACTIVE,
+        or_(codes.c.starts_at.is_(None), codes.c.starts_at <= bindparam("now")),
+        or_(codes.c.expires_at.is_(None), codes.c.expires_at > bindparam("now")),
+        or_(codes.c.usage_limit.is_(None), codes.c.used_count < codes.c.usage_limit),
     )
-    return (await session.scalars(query)).all()
+    .order_by(codes.c.expires_at.is_(None), codes.c.expires_at, codes.c.id)
+)
+
+
+def wallet(conn: Connection, customer_id: int, now: datetime) -> Sequence[Any]:
+    """The active codes as Core rows (the `/codes` hot path: `Database.hot.read`)."""
+    return conn.execute(_ACTIVE, {"customer_id": customer_id, "now": now}).all()
+
+
+async def active_codes(session: AsyncSession, customer_id: int, now: datetime) -> Sequence[Any]:
+    """`wallet` inside an async session's transaction."""
+    return await session.run_sync(lambda sync: wallet(sync.connection(), customer_id, now))
