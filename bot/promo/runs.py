@@ -110,10 +110,18 @@ class Context:
     batch_size: int = 500
 
 
+def _linked(column: Any) -> Any:
+    return (select(column).where(TelegramAccount.customer_id == Customer.id)
+            .correlate(Customer).scalar_subquery())
+
+
 def audience(query: Select[Any], *extra: Any, key: Any = None) -> Select[Any]:
     """A Select of customer ids turned into the rows a run needs: consent, Telegram link,
     what the message mentions, plus `extra` columns of the query's own joins. `key` is
-    the column batches page by (the customer id unless rows are orders, reviews, ...)."""
+    the column batches page by (the customer id unless rows are orders, reviews, ...).
+
+    The Telegram link is a correlated lookup per row, not an outer join: with a LIMIT,
+    PostgreSQL merge-joins and re-reads the accounts from the start on every batch."""
     return query.with_only_columns(
         (Customer.id if key is None else key).label("batch_key"),
         Customer.id,
@@ -121,11 +129,11 @@ def audience(query: Select[Any], *extra: Any, key: Any = None) -> Select[Any]:
         Customer.last_order_at,
         Customer.favourite_category,
         Customer.orders_count,
-        TelegramAccount.id.label("telegram_id"),
-        TelegramAccount.is_blocked,
+        _linked(TelegramAccount.id).label("telegram_id"),
+        _linked(TelegramAccount.is_blocked).label("is_blocked"),
         *extra,
         maintain_column_froms=True,
-    ).outerjoin(TelegramAccount, TelegramAccount.customer_id == Customer.id)
+    )
 
 
 async def batches(
