@@ -41,9 +41,10 @@ from bot.promo import budget
 from bot.promo.errors import DomainError
 from bot.promo.issuing import ensure_within_guardrail, issue_bulk, issue_code
 from bot.promo.managers import Staff, audit
+from bot.promo.notices import Reason
 from bot.promo.offers import Offer
 
-REASON = "manual"
+REASON = str(Reason.MANUAL)
 MAX_BULK = 100_000
 MAX_DAYS = 366
 _PERCENT = re.compile(r"^(\d{1,3})\s*%$")

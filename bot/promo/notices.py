@@ -31,6 +31,7 @@ class Reason(StrEnum):
     EXPIRY_REMINDER = "expiry_reminder"
     TIER_UP = "tier_up"
     TIER_NUDGE = "tier_nudge"
+    MANUAL = "manual"
 
 
 def code_block(code: PromoCode, locale: str, tz: ZoneInfo) -> str:
@@ -139,6 +140,10 @@ def _tier_nudge(payload: dict[str, Any], locale: str) -> str:
     ).format(level=level, discount=f"{percent}%", amount=amount)
 
 
+def _manual(payload: dict[str, Any], locale: str) -> str:
+    return gettext("A personal code from our team, as a thank-you for being with us:", locale)
+
+
 _HEADS = {
     Reason.COMEBACK: _comeback,
     Reason.CAMPAIGN: _campaign,
@@ -149,6 +154,7 @@ _HEADS = {
     Reason.EXPIRY_REMINDER: _expiry,
     Reason.TIER_UP: _tier_up,
     Reason.TIER_NUDGE: _tier_nudge,
+    Reason.MANUAL: _manual,
 }
 
 
