@@ -53,29 +53,41 @@ class _Refused(Exception):
         self.verdict = verdict
 
 
-def _take_use(code_id: int, now: datetime) -> Any:
-    return (
-        update(codes)
-        .where(
-            codes.c.id == code_id,
-            codes.c.status == CodeStatus.ACTIVE,
-            or_(codes.c.usage_limit.is_(None), codes.c.used_count < codes.c.usage_limit),
-            or_(codes.c.starts_at.is_(None), codes.c.starts_at <= now),
-            or_(codes.c.expires_at.is_(None), codes.c.expires_at > now),
-        )
-        .values(used_count=codes.c.used_count + 1)
+# The hot path's statements are built once (building one costs more than running it);
+# bound names carry a `b_` prefix because an UPDATE reserves the column names.
+_TAKE_USE = (
+    update(codes)
+    .where(
+        codes.c.id == bindparam("b_id"),
+        codes.c.status == CodeStatus.ACTIVE,
+        or_(codes.c.usage_limit.is_(None), codes.c.used_count < codes.c.usage_limit),
+        or_(codes.c.starts_at.is_(None), codes.c.starts_at <= bindparam("b_now")),
+        or_(codes.c.expires_at.is_(None), codes.c.expires_at > bindparam("b_now")),
     )
+    .values(used_count=codes.c.used_count + 1)
+)
+_INSERT_REDEMPTION = redemptions.insert().returning(redemptions.c.id)
+
+
+def _customer_use_statement(dialect: str) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(usage).values(
+        code_id=bindparam("b_code"), customer_id=bindparam("b_customer"), used_count=1
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[usage.c.code_id, usage.c.customer_id],
+        set_={"used_count": usage.c.used_count + 1},
+        where=usage.c.used_count < bindparam("b_limit"),
+    )
+
+
+_TAKE_CUSTOMER_USE = {name: _customer_use_statement(name) for name in ("postgresql", "sqlite")}
 
 
 def _take_customer_use(conn: Connection, code_id: int, customer_id: int, limit: int) -> bool:
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(usage).values(code_id=code_id, customer_id=customer_id, used_count=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[usage.c.code_id, usage.c.customer_id],
-        set_={"used_count": usage.c.used_count + 1},
-        where=usage.c.used_count < limit,
-    )
-    return conn.execute(stmt).rowcount == 1
+    stmt = _TAKE_CUSTOMER_USE[conn.dialect.name]
+    params = {"b_code": code_id, "b_customer": customer_id, "b_limit": limit}
+    return conn.execute(stmt, params).rowcount == 1
 
 
 _EXISTING = select(redemptions).where(
@@ -108,7 +120,7 @@ def _redeem_in(
     verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
     if not verdict.valid:
         raise _Refused(verdict)
-    if conn.execute(_take_use(code.id, now)).rowcount != 1:
+    if conn.execute(_TAKE_USE, {"b_id": code.id, "b_now": now}).rowcount != 1:
         # Someone else took the last use between our read and write; on PostgreSQL that
         # may have been a concurrent redeem of this very order, now visible.
         if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
@@ -136,17 +148,17 @@ def _redeem_in(
         redemption_id = previous.id
     else:
         result = conn.execute(
-            redemptions.insert()
-            .values(
-                code_id=code.id,
-                customer_id=customer_id,
-                order_external_id=order_external_id,
-                order_total=basket.total,
-                discount=verdict.discount,
-                free_shipping=verdict.free_shipping,
-                created_at=now,
-            )
-            .returning(redemptions.c.id)
+            _INSERT_REDEMPTION,
+            {
+                "code_id": code.id,
+                "customer_id": customer_id,
+                "order_external_id": order_external_id,
+                "order_total": basket.total,
+                "discount": verdict.discount,
+                "free_shipping": verdict.free_shipping,
+                "created_at": now,
+                "released_at": None,
+            },
         )
         redemption_id = result.scalar_one()
     return RedeemOutcome(verdict, redemption_id, verdict.discount, verdict.free_shipping)
