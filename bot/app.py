@@ -74,8 +74,14 @@ def _scheduler(runtime: Runtime) -> Service:
     return SchedulerService(runtime.settings, runtime.db, runtime.clock)
 
 
-# The scheduler and the sender add themselves here, e.g. `lambda rt: Sender(rt.bot, rt.db)`.
-SERVICES: list[Callable[[Runtime], Service]] = [_scheduler]
+def _sender(runtime: Runtime) -> Service:
+    from bot.delivery.sender import Sender
+
+    return Sender(runtime.db, runtime.bot, runtime.settings, clock=runtime.clock)
+
+
+# Started in this order after the bot and the API, stopped in reverse before them.
+SERVICES: list[Callable[[Runtime], Service]] = [_scheduler, _sender]
 
 
 def bot_token(settings: Settings) -> str:

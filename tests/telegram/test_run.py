@@ -9,10 +9,17 @@ import pytest
 import tg_updates as u
 from fake_bot_api import FakeBotAPI
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from bot.app import StartupError, run, serve
+from bot.clock import utcnow
 from bot.config import Settings
+from bot.db import create_database
 from bot.db.migrate import is_sqlite
+from bot.db.models import CodeSource, Customer, Delivery, DiscountType, TelegramAccount
+from bot.delivery.outbox import enqueue
+from bot.promo.issuing import issue_code
+from bot.promo.offers import Offer
 
 
 async def test_polling_answers_and_stops_cleanly(tg_settings: Settings, api: FakeBotAPI) -> None:
@@ -45,3 +52,41 @@ async def test_bad_token_stops_start_up(tg_settings: Settings, token, message, c
         await serve(settings, asyncio.Event())
     assert await run(settings) == 2
     assert message in capsys.readouterr().err
+
+
+async def test_run_delivers_what_the_outbox_holds(tg_settings: Settings, api: FakeBotAPI) -> None:
+    """A code queued by any part of the product reaches the shopper through `promobot run`."""
+    if not is_sqlite(tg_settings.database_url):
+        pytest.skip("serve() migrates only SQLite; PostgreSQL is covered by the other tests")
+    settings = tg_settings.model_copy(update={"api_port": 0, "quiet_hours": ""})
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop))
+    for _ in range(100):
+        if api.calls("deleteWebhook"):
+            break
+        await asyncio.sleep(0.05)
+    db = create_database(settings.database_url)
+    async with db.session() as session:
+        customer = Customer(external_id="c-run")
+        session.add(customer)
+        await session.flush()
+        session.add(TelegramAccount(id=7001, chat_id=7001, customer_id=customer.id, locale="en"))
+        code = await issue_code(session, Offer(DiscountType.PERCENT, 10),
+                                source=CodeSource.MANUAL, now=utcnow(), customer_id=customer.id)
+        await enqueue(session, dedupe_key=f"manual:{code.id}", customer_id=customer.id,
+                      reason="manual", payload={}, code_id=code.id, due_at=utcnow())
+        await session.commit()
+    sent = []
+    for _ in range(100):
+        sent = [r for r in api.calls("sendMessage") if code.code in (r.text or "")]
+        if sent:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    async with db.read_session() as session:
+        status = await session.scalar(select(Delivery.status).where(Delivery.code_id == code.id))
+    await db.dispose()
+    assert len(sent) == 1 and sent[0].params["chat_id"] == 7001
+    assert "A personal code from our team" in sent[0].text
+    assert status == "sent"
