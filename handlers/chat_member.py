@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.promo import accounts
 from bot.promo.accounts import Who
+from handlers.filters import Magic
 
 
 async def blocked(event: ChatMemberUpdated, session: AsyncSession, who: Who, clock: Clock) -> None:
@@ -28,7 +29,7 @@ async def unblocked(
 
 def create_router() -> Router:
     router = Router(name="chat_member")
-    router.my_chat_member.filter(F.chat.type == "private")
+    router.my_chat_member.filter(Magic(F.chat.type == "private"))
     router.my_chat_member.register(blocked, ChatMemberUpdatedFilter(member_status_changed=KICKED))
     router.my_chat_member.register(unblocked, ChatMemberUpdatedFilter(member_status_changed=MEMBER))
     return router

@@ -16,7 +16,7 @@ from bot.i18n import zone
 from bot.promo.validation import CodeLike
 from bot.promo.wallet import wallet
 from bot.promo.wording import describe
-from handlers.filters import Linked
+from handlers.filters import Linked, Magic
 from handlers.keyboards import BTN_CODES, MenuButton
 
 # Telegram's message limit is 4096 characters; a wallet rarely holds more than a few codes.
@@ -55,7 +55,7 @@ async def show_codes(
 
 def create_router() -> Router:
     router = Router(name="codes")
-    router.message.filter(F.chat.type == "private", Linked())
+    router.message.filter(Magic(F.chat.type == "private"), Linked())
     router.message.register(show_codes, Command("codes"))
     router.message.register(show_codes, MenuButton(BTN_CODES))
     return router

@@ -11,6 +11,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.db.models import Customer
+from handlers.filters import Magic
 from handlers.keyboards import (
     BTN_CODES,
     BTN_HELP,
@@ -66,7 +67,7 @@ async def fallback(message: Message, customer: Customer | None) -> None:
 
 def create_router() -> Router:
     router = Router(name="help")
-    router.message.filter(F.chat.type == "private")
+    router.message.filter(Magic(F.chat.type == "private"))
     router.message.register(show_help, Command("help"))
     router.message.register(show_help, MenuButton(BTN_HELP))
     router.message.register(not_linked, Command("codes", "tier", "invite"))

@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.db.models import Customer
 from bot.promo import accounts
 from bot.promo.customers import ensure_referral_code
-from handlers.filters import Linked
+from handlers.filters import Linked, Magic
 from handlers.keyboards import BTN_INVITE, MenuButton
 
 
@@ -46,7 +46,7 @@ async def show_invite(
 
 def create_router() -> Router:
     router = Router(name="invite")
-    router.message.filter(F.chat.type == "private", Linked())
+    router.message.filter(Magic(F.chat.type == "private"), Linked())
     router.message.register(show_invite, Command("invite"))
     router.message.register(show_invite, MenuButton(BTN_INVITE))
     return router

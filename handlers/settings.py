@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.db.models import Customer
 from bot.promo import accounts
 from bot.promo.accounts import Who
+from handlers.filters import Magic
 from handlers.keyboards import (
     BTN_SETTINGS,
     LANGUAGES,
@@ -174,7 +175,7 @@ async def typed_zone(
 
 def create_router() -> Router:
     router = Router(name="settings")
-    router.message.filter(F.chat.type == "private")
+    router.message.filter(Magic(F.chat.type == "private"))
     router.message.register(show_settings, Command("settings"))
     router.message.register(show_settings, MenuButton(BTN_SETTINGS))
     router.message.register(choose_language, Command("lang"))
@@ -183,6 +184,6 @@ def create_router() -> Router:
         linked_only, SettingsAction.filter(F.action.in_({"promo", "tz", "tz_other"}))
     )
     router.message.register(
-        typed_zone, StateFilter(SettingsForm.zone), F.text, ~F.text.startswith("/")
+        typed_zone, StateFilter(SettingsForm.zone), Magic(F.text), Magic(~F.text.startswith("/"))
     )
     return router

@@ -20,6 +20,7 @@ from bot.db.models import Customer, TelegramAccount
 from bot.promo import accounts
 from bot.promo.accounts import ReferralOutcome, Who
 from bot.promo.linking import START_PREFIX, LinkOutcome, consume_link_token
+from handlers.filters import Magic
 from handlers.keyboards import (
     LinkMove,
     check_offer,
@@ -265,7 +266,7 @@ async def cancel_move(callback: CallbackQuery) -> None:
 
 def create_router() -> Router:
     router = Router(name="start")
-    router.message.filter(F.chat.type == "private")
+    router.message.filter(Magic(F.chat.type == "private"))
     router.message.register(
         start_link, CommandStart(deep_link=True, magic=F.args.regexp(LINK_PAYLOAD))
     )
@@ -273,7 +274,7 @@ def create_router() -> Router:
         start_referral, CommandStart(deep_link=True, magic=F.args.regexp(REF_PAYLOAD))
     )
     router.message.register(start, CommandStart())
-    router.message.register(shared_contact, F.contact)
+    router.message.register(shared_contact, Magic(F.contact))
     router.callback_query.register(confirm_move, LinkMove.filter(F.confirm))
     router.callback_query.register(cancel_move, LinkMove.filter(~F.confirm))
     return router

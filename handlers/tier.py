@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.db.models import Customer
 from bot.i18n import format_money
 from bot.promo.tiers import ORDERS, Tier, TierStatus, customer_tier
-from handlers.filters import Linked
+from handlers.filters import Linked, Magic
 from handlers.keyboards import BTN_TIER, MenuButton
 
 BAR_WIDTH = 10
@@ -67,7 +67,7 @@ async def show_tier(message: Message, customer: Customer, settings: Settings, i1
 
 def create_router() -> Router:
     router = Router(name="tier")
-    router.message.filter(F.chat.type == "private", Linked())
+    router.message.filter(Magic(F.chat.type == "private"), Linked())
     router.message.register(show_tier, Command("tier"))
     router.message.register(show_tier, MenuButton(BTN_TIER))
     return router

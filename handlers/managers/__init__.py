@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command
 
+from handlers.filters import Magic
 from handlers.managers.access import IsStaff, bootstrap
 from handlers.managers.common import refuse_button, refuse_role
 
@@ -21,7 +22,7 @@ def create_router() -> Router:
     from handlers.managers import campaign_new, campaigns, codes, customers, stats, team
 
     router = Router(name="managers")
-    router.message.filter(F.chat.type == "private", IsStaff())
+    router.message.filter(Magic(F.chat.type == "private"), IsStaff())
     router.callback_query.filter(IsStaff())
     router.startup.register(bootstrap)
     router.include_routers(
@@ -34,6 +35,6 @@ def create_router() -> Router:
     )
     denied = Router(name="managers.denied")
     denied.message.register(refuse_role, Command(*COMMANDS))
-    denied.callback_query.register(refuse_button, F.data.startswith("mgr"))
+    denied.callback_query.register(refuse_button, Magic(F.data.startswith("mgr")))
     router.include_router(denied)
     return router

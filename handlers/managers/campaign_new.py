@@ -31,6 +31,7 @@ from bot.promo.managers import Staff
 from bot.promo.manual import build_offer
 from bot.promo.notices import render_notice
 from bot.promo.segments import SEGMENTS
+from handlers.filters import Magic
 from handlers.managers.access import Allowed
 from handlers.managers.campaigns import kind_name
 from handlers.managers.common import error_text
@@ -324,15 +325,15 @@ def create_router() -> Router:
     forms = CampaignForm
     router.callback_query.register(on_kind, _step("kind"), StateFilter(forms.kind))
     router.callback_query.register(on_segment, _step("segment"), StateFilter(forms.segment))
-    router.message.register(on_offer, StateFilter(forms.offer), F.text)
-    router.message.register(on_variants_text, StateFilter(forms.variants), F.text)
+    router.message.register(on_offer, StateFilter(forms.offer), Magic(F.text))
+    router.message.register(on_variants_text, StateFilter(forms.variants), Magic(F.text))
     router.callback_query.register(on_single, _step("variants"), StateFilter(forms.variants))
     router.callback_query.register(on_holdout, _step("holdout"), StateFilter(forms.holdout))
     router.callback_query.register(on_schedule_button, _step("schedule"),
                                    StateFilter(forms.schedule))
-    router.message.register(on_schedule_text, StateFilter(forms.schedule), F.text)
-    router.message.register(on_message_ru, StateFilter(forms.message_ru), F.text)
-    router.message.register(on_message_en, StateFilter(forms.message_en), F.text)
+    router.message.register(on_schedule_text, StateFilter(forms.schedule), Magic(F.text))
+    router.message.register(on_message_ru, StateFilter(forms.message_ru), Magic(F.text))
+    router.message.register(on_message_en, StateFilter(forms.message_en), Magic(F.text))
     router.callback_query.register(on_confirm, _step("confirm"), StateFilter(forms.confirm))
     router.callback_query.register(stale_button, NewCampaign.filter())
     return router
