@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
+from bot.db.engine import Database
 from bot.db.models import Customer, TelegramAccount
 from bot.promo import accounts
 
@@ -86,7 +87,8 @@ class AccountMiddleware(BaseMiddleware):
         if cached is not None:
             account, customer = cached
         else:
-            account, customer = await accounts.load(data["read_session"], user.id)
+            db: Database = data["db"]
+            account, customer = await db.hot.read(accounts.lookup, user.id)
         if accounts.needs_touch(account, who):
             clock: Clock = data["clock"]
             await accounts.touch(session, who, clock())
