@@ -59,7 +59,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, utcnow
@@ -194,6 +194,9 @@ async def _claimable(session: AsyncSession, now: datetime, limit: int) -> list[i
     return expired + list(due)
 
 
+_LIVE_STATES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT)
+
+
 async def give_back_codes(
     session: AsyncSession, rows: Sequence[tuple[int, int, int]], why: str, now: datetime
 ) -> None:
@@ -215,9 +218,9 @@ async def give_back_codes(
             ~exists().where(
                 other.c.code_id == codes.c.id,
                 other.c.id != bindparam("b_delivery"),
-                other.c.status.in_(
-                    [DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT]
-                ),
+                # OR of plain comparisons: an IN list would be an "expanding"
+                # parameter, which executemany refuses.
+                or_(*(other.c.status == status for status in _LIVE_STATES)),
             ),
         )
         .values(status=CodeStatus.REVOKED, revoked_at=now, revoke_reason=why[:200])

@@ -216,3 +216,28 @@ async def test_within_telegrams_limits_at_full_speed(
     assert (len(firsts) - 1) / (firsts[-1] - firsts[0]) >= 0.97 * 30
     mine = [r.at for r in api.calls("sendMessage", chat_id=people[0].chat_id)]
     assert all(b - a >= 1.0 for a, b in itertools.pairwise(mine))
+
+
+async def test_several_blocked_shoppers_all_get_their_codes_back(
+    db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
+) -> None:
+    people = await shoppers(db, 4)
+    for person in people[:3]:
+        await queue(db, [person], now=utcnow(), key=f"first{person.customer_id}")
+    async with db.session() as session:
+        for person in people[:3]:
+            account = await session.get(TelegramAccount, person.chat_id)
+            assert account is not None
+            account.is_blocked = True
+        await session.commit()
+    await queue(db, people[:3], now=utcnow(), key="again")
+    await deliver_all(Sender(db, bot, dsettings), db)
+
+    assert not api.calls("sendMessage")
+    codes = await _all_codes(db)
+    assert len(codes) == 6 and {c.status for c in codes} == {CodeStatus.REVOKED}
+
+
+async def _all_codes(db: Database) -> list[PromoCode]:
+    async with db.session() as session:
+        return list(await session.scalars(select(PromoCode)))
