@@ -190,7 +190,7 @@ async def progress(ctx: Context, campaign_id: int | None = None) -> list[Campaig
                 .where(CampaignAssignment.campaign_id == campaign.id)
             )).one()
             delivered = await delivery_progress(session, campaign.id, now=ctx.now,
-                                                rate=ctx.settings.send_rate)
+                                                rate=ctx.settings.delivery_rate)
             out.append(CampaignProgress(campaign, assigned, holdout or 0, delivered))
         return out
 
