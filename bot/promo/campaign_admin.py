@@ -34,7 +34,8 @@ from bot.db.models import (
     Redemption,
     TelegramAccount,
 )
-from bot.promo import budget
+from bot.promo import budget, comeback
+from bot.promo.comeback import Step
 from bot.promo.errors import DomainError
 from bot.promo.experiments import design
 from bot.promo.guardrail import GuardrailCheck, average_order_value, check_discount
@@ -262,6 +263,17 @@ class ArmPreview:
 
 
 @dataclass(frozen=True, slots=True)
+class StepPreview:
+    """One rung of a comeback ladder: who has been silent long enough for it now."""
+
+    days: int
+    offer: Offer
+    customers: int
+    reachable: int
+    only_new: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Preview:
     campaign: Campaign
     segment: str | None
@@ -269,6 +281,7 @@ class Preview:
     reachable: int  # opted in, linked to Telegram, not blocked
     arms: list[ArmPreview]
     send_time: timedelta  # at the current sending rate
+    steps: list[StepPreview] = field(default_factory=list)
 
     @property
     def cost(self) -> int:
@@ -283,20 +296,24 @@ async def preview(
     guardrail, and how long sending takes at the configured rate."""
     campaign, variants = await load(session, campaign_id)
     size = reachable = 0
-    if campaign.segment:
+    steps: list[tuple[Step, int, int]] = []
+    if campaign.kind == CampaignKind.COMEBACK and not campaign.segment:
+        params = campaign.params or {}
+        ladder_steps = comeback.ladder(settings, params)
+        max_days = int(params.get("max_silent_days", settings.comeback_max_silent_days))
+        for step in ladder_steps:
+            query = comeback.entry_query(campaign.id, ladder_steps, step.index, now=now,
+                                         tz=settings.zone, max_days=max_days)
+            counts = await _audience_counts(session, query)
+            steps.append((step, *counts))
+        size, reachable = sum(s[1] for s in steps), sum(s[2] for s in steps)
+    elif campaign.segment:
         segment = get_segment(campaign.segment)
         params = {k: int(v) for k, v in (campaign.params or {}).items()
                   if k in segment.params}
         query = segment.select(now=now, tz=settings.zone,
                                category=(campaign.params or {}).get("category"), **params)
-        ids = query.subquery()
-        size = await session.scalar(select(func.count()).select_from(ids)) or 0
-        reachable = await session.scalar(
-            select(func.count()).select_from(ids)
-            .join(Customer, Customer.id == ids.c.id)
-            .join(TelegramAccount, TelegramAccount.customer_id == Customer.id)
-            .where(Customer.marketing_opt_in.is_(True), TelegramAccount.is_blocked.is_(False))
-        ) or 0
+        size, reachable = await _audience_counts(session, query)
     split = design(campaign, variants)
     aov, _source = await average_order_value(session, settings, now=now)
     names = {v.id: v.name for v in variants}
@@ -306,18 +323,42 @@ async def preview(
     for arm, bound in zip(split.arms, split.bounds, strict=True):
         share = bound - lower
         lower = bound
-        data = {**(campaign.offer or {}), **arm.offer}
-        offer = Offer.from_json(data) if data.get("discount_type") else None
         customers = round(treated * share)
+        if steps:
+            # Each rung gives its own offer; the guardrail is checked on the richest one.
+            offers = [(comeback.arm_offer(step, arm), reached) for step, _n, reached in steps]
+            offer = max((o for o, _r in offers), key=lambda o: (o.value, o.free_shipping))
+            cost = sum(budget.offer_cost(o, aov) * round(r * share * (1 - split.holdout_share))
+                       for o, r in offers)
+        else:
+            data = {**(campaign.offer or {}), **arm.offer}
+            offer = Offer.from_json(data) if data.get("discount_type") else None
+            cost = budget.offer_cost(offer, aov) * customers if offer is not None else 0
         check = None
         if offer is not None:
             check = await check_discount(session, discount_type=str(offer.discount_type),
                                          value=offer.value, settings=settings, now=now,
                                          order_value=offer.min_order or None)
-        cost = budget.offer_cost(offer, aov) * customers if offer is not None else 0
         arms.append(ArmPreview(names.get(arm.variant_id, "") if arm.variant_id else "",
                                customers, offer, cost, check))
     rate = max(settings.delivery_rate, 0.001)
-    return Preview(campaign, campaign.segment, size, reachable, arms,
-                   timedelta(seconds=reachable / rate))
+    return Preview(
+        campaign, campaign.segment, size, reachable, arms, timedelta(seconds=reachable / rate),
+        [StepPreview(step.days, step.offer, n, reached, step.only_new)
+         for step, n, reached in steps],
+    )
+
+
+async def _audience_counts(session: AsyncSession, query: Any) -> tuple[int, int]:
+    """Everyone the query selects, and those a message can reach (opted in, linked to
+    Telegram, not blocked)."""
+    ids = query.subquery()
+    size = await session.scalar(select(func.count()).select_from(ids)) or 0
+    reachable = await session.scalar(
+        select(func.count()).select_from(ids)
+        .join(Customer, Customer.id == ids.c.id)
+        .join(TelegramAccount, TelegramAccount.customer_id == Customer.id)
+        .where(Customer.marketing_opt_in.is_(True), TelegramAccount.is_blocked.is_(False))
+    ) or 0
+    return size, reachable
 

@@ -223,6 +223,15 @@ async def preview_command(
         lines.append(_("Segment {segment}: {size} customers, {reachable} reachable in "
                        "Telegram").format(segment=html.quote(seen.segment), size=seen.segment_size,
                                           reachable=seen.reachable))
+    elif seen.steps:
+        lines.append(_("Comeback ladder: {size} customers, {reachable} reachable in "
+                       "Telegram").format(size=seen.segment_size, reachable=seen.reachable))
+        for step in seen.steps:
+            lines.append(_("• silent {days}+ days{only_new}: {n} ({reachable} reachable), "
+                           "{offer}").format(
+                days=step.days, n=step.customers, reachable=step.reachable,
+                only_new=_(", one order only") if step.only_new else "",
+                offer=offer_line(step.offer, i18n)))
     else:
         lines.append(_("No segment: customers come one by one as events happen."))
     for arm in seen.arms:

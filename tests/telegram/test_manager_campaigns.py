@@ -216,6 +216,28 @@ async def test_preview_splits_the_audience_and_checks_the_guardrail(chat: Chat, 
     assert "Estimated discount cost" in reply and "Time to send at 30/s" in reply
 
 
+async def test_preview_of_a_comeback_shows_each_rung_of_the_ladder(chat: Chat, db,
+                                                                  clock) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    now = clock()
+    async with db.session() as session:
+        campaign = Campaign(name="Comeback", kind="comeback", status="draft")
+        session.add(campaign)
+        silences = {"one-order-35d": (35, 1), "regular-65d": (65, 3), "lost-100d": (100, 4),
+                    "lost-120d": (120, 2), "fresh-10d": (10, 5)}
+        for n, (external_id, (days, orders)) in enumerate(silences.items()):
+            customer = await _customer(session, external_id, telegram_id=8000 + n,
+                                       orders=orders)
+            customer.last_order_at = now - timedelta(days=days)
+        await session.commit()
+        campaign_id = campaign.id
+    reply = await chat.send(u.message(ANALYST, f"/preview {campaign_id}", language_code="en"))
+    assert "Comeback ladder: 4 customers, 4 reachable" in reply, reply
+    assert "silent 30+ days, one order only: 1 (1 reachable)" in reply
+    assert "silent 60+ days: 1 (1 reachable), 10% off" in reply
+    assert "silent 90+ days: 2 (2 reachable), 12% off + free shipping" in reply
+
+
 # --- /stats and /export ----------------------------------------------------------------
 
 async def test_stats_text_and_chart(chat: Chat, db, clock, api) -> None:
