@@ -37,6 +37,7 @@ from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db.engine import Database, create_database
 from bot.i18n import DOMAIN, LOCALES, LOCALES_DIR
+from bot.process import calm_garbage_collector
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +266,7 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
             service = factory(runtime)
             await service.start()
             runtime.services.append(service)
+        calm_garbage_collector()
         waiter = asyncio.create_task(stop.wait())
         watched: set[asyncio.Future[object]] = {waiter}
         if polling is not None:

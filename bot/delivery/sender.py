@@ -35,7 +35,6 @@ in flight finish and are recorded, queued rows are released at once.
 from __future__ import annotations
 
 import asyncio
-import gc
 import html
 import importlib
 import logging
@@ -77,6 +76,7 @@ from bot.delivery.caps import Candidate, Decision, Policy, Verdict, decide
 from bot.delivery.ratelimit import ChatSpacing, Pacer
 from bot.delivery.transport import send_text
 from bot.i18n import pick_locale, zone
+from bot.process import calm_garbage_collector
 from bot.promo.wording import describe
 
 log = logging.getLogger(__name__)
@@ -379,24 +379,6 @@ def _notice_renderer() -> Renderer | None:
 # --- the worker ------------------------------------------------------------------------
 
 
-def calm_garbage_collector() -> None:
-    """Move everything alive at start-up out of the collector's sight (`gc.freeze`).
-
-    A full collection scans every tracked object: with aiogram, pydantic, SQLAlchemy and
-    Babel's locale data loaded that stalls the event loop for 100–400 ms, and a send
-    held up that long between its rate-limit slot and the wire lands in the next
-    second's window, over Telegram's limit (measured: 2–12 violations per 10 000
-    messages without this, none with it). Frozen objects are never collected, so collect
-    first; what the process allocates later is collected as usual. Once per process.
-    """
-    global _calmed
-    if not _calmed:
-        gc.collect()
-        gc.freeze()
-        _calmed = True
-
-
-_calmed = False
 
 
 

@@ -34,6 +34,7 @@ from bot.app import create_bot, create_dispatcher  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import Base, Database, create_database  # noqa: E402
 from bot.db.models import Customer, PromoCode, TelegramAccount  # noqa: E402
+from bot.process import calm_garbage_collector  # noqa: E402
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FIRST_USER = 10_000_000
@@ -127,6 +128,8 @@ async def main() -> None:
 
             await measure(echo_dp, bot, batch("warm-up")[:200], args.concurrency)
             await measure(codes_dp, bot, batch("/codes")[:200], args.concurrency)
+            # What `promobot run` does once it has started (bot.app.serve).
+            calm_garbage_collector()
             api.clear()
             rows = []
             for name, dp, text_ in (("echo (bare aiogram)", echo_dp, "hello"),
