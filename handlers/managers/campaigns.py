@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from aiogram import F, Router, html
+from aiogram import Bot, Dispatcher, F, Router, html
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -26,6 +26,7 @@ from bot.promo.errors import DomainError
 from bot.promo.managers import Staff
 from bot.promo.offers import Offer
 from bot.promo.wording import conditions, reward_text
+from handlers.managers import progress as live
 from handlers.managers.access import Allowed
 from handlers.managers.common import (
     answer_usage,
@@ -36,6 +37,9 @@ from handlers.managers.common import (
     refuse_role,
     status_name,
 )
+
+# State changes after which the manager gets a live progress message.
+LIVE_ACTIONS = ("start", "resume")
 
 
 class CampaignAction(CallbackData, prefix="mgrc"):
@@ -140,8 +144,11 @@ async def campaign_command(
     settings: Settings,
     clock: Clock,
     i18n: I18n,
+    bot: Bot,
+    dispatcher: Dispatcher,
 ) -> None:
-    """`/campaign <id>` shows one; `/campaign <id> <action>` changes its state."""
+    """`/campaign <id>` shows one; `/campaign <id> <action>` changes its state; starting
+    or resuming also posts a live progress message."""
     args = args_of(command.args)
     if not args or not args[0].isdigit() or len(args) > 2 or (
             len(args) == 2 and args[1].lower() not in ACTIONS):
@@ -166,6 +173,8 @@ async def campaign_command(
         return
     markup = card_keyboard(campaign) if staff.can(Role.MANAGER) else None
     await message.answer(text, reply_markup=markup)
+    if len(args) == 2 and args[1].lower() in LIVE_ACTIONS:
+        live.watch(dispatcher, bot, message.chat.id, campaign_id, i18n.current_locale)
 
 
 async def campaign_button(
@@ -177,8 +186,11 @@ async def campaign_button(
     settings: Settings,
     clock: Clock,
     i18n: I18n,
+    bot: Bot,
+    dispatcher: Dispatcher,
 ) -> None:
-    """A button on the card: change the state (managers) or refresh, then redraw."""
+    """A button on the card: change the state (managers) or refresh, then redraw;
+    starting or resuming also posts a live progress message."""
     note = ""
     if callback_data.action in ACTIONS:
         try:
@@ -194,6 +206,9 @@ async def campaign_button(
     await callback.answer(note)
     if isinstance(callback.message, Message):
         await callback.message.edit_text(text, reply_markup=card_keyboard(campaign))
+        if callback_data.action in LIVE_ACTIONS:
+            live.watch(dispatcher, bot, callback.message.chat.id, callback_data.id,
+                       i18n.current_locale)
 
 
 async def preview_command(

@@ -1,0 +1,223 @@
+"""The managers' live progress message: after `/campaign <id> start|resume` (or its
+buttons) the bot sends "sent / total, failures, ETA" and edits it as delivery goes, until
+nothing is pending, the campaign is paused or stopped, or `lifetime` runs out; then a
+final edit with the totals.
+
+Each message is an asyncio task owned by one `LiveProgress`, kept in the dispatcher's
+workflow data (`LiveProgress.of(dispatcher)`) and cancelled on the dispatcher's shutdown.
+A task reads the numbers with a fresh session each poll and speaks the manager's
+language as captured when it started (there is no current update in the background).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
+from sqlalchemy import select
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db import Database
+from bot.db.models import Campaign, CampaignStatus
+from bot.delivery.progress import Progress, progress
+from bot.i18n import gettext
+
+log = logging.getLogger(__name__)
+
+KEY = "live_progress"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    status: str
+    numbers: Progress
+
+
+def span(eta: timedelta, locale: str) -> str:
+    minutes = int(eta.total_seconds() // 60)
+    if minutes < 1:
+        return gettext("under a minute", locale)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return gettext("{hours} h {minutes} min", locale).format(hours=hours, minutes=minutes)
+    return gettext("{minutes} min", locale).format(minutes=minutes)
+
+
+def running_text(campaign_id: int, seen: Snapshot, locale: str) -> str:
+    p = seen.numbers
+    if not p.total:
+        return gettext("📤 Campaign #{id}: preparing the messages…", locale).format(
+            id=campaign_id)
+    lines = [gettext("📤 Campaign #{id}: sent {sent} of {total}, failed {failed}, "
+                     "waiting {pending}", locale).format(
+        id=campaign_id, sent=p.sent, total=p.total, failed=p.failed, pending=p.pending)]
+    if p.eta is not None:
+        lines.append(gettext("Time to send the rest: {eta}", locale).format(
+            eta=span(p.eta, locale)))
+    return "\n".join(lines)
+
+
+def final_text(campaign_id: int, seen: Snapshot, locale: str, *, expired: bool) -> str:
+    p = seen.numbers
+    if seen.status == CampaignStatus.PAUSED:
+        text = gettext("⏸ Campaign #{id} paused: {sent} sent, {failed} failed, "
+                       "{pending} waiting", locale)
+    elif seen.status == CampaignStatus.STOPPED:
+        text = gettext("⏹ Campaign #{id} stopped: {sent} sent, {failed} failed", locale)
+    elif expired and p.pending:
+        text = gettext("📤 Campaign #{id}: {sent} sent, {failed} failed, {pending} waiting. "
+                       "This message is no longer updated: /campaign {id}", locale)
+    else:
+        text = gettext("✅ Campaign #{id} done: {sent} sent, {failed} failed", locale)
+    return text.format(id=campaign_id, sent=p.sent, failed=p.failed, pending=p.pending)
+
+
+def finished(seen: Snapshot | None) -> bool:
+    """Paused, stopped or deleted; or messages were queued and none is left."""
+    if seen is None:
+        return True
+    return seen.status != CampaignStatus.ACTIVE or (seen.numbers.total > 0
+                                                    and seen.numbers.done)
+
+
+@dataclass
+class LiveProgress:
+    """The running progress messages of one dispatcher."""
+
+    db: Database
+    settings: Settings
+    clock: Clock
+    interval: float = 3.0  # seconds between polls
+    min_gap: float = 0.35  # never edit one message more often than this
+    lifetime: float = 6 * 3600.0  # then a last edit, and the message stays as it is
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+    tasks: dict[tuple[int, int], asyncio.Task[None]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, dispatcher: Dispatcher) -> LiveProgress:
+        """The dispatcher's own, made on first use and closed on its shutdown."""
+        live = dispatcher.workflow_data.get(KEY)
+        if live is None:
+            live = cls(dispatcher["db"], dispatcher["settings"], dispatcher["clock"])
+            dispatcher[KEY] = live
+        if not live._registered:
+            dispatcher.shutdown.register(live.close)
+            live._registered = True
+        return live
+
+    def __post_init__(self) -> None:
+        self._registered = False
+
+    def watch(self, bot: Bot, chat_id: int, campaign_id: int, locale: str) -> None:
+        """Start a progress message in `chat_id`; one per chat and campaign (a newer one
+        replaces the older)."""
+        key = (chat_id, campaign_id)
+        old = self.tasks.pop(key, None)
+        if old is not None:
+            old.cancel()
+        task = asyncio.create_task(self._run(bot, chat_id, campaign_id, locale),
+                                   name=f"progress:{campaign_id}:{chat_id}")
+        self.tasks[key] = task
+        task.add_done_callback(lambda done: self._forget(key, done))
+
+    def _forget(self, key: tuple[int, int], task: asyncio.Task[None]) -> None:
+        if self.tasks.get(key) is task:
+            del self.tasks[key]
+
+    async def close(self) -> None:
+        """Cancel every progress message (at shutdown)."""
+        tasks = list(self.tasks.values())
+        self.tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _read(self, campaign_id: int) -> Snapshot | None:
+        async with self.db.read_session() as session:
+            status = await session.scalar(select(Campaign.status)
+                                          .where(Campaign.id == campaign_id))
+            if status is None:
+                return None
+            numbers = await progress(session, campaign_id, now=self.clock(),
+                                     rate=self.settings.delivery_rate)
+        return Snapshot(str(status), numbers)
+
+    async def _run(self, bot: Bot, chat_id: int, campaign_id: int, locale: str) -> None:
+        try:
+            await self._follow(bot, chat_id, campaign_id, locale)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("progress message for campaign %s failed", campaign_id)
+
+    async def _follow(self, bot: Bot, chat_id: int, campaign_id: int, locale: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lifetime
+        seen = await self._read(campaign_id)
+        if seen is None:
+            return
+        shown = running_text(campaign_id, seen, locale)
+        try:
+            message = await bot.send_message(chat_id, shown)
+        except TelegramAPIError as error:
+            log.warning("cannot send the progress of campaign %s: %s", campaign_id, error)
+            return
+        edited = loop.time()
+        last = seen
+        while not finished(last) and loop.time() < deadline:
+            await self.sleep(self.interval)
+            try:
+                current = await self._read(campaign_id)
+            except Exception:  # the database hiccuped: try again next time
+                log.warning("reading the progress of campaign %s failed", campaign_id,
+                            exc_info=True)
+                continue
+            if current is None:
+                return
+            last = current
+            if finished(last):
+                break
+            text = running_text(campaign_id, last, locale)
+            if text == shown or loop.time() - edited < self.min_gap:
+                continue
+            outcome = await self._edit(bot, chat_id, message.message_id, text)
+            if outcome is None:
+                return
+            if outcome:
+                shown, edited = text, loop.time()
+        if loop.time() - edited < self.min_gap:
+            await self.sleep(self.min_gap - (loop.time() - edited))
+        await self._edit(bot, chat_id, message.message_id,
+                         final_text(campaign_id, last, locale,
+                                    expired=not finished(last)))
+
+    @staticmethod
+    async def _edit(bot: Bot, chat_id: int, message_id: int, text: str) -> bool | None:
+        """True when edited; False to try again later; None when the message is gone."""
+        try:
+            await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
+        except TelegramRetryAfter:
+            return False
+        except TelegramBadRequest as error:
+            if "not modified" in error.message:
+                return True
+            log.info("progress message %s/%s is gone: %s", chat_id, message_id, error)
+            return None
+        except TelegramAPIError as error:
+            log.warning("editing progress message %s/%s failed: %s", chat_id, message_id,
+                        error)
+            return False
+        return True
+
+
+def watch(dispatcher: Dispatcher, bot: Bot, chat_id: int, campaign_id: int,
+          locale: str) -> None:
+    """From a handler: follow the campaign in this chat."""
+    LiveProgress.of(dispatcher).watch(bot, chat_id, campaign_id, locale)
+
