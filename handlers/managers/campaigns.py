@@ -150,6 +150,10 @@ async def campaign_command(
     """`/campaign <id>` shows one; `/campaign <id> <action>` changes its state; starting
     or resuming also posts a live progress message."""
     args = args_of(command.args)
+    if len(args) == 1 and args[0].lower() == "new":
+        # Managers are taken by the dialog's router first; whoever reaches here may not.
+        await refuse_role(message, staff)
+        return
     if not args or not args[0].isdigit() or len(args) > 2 or (
             len(args) == 2 and args[1].lower() not in ACTIONS):
         await answer_usage(message, "campaign")

@@ -115,4 +115,5 @@ async def test_analysts_cannot_create(chat: Chat, db) -> None:
     await add_staff(db, ANALYST, "analyst")
     reply = await chat.send(u.message(ANALYST, "/campaign new", language_code="en"))
     assert "What kind" not in reply
+    assert "Your role (analyst) does not allow this command." in reply, reply
     assert await campaigns(db) == 0
