@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db.engine import Database, create_database
 from bot.i18n import DOMAIN, LOCALES, LOCALES_DIR
-from bot.process import calm_garbage_collector
+from bot.process import calm_garbage_collector, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -294,14 +293,7 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
 
 async def run(settings: Settings) -> int:
     """`promobot run`: serve until SIGINT/SIGTERM; configuration errors exit with 2."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     from bot.db.migrate import SchemaNotCurrentError
 
     try:

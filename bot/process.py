@@ -1,8 +1,12 @@
-"""Process-wide tuning done once, after start-up."""
+"""The process itself: stopping on signals, and tuning done once after start-up."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import logging
+import signal
 
 
 def calm_garbage_collector() -> None:
@@ -24,3 +28,18 @@ def calm_garbage_collector() -> None:
 
 
 _calmed = False
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM: what `promobot run` and `promobot api` wait for.
+
+    Also sets up logging, since both are the process's entry points."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    return stop

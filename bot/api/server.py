@@ -7,9 +7,7 @@ PostgreSQL must already be migrated), then the app serves until SIGINT/SIGTERM.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 
 from aiohttp import web
@@ -19,6 +17,7 @@ from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db.engine import create_database
 from bot.db.migrate import SchemaNotCurrentError, ensure_schema
+from bot.process import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +41,7 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
 
 async def run(settings: Settings) -> int:
     """The `promobot api` subcommand: 0 on a clean stop, 2 when the schema is not current."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     try:
         await serve(settings, stop)
     except SchemaNotCurrentError as error:
