@@ -9,7 +9,7 @@ from aiohttp import web
 from bot.api.body import parse, reply
 from bot.api.context import CLOCK, DATABASE, SETTINGS
 from bot.api.errors import ApiError
-from bot.api.lookups import customer_or_404, locale_for, zone_for
+from bot.api.lookups import customer_or_404, locale_for, unknown_customer, zone_for
 from bot.api.orders import items_of
 from bot.api.ratelimit import note_failure
 from bot.api.schemas import (
@@ -23,6 +23,7 @@ from bot.api.schemas import (
     ValidateIn,
     ValidateOut,
 )
+from bot.db.engine import on_connection
 from bot.db.models import CodeSource, PromoCode
 from bot.promo.checkout import Shopper, find_shopper, validate_for
 from bot.promo.issuing import ensure_within_guardrail, issue_code
@@ -39,7 +40,7 @@ def basket_of(order: BasketIn) -> Basket:
 def _unknown_shopper(request: web.Request, external_id: str) -> ApiError:
     """An unknown customer id counts as a failed attempt (it may be guessing)."""
     note_failure(request, external_id)
-    return ApiError(404, "unknown_customer", f"no customer with id {external_id!r}")
+    return unknown_customer(external_id)
 
 
 def _message(request: web.Request, shopper: Shopper, verdict: Verdict) -> str:
@@ -87,7 +88,7 @@ async def post_redeem(request: web.Request) -> web.Response:
 async def post_release(request: web.Request) -> web.Response:
     body = await parse(request, ReleaseIn)
     async with request.app[DATABASE].session() as session:
-        if await session.run_sync(lambda sync: load_code(sync.connection(), body.code)) is None:
+        if await on_connection(session, load_code, body.code) is None:
             raise ApiError(404, "unknown", f"no code {body.code!r}")
         released = await release(session, body.code, body.order_id, now=request.app[CLOCK]())
         await session.commit()

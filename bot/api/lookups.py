@@ -15,10 +15,14 @@ from bot.promo.checkout import Shopper
 from bot.promo.customers import get_by_external_id
 
 
+def unknown_customer(external_id: str) -> ApiError:
+    return ApiError(404, "unknown_customer", f"no customer with id {external_id!r}")
+
+
 async def customer_or_404(session: AsyncSession, external_id: str) -> Customer:
     customer = await get_by_external_id(session, external_id)
     if customer is None:
-        raise ApiError(404, "unknown_customer", f"no customer with id {external_id!r}")
+        raise unknown_customer(external_id)
     return customer
 
 

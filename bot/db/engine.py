@@ -65,6 +65,14 @@ def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
         connection.exec_driver_sql(begin)
 
 
+async def on_connection(
+    session: AsyncSession, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """Run a hot-path function (`fn(connection, ...)`) inside an async session's own
+    transaction, for callers that already hold a session."""
+    return await session.run_sync(lambda sync: fn(sync.connection(), *args, **kwargs))
+
+
 class HotPath:
     """Runs `fn(connection, *args)` in one transaction, as one job (see the module doc)."""
 

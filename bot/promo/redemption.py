@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.engine import Database
+from bot.db.engine import Database, on_connection
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode, Redemption
 from bot.promo.codes import normalize
 from bot.promo.offers import Basket
@@ -227,9 +227,7 @@ async def release(
 
     Runs inside the caller's transaction. Returns how many uses were given back.
     """
-    return await session.run_sync(
-        lambda sync: release_uses(sync.connection(), raw_code, order_external_id, now)
-    )
+    return await on_connection(session, release_uses, raw_code, order_external_id, now)
 
 
 def release_uses(
@@ -274,13 +272,3 @@ async def release_order(session: AsyncSession, order_external_id: str, *, now: d
     """Give back every code use of a cancelled or returned order."""
     return await release(session, None, order_external_id, now=now)
 
-
-async def redemption_count(session: AsyncSession, code_id: int) -> int:
-    return (
-        await session.scalar(
-            select(func.count())
-            .select_from(redemptions)
-            .where(redemptions.c.code_id == code_id, redemptions.c.released_at.is_(None))
-        )
-        or 0
-    )

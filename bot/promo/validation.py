@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.engine import on_connection
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode
 from bot.promo.codes import looks_like_code, normalize
 from bot.promo.offers import Basket, Offer, calculate
@@ -156,8 +157,6 @@ async def validate(
     now: datetime,
 ) -> Verdict:
     """`check` inside an async session's transaction."""
-    return await session.run_sync(
-        lambda sync: check(
-            sync.connection(), raw_code, customer_id=customer_id, basket=basket, now=now
-        )
+    return await on_connection(
+        session, check, raw_code, customer_id=customer_id, basket=basket, now=now
     )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.engine import on_connection
 from bot.db.models import CodeStatus, PromoCode
 
 codes = PromoCode.__table__
@@ -35,4 +36,4 @@ def wallet(conn: Connection, customer_id: int, now: datetime) -> Sequence[Any]:
 
 async def active_codes(session: AsyncSession, customer_id: int, now: datetime) -> Sequence[Any]:
     """`wallet` inside an async session's transaction."""
-    return await session.run_sync(lambda sync: wallet(sync.connection(), customer_id, now))
+    return await on_connection(session, wallet, customer_id, now)
