@@ -49,8 +49,11 @@ class RedeemOutcome:
 
 
 class _Refused(Exception):
-    def __init__(self, verdict: Verdict) -> None:
-        self.verdict = verdict
+    """Roll this transaction back and answer `outcome`: a refusal, or the first answer
+    when a concurrent retry of the same order got there after we had taken a use."""
+
+    def __init__(self, verdict: Verdict, outcome: RedeemOutcome | None = None) -> None:
+        self.outcome = outcome or RedeemOutcome(verdict)
 
 
 # The hot path's statements are built once (building one costs more than running it);
@@ -127,8 +130,9 @@ def _redeem_in(
             return replay
         raise _Refused(_explain(conn, raw_code, customer_id, basket, now))
     if shared and not _take_customer_use(conn, code.id, customer_id, code.per_customer_limit):
+        # The use taken above must not stay when the order is already redeemed.
         if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
-            return replay
+            raise _Refused(replay.verdict, replay)
         raise _Refused(Verdict(Reason.ALREADY_USED, code))
     if previous is not None:
         # The order had released this code and now uses it again: revive that row.
@@ -213,7 +217,7 @@ async def redeem(
                 _redeem_in, raw_code, customer_id, order_external_id, basket, now
             )
         except _Refused as refused:
-            return RedeemOutcome(refused.verdict)
+            return refused.outcome
         except IntegrityError:
             # A concurrent redeem of the same order won the unique key: read its answer.
             continue

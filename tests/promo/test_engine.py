@@ -318,7 +318,7 @@ async def test_shared_code_same_order_concurrently_is_one_redemption(db, clock) 
             for _ in range(20)
         )
     )
-    assert all(o.ok for o in outcomes)
+    assert all(o.ok for o in outcomes), [str(o.verdict.reason) for o in outcomes if not o.ok]
     assert len({o.redemption_id for o in outcomes}) == 1
 
 
@@ -327,3 +327,16 @@ async def test_unlimited_code_stays_unlimited(db, clock) -> None:
     async with db.read_session() as session:
         stored = await session.get(PromoCode, code.id)
     assert stored.usage_limit is None and stored.per_customer_limit is None
+
+
+async def test_concurrent_retries_of_one_order_take_one_use_of_a_shared_code(db, clock) -> None:
+    [alice, _] = await make_customers(db)
+    code = await make_code(db, usage_limit=100, per_customer_limit=1)
+    outcomes = await asyncio.gather(*(
+        redeem(db, code.code, customer_id=alice, order_external_id="o1",
+               basket=Basket(10_000), now=clock())
+        for _ in range(20)
+    ))
+    assert all(o.ok for o in outcomes)
+    async with db.read_session() as session:
+        assert (await session.get(PromoCode, code.id)).used_count == 1
