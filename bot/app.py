@@ -31,7 +31,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.token import TokenValidationError, validate_token
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
+from aiohttp.log import access_logger
 
+from bot.api.workers import ApiWorkers, WorkerFailed
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db.engine import Database, create_database
@@ -214,8 +216,10 @@ async def set_commands(bot: Bot, i18n: I18n) -> None:
         await bot.set_my_commands(commands, scope=scope, language_code=locale)
 
 
-async def _start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app)
+async def _start_site(
+    app: web.Application, host: str, port: int, *, access_log: bool
+) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=access_logger if access_log else None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
@@ -233,6 +237,8 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
     dp = create_dispatcher(settings, db, clock)
     runners: list[web.AppRunner] = []
     polling: asyncio.Task[None] | None = None
+    api_workers: ApiWorkers | None = None
+    api_watch: asyncio.Future[object] | None = None
     runtime = Runtime(settings, db, clock, bot, dp)
     try:
         try:
@@ -243,12 +249,18 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
             log.warning("bot is @%s but PROMOBOT_BOT_USERNAME says %s: links use the latter",
                         me.username, settings.bot_username)
         await set_commands(bot, create_i18n())
-        runners.append(await _start_site(create_app(settings, db, clock),
-                                         settings.api_host, settings.api_port))
-        log.info("shop API on http://%s:%s", settings.api_host, settings.api_port)
+        if settings.api_workers == 1:
+            runners.append(await _start_site(create_app(settings, db, clock),
+                                             settings.api_host, settings.api_port,
+                                             access_log=settings.api_access_log))
+            log.info("shop API on http://%s:%s", settings.api_host, settings.api_port)
+        else:
+            api_workers = ApiWorkers(settings)
+            await api_workers.start()
         if secret is not None:
             webhook = create_webhook_app(settings, bot, dp)
-            runners.append(await _start_site(webhook, settings.api_host, settings.webhook_port))
+            runners.append(await _start_site(webhook, settings.api_host, settings.webhook_port,
+                                             access_log=settings.api_access_log))
             await bot.set_webhook(
                 settings.webhook_url or "", secret_token=secret,
                 allowed_updates=dp.resolve_used_update_types(),
@@ -270,8 +282,15 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
         watched: set[asyncio.Future[object]] = {waiter}
         if polling is not None:
             watched.add(polling)  # type: ignore[arg-type]
+        if api_workers is not None:
+            api_watch = asyncio.ensure_future(api_workers.wait())
+            watched.add(api_watch)  # type: ignore[arg-type]
         await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
+        if api_watch is not None:
+            api_watch.cancel()
+            if api_watch.done() and not api_watch.cancelled() and not stop.is_set():
+                raise WorkerFailed(f"{api_watch.result().name} exited: stopping")
     finally:
         log.info("shutting down")
         for service in reversed(runtime.services):
@@ -287,6 +306,8 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
                 await polling
         for runner in reversed(runners):
             await runner.cleanup()
+        if api_workers is not None:
+            await api_workers.stop()
         await bot.session.close()
         await db.dispose()
 
@@ -301,6 +322,9 @@ async def run(settings: Settings) -> int:
     except (StartupError, SchemaNotCurrentError) as error:
         print(f"promobot: {error}", file=sys.stderr)
         return 2
+    except WorkerFailed as error:
+        print(f"promobot: shop API: {error}", file=sys.stderr)
+        return 1
     except OSError as error:
         print(f"promobot: cannot listen: {error}", file=sys.stderr)
         return 1

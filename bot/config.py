@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = 64 * 1024
     # Failed validations allowed per minute, per API key and per customer (anti brute force).
     api_failed_validations_per_minute: int = 30
+    # Processes serving the shop API on one port (SO_REUSEPORT); 1 serves it in-process.
+    api_workers: int = Field(1, ge=1, le=64)
+    # One log line per API request (off: on a busy checkout it costs more than the work).
+    api_access_log: bool = False
     owner_ids: CommaInts = Field(default_factory=list)
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

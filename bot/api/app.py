@@ -26,7 +26,9 @@ def create_app(settings: Settings, db: Database, clock: Clock = utcnow) -> web.A
     app[SETTINGS] = settings
     app[DATABASE] = db
     app[CLOCK] = clock
-    app[LIMITER] = FailureLimiter(settings.api_failed_validations_per_minute)
+    # Each of several workers counts on its own, so each gets its share of the limit.
+    app[LIMITER] = FailureLimiter(
+        -(-settings.api_failed_validations_per_minute // settings.api_workers))
     app[OPENAPI] = build_document()
     for route in ROUTES:
         app.router.add_route(route.method, PREFIX + route.path, route.handler, name=route.name)

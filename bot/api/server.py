@@ -1,7 +1,8 @@
 """`promobot api`: the shop API alone, for deployments that run it apart from the bot.
 
 The schema is made usable first (`ensure_schema`: the SQLite default migrates itself,
-PostgreSQL must already be migrated), then the app serves until SIGINT/SIGTERM.
+PostgreSQL must already be migrated), then the app serves until SIGINT/SIGTERM: in this
+process, or in `PROMOBOT_API_WORKERS` worker processes (`bot.api.workers`).
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.log import access_logger
 
 from bot.api.app import create_app
+from bot.api.workers import ApiWorkers, WorkerFailed
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db.engine import create_database
@@ -22,17 +26,28 @@ from bot.process import stop_on_signals
 log = logging.getLogger(__name__)
 
 
-async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) -> None:
-    """Serve the API on `api_host:api_port` until `stop` is set."""
+async def serve(
+    settings: Settings, stop: asyncio.Event, clock: Clock = utcnow, *,
+    reuse_port: bool = False, ready: Callable[[], None] | None = None,
+) -> None:
+    """Serve the API on `api_host:api_port` until `stop` is set; `ready` is called once
+    it listens."""
     await ensure_schema(settings)
     db = create_database(settings.database_url)
-    runner = web.AppRunner(create_app(settings, db, clock))
+    # Access lines for every checkout call cost more than the call's database work;
+    # PROMOBOT_API_ACCESS_LOG turns them on.
+    runner = web.AppRunner(create_app(settings, db, clock),
+                           access_log=access_logger if settings.api_access_log else None)
     try:
         await runner.setup()
-        await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+        await web.TCPSite(runner, settings.api_host, settings.api_port,
+                          reuse_port=reuse_port or None).start()
+        if ready is not None:
+            ready()
         if not settings.api_key_map:
             log.warning("PROMOBOT_API_KEYS is empty: every call except health will get 401")
-        log.info("shop API on http://%s:%s/api/v1", settings.api_host, settings.api_port)
+        if not reuse_port:
+            log.info("shop API on http://%s:%s/api/v1", settings.api_host, settings.api_port)
         await stop.wait()
     finally:
         await runner.cleanup()
@@ -43,7 +58,16 @@ async def run(settings: Settings) -> int:
     """The `promobot api` subcommand: 0 on a clean stop, 2 when the schema is not current."""
     stop = stop_on_signals()
     try:
-        await serve(settings, stop)
+        if settings.api_workers == 1:
+            await serve(settings, stop)
+            return 0
+        await ensure_schema(settings)  # once, before the workers start
+        workers = ApiWorkers(settings)
+        await workers.start()
+        return await workers.serve_until(stop)
+    except WorkerFailed as error:
+        print(f"promobot: {error}", file=sys.stderr)
+        return 1
     except SchemaNotCurrentError as error:
         print(f"promobot: {error}", file=sys.stderr)
         return 2

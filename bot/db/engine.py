@@ -11,18 +11,25 @@ a sync engine, so a redeem costs one hand-off between the loop and a thread inst
 one per statement (aiosqlite's way), and the write lock is held for well under a
 millisecond; a read job runs in the loop itself (WAL readers never wait). On PostgreSQL
 the same function runs through `AsyncConnection.run_sync`.
+
+Several processes on one SQLite file (API workers, `promobot api` beside `promobot run`)
+queue their hot writes on an flock of `<database>.write-lock` before BEGIN IMMEDIATE:
+the kernel wakes the next writer the moment the lock is free, whereas SQLite's busy
+handler polls with sleeps of up to 100 ms, which left redeems waiting seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import fcntl
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -62,7 +69,32 @@ def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql(begin)
+        # On the driver's cursor: SQLAlchemy's execution path costs more than BEGIN does.
+        cursor = connection.connection.dbapi_connection.cursor()
+        cursor.execute(begin)
+        cursor.close()
+
+
+class _KeptConnection:
+    """A sync engine's one connection, kept open between jobs by the one thread that runs
+    them: a pool checkout and return cost more than the indexed lookup in between."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        conn = self._conn
+        if conn is None or conn.invalidated:
+            conn = self._conn = self.engine.connect()
+        with conn.begin():
+            return fn(conn, *args)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.engine.dispose()
 
 
 async def on_connection(
@@ -79,20 +111,24 @@ class HotPath:
     def __init__(self, url: str, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
-        self._writer: Engine | None = None
-        self._reader: Engine | None = None
+        self._writer: _KeptConnection | None = None
+        self._reader: _KeptConnection | None = None
+        self._write_lock: int | None = None
         if self._sqlite:
             sync_url = make_url(url).set(drivername="sqlite")
             # One writer thread: in-process writers queue here, not on the file lock.
-            self._writer = create_engine(sync_url, pool_size=1, max_overflow=0)
-            self._reader = create_engine(sync_url, pool_size=1, max_overflow=0)
-            _tune_sqlite(self._writer, immediate=True)
-            _tune_sqlite(self._reader, immediate=False)
+            writer = create_engine(sync_url, pool_size=1, max_overflow=0)
+            reader = create_engine(sync_url, pool_size=1, max_overflow=0)
+            _tune_sqlite(writer, immediate=True)
+            _tune_sqlite(reader, immediate=False)
+            self._writer, self._reader = _KeptConnection(writer), _KeptConnection(reader)
             self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-write")
+            self._write_lock = _write_lock_file(sync_url.database)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         if self._writer is not None:
-            return await self._in_thread(self._write_pool, self._writer, fn, args)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._write_pool, self._write_job, fn, args)
         async with self._engine.begin() as conn:
             return await conn.run_sync(fn, *args)
 
@@ -100,27 +136,47 @@ class HotPath:
         if self._reader is not None:
             # In WAL mode a reader never waits for a lock, and hot reads are single indexed
             # lookups (~0.1 ms): running them right here beats any hand-off to a thread.
-            with self._reader.begin() as conn:
-                return fn(conn, *args)
+            return self._reader.run(fn, args)
         async with self._engine.begin() as conn:
             return await conn.run_sync(fn, *args)
 
-    @staticmethod
-    async def _in_thread(
-        pool: ThreadPoolExecutor, engine: Engine, fn: Callable[..., T], args: tuple[Any, ...]
-    ) -> T:
-        def job() -> T:
-            with engine.begin() as conn:
-                return fn(conn, *args)
-
-        return await asyncio.get_running_loop().run_in_executor(pool, job)
+    def _write_job(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        assert self._writer is not None
+        with _locked(self._write_lock):
+            return self._writer.run(fn, args)
 
     def dispose(self) -> None:
-        for engine in (self._writer, self._reader):
-            if engine is not None:
-                engine.dispose()
-        if self._sqlite:
-            self._write_pool.shutdown(wait=False)
+        if self._writer is not None and self._reader is not None:
+            # Each connection is closed by the thread that opened it (sqlite3 insists).
+            self._write_pool.submit(self._writer.close)
+            self._write_pool.shutdown(wait=True)
+            self._reader.close()
+            self._writer = self._reader = None
+            if self._write_lock is not None:
+                os.close(self._write_lock)
+                self._write_lock = None
+
+
+def _write_lock_file(database: str | None) -> int | None:
+    """The lock file beside a SQLite database file (none for an in-memory database).
+
+    A file of its own, never the database: closing any descriptor of the database file
+    would drop the POSIX locks SQLite holds on it in this process."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+
+@contextmanager
+def _locked(fd: int | None) -> Iterator[None]:
+    if fd is None:
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select
 
 from bot.db.models import Customer
+from bot.db.prepared import Prepared
 from bot.promo.offers import Basket
 from bot.promo.validation import Verdict, check
 
@@ -28,13 +29,13 @@ class Shopper:
     timezone: str | None
 
 
-_SHOPPER = select(customers.c.id, customers.c.locale, customers.c.timezone).where(
+_SHOPPER = Prepared(select(customers.c.id, customers.c.locale, customers.c.timezone).where(
     customers.c.external_id == bindparam("external_id")
-)
+))
 
 
 def find_shopper(conn: Connection, external_id: str) -> Shopper | None:
-    row = conn.execute(_SHOPPER, {"external_id": external_id}).first()
+    row = _SHOPPER.first(conn, {"external_id": external_id})
     return None if row is None else Shopper(row.id, external_id, row.locale, row.timezone)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import Database, on_connection
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode, Redemption
+from bot.db.prepared import Prepared
 from bot.promo.codes import normalize
 from bot.promo.offers import Basket
 from bot.promo.validation import Reason, Verdict, customer_uses, judge, load_code
@@ -56,9 +57,9 @@ class _Refused(Exception):
         self.outcome = outcome or RedeemOutcome(verdict)
 
 
-# The hot path's statements are built once (building one costs more than running it);
+# The hot path's statements are prepared once (building one costs more than running it);
 # bound names carry a `b_` prefix because an UPDATE reserves the column names.
-_TAKE_USE = (
+_TAKE_USE = Prepared(
     update(codes)
     .where(
         codes.c.id == bindparam("b_id"),
@@ -69,7 +70,13 @@ _TAKE_USE = (
     )
     .values(used_count=codes.c.used_count + 1)
 )
-_INSERT_REDEMPTION = redemptions.insert().returning(redemptions.c.id)
+_INSERT_REDEMPTION = Prepared(
+    redemptions.insert()
+    .values({name: bindparam(f"b_{name}") for name in (
+        "code_id", "customer_id", "order_external_id", "order_total", "discount",
+        "free_shipping", "created_at")})
+    .returning(redemptions.c.id)
+)
 
 
 def _customer_use_statement(dialect: str) -> Any:
@@ -84,24 +91,26 @@ def _customer_use_statement(dialect: str) -> Any:
     )
 
 
-_TAKE_CUSTOMER_USE = {name: _customer_use_statement(name) for name in ("postgresql", "sqlite")}
+_TAKE_CUSTOMER_USE = {
+    name: Prepared(_customer_use_statement(name)) for name in ("postgresql", "sqlite")
+}
 
 
 def _take_customer_use(conn: Connection, code_id: int, customer_id: int, limit: int) -> bool:
     stmt = _TAKE_CUSTOMER_USE[conn.dialect.name]
     params = {"b_code": code_id, "b_customer": customer_id, "b_limit": limit}
-    return conn.execute(stmt, params).rowcount == 1
+    return stmt.rowcount(conn, params) == 1
 
 
-_EXISTING = select(redemptions).where(
+_EXISTING = Prepared(select(redemptions).where(
     redemptions.c.code_id == bindparam("code_id"),
     redemptions.c.order_external_id == bindparam("order_external_id"),
-)
+))
 
 
 def _existing(conn: Connection, code_id: int, order_external_id: str) -> Any | None:
     params = {"code_id": code_id, "order_external_id": order_external_id}
-    return conn.execute(_EXISTING, params).first()
+    return _EXISTING.first(conn, params)
 
 
 def _redeem_in(
@@ -123,7 +132,7 @@ def _redeem_in(
     verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
     if not verdict.valid:
         raise _Refused(verdict)
-    if conn.execute(_TAKE_USE, {"b_id": code.id, "b_now": now}).rowcount != 1:
+    if _TAKE_USE.rowcount(conn, {"b_id": code.id, "b_now": now}) != 1:
         # Someone else took the last use between our read and write; on PostgreSQL that
         # may have been a concurrent redeem of this very order, now visible.
         if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
@@ -151,20 +160,15 @@ def _redeem_in(
             raise _Refused(Verdict(Reason.USED_UP, code))
         redemption_id = previous.id
     else:
-        result = conn.execute(
-            _INSERT_REDEMPTION,
-            {
-                "code_id": code.id,
-                "customer_id": customer_id,
-                "order_external_id": order_external_id,
-                "order_total": basket.total,
-                "discount": verdict.discount,
-                "free_shipping": verdict.free_shipping,
-                "created_at": now,
-                "released_at": None,
-            },
-        )
-        redemption_id = result.scalar_one()
+        redemption_id = _INSERT_REDEMPTION.scalar(conn, {
+            "b_code_id": code.id,
+            "b_customer_id": customer_id,
+            "b_order_external_id": order_external_id,
+            "b_order_total": basket.total,
+            "b_discount": verdict.discount,
+            "b_free_shipping": verdict.free_shipping,
+            "b_created_at": now,
+        })
     return RedeemOutcome(verdict, redemption_id, verdict.discount, verdict.free_shipping)
 
 

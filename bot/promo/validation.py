@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import on_connection
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode
+from bot.db.prepared import Prepared
 from bot.promo.codes import looks_like_code, normalize
 from bot.promo.offers import Basket, Offer, calculate
 
@@ -115,25 +116,25 @@ def judge(
     )
 
 
-# Built once: checkout runs these thousands of times a second.
-_CODE_BY_STRING = select(codes_table).where(codes_table.c.code == bindparam("code"))
-_CUSTOMER_USES = select(usage_table.c.used_count).where(
+# Prepared once: checkout runs these thousands of times a second.
+_CODE_BY_STRING = Prepared(select(codes_table).where(codes_table.c.code == bindparam("code")))
+_CUSTOMER_USES = Prepared(select(usage_table.c.used_count).where(
     usage_table.c.code_id == bindparam("code_id"),
     usage_table.c.customer_id == bindparam("customer_id"),
-)
+))
 
 
 def load_code(conn: Connection, raw_code: str) -> Any | None:
-    """The code row by what the shopper typed (a Core row: cheap on the hot path)."""
+    """The code row by what the shopper typed (a named tuple: cheap on the hot path)."""
     if not looks_like_code(raw_code):
         return None
-    return conn.execute(_CODE_BY_STRING, {"code": normalize(raw_code)}).first()
+    return _CODE_BY_STRING.first(conn, {"code": normalize(raw_code)})
 
 
 def customer_uses(conn: Connection, code_id: int, customer_id: int | None) -> int:
     if customer_id is None:
         return 0
-    uses = conn.scalar(_CUSTOMER_USES, {"code_id": code_id, "customer_id": customer_id})
+    uses = _CUSTOMER_USES.scalar(conn, {"code_id": code_id, "customer_id": customer_id})
     return uses or 0
 
 

@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -158,6 +159,23 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
+    def pids(self) -> list[int]:
+        """The server and its worker processes, if it runs several."""
+        found, queue = [], [self.pid]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                with contextlib.suppress(OSError):
+                    queue += [int(child) for child in task.read_text().split()]
+        return found
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids())
+
+    def rss(self) -> float:
+        return sum(rss_mib(pid) for pid in self.pids())
+
     def tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -174,10 +192,11 @@ class Server:
                 self.process.wait(timeout=15)
 
 
-def spawn_server(url: str, workdir: Path, how: str) -> Server:
+def spawn_server(url: str, workdir: Path, how: str, workers: int) -> Server:
     port = free_port()
     env = {
         **os.environ,
+        "PROMOBOT_API_WORKERS": str(workers),
         "PROMOBOT_DATABASE_URL": url,
         "PROMOBOT_API_KEYS": f"bench:{API_KEY}",
         "PROMOBOT_API_HOST": HOST,
@@ -251,10 +270,20 @@ class Phase:
     client_cpu: float = 0.0
     rss: float = 0.0
     exhausted: bool = False
+    # Set by wrk, which reports them itself; else computed from `latencies`.
+    counted: int | None = None
+    p50: float | None = None
+    p99: float | None = None
 
     @property
     def requests(self) -> int:
-        return len(self.latencies)
+        return len(self.latencies) if self.counted is None else self.counted
+
+    def percentiles(self) -> tuple[float, float]:
+        if self.p50 is not None and self.p99 is not None:
+            return self.p50, self.p99
+        lat = sorted(self.latencies)
+        return percentile(lat, 0.5), percentile(lat, 0.99)
 
     @property
     def ok(self) -> int:
@@ -334,12 +363,78 @@ async def load(
                 status = "200-not-valid"
             phase.statuses[status] += 1
 
-    cpu0, client0, t0 = cpu_seconds(server.pid), time.process_time(), time.perf_counter()
+    cpu0, client0, t0 = server.cpu(), time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(connections)))
     phase.seconds = time.perf_counter() - t0
-    phase.server_cpu = (cpu_seconds(server.pid) - cpu0) / phase.seconds
+    phase.server_cpu = (server.cpu() - cpu0) / phase.seconds
     phase.client_cpu = (time.process_time() - client0) / phase.seconds
-    phase.rss = rss_mib(server.pid)
+    phase.rss = server.rss()
+    return phase
+
+
+WRK_SCRIPT = Path(__file__).resolve().with_name("wrk_api.lua")
+WRK_THREADS = 1  # one C thread drives tens of thousands of requests a second
+
+
+@dataclass
+class WrkFeed:
+    """The data file wrk's script reads, and where the next phase starts in it."""
+
+    path: Path
+    next_line: int = 1
+
+
+def wrk_feeds(seeded: Seeded, workdir: Path) -> dict[str, WrkFeed]:
+    def write(name: str, pairs: list[tuple[str, str]]) -> WrkFeed:
+        path = workdir / f"{name}.tsv"
+        path.write_text("".join(f"{code}\t{customer}\n" for code, customer in pairs))
+        return WrkFeed(path)
+
+    validate = [(code, customer) for customer, code in seeded.personal.items()]
+    shared = [(seeded.shared, customer) for customer in seeded.customers]
+    return {"validate": write("validate", validate), "redeem": write("redeem", seeded.pool),
+            "redeem_shared": write("redeem_shared", shared)}
+
+
+async def load_wrk(
+    server: Server, phase: Phase, path: str, feed: WrkFeed, run: str, *, connections: int,
+    seconds: float,
+) -> Phase:
+    """The same load from wrk (C, one thread): the client costs a fraction of a core, so
+    the server gets the machine's second core instead of sharing it with Python."""
+    command = [
+        "wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+        "--timeout", "10s", "-s", str(WRK_SCRIPT), server.base + PREFIX + path, "--",
+        phase.case, str(feed.path), str(feed.next_line), f"{run}-{feed.next_line}", API_KEY,
+        json.dumps({"total": TOTAL, "items": ITEMS}, separators=(",", ":")), str(WRK_THREADS),
+    ]
+    cpu0, t0 = server.cpu(), time.perf_counter()
+    child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    wall = time.perf_counter() - t0
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = server.cpu() - cpu0
+    line = next((x for x in out.decode().splitlines() if x.startswith("BENCH ")), None)
+    if process.returncode != 0 or line is None:
+        raise SystemExit(f"wrk failed ({process.returncode}):\n{out.decode()}{err.decode()}")
+    report = json.loads(line[len("BENCH "):])
+    phase.seconds = report["seconds"]
+    phase.counted = report["requests"]
+    phase.p50, phase.p99 = report["p50_us"] / 1e6, report["p99_us"] / 1e6
+    statuses = report["statuses"]
+    if statuses.pop("exhausted", 0):
+        phase.exhausted = True
+    phase.statuses.update({k: int(v) for k, v in statuses.items()})
+    if report["socket_errors"]:
+        phase.statuses["socket errors"] += report["socket_errors"]
+    # Every request wrk built, answered or cut off at the end, took a single-use code.
+    feed.next_line += report["issued"] + connections
+    phase.server_cpu = server_cpu / wall
+    phase.client_cpu = (child.ru_utime + child.ru_stime
+                        - child0.ru_utime - child0.ru_stime) / wall
+    phase.rss = server.rss()
     return phase
 
 
@@ -414,14 +509,14 @@ def summarize_profile(path: Path, top: int = 12) -> str:
 
 
 def row(backend_name: str, phase: Phase, connections: int) -> str:
-    lat = sorted(phase.latencies)
+    p50, p99 = phase.percentiles()
     rate = phase.ok / phase.seconds if phase.seconds else 0.0
     note = " (pool exhausted)" if phase.exhausted else ""
     # CPU the server spent per request: unlike the rate, not lowered by a busy machine.
     cost = 1000 * phase.server_cpu * phase.seconds / phase.requests if phase.requests else 0.0
     return (f"| {backend_name} | {phase.case} | {connections} | {phase.requests:,} | "
-            f"{phase.errors} | {rate:,.0f}/s{note} | {1000 * percentile(lat, 0.5):.1f} ms | "
-            f"{1000 * percentile(lat, 0.99):.1f} ms | {phase.server_cpu:.0%} | {cost:.2f} ms | "
+            f"{phase.errors} | {rate:,.0f}/s{note} | {1000 * p50:.1f} ms | "
+            f"{1000 * p99:.1f} ms | {phase.server_cpu:.0%} | {cost:.2f} ms | "
             f"{phase.client_cpu:.0%} | {phase.rss:.0f} MiB |")
 
 
@@ -445,13 +540,16 @@ async def main(args: argparse.Namespace) -> None:
             raise SystemExit("--database-url: a SQLite file is made for you; give PostgreSQL")
         name = backend(url)
         pool_size = args.redeem_pool or max(
-            20_000, int(args.duration_s * 4_000 + args.warmup_s * 4_000))
+            20_000, int((args.duration_s + args.warmup_s) * 6_000))
         seeded = await seed(url, args.customers, pool_size)
         print(f"# {safe(url)}: seeded {len(seeded.customers):,} customers, "
               f"{len(seeded.personal):,} validation codes, {len(seeded.pool):,} single-use "
               f"redeem codes, 1 shared code in {seeded.seconds:.1f} s", flush=True)
-        server = await wait_healthy(spawn_server(url, workdir, args.server))
-        print(f"# server: {server.how}, pid {server.pid}; client: aiohttp, "
+        server = await wait_healthy(spawn_server(url, workdir, args.server, args.workers))
+        client_name = "wrk" if args.client == "wrk" else "aiohttp"
+        feeds = wrk_feeds(seeded, workdir) if args.client == "wrk" else {}
+        print(f"# server: {server.how}, pid {server.pid}, {args.workers} worker(s); "
+              f"client: {client_name}, "
               f"{args.connections} connections, {args.duration_s:g} s per case after "
               f"{args.warmup_s:g} s warm-up", flush=True)
         rng = random.Random(11)
@@ -474,17 +572,25 @@ async def main(args: argparse.Namespace) -> None:
                         make = redeem_shared_bodies(seeded, rng, run)
                     else:
                         raise SystemExit(f"unknown case {case!r}")
+
+                    async def measure(
+                        phase: Phase, seconds: float, path: str = path,
+                        make: Callable[[], bytes | None] = make, check: bool = check,
+                    ) -> Phase:
+                        if args.client == "wrk":
+                            return await load_wrk(server, phase, path, feeds[phase.case], run,
+                                                  connections=args.connections, seconds=seconds)
+                        return await load(client, server, phase, path, make,
+                                          connections=args.connections, seconds=seconds,
+                                          max_requests=args.max_requests, check_valid=check)
+
                     if args.warmup_s > 0:
-                        await load(client, server, Phase(case), path, make,
-                                   connections=args.connections, seconds=args.warmup_s,
-                                   max_requests=args.max_requests, check_valid=check)
+                        await measure(Phase(case), args.warmup_s)
                     spy = None
                     if args.profile:
                         spy_out = workdir / f"{case}.spy.txt"
                         spy = start_profile(server.pid, args.duration_s, spy_out)
-                    phase = await load(client, server, Phase(case), path, make,
-                                       connections=args.connections, seconds=args.duration_s,
-                                       max_requests=args.max_requests, check_valid=check)
+                    phase = await measure(Phase(case), args.duration_s)
                     results.append(phase)
                     print(row(name, phase, args.connections), flush=True)
                     if spy is not None:
@@ -516,6 +622,12 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", help="PostgreSQL URL (default: a temp SQLite file); "
                         "the database is created if missing and emptied")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--client", choices=("wrk", "aiohttp"),
+                        default="wrk" if shutil.which("wrk") else "aiohttp",
+                        help="load generator (default: wrk when installed — apt install wrk "
+                        "— since a Python client takes a core of its own)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="PROMOBOT_API_WORKERS for the server (default: %(default)s)")
     parser.add_argument("--duration", dest="duration_s", type=float, default=10.0,
                         help="seconds per case (default: %(default)s)")
     parser.add_argument("--warmup", dest="warmup_s", type=float, default=2.0)
