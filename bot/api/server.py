@@ -21,7 +21,7 @@ from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db.engine import create_database
 from bot.db.migrate import SchemaNotCurrentError, ensure_schema
-from bot.process import stop_on_signals
+from bot.process import calm_garbage_collector, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ async def serve(
         await runner.setup()
         await web.TCPSite(runner, settings.api_host, settings.api_port,
                           reuse_port=reuse_port or None).start()
+        calm_garbage_collector()
         if ready is not None:
             ready()
         if not settings.api_key_map:

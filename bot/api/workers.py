@@ -10,7 +10,8 @@ brake counts in memory, so each worker holds 1/N of the limit and the total stay
 within it.
 
 When a worker dies, the whole service stops with a non-zero exit so that the process
-manager (systemd, Docker) restarts it: half a service quietly serving is worse.
+manager (systemd, Docker) restarts it: half a service quietly serving is worse. When
+the supervising process dies, its workers stop too.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ async def _serve_worker(settings: Settings, ready: Connection) -> int:
     from bot.process import stop_on_signals
 
     stop = stop_on_signals()
+    # A worker outlives no supervisor, even one killed with SIGKILL.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        asyncio.get_running_loop().add_reader(parent.sentinel, stop.set)
     try:
         await serve(settings, stop, reuse_port=True, ready=lambda: ready.send(None))
     except (OSError, SchemaNotCurrentError) as error:

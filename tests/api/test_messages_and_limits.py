@@ -105,3 +105,15 @@ async def test_issued_unlimited_code_stays_unlimited(api: Api, db: Database) -> 
     async with db.session() as session:
         stored = (await session.scalars(select(PromoCode))).one()
     assert (stored.usage_limit, stored.per_customer_limit) == (None, None)
+
+
+async def test_each_worker_holds_its_share_of_the_failure_limit(
+    make_api: Any, db: Database, clock: Any
+) -> None:
+    """With 3 workers counting apart, a guesser spread over them still gets 6 in all."""
+    await add_customer(db, clock, "c1")
+    async with make_api(api_failed_validations_per_minute=6, api_workers=3) as api:
+        for _ in range(2):
+            assert (await api.post("/codes/validate", check("WRONGCODE1", "c1")))[0] == 200
+        status, _, _ = await api.post("/codes/validate", check("WRONGCODE1", "c1"))
+        assert status == 429
