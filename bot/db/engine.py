@@ -123,12 +123,27 @@ class _KeptConnection:
         self.engine = engine
         self._conn: Connection | None = None
 
-    def run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def _connection(self) -> Connection:
         conn = self._conn
         if conn is None or conn.invalidated:
             conn = self._conn = self.engine.connect()
-        with conn.begin():
+        return conn
+
+    def run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """`fn` in a transaction of its own."""
+        with self._connection().begin() as transaction:
+            return fn(transaction.connection, *args)
+
+    def read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """`fn` without BEGIN and COMMIT around it: each of its SELECTs reads a snapshot
+        of its own, which hot reads (stale by design) can take; a statement that went
+        through SQLAlchemy began a transaction, which is rolled back."""
+        conn = self._connection()
+        try:
             return fn(conn, *args)
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
 
     def close(self) -> None:
         if self._conn is not None:
@@ -180,7 +195,7 @@ class HotPath:
         if self._reader is not None:
             # In WAL mode a reader never waits for a lock, and hot reads are single indexed
             # lookups (~0.1 ms): running them right here beats any hand-off to a thread.
-            return self._reader.run(fn, args)
+            return self._reader.read(fn, args)
         async with self._engine.begin() as conn:
             return await conn.run_sync(fn, *args)
 

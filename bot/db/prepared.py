@@ -15,7 +15,7 @@ supported: no expanding IN lists, no server-side defaults to fetch.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,10 +88,24 @@ class Prepared:
             cursor.close()
         if raw is None or compiled.row is None:
             return None
-        if compiled.converts_results:
-            raw = [v if p is None or v is None else p(v)
-                   for p, v in zip(compiled.results, raw, strict=True)]
-        return compiled.row._make(raw)
+        return compiled.row._make(self._converted(compiled, raw))
+
+    @staticmethod
+    def _converted(compiled: _Compiled, raw: Sequence[Any]) -> Sequence[Any]:
+        if not compiled.converts_results:
+            return raw
+        return [v if p is None or v is None else p(v)
+                for p, v in zip(compiled.results, raw, strict=True)]
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """Every row."""
+        cursor, compiled = self._run(conn, params)
+        try:
+            raws = cursor.fetchall()
+        finally:
+            cursor.close()
+        assert compiled.row is not None
+        return [compiled.row._make(self._converted(compiled, raw)) for raw in raws]
 
     def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any | None:
         """The first column of the first row, or None."""

@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import on_connection
 from bot.db.models import CodeStatus, PromoCode
+from bot.db.prepared import Prepared
 
 codes = PromoCode.__table__
 
 # Bound to the customer, active, started, not expired, with uses left; soonest deadline
 # first (codes whose lifetime starts on delivery come last).
-_ACTIVE = (
+_ACTIVE = Prepared(
     select(codes)
     .where(
         codes.c.customer_id == bindparam("customer_id"),
@@ -30,8 +31,8 @@ _ACTIVE = (
 
 
 def wallet(conn: Connection, customer_id: int, now: datetime) -> Sequence[Any]:
-    """The active codes as Core rows (the `/codes` hot path: `Database.hot.read`)."""
-    return conn.execute(_ACTIVE, {"customer_id": customer_id, "now": now}).all()
+    """The active codes as rows (the `/codes` hot path: `Database.hot.read`)."""
+    return _ACTIVE.all(conn, {"customer_id": customer_id, "now": now})
 
 
 async def active_codes(session: AsyncSession, customer_id: int, now: datetime) -> Sequence[Any]:
