@@ -3,12 +3,14 @@
 Targets on SQLite (2-core machine): validate >= 3 000/s with p99 < 10 ms, redeem
 >= 1 000/s with p99 < 20 ms. Run by hand:
 
+    python tests/bench/bench_api.py --workers 2 --connections 8      # the README's figures
     python tests/bench/bench_api.py                                 # SQLite (temp file)
     python tests/bench/bench_api.py --database-url \\
         postgresql+asyncpg://postgres@127.0.0.1:5432/promobot_bench_api
     python tests/bench/bench_api.py --profile                       # + py-spy top frames
 
-The server is `promobot api` in a process of its own (falling back to an equivalent
+Load comes from wrk when it is installed (`apt install wrk`; see wrk_api.lua), else from
+an aiohttp client in this process. The server is `promobot api` in a process of its own (falling back to an equivalent
 `create_app` server in this file when the installed CLI has no `api` command), so the
 load generator never shares its event loop. The database is made from empty with the
 migrations and seeded before the server starts: customers, one personal code each for
