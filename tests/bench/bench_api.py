@@ -10,11 +10,11 @@ Targets on SQLite (2-core machine): validate >= 3 000/s with p99 < 10 ms, redeem
     python tests/bench/bench_api.py --profile                       # + py-spy top frames
 
 Load comes from wrk when it is installed (`apt install wrk`; see wrk_api.lua), else from
-an aiohttp client in this process. The server is `promobot api` in a process of its own (falling back to an equivalent
-`create_app` server in this file when the installed CLI has no `api` command), so the
-load generator never shares its event loop. The database is made from empty with the
-migrations and seeded before the server starts: customers, one personal code each for
-validation, a pool of single-use personal codes (one per redeem request) and one shared
+an aiohttp client in this process. The server is `promobot api` in a process of its own
+(falling back to an equivalent `create_app` server in this file when the installed CLI
+has no `api` command), so the load generator never shares its event loop. The database
+is made from empty with the migrations and seeded before the server starts: customers,
+one personal code each for validation, a pool of single-use personal codes (one per redeem request) and one shared
 code without limits (every redeem on the same row). Each case gets a warm-up, then a
 timed phase; every loop ends by time or by count, and all traffic goes to 127.0.0.1.
 Figures only: nothing here asserts a timing.
