@@ -14,9 +14,10 @@ an aiohttp client in this process. The server is `promobot api` in a process of 
 (falling back to an equivalent `create_app` server in this file when the installed CLI
 has no `api` command), so the load generator never shares its event loop. The database
 is made from empty with the migrations and seeded before the server starts: customers,
-one personal code each for validation, a pool of single-use personal codes (one per redeem request) and one shared
-code without limits (every redeem on the same row). Each case gets a warm-up, then a
-timed phase; every loop ends by time or by count, and all traffic goes to 127.0.0.1.
+one personal code each for validation, a pool of single-use personal codes (one per
+redeem request) and one shared code without limits (every redeem on the same row).
+Each case gets a warm-up, then a timed phase; every loop ends by time or by count, and
+all traffic goes to 127.0.0.1.
 Figures only: nothing here asserts a timing.
 """
 
