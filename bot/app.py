@@ -238,7 +238,7 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
     runners: list[web.AppRunner] = []
     polling: asyncio.Task[None] | None = None
     api_workers: ApiWorkers | None = None
-    api_watch: asyncio.Future[object] | None = None
+    api_watch: asyncio.Future[str | None] | None = None
     runtime = Runtime(settings, db, clock, bot, dp)
     try:
         try:
@@ -283,14 +283,15 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
         if polling is not None:
             watched.add(polling)  # type: ignore[arg-type]
         if api_workers is not None:
-            api_watch = asyncio.ensure_future(api_workers.wait())
+            api_watch = asyncio.ensure_future(api_workers.ended())
             watched.add(api_watch)  # type: ignore[arg-type]
         await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         if api_watch is not None:
             api_watch.cancel()
             if api_watch.done() and not api_watch.cancelled() and not stop.is_set():
-                raise WorkerFailed(f"{api_watch.result().name} exited: stopping")
+                if (problem := api_watch.result()) is not None:
+                    raise WorkerFailed(problem)
     finally:
         log.info("shutting down")
         for service in reversed(runtime.services):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from aiohttp import web
 
 from bot.api.auth import auth_middleware
@@ -28,7 +30,7 @@ def create_app(settings: Settings, db: Database, clock: Clock = utcnow) -> web.A
     app[CLOCK] = clock
     # Each of several workers counts on its own, so each gets its share of the limit.
     app[LIMITER] = FailureLimiter(
-        -(-settings.api_failed_validations_per_minute // settings.api_workers))
+        math.ceil(settings.api_failed_validations_per_minute / settings.api_workers))
     app[OPENAPI] = build_document()
     for route in ROUTES:
         app.router.add_route(route.method, PREFIX + route.path, route.handler, name=route.name)

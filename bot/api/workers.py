@@ -76,10 +76,6 @@ class ApiWorkers:
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[BaseProcess] = []
 
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self._processes if p.pid is not None]
-
     async def start(self) -> None:
         """Start every worker and return once all of them listen; else stop them and
         raise `WorkerFailed`."""
@@ -108,8 +104,9 @@ class ApiWorkers:
         log.info("shop API: %d workers on http://%s:%s/api/v1", len(self._processes),
                  self.settings.api_host, self.settings.api_port)
 
-    async def wait(self) -> BaseProcess:
-        """Return the first worker to exit."""
+    async def ended(self) -> str | None:
+        """Wait for the first worker to exit: None when a signal of its own stopped it
+        (Ctrl-C reaches the whole process group), else what went wrong."""
         loop = asyncio.get_running_loop()
         ended: asyncio.Future[BaseProcess] = loop.create_future()
 
@@ -120,10 +117,14 @@ class ApiWorkers:
         for process in self._processes:
             loop.add_reader(process.sentinel, on_exit, process)
         try:
-            return await ended
+            dead = await ended
         finally:
             for process in self._processes:
                 loop.remove_reader(process.sentinel)
+        if dead.exitcode == 0:
+            return None
+        log.error("%s exited with %s: stopping the shop API", dead.name, dead.exitcode)
+        return f"{dead.name} exited with {dead.exitcode}"
 
     async def stop(self) -> None:
         """SIGTERM every worker (each finishes its requests), then wait; kill stragglers."""
@@ -144,19 +145,12 @@ class ApiWorkers:
     async def serve_until(self, stop: asyncio.Event) -> int:
         """Run until `stop` is set (0) or a worker dies (1), then stop the rest."""
         waiter = asyncio.ensure_future(stop.wait())
-        watcher = asyncio.ensure_future(self.wait())
+        watcher = asyncio.ensure_future(self.ended())
         try:
             await asyncio.wait({waiter, watcher}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
             watcher.cancel()
-        code = 0
-        if watcher.done() and not watcher.cancelled() and not stop.is_set():
-            dead = watcher.result()
-            # 0 is a worker stopped by a signal of its own (Ctrl-C reaches the whole group).
-            if dead.exitcode != 0:
-                log.error("%s exited with %s: stopping the shop API", dead.name,
-                          dead.exitcode)
-                code = 1
+        failed = watcher.done() and not watcher.cancelled() and watcher.result() is not None
         await self.stop()
-        return code
+        return 1 if failed and not stop.is_set() else 0

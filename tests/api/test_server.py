@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 from aiohttp import ClientSession
+from ports import free_port
 
 from bot.api.server import serve
 from bot.config import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_serve_migrates_answers_and_stops(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession, TCPConnector
+from ports import free_port
 
 # Process handling does not depend on the database: run once, on a SQLite file.
 pytestmark = pytest.mark.skipif(bool(os.environ.get("PROMOBOT_TEST_DATABASE_URL")),
@@ -20,12 +21,6 @@ pytestmark = pytest.mark.skipif(bool(os.environ.get("PROMOBOT_TEST_DATABASE_URL"
 
 KEY = "workers-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def workers_of(pid: int) -> list[int]:

@@ -4,10 +4,13 @@ stop; and start-up refusing bad configuration with a clear message."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 import tg_updates as u
+from aiohttp import ClientSession, TCPConnector
 from fake_bot_api import FakeBotAPI
+from ports import free_port
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -90,3 +93,36 @@ async def test_run_delivers_what_the_outbox_holds(tg_settings: Settings, api: Fa
     assert len(sent) == 1 and sent[0].params["chat_id"] == 7001
     assert "A personal code from our team" in sent[0].text
     assert status == "sent"
+
+
+async def test_run_serves_the_shop_api_from_worker_processes(
+    tg_settings: Settings, api: FakeBotAPI
+) -> None:
+    if not is_sqlite(tg_settings.database_url):
+        pytest.skip("serve() migrates only SQLite; PostgreSQL is covered by the other tests")
+    port = free_port()
+    settings = tg_settings.model_copy(update={"api_port": port, "api_workers": 2})
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop))
+    api.queue_update(u.message(5002, "/help", language_code="en"))
+    statuses = []
+    async with ClientSession(connector=TCPConnector(force_close=True)) as http:
+        for _ in range(300):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/api/v1/health") as response:
+                    statuses.append(response.status)
+                    if len(statuses) == 5:
+                        break
+            except OSError:
+                await asyncio.sleep(0.05)
+    # The API answers from the workers while the bot itself keeps polling.
+    for _ in range(100):
+        if api.calls("sendMessage"):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    assert statuses == [200] * 5
+    assert "/codes" in api.calls("sendMessage")[0].text
+    with pytest.raises(OSError):  # the workers stopped with the bot
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
