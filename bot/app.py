@@ -19,7 +19,6 @@ from typing import Protocol
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
@@ -37,6 +36,7 @@ from bot.api.workers import ApiWorkers, WorkerFailed
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db.engine import Database, create_database
+from bot.delivery.transport import JsonSession
 from bot.i18n import DOMAIN, LOCALES, LOCALES_DIR
 from bot.process import calm_garbage_collector, stop_on_signals
 
@@ -129,7 +129,7 @@ _REPLY_MODELS = tuple(Response[returning] for returning in (Message, bool, Messa
 
 def create_bot(settings: Settings) -> Bot:
     """The Bot, speaking HTML by default, to the configured Bot API server."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = JsonSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     return Bot(
         token=bot_token(settings),
         session=session,

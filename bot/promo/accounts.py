@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from bot.db.models import Customer, LinkToken, Referral, ReferralStatus, TelegramAccount
+from bot.db.prepared import DetachedRows, Prepared
 from bot.i18n import LOCALES
 from bot.promo.customers import insert_ignoring_conflict, normalize_phone
 from bot.promo.linking import START_PREFIX, LinkOutcome, token_hash
@@ -58,15 +58,23 @@ async def load(
     return row[0], row[1]
 
 
+_ACCOUNT_ROW = DetachedRows(TelegramAccount, Customer)
+_LOOKUP = Prepared(
+    _ACCOUNT_ROW.select()
+    .select_from(accounts_table)
+    .outerjoin(Customer, Customer.id == accounts_table.c.customer_id)
+    .where(accounts_table.c.id == bindparam("telegram_id"))
+)
+
+
 def lookup(conn: Connection, telegram_id: int) -> tuple[TelegramAccount | None, Customer | None]:
     """`load` as a hot read (`Database.hot.read`), for every update whose sender is not
-    cached: one job instead of an async session's round trips. The objects come back
-    detached, as from a closed session."""
-    with Session(bind=conn) as session:
-        row = session.execute(_ACCOUNT, {"telegram_id": telegram_id}).first()
+    cached. The objects come back detached, as from a closed session."""
+    row = _LOOKUP.first(conn, {"telegram_id": telegram_id})
     if row is None:
         return None, None
-    return row[0], row[1]
+    account, customer = _ACCOUNT_ROW.objects(row)
+    return account, customer
 
 
 def needs_touch(account: TelegramAccount | None, who: Who) -> bool:

@@ -15,10 +15,20 @@ from bot.db.prepared import Prepared
 
 codes = PromoCode.__table__
 
+# What the shopper is shown of a code (`describe`, the API's `code_out`): every column
+# read costs a conversion on each `/codes`, so the bookkeeping ones stay behind.
+_SHOWN = (
+    codes.c.id, codes.c.code, codes.c.channel, codes.c.discount_type, codes.c.discount_value,
+    codes.c.free_shipping, codes.c.currency, codes.c.min_order, codes.c.max_discount,
+    codes.c.include_categories, codes.c.exclude_categories, codes.c.include_skus,
+    codes.c.exclude_skus, codes.c.starts_at, codes.c.expires_at, codes.c.valid_days,
+    codes.c.usage_limit, codes.c.used_count,
+)
+
 # Bound to the customer, active, started, not expired, with uses left; soonest deadline
 # first (codes whose lifetime starts on delivery come last).
 _ACTIVE = Prepared(
-    select(codes)
+    select(*_SHOWN)
     .where(
         codes.c.customer_id == bindparam("customer_id"),
         codes.c.status == CodeStatus.ACTIVE,

@@ -35,23 +35,27 @@ def _mark_committed(session: Session) -> None:
 
 
 class AccountCache:
-    """Telegram user id → (account, customer), detached ORM objects, for `ttl` seconds."""
+    """Telegram user id → (account, customer), detached ORM objects, for `ttl` seconds
+    from when they were read."""
 
-    def __init__(self, ttl: float = 5.0, size: int = 50_000) -> None:
+    def __init__(
+        self, ttl: float = 5.0, size: int = 50_000, timer: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
         self.size = size
+        self.timer = timer
         self._items: OrderedDict[int, tuple[float, TelegramAccount, Customer | None]] = (
             OrderedDict()
         )
 
     def get(self, user_id: int) -> tuple[TelegramAccount, Customer | None] | None:
         item = self._items.get(user_id)
-        if item is None or item[0] < time.monotonic():
+        if item is None or item[0] < self.timer():
             return None
         return item[1], item[2]
 
     def put(self, user_id: int, account: TelegramAccount, customer: Customer | None) -> None:
-        self._items[user_id] = (time.monotonic() + self.ttl, account, customer)
+        self._items[user_id] = (self.timer() + self.ttl, account, customer)
         self._items.move_to_end(user_id)
         if len(self._items) > self.size:
             self._items.popitem(last=False)
@@ -95,7 +99,10 @@ class AccountMiddleware(BaseMiddleware):
             account, customer = await accounts.load(session, user.id)
             await session.commit()
             session.info.pop(_COMMITTED, None)
-        if account is not None:
+            cached = None
+        # Only what was just read goes in: refreshing the deadline on every hit would keep
+        # a busy shopper's entry, and another instance's writes, away forever.
+        if cached is None and account is not None:
             self.cache.put(user.id, account, customer)
         data.update(who=who, account=account, customer=customer)
         try:

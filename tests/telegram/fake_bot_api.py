@@ -45,6 +45,7 @@ class Request:
     params: dict[str, Any]
     at: float
     token: str
+    content_type: str = ""
 
     @property
     def chat_id(self) -> int | None:
@@ -181,7 +182,8 @@ class FakeBotAPI:
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._params(request)
-        record = Request(method, params, time.monotonic(), request.match_info["token"])
+        record = Request(method, params, time.monotonic(), request.match_info["token"],
+                         request.content_type)
         self.requests.append(record)
         if self.latency:
             await asyncio.sleep(self.latency)

@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 import tg_updates as u
 from fake_bot_api import FakeBotAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from tg_chat import Chat
 
 from bot.db import Database
 from bot.db.models import Customer, PromoCode, Referral, TelegramAccount
 from bot.promo.customers import upsert_customer
 from bot.promo.linking import create_link_token
+from handlers.middlewares.account import AccountCache, AccountMiddleware
 
 USER = 5001
 OTHER = 5002
@@ -326,3 +327,26 @@ async def test_telegram_refusing_a_reply_does_not_break_the_bot(chat, db, api) -
     assert await chat.send(u.message(USER, "/help"))
     async with db.read_session() as session:
         assert await session.scalar(select(func.count(TelegramAccount.id))) == 1
+
+
+async def test_another_instance_change_shows_within_the_cache_ttl_however_busy_the_shopper(
+    chat, dp, db, clock
+) -> None:
+    """The sender's account is cached for a few seconds from when it was read, not from
+    their last message: a shopper writing every few seconds still sees, within the TTL,
+    what another instance (or the shop API) changed."""
+    customer = await make_customer(db, clock, locale="ru")
+    await link(chat, db, clock, customer)
+    now = [0.0]
+    middleware = next(m for m in dp.update.outer_middleware if isinstance(m, AccountMiddleware))
+    middleware.cache = AccountCache(ttl=5.0, timer=lambda: now[0])
+    assert "активных кодов" in await chat.send(u.message(USER, "/codes"))
+    now[0] = 3.0
+    assert "активных кодов" in await chat.send(u.message(USER, "/codes"))
+    async with db.session() as session:
+        await session.execute(
+            update(Customer).where(Customer.id == customer.id).values(locale="en")
+        )
+        await session.commit()
+    now[0] = 6.0
+    assert "no active codes" in await chat.send(u.message(USER, "/codes"))
