@@ -38,7 +38,7 @@ async def show_codes(
     i18n: I18n,
 ) -> None:
     """The wallet: code (tap to copy), reward, conditions, deadline."""
-    codes = await db.hot.read(wallet, customer.id, clock())
+    codes = await wallet(db.hot, customer.id, clock())
     if not codes:
         await message.answer(_(
             "You have no active codes right now. New ones come as a thank-you for your "

@@ -69,16 +69,22 @@ class Prepared:
         return _Compiled(compiled.string, tuple(binds), row, results,
                          any(p is not None for p in results))
 
-    def _run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, _Compiled]:
-        compiled = self._for(conn.dialect)
+    def _bound(
+        self, dialect: Dialect, params: Mapping[str, Any]
+    ) -> tuple[_Compiled, tuple[Any, ...]]:
+        compiled = self._for(dialect)
         values = []
         for name, default, process in compiled.binds:
             value = params.get(name, default)
             if value is _NOTHING:
                 raise KeyError(f"missing parameter {name!r}")
             values.append(process(value) if process is not None else value)
+        return compiled, tuple(values)
+
+    def _run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, _Compiled]:
+        compiled, values = self._bound(conn.dialect, params)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(compiled.sql, tuple(values))
+        cursor.execute(compiled.sql, values)
         return cursor, compiled
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any | None:
@@ -113,6 +119,23 @@ class Prepared:
         """The first column of the first row, or None."""
         row = self.first(conn, params)
         return None if row is None else row[0]
+
+    async def fetch_first(self, driver: Any, dialect: Dialect, params: Mapping[str, Any]) -> Any:
+        """`first` over an asyncpg connection, outside any transaction (`HotPath.first`)."""
+        compiled, values = self._bound(dialect, params)
+        record = await driver.fetchrow(compiled.sql, *values)
+        if record is None or compiled.row is None:
+            return None
+        return compiled.row._make(self._converted(compiled, record))
+
+    async def fetch_all(
+        self, driver: Any, dialect: Dialect, params: Mapping[str, Any]
+    ) -> list[Any]:
+        """`all` over an asyncpg connection, outside any transaction (`HotPath.all`)."""
+        compiled, values = self._bound(dialect, params)
+        records = await driver.fetch(compiled.sql, *values)
+        assert compiled.row is not None
+        return [compiled.row._make(self._converted(compiled, record)) for record in records]
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """How many rows the statement changed."""

@@ -12,9 +12,10 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.engine import HotPath
 from bot.db.models import Customer, LinkToken, Referral, ReferralStatus, TelegramAccount
 from bot.db.prepared import DetachedRows, Prepared
 from bot.i18n import LOCALES
@@ -67,10 +68,12 @@ _LOOKUP = Prepared(
 )
 
 
-def lookup(conn: Connection, telegram_id: int) -> tuple[TelegramAccount | None, Customer | None]:
-    """`load` as a hot read (`Database.hot.read`), for every update whose sender is not
-    cached. The objects come back detached, as from a closed session."""
-    row = _LOOKUP.first(conn, {"telegram_id": telegram_id})
+async def lookup(
+    hot: HotPath, telegram_id: int
+) -> tuple[TelegramAccount | None, Customer | None]:
+    """`load` as a hot read, for every update whose sender is not cached. The objects
+    come back detached, as from a closed session."""
+    row = await hot.first(_LOOKUP, {"telegram_id": telegram_id})
     if row is None:
         return None, None
     account, customer = _ACCOUNT_ROW.objects(row)

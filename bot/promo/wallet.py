@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.engine import on_connection
+from bot.db.engine import HotPath, on_connection
 from bot.db.models import CodeStatus, PromoCode
 from bot.db.prepared import Prepared
 
@@ -40,11 +40,12 @@ _ACTIVE = Prepared(
 )
 
 
-def wallet(conn: Connection, customer_id: int, now: datetime) -> Sequence[Any]:
-    """The active codes as rows (the `/codes` hot path: `Database.hot.read`)."""
-    return _ACTIVE.all(conn, {"customer_id": customer_id, "now": now})
+async def wallet(hot: HotPath, customer_id: int, now: datetime) -> Sequence[Any]:
+    """The active codes as rows, as a hot read (`/codes` on every press)."""
+    return await hot.all(_ACTIVE, {"customer_id": customer_id, "now": now})
 
 
 async def active_codes(session: AsyncSession, customer_id: int, now: datetime) -> Sequence[Any]:
     """`wallet` inside an async session's transaction."""
-    return await on_connection(session, wallet, customer_id, now)
+    params = {"customer_id": customer_id, "now": now}
+    return await on_connection(session, _ACTIVE.all, params)

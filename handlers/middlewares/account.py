@@ -92,7 +92,7 @@ class AccountMiddleware(BaseMiddleware):
             account, customer = cached
         else:
             db: Database = data["db"]
-            account, customer = await db.hot.read(accounts.lookup, user.id)
+            account, customer = await accounts.lookup(db.hot, user.id)
         if accounts.needs_touch(account, who):
             clock: Clock = data["clock"]
             await accounts.touch(session, who, clock())

@@ -29,17 +29,17 @@ async def test_lookup_gives_what_the_orm_loads_detached_and_unchanged(db: Databa
         loaded_account, loaded_customer = await accounts.load(session, 77)
         unlinked, nobody = await accounts.load(session, 88)
 
-    account, customer = await db.hot.read(accounts.lookup, 77)
+    account, customer = await accounts.lookup(db.hot, 77)
     assert isinstance(account, TelegramAccount) and isinstance(customer, Customer)
     assert columns(account) == columns(loaded_account)
     assert columns(customer) == columns(loaded_customer)
     assert customer.created_at.tzinfo is not None and customer.locale == "en"
     for entity in (account, customer):
         assert inspect(entity).detached and not inspect(entity).modified
-    unlinked_account, no_customer = await db.hot.read(accounts.lookup, 88)
+    unlinked_account, no_customer = await accounts.lookup(db.hot, 88)
     assert columns(unlinked_account) == columns(unlinked)
     assert no_customer is None and nobody is None
-    assert await db.hot.read(accounts.lookup, 99) == (None, None)
+    assert await accounts.lookup(db.hot, 99) == (None, None)
 
     # Back in a session, an object read this way writes only what changes.
     async with db.session() as session:

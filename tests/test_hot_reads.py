@@ -1,0 +1,37 @@
+"""Hot reads (`HotPath.first`, `HotPath.all`): the bot's reads on every update."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from sqlalchemy import text
+
+from bot.db import Database
+from bot.promo import accounts
+from bot.promo.customers import upsert_customer
+
+
+@pytest.mark.skipif(not os.environ.get("PROMOBOT_TEST_DATABASE_URL"),
+                    reason="PostgreSQL's own connections")
+async def test_a_read_survives_the_server_dropping_its_connections(db: Database, clock) -> None:
+    """After a restart or a failover the pool's connections are dead; the next read
+    does not fail the shopper's update."""
+    async with db.session() as session:
+        customer, _ = await upsert_customer(session, "c-1", now=clock(), name="Анна")
+        await accounts.touch(session, accounts.Who(7, 7, None, "Анна", "ru"), clock())
+        await accounts.link(session, customer.id, 7, clock())
+        await session.commit()
+    # Several connections in the pool, all of which the server will drop.
+    found = await asyncio.gather(*(accounts.lookup(db.hot, 7) for _ in range(6)))
+    assert {customer.name for _, customer in found} == {"Анна"}
+
+    async with db.engine.connect() as conn:
+        dropped = await conn.scalar(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'promobot-hot'"))
+    assert dropped >= 2
+
+    account, found = await accounts.lookup(db.hot, 7)
+    assert account is not None and found is not None and found.name == "Анна"
