@@ -162,6 +162,7 @@ def create_dispatcher(
     """The Dispatcher with every router and middleware; dependencies as workflow data."""
     from handlers import get_routers
     from handlers.middlewares import (
+        AccountCache,
         AccountMiddleware,
         DbSessionMiddleware,
         DedupeMiddleware,
@@ -181,9 +182,15 @@ def create_dispatcher(
     i18n = create_i18n()
     dp.update.outer_middleware(DedupeMiddleware())
     dp.update.outer_middleware(ThrottlingMiddleware(rate=throttle_rate, burst=throttle_burst))
-    dp.update.outer_middleware(DbSessionMiddleware(db.session_factory, db.read_session_factory))
-    dp.update.outer_middleware(AccountMiddleware())
+    accounts = AccountCache()
+    dp.update.outer_middleware(AccountMiddleware(accounts))
     dp.update.outer_middleware(LocaleMiddleware(i18n))
+    # Inner: once a handler is chosen, with the sessions it takes (see the middleware).
+    sessions = DbSessionMiddleware(db.session_factory, db.read_session_factory,
+                                   on_commit=accounts.drop)
+    for name, observer in dp.observers.items():
+        if name != "update":
+            observer.middleware(sessions)
     dp.include_routers(*get_routers())
     return dp
 

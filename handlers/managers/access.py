@@ -12,7 +12,6 @@ from typing import Any
 
 from aiogram.filters import Filter
 from aiogram.types import TelegramObject, User
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -27,15 +26,15 @@ class IsStaff(Filter):
     async def __call__(
         self,
         event: TelegramObject,
-        read_session: AsyncSession,
+        db: Database,
         settings: Settings,
         event_from_user: User | None = None,
     ) -> bool | dict[str, Any]:
         if event_from_user is None or event_from_user.is_bot:
             return False
-        staff = await staff_member(read_session, event_from_user.id, settings)
-        # End the read transaction: the handler's own writes must not be hidden from it.
-        await read_session.close()
+        # A session of its own, closed before the handler runs, whose writes it must see.
+        async with db.read_session() as session:
+            staff = await staff_member(session, event_from_user.id, settings)
         return False if staff is None else {"staff": staff}
 
 

@@ -3,9 +3,10 @@
 
 Every update needs them, so they are kept for a few seconds in an in-process cache
 (staleness is harmless: a customer's name or spend shown a few seconds late). A handler
-that commits drops its user's entry, so this process never shows its own writes stale;
-another instance's writes show within `ttl`. The account is written only when Telegram
-reports something new (first contact, a new username or language).
+that commits drops its user's entry (`DbSessionMiddleware`'s `on_commit`), so this
+process never shows its own writes stale; another instance's writes show within `ttl`.
+The account is written only when Telegram reports something new (first contact, a new
+username or language).
 """
 
 from __future__ import annotations
@@ -17,21 +18,11 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, User
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.db.models import Customer, TelegramAccount
 from bot.promo import accounts
-
-_COMMITTED = "promobot.committed"
-
-
-@event.listens_for(Session, "after_commit")
-def _mark_committed(session: Session) -> None:
-    session.info[_COMMITTED] = True
 
 
 class AccountCache:
@@ -86,27 +77,22 @@ class AccountMiddleware(BaseMiddleware):
             first_name=user.first_name,
             language_code=user.language_code,
         )
-        session: AsyncSession = data["session"]
+        db: Database = data["db"]
         cached = self.cache.get(user.id)
         if cached is not None:
             account, customer = cached
         else:
-            db: Database = data["db"]
             account, customer = await accounts.lookup(db.hot, user.id)
         if accounts.needs_touch(account, who):
             clock: Clock = data["clock"]
-            await accounts.touch(session, who, clock())
-            account, customer = await accounts.load(session, user.id)
-            await session.commit()
-            session.info.pop(_COMMITTED, None)
+            async with db.session() as session:
+                await accounts.touch(session, who, clock())
+                account, customer = await accounts.load(session, user.id)
+                await session.commit()
             cached = None
         # Only what was just read goes in: refreshing the deadline on every hit would keep
         # a busy shopper's entry, and another instance's writes, away forever.
         if cached is None and account is not None:
             self.cache.put(user.id, account, customer)
         data.update(who=who, account=account, customer=customer)
-        try:
-            return await handler(event, data)
-        finally:
-            if session.info.pop(_COMMITTED, False):
-                self.cache.drop(user.id)
+        return await handler(event, data)

@@ -1,8 +1,11 @@
-"""One write session and one read session per update; the handler decides when to commit.
+"""The database sessions a handler takes: `session` for writes (the handler commits) and
+`read_session` for reads that may be stale, each opened for that handler only.
 
-Sessions connect lazily and are closed only if used, so an update that never touches
-the database costs next to nothing.
-On SQLite the write session begins IMMEDIATE (a write lock), so reads go to `read_session`.
+An inner middleware: it runs once a handler has been chosen and reads the handler's
+parameters, so the updates whose handlers need no session (`/codes`, `/tier`: hot reads)
+build none. On SQLite the write session begins IMMEDIATE (a write lock), so reads go to
+`read_session`. A handler that committed may have changed its sender's account or
+customer: `on_commit(user_id)` tells the account cache to forget them.
 """
 
 from __future__ import annotations
@@ -11,8 +14,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
+from aiogram.dispatcher.event.handler import HandlerObject
+from aiogram.types import TelegramObject, User
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+_COMMITTED = "promobot.committed"
+
+
+@event.listens_for(Session, "after_commit")
+def _mark_committed(session: Session) -> None:
+    session.info[_COMMITTED] = True
 
 
 class DbSessionMiddleware(BaseMiddleware):
@@ -20,9 +33,10 @@ class DbSessionMiddleware(BaseMiddleware):
         self,
         session_factory: async_sessionmaker[AsyncSession],
         read_session_factory: async_sessionmaker[AsyncSession],
+        on_commit: Callable[[int], None] | None = None,
     ) -> None:
-        self.session_factory = session_factory
-        self.read_session_factory = read_session_factory
+        self.factories = {"session": session_factory, "read_session": read_session_factory}
+        self.on_commit = on_commit
 
     async def __call__(
         self,
@@ -30,14 +44,19 @@ class DbSessionMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        session, read = self.session_factory(), self.read_session_factory()
-        data["session"] = session
-        data["read_session"] = read
+        chosen: HandlerObject = data["handler"]
+        opened: list[AsyncSession] = []
+        for name, factory in self.factories.items():
+            if chosen.varkw or name in chosen.params:
+                data[name] = factory()
+                opened.append(data[name])
         try:
             return await handler(event, data)
         finally:
-            for used in (session, read):
-                # Closing costs a greenlet round trip even for a session that never
-                # connected, and most updates (cached account, hot reads) never do.
-                if used.in_transaction() or used.sync_session.identity_map:
-                    await used.close()
+            committed = False
+            for session in opened:
+                committed |= session.info.pop(_COMMITTED, False)
+                await session.close()
+            user: User | None = data.get("event_from_user")
+            if committed and user is not None and self.on_commit is not None:
+                self.on_commit(user.id)

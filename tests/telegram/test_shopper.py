@@ -16,7 +16,7 @@ from bot.db import Database
 from bot.db.models import Customer, PromoCode, Referral, TelegramAccount
 from bot.promo.customers import upsert_customer
 from bot.promo.linking import create_link_token
-from handlers.middlewares.account import AccountCache, AccountMiddleware
+from handlers.middlewares.account import AccountMiddleware
 
 USER = 5001
 OTHER = 5002
@@ -339,7 +339,7 @@ async def test_another_instance_change_shows_within_the_cache_ttl_however_busy_t
     await link(chat, db, clock, customer)
     now = [0.0]
     middleware = next(m for m in dp.update.outer_middleware if isinstance(m, AccountMiddleware))
-    middleware.cache = AccountCache(ttl=5.0, timer=lambda: now[0])
+    middleware.cache.timer = lambda: now[0]
     assert "активных кодов" in await chat.send(u.message(USER, "/codes"))
     now[0] = 3.0
     assert "активных кодов" in await chat.send(u.message(USER, "/codes"))
