@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 
@@ -35,3 +36,24 @@ async def test_a_read_survives_the_server_dropping_its_connections(db: Database,
 
     account, found = await accounts.lookup(db.hot, 7)
     assert account is not None and found is not None and found.name == "Анна"
+
+
+@pytest.mark.skipif(not os.environ.get("PROMOBOT_TEST_DATABASE_URL"),
+                    reason="PostgreSQL's own connections")
+async def test_reads_connect_again_after_the_server_was_down_at_first(
+    db: Database, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_create_pool = asyncpg.create_pool
+    calls = []
+
+    def create_pool(**options):
+        calls.append(options)
+        if len(calls) == 1:
+            raise ConnectionRefusedError("the server is starting")
+        return real_create_pool(**options)
+
+    monkeypatch.setattr(asyncpg, "create_pool", create_pool)
+    with pytest.raises(ConnectionRefusedError):
+        await accounts.lookup(db.hot, 7)
+    assert await accounts.lookup(db.hot, 7) == (None, None)
+    assert len(calls) == 2

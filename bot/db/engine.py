@@ -228,7 +228,12 @@ class HotPath:
     ) -> T:
         if self._driver_pool is None:
             self._driver_pool = asyncio.ensure_future(self._connect_driver())
-        pool = await self._driver_pool
+        try:
+            # Shielded: an update cancelled mid-connect must not cancel it for the others.
+            pool = await asyncio.shield(self._driver_pool)
+        except Exception:
+            self._driver_pool = None  # the server was down: the next read connects anew
+            raise
         dialect = self._engine.dialect
         attempts = pool.get_max_size() + 1
         for attempt in range(attempts):

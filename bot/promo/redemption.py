@@ -131,6 +131,10 @@ def _redeem_in(
     uses = customer_uses(conn, code.id, customer_id) if shared else 0
     verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
     if not verdict.valid:
+        # On PostgreSQL each read sees what committed before it: a concurrent redeem of
+        # this order may have committed after `previous` was read, and counted as a use.
+        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
+            return replay
         raise _Refused(verdict)
     if _TAKE_USE.rowcount(conn, {"b_id": code.id, "b_now": now}) != 1:
         # Someone else took the last use between our read and write; on PostgreSQL that

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.util import await_only
 
 from bot.db.models import CodeSource, Customer, DiscountType, PromoCode, Redemption
 from bot.promo import codes as codegen
+from bot.promo import redemption
 from bot.promo.issuing import issue_bulk, issue_code
 from bot.promo.offers import Basket, Item, Offer
 from bot.promo.redemption import redeem, release
@@ -320,6 +323,35 @@ async def test_shared_code_same_order_concurrently_is_one_redemption(db, clock) 
     )
     assert all(o.ok for o in outcomes), [str(o.verdict.reason) for o in outcomes if not o.ok]
     assert len({o.redemption_id for o in outcomes}) == 1
+
+
+@pytest.mark.skipif(not os.environ.get("PROMOBOT_TEST_DATABASE_URL"),
+                    reason="PostgreSQL's read-committed statements; SQLite runs redeems one by one")
+async def test_a_retry_that_sees_the_first_redeem_commit_between_its_reads_replays_it(
+    db, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry found no redemption of the order, then the first redeem committed, then
+    the retry counted the customer's uses: it must answer the first redemption, not
+    "already used"."""
+    [alice, _] = await make_customers(db)
+    code = await make_code(db, usage_limit=100, per_customer_limit=1)
+    counted = []
+
+    def customer_uses_late(conn, code_id, customer_id):
+        counted.append(customer_id)
+        if len(counted) == 1:  # the retry, held up while the first redeem commits
+            await_only(asyncio.sleep(0.3))
+        return real_customer_uses(conn, code_id, customer_id)
+
+    real_customer_uses = redemption.customer_uses
+    monkeypatch.setattr(redemption, "customer_uses", customer_uses_late)
+    order = dict(customer_id=alice, order_external_id="o1", basket=Basket(10_000), now=clock())
+    retry = asyncio.ensure_future(redeem(db, code.code, **order))
+    await asyncio.sleep(0.05)
+    first = await redeem(db, code.code, **order)
+    second = await retry
+    assert first.ok and second.ok, second.verdict.reason
+    assert second.redemption_id == first.redemption_id and second.replayed
 
 
 async def test_unlimited_code_stays_unlimited(db, clock) -> None:
