@@ -1,4 +1,5 @@
-"""Hot reads (`HotPath.first`, `HotPath.all`): the bot's reads on every update."""
+"""Hot reads (`HotPath.first`, `HotPath.all`) on PostgreSQL, through asyncpg: the bot's
+reads on every update. SQLite's side is in `test_hot_path.py` and the bot's tests."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from bot.db import Database
 from bot.promo import accounts
 from bot.promo.customers import upsert_customer
 
+pytestmark = pytest.mark.skipif(not os.environ.get("PROMOBOT_TEST_DATABASE_URL"),
+                                reason="PostgreSQL's own connections")
 
-@pytest.mark.skipif(not os.environ.get("PROMOBOT_TEST_DATABASE_URL"),
-                    reason="PostgreSQL's own connections")
+
 async def test_a_read_survives_the_server_dropping_its_connections(db: Database, clock) -> None:
     """After a restart or a failover the pool's connections are dead; the next read
     does not fail the shopper's update."""
@@ -31,15 +33,13 @@ async def test_a_read_survives_the_server_dropping_its_connections(db: Database,
     async with db.engine.connect() as conn:
         dropped = await conn.scalar(text(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'promobot-hot'"))
+            "WHERE application_name = 'promobot-hot' AND datname = current_database()"))
     assert dropped >= 2
 
     account, found = await accounts.lookup(db.hot, 7)
     assert account is not None and found is not None and found.name == "Анна"
 
 
-@pytest.mark.skipif(not os.environ.get("PROMOBOT_TEST_DATABASE_URL"),
-                    reason="PostgreSQL's own connections")
 async def test_reads_connect_again_after_the_server_was_down_at_first(
     db: Database, clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

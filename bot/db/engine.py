@@ -235,17 +235,14 @@ class HotPath:
             self._driver_pool = None  # the server was down: the next read connects anew
             raise
         dialect = self._engine.dialect
-        attempts = pool.get_max_size() + 1
-        for attempt in range(attempts):
-            try:
+        # Connections the server dropped (a restart, a failover) show on use, one at a
+        # time; the pool lets each go, and a read is safe to repeat on the next.
+        for _ in range(pool.get_max_size()):
+            with contextlib.suppress(*_LOST_CONNECTION):
                 async with pool.acquire() as conn:
                     return await fetch(conn, dialect, params)
-            except _LOST_CONNECTION:
-                # Connections the server dropped (a restart, a failover) show on use, one
-                # at a time; the pool lets each go, and a read is safe to repeat.
-                if attempt == attempts - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        async with pool.acquire() as conn:
+            return await fetch(conn, dialect, params)
 
     async def _connect_driver(self) -> asyncpg.Pool:
         # SQLAlchemy's own translation of the URL (host, port, user, password, ssl, ...).

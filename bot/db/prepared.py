@@ -1,4 +1,4 @@
-"""Checkout's statements, compiled once per dialect and run on the driver's cursor.
+"""Hot statements, compiled once per dialect and run on the driver's cursor.
 
 SQLAlchemy runs a cached Core statement in about 60 µs of Python: execution context,
 events, result metadata. That is more than SQLite takes for the indexed lookup itself,
@@ -6,7 +6,9 @@ and a validate or redeem runs 2–6 statements, thousands of times a second. A `
 statement keeps what SQLAlchemy computes once (the SQL for the dialect, the order of
 its parameters, the type conversions of parameters and columns) and runs the SQL on
 the DBAPI cursor of a connection that SQLAlchemy opened and whose transaction it still
-manages (`Database.hot`), so BEGIN IMMEDIATE, commit and rollback are unchanged.
+manages (`Database.hot`), so BEGIN IMMEDIATE, commit and rollback are unchanged. A
+SELECT can also run on a bare asyncpg connection (`fetch_first`, `fetch_all`), for
+`HotPath`'s reads on PostgreSQL.
 
 Rows come back as named tuples: `row.id`, like a Core row. Only plain statements are
 supported: no expanding IN lists, no server-side defaults to fetch.
@@ -94,16 +96,16 @@ class Prepared:
             raw = cursor.fetchone()
         finally:
             cursor.close()
-        if raw is None or compiled.row is None:
-            return None
-        return compiled.row._make(self._converted(compiled, raw))
+        return self._row(compiled, raw)
 
     @staticmethod
-    def _converted(compiled: _Compiled, raw: Sequence[Any]) -> Sequence[Any]:
-        if not compiled.converts_results:
-            return raw
-        return [v if p is None or v is None else p(v)
-                for p, v in zip(compiled.results, raw, strict=True)]
+    def _row(compiled: _Compiled, raw: Sequence[Any] | None) -> Any | None:
+        if raw is None or compiled.row is None:
+            return None
+        if compiled.converts_results:
+            raw = [v if p is None or v is None else p(v)
+                   for p, v in zip(compiled.results, raw, strict=True)]
+        return compiled.row._make(raw)
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         """Every row."""
@@ -113,7 +115,7 @@ class Prepared:
         finally:
             cursor.close()
         assert compiled.row is not None
-        return [compiled.row._make(self._converted(compiled, raw)) for raw in raws]
+        return [self._row(compiled, raw) for raw in raws]
 
     def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any | None:
         """The first column of the first row, or None."""
@@ -123,19 +125,15 @@ class Prepared:
     async def fetch_first(self, driver: Any, dialect: Dialect, params: Mapping[str, Any]) -> Any:
         """`first` over an asyncpg connection, outside any transaction (`HotPath.first`)."""
         compiled, values = self._bound(dialect, params)
-        record = await driver.fetchrow(compiled.sql, *values)
-        if record is None or compiled.row is None:
-            return None
-        return compiled.row._make(self._converted(compiled, record))
+        return self._row(compiled, await driver.fetchrow(compiled.sql, *values))
 
     async def fetch_all(
         self, driver: Any, dialect: Dialect, params: Mapping[str, Any]
     ) -> list[Any]:
         """`all` over an asyncpg connection, outside any transaction (`HotPath.all`)."""
         compiled, values = self._bound(dialect, params)
-        records = await driver.fetch(compiled.sql, *values)
         assert compiled.row is not None
-        return [compiled.row._make(self._converted(compiled, record)) for record in records]
+        return [self._row(compiled, record) for record in await driver.fetch(compiled.sql, *values)]
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """How many rows the statement changed."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import tg_updates as u
@@ -25,6 +27,14 @@ from bot.promo.issuing import issue_code
 from bot.promo.offers import Offer
 
 
+async def wait_until(ready: Callable[[], object]) -> None:
+    """Poll for up to 5 s; the assertions after it say what was missing."""
+    for _ in range(100):
+        if ready():
+            return
+        await asyncio.sleep(0.05)
+
+
 async def test_polling_answers_and_stops_cleanly(tg_settings: Settings, api: FakeBotAPI) -> None:
     if not is_sqlite(tg_settings.database_url):
         pytest.skip("serve() migrates only SQLite; PostgreSQL is covered by the other tests")
@@ -32,10 +42,7 @@ async def test_polling_answers_and_stops_cleanly(tg_settings: Settings, api: Fak
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop))
     api.queue_update(u.message(5001, "/help", language_code="en"))
-    for _ in range(100):
-        if api.calls("sendMessage"):
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: api.calls("sendMessage"))
     stop.set()
     await asyncio.wait_for(task, 10)
     assert "/codes" in api.calls("sendMessage")[0].text
@@ -64,10 +71,7 @@ async def test_run_delivers_what_the_outbox_holds(tg_settings: Settings, api: Fa
     settings = tg_settings.model_copy(update={"api_port": 0, "quiet_hours": ""})
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop))
-    for _ in range(100):
-        if api.calls("deleteWebhook"):
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: api.calls("deleteWebhook"))
     db = create_database(settings.database_url)
     async with db.session() as session:
         customer = Customer(external_id="c-run")
@@ -79,12 +83,11 @@ async def test_run_delivers_what_the_outbox_holds(tg_settings: Settings, api: Fa
         await enqueue(session, dedupe_key=f"manual:{code.id}", customer_id=customer.id,
                       reason="manual", payload={}, code_id=code.id, due_at=utcnow())
         await session.commit()
-    sent = []
-    for _ in range(100):
-        sent = [r for r in api.calls("sendMessage") if code.code in (r.text or "")]
-        if sent:
-            break
-        await asyncio.sleep(0.05)
+    def with_the_code() -> list[Any]:
+        return [r for r in api.calls("sendMessage") if code.code in (r.text or "")]
+
+    await wait_until(with_the_code)
+    sent = with_the_code()
     stop.set()
     await asyncio.wait_for(task, 10)
     async with db.read_session() as session:
@@ -116,10 +119,7 @@ async def test_run_serves_the_shop_api_from_worker_processes(
             except OSError:
                 await asyncio.sleep(0.05)
     # The API answers from the workers while the bot itself keeps polling.
-    for _ in range(100):
-        if api.calls("sendMessage"):
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: api.calls("sendMessage"))
     stop.set()
     await asyncio.wait_for(task, 30)
     assert statuses == [200] * 5
