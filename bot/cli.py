@@ -112,7 +112,7 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("api", "run the shop API alone (for deployments that split it out)")
 async def _api(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.api.server import run
+    from bot.app.api import run
 
     return await run(settings)
 
@@ -149,7 +149,7 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("run", "run the bot, the shop API and the background jobs in one process")
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import run
+    from bot.app.run import run
 
     return await run(settings)
 

@@ -8,8 +8,8 @@ from aiogram.types import ChatMemberUpdated
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.promo import accounts
-from bot.promo.accounts import Who
+from bot.promo.customers import accounts
+from bot.promo.customers.accounts import Who
 from handlers.filters import Magic
 
 

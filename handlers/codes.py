@@ -1,4 +1,4 @@
-"""`/codes`: the customer's active codes, worded by `bot.promo.wording.describe`."""
+"""`/codes`: the customer's active codes, worded by `bot.texts.wording.describe`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import Customer
 from bot.i18n import zone
-from bot.promo.validation import CodeLike
-from bot.promo.wallet import wallet
-from bot.promo.wording import describe
+from bot.promo.checkout.validation import CodeLike
+from bot.promo.codes.wallet import wallet
+from bot.texts.wording import describe
 from handlers.filters import Linked, Magic
 from handlers.keyboards import BTN_CODES, MenuButton
 

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db.models import Customer
-from bot.promo import accounts
-from bot.promo.customers import ensure_referral_code
+from bot.promo.customers import accounts
+from bot.promo.customers.profiles import ensure_referral_code
 from handlers.filters import Linked, Magic
 from handlers.keyboards import BTN_INVITE, MenuButton
 

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Customer
-from bot.promo import accounts
-from bot.promo.accounts import Who
+from bot.promo.customers import accounts
+from bot.promo.customers.accounts import Who
 from handlers.filters import Magic
 from handlers.keyboards import (
     BTN_SETTINGS,

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db.models import Customer, TelegramAccount
-from bot.promo import accounts
-from bot.promo.accounts import ReferralOutcome, Who
-from bot.promo.linking import START_PREFIX, LinkOutcome, consume_link_token
+from bot.promo.customers import accounts
+from bot.promo.customers.accounts import ReferralOutcome, Who
+from bot.promo.customers.linking import START_PREFIX, LinkOutcome, consume_link_token
 from handlers.filters import Magic
 from handlers.keyboards import (
     LinkMove,

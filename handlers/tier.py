@@ -11,7 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.db.models import Customer
 from bot.i18n import format_money
-from bot.promo.tiers import ORDERS, Tier, TierStatus, customer_tier
+from bot.promo.customers.tiers import ORDERS, Tier, TierStatus, customer_tier
 from handlers.filters import Linked, Magic
 from handlers.keyboards import BTN_TIER, MenuButton
 

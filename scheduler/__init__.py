@@ -6,7 +6,7 @@ late runs still run within `jobs_misfire_grace_seconds` (APScheduler's default o
 would skip them silently) and coalesce into one. Campaigns with a `schedule` (crontab,
 shop's time zone) get a job each, kept in step with the database every minute.
 
-`promobot run` starts it through `bot.app`'s services: `SchedulerService(runtime)`.
+`promobot run` starts it through `bot.app.run`'s services: `SchedulerService(runtime)`.
 On PostgreSQL only the instance holding the advisory lock runs jobs; the others keep the
 scheduler paused and try again every `scheduler_leader_retry_seconds`.
 """

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
-from bot.promo import campaigns
-from bot.promo.runs import Context, RunResult
+from bot.promo.campaigns import running as campaigns
+from bot.promo.campaigns.runs import Context, RunResult
 
 log = logging.getLogger(__name__)
 

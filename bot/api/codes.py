@@ -25,12 +25,12 @@ from bot.api.schemas import (
 )
 from bot.db.engine import on_connection
 from bot.db.models import CodeSource, PromoCode
-from bot.promo.checkout import Shopper, find_shopper, validate_for
-from bot.promo.issuing import ensure_within_guardrail, issue_code
-from bot.promo.offers import Basket, Offer
-from bot.promo.redemption import redeem, release
-from bot.promo.validation import Reason, Verdict, load_code
-from bot.promo.wording import describe, verdict_message
+from bot.promo.checkout.lookup import Shopper, find_shopper, validate_for
+from bot.promo.checkout.redemption import redeem, release
+from bot.promo.checkout.validation import Reason, Verdict, load_code
+from bot.promo.codes.issuing import ensure_within_guardrail, issue_code
+from bot.promo.codes.offers import Basket, Offer
+from bot.texts.wording import describe, verdict_message
 
 
 def basket_of(order: BasketIn) -> Basket:

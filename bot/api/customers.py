@@ -7,7 +7,7 @@ from aiohttp import web
 from bot.api.body import parse, path_id, reply
 from bot.api.context import CLOCK, DATABASE
 from bot.api.schemas import CustomerIn, CustomerOut
-from bot.promo.customers import upsert_customer
+from bot.promo.customers.profiles import upsert_customer
 
 
 async def put_customer(request: web.Request) -> web.Response:

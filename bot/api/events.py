@@ -9,8 +9,8 @@ from bot.api.context import CLOCK, DATABASE
 from bot.api.lookups import customer_or_404
 from bot.api.orders import items_of
 from bot.api.schemas import CartIn, CartOut, ReviewIn, ReviewOut
-from bot.promo.carts import record_abandoned_cart
-from bot.promo.reviews import record_review
+from bot.promo.shop.carts import record_abandoned_cart
+from bot.promo.shop.reviews import record_review
 
 
 async def post_review(request: web.Request) -> web.Response:

@@ -29,7 +29,7 @@ from bot.api.context import API_KEY_NAME, CLOCK, DATABASE
 from bot.api.errors import error_response, response_for
 from bot.db.engine import Database
 from bot.db.models import IdempotencyRecord
-from bot.promo.customers import insert_ignoring_conflict
+from bot.promo.customers.profiles import insert_ignoring_conflict
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

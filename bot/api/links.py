@@ -10,7 +10,7 @@ from bot.api.body import parse, reply
 from bot.api.context import CLOCK, DATABASE, SETTINGS
 from bot.api.lookups import customer_or_404
 from bot.api.schemas import LinkTokenIn, LinkTokenOut
-from bot.promo.linking import create_link_token, link_url
+from bot.promo.customers.linking import create_link_token, link_url
 
 
 async def post_link_token(request: web.Request) -> web.Response:

@@ -11,8 +11,8 @@ from bot.api.context import SETTINGS
 from bot.api.errors import ApiError
 from bot.db.models import Customer
 from bot.i18n import pick_locale, zone
-from bot.promo.checkout import Shopper
-from bot.promo.customers import get_by_external_id
+from bot.promo.checkout.lookup import Shopper
+from bot.promo.customers.profiles import get_by_external_id
 
 
 def unknown_customer(external_id: str) -> ApiError:

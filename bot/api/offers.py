@@ -9,8 +9,8 @@ from bot.api.codes import code_out
 from bot.api.context import CLOCK, DATABASE, SETTINGS
 from bot.api.lookups import customer_or_404, locale_for, zone_for
 from bot.api.schemas import OffersOut, ProgressOut, TierOut
-from bot.promo.tiers import customer_tier
-from bot.promo.wallet import active_codes
+from bot.promo.codes.wallet import active_codes
+from bot.promo.customers.tiers import customer_tier
 
 
 async def get_offers(request: web.Request) -> web.Response:

@@ -7,8 +7,8 @@ from aiohttp import web
 from bot.api.body import parse, path_id, reply
 from bot.api.context import CLOCK, DATABASE, SETTINGS
 from bot.api.schemas import ItemIn, OrderIn, OrderOut
-from bot.promo.offers import Item
-from bot.promo.orders import upsert_order
+from bot.promo.codes.offers import Item
+from bot.promo.shop.orders import upsert_order
 
 
 def items_of(items: list[ItemIn]) -> list[Item]:

@@ -13,8 +13,8 @@ from datetime import timedelta
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db import Database
-from bot.promo import campaigns
-from bot.promo.runs import Context
+from bot.promo.campaigns import running as campaigns
+from bot.promo.campaigns.runs import Context
 
 KINDS = ("comeback", "broadcast", *campaigns.JOB_KINDS)
 

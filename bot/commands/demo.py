@@ -7,7 +7,7 @@ clothing catalogue; a shared site code and personal codes, issued and redeemed.
 
 It is fast because it writes with bulk Core inserts in one transaction instead of one
 `upsert_order` per order. The customer aggregates are then computed by the database
-from the orders with the same rules `bot.promo.orders` applies (cancelled orders do not
+from the orders with the same rules `bot.promo.shop.orders` applies (cancelled orders do not
 count, net spend subtracts returns, favourite category by spend, ties by name), and a
 test replays the orders through `upsert_order` to prove they agree. An order's `total`
 is what the customer paid; its lines are at shelf price, `discount` is the difference.
@@ -44,8 +44,8 @@ from bot.db.models import (
     PromoCode,
     Redemption,
 )
-from bot.promo.codes import ALPHABET
-from bot.promo.offers import Offer
+from bot.promo.codes.generator import ALPHABET
+from bot.promo.codes.offers import Offer
 
 PREFIX = "demo-"
 HISTORY_DAYS = 548  # 18 months
@@ -276,7 +276,7 @@ def _order_row(order: _OrderPlan, customer_id: int, currency: str, now: datetime
 
 
 async def fill_aggregates(session: AsyncSession, customer_filter: Any) -> None:
-    """Customer aggregates from their orders, by the rules of `bot.promo.orders`, for
+    """Customer aggregates from their orders, by the rules of `bot.promo.shop.orders`, for
     customers just inserted with zero aggregates (one that has no counted order keeps
     them). Two grouped passes, not a subquery per customer."""
     orders, items, customers = Order.__table__, OrderItem.__table__, Customer.__table__

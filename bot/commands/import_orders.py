@@ -7,7 +7,7 @@ import time
 from typing import TextIO
 
 from bot.config import Settings
-from bot.promo.importing import ImportFileError, ImportSummary, import_orders, read_file
+from bot.promo.shop.importing import ImportFileError, ImportSummary, import_orders, read_file
 
 SHOWN_ERRORS = 20
 

@@ -17,7 +17,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
 from bot.db.models import Role
-from bot.promo.managers import Staff, bootstrap_owners, staff_member
+from bot.promo.staff.managers import Staff, bootstrap_owners, staff_member
 
 
 class IsStaff(Filter):

@@ -24,13 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Delivery, PromoCode, Role
-from bot.promo import campaign_admin
-from bot.promo.campaign_admin import Draft
+from bot.promo.campaigns import admin as campaign_admin
+from bot.promo.campaigns.admin import Draft
+from bot.promo.customers.segments import SEGMENTS
 from bot.promo.errors import DomainError
-from bot.promo.managers import Staff
-from bot.promo.manual import build_offer
-from bot.promo.notices import render_notice
-from bot.promo.segments import SEGMENTS
+from bot.promo.staff.managers import Staff
+from bot.promo.staff.manual_codes import build_offer
+from bot.texts.notices import render_notice
 from handlers.filters import Magic
 from handlers.managers.access import Allowed
 from handlers.managers.campaigns import kind_name

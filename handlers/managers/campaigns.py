@@ -20,12 +20,12 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Campaign, CampaignStatus, Role
 from bot.delivery.progress import progress
-from bot.promo import campaign_admin
-from bot.promo.campaign_admin import ACTIONS, Counts
+from bot.promo.campaigns import admin as campaign_admin
+from bot.promo.campaigns.admin import ACTIONS, Counts
+from bot.promo.codes.offers import Offer
 from bot.promo.errors import DomainError
-from bot.promo.managers import Staff
-from bot.promo.offers import Offer
-from bot.promo.wording import conditions, reward_text
+from bot.promo.staff.managers import Staff
+from bot.texts.wording import conditions, reward_text
 from handlers.managers import progress as live
 from handlers.managers.access import Allowed
 from handlers.managers.common import (

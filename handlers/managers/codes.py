@@ -1,6 +1,6 @@
 """`/issue`, `/revoke` and `/bulk`: codes by hand (managers and owners).
 
-Parse → the domain (`bot.promo.manual`) → render. The domain refuses with the numbers
+Parse → the domain (`bot.promo.staff.manual_codes`) → render. The domain refuses with the numbers
 (guardrail, budget); nothing is committed unless the whole action succeeded.
 """
 
@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import PromoCode, Role
-from bot.promo import manual
-from bot.promo.customers import find_customer
+from bot.promo.customers.profiles import find_customer
 from bot.promo.errors import DomainError
-from bot.promo.managers import Staff
-from bot.promo.wording import describe
+from bot.promo.staff import manual_codes as manual
+from bot.promo.staff.managers import Staff
+from bot.texts.wording import describe
 from handlers.managers.access import Allowed
 from handlers.managers.common import answer_usage, args_of, money, refuse
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import format_money
 from bot.promo.errors import DomainError
-from bot.promo.managers import Staff
+from bot.promo.staff.managers import Staff
 
 
 def usages() -> dict[str, tuple[str, str]]:

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import format_when
-from bot.promo import customer_card
-from bot.promo.customers import find_customer
-from bot.promo.offers import Offer
-from bot.promo.wording import reward_text
+from bot.promo.codes.offers import Offer
+from bot.promo.customers import card as customer_card
+from bot.promo.customers.profiles import find_customer
+from bot.texts.wording import reward_text
 from handlers.managers.common import answer_usage, args_of, money
 
 

@@ -16,7 +16,8 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Campaign
 from bot.i18n import format_day
-from bot.promo import analytics, charts
+from bot.promo.campaigns import analytics
+from bot.texts import charts
 from handlers.managers.common import answer_usage, args_of, money
 
 DEFAULT_DAYS = 30

@@ -14,10 +14,10 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Role
 from bot.i18n import format_when
-from bot.promo import managers
 from bot.promo.errors import DomainError
-from bot.promo.managers import Staff
-from bot.promo.manual import parse_amount
+from bot.promo.staff import managers
+from bot.promo.staff.managers import Staff
+from bot.promo.staff.manual_codes import parse_amount
 from handlers.managers.access import Allowed
 from handlers.managers.common import answer_usage, args_of, money, refuse, role_name
 

@@ -22,7 +22,7 @@ from aiogram.types import Chat, TelegramObject, User
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.db.models import Customer, TelegramAccount
-from bot.promo import accounts
+from bot.promo.customers import accounts
 
 
 class AccountCache:

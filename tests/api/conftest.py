@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from apihelpers import Api
 
 from bot.api.app import create_app
 from bot.config import Settings
 from bot.db import Database
+from tests.support.api import Api
 
 
 @pytest.fixture

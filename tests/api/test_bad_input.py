@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from apihelpers import Api
 
 from bot.api.auth import key_name
+from tests.support.api import Api
 
 
 def assert_error(status: int, body: Any, expected: int, code: str | None = None) -> None:

@@ -6,11 +6,11 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from apihelpers import Api, add_code, add_customer, gather
 from sqlalchemy import func, select
 
 from bot.db import Database
 from bot.db.models import IdempotencyRecord, PromoCode, Redemption
+from tests.support.api import Api, add_code, add_customer, gather
 
 NO_LIMIT = {"api_failed_validations_per_minute": 100_000}
 

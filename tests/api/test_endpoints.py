@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from apihelpers import Api, add_code, add_customer
 from sqlalchemy import select
 
 from bot.db import Database
 from bot.db.models import AbandonedCart, LinkToken, PromoCode, Review
-from bot.promo.linking import LinkOutcome, consume_link_token, token_hash
+from bot.promo.customers.linking import LinkOutcome, consume_link_token, token_hash
+from tests.support.api import Api, add_code, add_customer
 
 ORDER = {
     "customer_id": "c1",

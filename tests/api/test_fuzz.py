@@ -23,7 +23,7 @@ from bot.api.openapi import build_document
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.db import Base, Database, create_database
-from bot.promo.customers import upsert_customer
+from bot.promo.customers.profiles import upsert_customer
 
 SCHEMA = schemathesis.openapi.from_dict(build_document())
 SCHEMA.config.generation.update(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from apihelpers import Api, add_code, add_customer
 from sqlalchemy import select
 
 from bot.api.ratelimit import FailureLimiter
 from bot.db import Database
 from bot.db.models import PromoCode
+from tests.support.api import Api, add_code, add_customer
 
 
 def check(code: str, customer: str = "c1", total: int = 10_000) -> dict[str, Any]:

@@ -3,11 +3,11 @@
 Targets on SQLite (2-core machine): validate >= 3 000/s with p99 < 10 ms, redeem
 >= 1 000/s with p99 < 20 ms. Run by hand:
 
-    python tests/bench/bench_api.py --workers 2 --connections 8      # the README's figures
-    python tests/bench/bench_api.py                                 # SQLite (temp file)
-    python tests/bench/bench_api.py --database-url \\
+    python -m tests.bench.bench_api --workers 2 --connections 8      # the README's figures
+    python -m tests.bench.bench_api                                 # SQLite (temp file)
+    python -m tests.bench.bench_api --database-url \\
         postgresql+asyncpg://postgres@127.0.0.1:5432/promobot_bench_api
-    python tests/bench/bench_api.py --profile                       # + py-spy top frames
+    python -m tests.bench.bench_api --profile                       # + py-spy top frames
 
 Load comes from wrk when it is installed (`apt install wrk`; see wrk_api.lua), else from
 an aiohttp client in this process. The server is `promobot api` in a process of its own
@@ -45,8 +45,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import bindparam, insert, select, update
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import (
+from tests.bench.data import (
     backend,
     cpu_seconds,
     percentile,
@@ -88,8 +87,8 @@ async def seed(url: str, customers: int, pool_size: int) -> Seeded:
     from bot.db import create_database
     from bot.db.migrate import upgrade
     from bot.db.models import Customer, DiscountType, PromoCode
-    from bot.promo.issuing import issue_bulk
-    from bot.promo.offers import Offer
+    from bot.promo.codes.issuing import issue_bulk
+    from bot.promo.codes.offers import Offer
 
     started = time.perf_counter()
     await upgrade(url)

@@ -3,10 +3,10 @@
 
 Run by hand:
 
-    python tests/bench/bench_audience.py                     # SQLite
-    python tests/bench/bench_audience.py --database-url \\
+    python -m tests.bench.bench_audience                     # SQLite
+    python -m tests.bench.bench_audience --database-url \\
         postgresql+asyncpg://postgres@127.0.0.1:5432/promobot_bench_audience
-    python tests/bench/bench_audience.py --codes             # also a comeback run with codes
+    python -m tests.bench.bench_audience --codes             # also a comeback run with codes
 
 Data: `bench_segments.py`'s generator and cache (built if missing), copied to a database
 of this benchmark's own (runs write assignments and outbox rows), where 80 % of the
@@ -28,23 +28,27 @@ import argparse
 import asyncio
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import text
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_segments as seg
-from _data import backend, pg_dsn, remove_sqlite, rss_mib, safe
+from sqlalchemy import text
 
 from bot.config import Settings
 from bot.db import create_database
 from bot.db.models import Campaign, CampaignStatus, CampaignVariant
-from bot.promo.campaigns import run_campaign, run_kind
-from bot.promo.comeback import entry_query, ladder
-from bot.promo.runs import Context, RunResult, audience, batches, builtin_campaign, reachable
-from bot.promo.segments import get_segment
+from bot.promo.campaigns.comeback import entry_query, ladder
+from bot.promo.campaigns.running import run_campaign, run_kind
+from bot.promo.campaigns.runs import (
+    Context,
+    RunResult,
+    audience,
+    batches,
+    builtin_campaign,
+    reachable,
+)
+from bot.promo.customers.segments import get_segment
+from tests.bench.data import backend, pg_dsn, remove_sqlite, rss_mib, safe
 
 SQLITE_COPY = Path("/tmp/promobot_bench_audience.sqlite3")
 PG_SOURCE = "promobot_bench_seg"

@@ -1,7 +1,7 @@
 """Benchmark: `/codes` through the real Dispatcher and Bot against the fake Bot API, next
 to a bare aiogram echo handler measured in the same run. Run by hand:
 
-    python tests/bench/bench_bot.py [--users 500] [--updates 2000] [--rounds 5]
+    python -m tests.bench.bench_bot [--users 500] [--updates 2000] [--rounds 5]
                                     [--concurrency 32]
 
 `PROMOBOT_BENCH_DATABASE_URL` selects a database (default: a fresh SQLite file). The
@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,16 +27,14 @@ from aiogram.types import Message
 from sqlalchemy import insert, text
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "telegram")]
 
-import tg_updates as u  # noqa: E402
-from fake_bot_api import FakeBotAPI  # noqa: E402
-
-from bot.app import create_bot, create_dispatcher  # noqa: E402
+import tests.support.updates as u  # noqa: E402
+from bot.app.process import calm_garbage_collector  # noqa: E402
+from bot.app.run import create_bot, create_dispatcher  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import Base, Database, create_database  # noqa: E402
 from bot.db.models import Customer, PromoCode, TelegramAccount  # noqa: E402
-from bot.process import calm_garbage_collector  # noqa: E402
+from tests.support.fake_bot_api import FakeBotAPI  # noqa: E402
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FIRST_USER = 10_000_000
@@ -129,7 +126,7 @@ async def main() -> None:
 
             await measure(echo_dp, bot, batch("warm-up")[:200], args.concurrency)
             await measure(codes_dp, bot, batch("/codes")[:200], args.concurrency)
-            # What `promobot run` does once it has started (bot.app.serve).
+            # What `promobot run` does once it has started (bot.app.run.serve).
             calm_garbage_collector()
             api.clear()
             rates: dict[str, list[float]] = {"echo (bare aiogram)": [], "/codes": []}

@@ -4,7 +4,7 @@ Telegram's limits — more than the allowed messages in any second, or two to on
 within a second, are answered 429 and counted as violations. Then the memory used while
 queueing a 1 000 000-customer audience.
 
-    python tests/bench/bench_broadcast.py [--recipients 10000] [--audience 1000000]
+    python -m tests.bench.bench_broadcast [--recipients 10000] [--audience 1000000]
         [--database-url URL] [--modes standard,paid]
 
 Targets: ≥ 97 % of 30/s with zero violations; ≥ 90 % of 1000/s in paid mode; queueing
@@ -32,17 +32,15 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "telegram"), str(ROOT / "tests" / "delivery")]
-
-from fake_bot_api import Request  # noqa: E402
-from fake_limits import LimitedBotAPI  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.db import Base, Database, create_database  # noqa: E402
 from bot.db.models import Customer, Delivery, PromoCode, TelegramAccount  # noqa: E402
 from bot.delivery.caps import Policy  # noqa: E402
 from bot.delivery.outbox import enqueue_many  # noqa: E402
-from bot.delivery.sender import Sender, claim  # noqa: E402
+from bot.delivery.sender.worker import Sender, claim  # noqa: E402
+from tests.support.fake_bot_api import Request  # noqa: E402
+from tests.support.limits import LimitedBotAPI  # noqa: E402
 
 TOKEN = "123456:TEST-token-for-tests-only"
 CHAT_BASE = 50_000_000

@@ -1,6 +1,6 @@
 """Benchmark: generate and store 1 000 000 codes (target < 10 s).
 
-Run by hand: `python tests/bench/bench_codes.py [--count N] [--database-url URL]`.
+Run by hand: `python -m tests.bench.bench_codes [--count N] [--database-url URL]`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from bot.clock import utcnow
 from bot.db import Base, create_database
 from bot.db.models import DiscountType, PromoCode
-from bot.promo import codes as codegen
-from bot.promo.issuing import issue_bulk
-from bot.promo.offers import Offer
+from bot.promo.codes import generator as codegen
+from bot.promo.codes.issuing import issue_bulk
+from bot.promo.codes.offers import Offer
 
 
 async def main(count: int, url: str | None) -> None:

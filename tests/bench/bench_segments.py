@@ -2,13 +2,13 @@
 
 Run by hand:
 
-    python tests/bench/bench_segments.py                  # SQLite, cached under /tmp
-    python tests/bench/bench_segments.py --rebuild        # regenerate the SQLite file
-    python tests/bench/bench_segments.py --database-url \\
+    python -m tests.bench.bench_segments                  # SQLite, cached under /tmp
+    python -m tests.bench.bench_segments --rebuild        # regenerate the SQLite file
+    python -m tests.bench.bench_segments --database-url \\
         postgresql+asyncpg://postgres@127.0.0.1:5432/promobot_bench_seg
 
 Data: customers with orders spread over the two years before a fixed NOW; every
-customer row carries the aggregates `bot.promo.orders` would have kept (orders_count,
+customer row carries the aggregates `bot.promo.shop.orders` would have kept (orders_count,
 gross/net spend, first/last order time of the counted — not cancelled — orders), and a
 favourite category (drawn, since order lines are not generated). Tables come from
 `Base.metadata.create_all`; rows go in through the driver's bulk path (sqlite3
@@ -16,7 +16,7 @@ executemany, asyncpg COPY) with the secondary indexes built after the load. The 
 file is cached in /tmp and the PostgreSQL database reused while their parameters match.
 
 Then, through the app's own engine (`create_database`, read sessions), every segment in
-`bot.promo.segments.SEGMENTS` plus a campaign-like filtered comeback audience is timed
+`bot.promo.customers.segments.SEGMENTS` plus a campaign-like filtered comeback audience is timed
 twice: `count()` and the full id stream (`iter_ids`, keyset batches), each with its plan
 (EXPLAIN QUERY PLAN / EXPLAIN ANALYZE) so index use is visible; for comparison, the same
 ids read by one ordered SELECT through a streaming cursor. Figures only: nothing asserts
@@ -41,12 +41,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, event
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import backend, pg_dsn, recreate_postgres, remove_sqlite, safe
-
 from bot.db import Base, create_database
 from bot.db.models import Customer, Order
-from bot.promo import segments
+from bot.promo.customers import segments
+from tests.bench.data import backend, pg_dsn, recreate_postgres, remove_sqlite, safe
 
 NOW = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 SHOP_TZ = ZoneInfo("Europe/Moscow")

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiogram import Bot
-from delivery_helpers import make_bot
-from fake_limits import LimitedBotAPI
 
 from bot.config import Settings
+from tests.support.delivery import make_bot
+from tests.support.limits import LimitedBotAPI
 
 
 @pytest.fixture

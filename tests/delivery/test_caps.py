@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiogram import Bot
-from delivery_helpers import Inbox, SetClock, queue, shoppers, statuses
-from fake_limits import LimitedBotAPI
 from pydantic import ValidationError
 
 from bot.config import Settings
@@ -16,7 +14,9 @@ from bot.db import Database
 from bot.db.models import CodeStatus, Delivery, DeliveryStatus, PromoCode
 from bot.delivery.caps import Cap, Policy, parse_caps, parse_gaps
 from bot.delivery.outbox import enqueue
-from bot.delivery.sender import Sender, claim
+from bot.delivery.sender.worker import Sender, claim
+from tests.support.delivery import Inbox, SetClock, queue, shoppers, statuses
+from tests.support.limits import LimitedBotAPI
 
 MORNING = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from delivery_helpers import queue, shoppers
 from sqlalchemy import update
 
 from bot.db import Database
 from bot.db.models import Campaign, Delivery, DeliveryStatus
 from bot.delivery.progress import Progress, progress
+from tests.support.delivery import queue, shoppers
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -7,15 +7,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiogram import Bot
-from delivery_helpers import SetClock, deliver_all, queue, shoppers
-from fake_limits import LimitedBotAPI
 from sqlalchemy import select
 
 from bot.config import Settings
 from bot.db import Database
 from bot.db.models import Delivery, DeliveryStatus
 from bot.delivery.caps import QuietHours
-from bot.delivery.sender import Sender
+from bot.delivery.sender.worker import Sender
+from tests.support.delivery import SetClock, deliver_all, queue, shoppers
+from tests.support.limits import LimitedBotAPI
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MOSCOW = ZoneInfo("Europe/Moscow")

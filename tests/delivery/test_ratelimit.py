@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.delivery.ratelimit import ChatSpacing, Pacer
+from bot.delivery.sender.pacing import ChatSpacing, Pacer
 
 
 def _peak(times: list[float], window: float = 1.0) -> int:

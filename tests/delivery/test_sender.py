@@ -7,15 +7,15 @@ import itertools
 from datetime import timedelta
 
 from aiogram import Bot
-from delivery_helpers import deliver_all, eventually, make_bot, queue, shoppers, statuses
-from fake_limits import LimitedBotAPI
 from sqlalchemy import select
 
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.db import Database, create_database
 from bot.db.models import CodeStatus, Delivery, DeliveryStatus, PromoCode, TelegramAccount
-from bot.delivery.sender import Sender
+from bot.delivery.sender.worker import Sender
+from tests.support.delivery import deliver_all, eventually, make_bot, queue, shoppers, statuses
+from tests.support.limits import LimitedBotAPI
 
 
 async def _codes(db: Database) -> dict[int, PromoCode]:

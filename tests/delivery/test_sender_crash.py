@@ -11,16 +11,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from aiogram import Bot
-from delivery_helpers import deliver_all, eventually, queue, shoppers, statuses
-from fake_limits import LimitedBotAPI
 
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.db import Database
 from bot.db.models import DeliveryStatus
-from bot.delivery.sender import Sender
+from bot.delivery.sender.worker import Sender
+from tests.support.delivery import deliver_all, eventually, queue, shoppers, statuses
+from tests.support.limits import LimitedBotAPI
 
-HERE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 30
 
 
@@ -32,7 +32,7 @@ async def test_sigkill_mid_broadcast_then_restart(
     api.latency = 0.03
     env = {
         **os.environ,
-        "PYTHONPATH": str(HERE.parent.parent),
+        "PYTHONPATH": str(ROOT),
         "PROMOBOT_DATABASE_URL": dsettings.database_url,
         "PROMOBOT_TELEGRAM_API_URL": api.url,
         "PROMOBOT_BOT_TOKEN": "123456:TEST-token-for-tests-only",
@@ -43,7 +43,7 @@ async def test_sigkill_mid_broadcast_then_restart(
         "PROMOBOT_QUIET_HOURS": "",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE / "sender_process.py"), env=env,
+        sys.executable, "-m", "tests.support.sender_process", env=env, cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
     )
     try:

@@ -6,8 +6,8 @@ from sqlalchemy import inspect
 
 from bot.db import Database
 from bot.db.models import Customer, TelegramAccount
-from bot.promo import accounts
-from bot.promo.customers import upsert_customer
+from bot.promo.customers import accounts
+from bot.promo.customers.profiles import upsert_customer
 
 
 def columns(entity: object) -> dict[str, object]:

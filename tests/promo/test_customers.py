@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import Customer, TelegramAccount
-from bot.promo.codes import ALPHABET
-from bot.promo.customers import (
+from bot.promo.codes.generator import ALPHABET
+from bot.promo.customers.profiles import (
     ensure_referral_code,
     find_customer,
     get_by_external_id,

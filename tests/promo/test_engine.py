@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.util import await_only
 
 from bot.db.models import CodeSource, Customer, DiscountType, PromoCode, Redemption
-from bot.promo import codes as codegen
-from bot.promo import redemption
-from bot.promo.issuing import issue_bulk, issue_code
-from bot.promo.offers import Basket, Item, Offer
-from bot.promo.redemption import redeem, release
-from bot.promo.validation import Reason, validate
-from bot.promo.wording import describe, verdict_message
+from bot.promo.checkout import redemption
+from bot.promo.checkout.redemption import redeem, release
+from bot.promo.checkout.validation import Reason, validate
+from bot.promo.codes import generator as codegen
+from bot.promo.codes.issuing import issue_bulk, issue_code
+from bot.promo.codes.offers import Basket, Item, Offer
+from bot.texts.wording import describe, verdict_message
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 TEN_PERCENT = Offer(DiscountType.PERCENT, 10)

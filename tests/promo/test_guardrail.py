@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from bot.db.models import Customer, Order
-from bot.promo.guardrail import average_order_value, check_discount
+from bot.promo.codes.guardrail import average_order_value, check_discount
 
 
 async def check(db, settings, clock, discount_type, value, **kw):

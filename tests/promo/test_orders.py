@@ -16,11 +16,11 @@ from bot.db.models import (
     Referral,
     ReferralStatus,
 )
-from bot.promo.customers import upsert_customer
+from bot.promo.checkout.redemption import redeem
+from bot.promo.codes.offers import Basket
+from bot.promo.customers.profiles import upsert_customer
 from bot.promo.errors import DomainError, NotFound
-from bot.promo.offers import Basket
-from bot.promo.orders import ItemIn, upsert_order
-from bot.promo.redemption import redeem
+from bot.promo.shop.orders import ItemIn, upsert_order
 
 
 async def make_customer(db, clock, external_id="c-1"):

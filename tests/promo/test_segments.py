@@ -4,9 +4,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.db.models import Customer
-from bot.promo.customers import upsert_customer
-from bot.promo.orders import upsert_order
-from bot.promo.segments import (
+from bot.promo.customers.profiles import upsert_customer
+from bot.promo.customers.segments import (
     SEGMENTS,
     count,
     day_cutoff,
@@ -16,6 +15,7 @@ from bot.promo.segments import (
     regulars,
     silent_between,
 )
+from bot.promo.shop.orders import upsert_order
 
 MSK = ZoneInfo("Europe/Moscow")
 

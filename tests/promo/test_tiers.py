@@ -2,9 +2,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.promo.customers import get_by_external_id, upsert_customer
-from bot.promo.orders import upsert_order
-from bot.promo.tiers import Tier, customer_tier, parse_spend_tiers, tier_for, tiers
+from bot.promo.customers.profiles import get_by_external_id, upsert_customer
+from bot.promo.customers.tiers import Tier, customer_tier, parse_spend_tiers, tier_for, tiers
+from bot.promo.shop.orders import upsert_order
 
 
 def test_default_tiers_are_in_kopecks():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import scheduler_shop as shop
 from sqlalchemy import select
 
+import tests.support.shop as shop
 from bot.db.models import CampaignAssignment, CampaignStatus, DiscountType
-from bot.promo.campaigns import run_kind
-from bot.promo.comeback import ladder
-from bot.promo.runs import builtin_campaign
+from bot.promo.campaigns.comeback import ladder
+from bot.promo.campaigns.running import run_kind
+from bot.promo.campaigns.runs import builtin_campaign
 
 
 async def test_ladder_from_settings(settings):

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-import scheduler_shop as shop
-
+import tests.support.shop as shop
 from bot.db.models import Campaign, CampaignVariant
-from bot.promo.campaigns import run_campaign
-from bot.promo.experiments import bucket, design
+from bot.promo.campaigns.experiments import bucket, design
+from bot.promo.campaigns.running import run_campaign
 
 
 def _campaign(holdout: int, *weights: int) -> tuple[Campaign, list[CampaignVariant]]:

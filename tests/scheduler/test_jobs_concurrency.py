@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import scheduler_shop as shop
 from sqlalchemy import func, select
 
+import tests.support.shop as shop
 from bot.db import create_database
 from bot.db.models import CampaignAssignment, Customer, Delivery, PromoCode
-from bot.promo.accounts import record_referral
-from bot.promo.campaigns import run_kind
-from bot.promo.reviews import record_review
+from bot.promo.campaigns.running import run_kind
+from bot.promo.customers.accounts import record_referral
+from bot.promo.shop.reviews import record_review
 
 
 async def _twice(settings, now, kind, runs=2):

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.db.models import Delivery, PromoCode
-from bot.promo.notices import Reason, render_notice
+from bot.texts.notices import Reason, render_notice
 
 TZ = ZoneInfo("Europe/Moscow")
 PAYLOADS = {

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import scheduler_shop as shop
 from sqlalchemy import update
 
+import tests.support.shop as shop
 from bot.db.models import CodeSource, Customer, DiscountType
-from bot.promo.campaigns import run_kind
-from bot.promo.issuing import issue_code
-from bot.promo.offers import Offer
+from bot.promo.campaigns.running import run_kind
+from bot.promo.codes.issuing import issue_code
+from bot.promo.codes.offers import Offer
 
 
 async def test_one_reminder_the_day_before_a_code_expires(db, settings, clock):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import scheduler_shop as shop
 from sqlalchemy import select, update
 
+import tests.support.shop as shop
 from bot.db.models import AbandonedCart, Customer, Referral, ReferralStatus, Review
-from bot.promo.accounts import record_referral
-from bot.promo.campaigns import run_kind
-from bot.promo.carts import record_abandoned_cart
-from bot.promo.offers import Item
-from bot.promo.reviews import record_review
+from bot.promo.campaigns.running import run_kind
+from bot.promo.codes.offers import Item
+from bot.promo.customers.accounts import record_referral
+from bot.promo.shop.carts import record_abandoned_cart
+from bot.promo.shop.reviews import record_review
 
 
 async def _review(db, customer_id, order_ref, now, *, photo=False):

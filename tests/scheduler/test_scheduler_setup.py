@@ -8,10 +8,10 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-import scheduler_shop as shop
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from apscheduler.triggers.cron import CronTrigger
 
+import tests.support.shop as shop
 from bot.commands.campaign import run as cli
 from bot.db.models import CampaignStatus
 from scheduler import SchedulerService, create_scheduler, sync_campaign_jobs

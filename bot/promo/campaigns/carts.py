@@ -1,0 +1,127 @@
+"""Abandoned carts: after a delay, a small code limited to the items left in the cart.
+
+Each cart is decided once (`handled_at`, claimed by a conditional UPDATE): a code and a
+message, the holdout of the `auto:cart` campaign (nothing, but counted), or nothing
+because the customer ordered since, asked for no promotions or cannot be reached.
+Carts older than `cart_max_age_hours` are left alone: the moment has passed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import AbandonedCart, CampaignAssignment, CodeSource, Customer, DiscountType
+from bot.delivery.outbox import enqueue
+from bot.promo.campaigns.experiments import Arm, Design, design
+from bot.promo.campaigns.runs import (
+    Context,
+    RunResult,
+    active_builtin,
+    admit,
+    audience,
+    batches,
+    guardrail_ok,
+    load_campaign,
+    recorded_arm,
+)
+from bot.promo.codes.issuing import issue_code
+from bot.promo.codes.offers import Offer
+from bot.promo.customers.profiles import insert_ignoring_conflict
+from bot.texts.notices import Reason
+
+carts = AbandonedCart.__table__
+assignments = CampaignAssignment.__table__
+
+
+def cart_offer(ctx: Context, arm: Arm, skus: tuple[str, ...] = ()) -> Offer:
+    """The settings' small percent on these SKUs; a variant may change any offer field."""
+    data = Offer(DiscountType.PERCENT, value=ctx.settings.cart_percent,
+                 valid_days=ctx.settings.cart_valid_days,
+                 currency=ctx.settings.currency).to_json()
+    data.update({k: v for k, v in arm.offer.items() if k in Offer.__dataclass_fields__})
+    data["include_skus"] = list(skus)
+    return Offer.from_json(data)
+
+
+async def sticky_arm(
+    session: AsyncSession, campaign_id: int, split: Design, customer_id: int, now: Any
+) -> Arm:
+    """The customer's arm in the campaign: recorded on first use, the same ever after."""
+    arm = split.choose(campaign_id, customer_id)
+    await session.execute(insert_ignoring_conflict(
+        session, assignments, campaign_id=campaign_id, customer_id=customer_id,
+        variant_id=arm.variant_id, is_holdout=arm.is_holdout, step=0, assigned_at=now,
+        escalated=False,
+    ))
+    recorded = (await session.execute(
+        select(assignments.c.variant_id, assignments.c.is_holdout)
+        .where(assignments.c.campaign_id == campaign_id,
+               assignments.c.customer_id == customer_id)
+    )).one()
+    return recorded_arm(split, recorded.variant_id, recorded.is_holdout, campaign_id,
+                        customer_id)
+
+
+async def offer_for_carts(ctx: Context) -> RunResult:
+    result = RunResult(kind="cart")
+    settings = ctx.settings
+    if settings.cart_delay_hours <= 0:
+        return result
+    campaign_id = await active_builtin(ctx, "cart", result)
+    if campaign_id is None:
+        return result
+    async with ctx.db.read_session() as session:
+        loaded = await load_campaign(session, campaign_id)
+    assert loaded is not None
+    split = design(*loaded)
+    if not await guardrail_ok(ctx, [cart_offer(ctx, arm) for arm in split.arms], result):
+        return result
+    query = select(Customer.id).join(AbandonedCart, AbandonedCart.customer_id == Customer.id).where(
+        AbandonedCart.handled_at.is_(None),
+        AbandonedCart.code_id.is_(None),
+        AbandonedCart.recovered_order_id.is_(None),
+        AbandonedCart.created_at <= ctx.now - timedelta(hours=settings.cart_delay_hours),
+        AbandonedCart.created_at > ctx.now - timedelta(hours=settings.cart_max_age_hours),
+    )
+    rows_query = audience(query, AbandonedCart.items, AbandonedCart.created_at.label("cart_at"),
+                          key=AbandonedCart.id)
+    async for session, rows in batches(ctx, rows_query, AbandonedCart.id):
+        for row in rows:
+            result.audience += 1
+            claimed = await session.execute(
+                update(carts).where(carts.c.id == row.batch_key, carts.c.handled_at.is_(None))
+                .values(handled_at=ctx.now)
+            )
+            if claimed.rowcount != 1:
+                result.taken += 1
+                continue
+            if row.last_order_at is not None and row.last_order_at >= row.cart_at:
+                result.held += 1  # bought since: the cart did its job
+                continue
+            if not admit(row, result):
+                continue
+            arm = await sticky_arm(session, campaign_id, split, row.id, ctx.now)
+            if arm.is_holdout:
+                result.holdout += 1
+                continue
+            skus = tuple(dict.fromkeys(str(item["sku"]) for item in row.items or ()))
+            code = await issue_code(
+                session, cart_offer(ctx, arm, skus), source=CodeSource.CART, now=ctx.now,
+                customer_id=row.id, campaign_id=campaign_id, variant_id=arm.variant_id,
+                length=settings.code_length, expires_on_delivery=True,
+            )
+            await session.execute(
+                update(carts).where(carts.c.id == row.batch_key).values(code_id=code.id)
+            )
+            result.issued += 1
+            queued = await enqueue(
+                session, dedupe_key=f"cart:{row.batch_key}", customer_id=row.id,
+                reason=Reason.CART, code_id=code.id, campaign_id=campaign_id,
+                due_at=ctx.now, payload={"items": len(row.items or ())},
+            )
+            result.queued += queued is not None
+    return result

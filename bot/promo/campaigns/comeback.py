@@ -1,0 +1,253 @@
+"""The comeback ladder: silent customers get the smallest offer that may bring them back.
+
+Steps come from settings (`60:10,90:12+fs`) or a campaign's `params["ladder"]`, with an
+optional first step for "new but silent" customers (one order, then nothing). A customer
+enters at the step their silence has reached; a silence is a *cycle*, named by the last
+order it follows (`reference_at` on the assignment), so whoever orders in between is out
+of it, and a later silence starts a new cycle. A code that expired unredeemed moves its
+holder one step up the ladder, once per cycle. Comeback codes count their validity from
+the moment the message is delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import Row, Select, and_, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.db.models import (
+    CampaignAssignment,
+    CodeSource,
+    CodeStatus,
+    Customer,
+    DiscountType,
+    PromoCode,
+)
+from bot.promo.campaigns.experiments import Arm, Design
+from bot.promo.campaigns.runs import (
+    Claim,
+    Context,
+    RunResult,
+    audience,
+    batches,
+    campaign_status,
+    claim_new,
+    issue_and_queue,
+    offers_by_arm,
+    open_campaign,
+    reachable,
+    recorded_arm,
+)
+from bot.promo.codes.offers import Offer
+from bot.promo.customers.segments import day_cutoff, silent_between
+from bot.promo.customers.tiers import parse_order_ladder
+from bot.texts.notices import Reason
+
+assignments = CampaignAssignment.__table__
+_OFFER_FIELDS = frozenset(Offer.__dataclass_fields__) - {"discount_type", "value", "extra"}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    index: int
+    days: int
+    offer: Offer
+    # The "new but silent" step: only customers with exactly one order.
+    only_new: bool = False
+
+
+def _offer(percent: int, free_shipping: bool, *, min_order: int, valid_days: int,
+           currency: str) -> Offer:
+    if percent == 0 and not free_shipping:
+        raise ValueError("a comeback step gives a percent, free shipping, or both")
+    kind = DiscountType.PERCENT if percent else DiscountType.FREE_SHIPPING
+    return Offer(kind, value=percent, free_shipping=free_shipping, min_order=min_order,
+                 valid_days=valid_days, currency=currency)
+
+
+def ladder(settings: Settings, params: Mapping[str, Any] | None = None) -> tuple[Step, ...]:
+    """The steps in force: `params` (a campaign's) override the settings.
+
+    Specs are `days:percent` with `+fs` for free shipping, the shape of the order-count
+    tier ladder, so the same parser reads them.
+    """
+    params = params or {}
+    money = {
+        "min_order": int(params.get("min_order", settings.comeback_min_order)),
+        "valid_days": int(params.get("valid_days") or settings.comeback_valid_days),
+        "currency": settings.currency,
+    }
+    specs = tuple(params.get("ladder") or settings.comeback_ladder)
+    steps = [
+        (tier.threshold, _offer(tier.percent, tier.free_shipping, **money), False)
+        for tier in parse_order_ladder(specs)
+    ]
+    new_days = int(params.get("new_silent_days", settings.comeback_new_silent_days))
+    if new_days:
+        if steps and new_days >= steps[0][0]:
+            raise ValueError("'new but silent' must come before the ladder's first step")
+        spec = str(params.get("new_silent_offer", settings.comeback_new_silent_offer))
+        (tier,) = parse_order_ladder((f"{new_days}:{spec}",))
+        steps.insert(0, (new_days, _offer(tier.percent, tier.free_shipping, **money), True))
+    return tuple(
+        Step(index, days, offer, only_new) for index, (days, offer, only_new) in enumerate(steps)
+    )
+
+
+def arm_offer(step: Step, arm: Arm) -> Offer:
+    """A variant tunes every step: any offer field (`min_order`, `valid_days`, ...) and
+    `extra_percent`, points added to the step's percent."""
+    if not arm.offer:
+        return step.offer
+    data = step.offer.to_json()
+    data.update({k: v for k, v in arm.offer.items() if k in _OFFER_FIELDS})
+    extra = int(arm.offer.get("extra_percent", 0))
+    if extra and step.offer.discount_type is DiscountType.PERCENT:
+        data["value"] = step.offer.value + extra
+    return Offer.from_json(data)
+
+
+def _upper_days(steps: tuple[Step, ...], index: int, max_days: int) -> int:
+    later = [s.days for s in steps[index + 1:]]
+    return later[0] if later else max_days
+
+
+def entry_query(
+    campaign_id: int, steps: tuple[Step, ...], index: int, *, now: datetime, tz: tzinfo,
+    max_days: int,
+) -> Select[Any]:
+    """Customers whose silence is in this step's window and who are not in this
+    campaign's current cycle yet (no assignment at or after their last order)."""
+    step = steps[index]
+    query = silent_between(step.days, _upper_days(steps, index, max_days), now=now, tz=tz)
+    if step.only_new:
+        query = query.where(Customer.orders_count == 1)
+    current = exists().where(
+        CampaignAssignment.campaign_id == campaign_id,
+        CampaignAssignment.customer_id == Customer.id,
+        CampaignAssignment.reference_at >= Customer.last_order_at,
+    )
+    return query.where(~current)
+
+
+def escalation_query(
+    campaign_id: int, steps: tuple[Step, ...], index: int, *, now: datetime, tz: tzinfo,
+    max_days: int,
+) -> Select[Any]:
+    """Holders of an expired, unredeemed step-`index` code, silent long enough for the
+    next step, who have not ordered since and have not escalated in this cycle."""
+    nxt = steps[index + 1]
+    return (
+        select(Customer.id)
+        .join(CampaignAssignment, and_(CampaignAssignment.customer_id == Customer.id,
+                                       CampaignAssignment.campaign_id == campaign_id))
+        .join(PromoCode, PromoCode.id == CampaignAssignment.code_id)
+        .where(
+            CampaignAssignment.step == index,
+            CampaignAssignment.escalated.is_(False),
+            CampaignAssignment.is_holdout.is_(False),
+            CampaignAssignment.reference_at >= Customer.last_order_at,
+            PromoCode.expires_at < now,
+            PromoCode.used_count == 0,
+            PromoCode.status == CodeStatus.ACTIVE,
+            Customer.last_order_at < day_cutoff(now, nxt.days, tz),
+            Customer.last_order_at >= day_cutoff(now, max_days, tz),
+        )
+    )
+
+
+def dedupe_key(campaign_id: int, customer_id: int, reference_at: datetime, step: int) -> str:
+    return f"comeback:{campaign_id}:{customer_id}:{int(reference_at.timestamp())}:{step}"
+
+
+async def run_comeback(ctx: Context, campaign_id: int) -> RunResult:
+    """One run of a comeback campaign: escalations first, then new entries per step."""
+    result = RunResult(kind="comeback", campaign_id=campaign_id)
+    opened = await open_campaign(ctx, campaign_id, result)
+    if opened is None:
+        return result
+    campaign, split = opened
+    steps = ladder(ctx.settings, campaign.params)
+    offers: dict[tuple[int, int | None], Offer | None] = {}
+    for step in steps:
+        per_arm = await offers_by_arm(
+            ctx, split, lambda arm, step=step: arm_offer(step, arm), result
+        )
+        if per_arm is None:
+            return result
+        offers.update({(step.index, key): offer for key, offer in per_arm.items()})
+    tz = ctx.settings.zone
+    max_days = ctx.settings.comeback_max_silent_days
+
+    def payload(row: Any, step: int) -> dict[str, Any]:
+        return {"category": row.favourite_category, "step": step}
+
+    for index in range(len(steps) - 1):
+        query = audience(
+            escalation_query(campaign_id, steps, index, now=ctx.now, tz=tz, max_days=max_days),
+            CampaignAssignment.id.label("assignment_id"),
+            CampaignAssignment.variant_id, CampaignAssignment.reference_at,
+        )
+        async for session, rows in batches(ctx, query):
+            if await campaign_status(session, campaign_id) != "active":
+                result.status, result.message = "inactive", "paused during the run"
+                return result
+            claims = await _claim_escalations(session, split, campaign_id, index, rows, ctx,
+                                              result)
+            await issue_and_queue(
+                session, ctx, campaign, claims, offers={
+                    key: offer for (i, key), offer in offers.items() if i == index + 1
+                },
+                source=CodeSource.COMEBACK, reason=Reason.COMEBACK,
+                dedupe=lambda row, index=index: dedupe_key(
+                    campaign_id, row.id, row.reference_at, index + 1),
+                payload=lambda row, index=index: payload(row, index + 1), result=result,
+            )
+    for step in steps:
+        query = audience(entry_query(campaign_id, steps, step.index, now=ctx.now, tz=tz,
+                                     max_days=max_days))
+        async for session, rows in batches(ctx, query):
+            if await campaign_status(session, campaign_id) != "active":
+                result.status, result.message = "inactive", "paused during the run"
+                return result
+            keep = reachable(rows, result)
+            claims = await claim_new(
+                session, campaign_id, split, keep, step=step.index, now=ctx.now,
+                reference={row.id: row.last_order_at for row in keep}, result=result,
+            )
+            await issue_and_queue(
+                session, ctx, campaign, claims,
+                offers={key: o for (i, key), o in offers.items() if i == step.index},
+                source=CodeSource.COMEBACK, reason=Reason.COMEBACK,
+                dedupe=lambda row, index=step.index: dedupe_key(
+                    campaign_id, row.id, row.last_order_at, index),
+                payload=lambda row, index=step.index: payload(row, index), result=result,
+            )
+    return result
+
+
+async def _claim_escalations(
+    session: AsyncSession, split: Design, campaign_id: int, index: int,
+    rows: Sequence[Row[Any]], ctx: Context, result: RunResult,
+) -> list[Claim]:
+    """Move each holder one step up, by a conditional UPDATE a concurrent run cannot win
+    twice; the arm stays the one recorded."""
+    claims = []
+    for row in reachable(rows, result):
+        moved = await session.execute(
+            update(assignments)
+            .where(assignments.c.id == row.assignment_id, assignments.c.step == index,
+                   assignments.c.escalated.is_(False))
+            .values(step=index + 1, escalated=True, assigned_at=ctx.now)
+        )
+        if moved.rowcount != 1:
+            result.taken += 1
+            continue
+        result.escalated += 1
+        claims.append(Claim(row, recorded_arm(split, row.variant_id, False, campaign_id, row.id)))
+    return claims

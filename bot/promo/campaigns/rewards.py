@@ -1,0 +1,291 @@
+"""Rewards for actions: asking for reviews, paying for them, and paying for referrals.
+
+- Review ask: N days after delivery, one message per order, unless reviewed already.
+- Review reward: for a review the shop reported, a code (bigger with a photo), one per
+  order, never for an order that was cancelled or returned, after an optional delay.
+  The code is earned by the order, so a later return revokes it (`bot.promo.shop.orders`).
+- Referral: when the friend's first order has passed the return window, the friend
+  gets a code and so does the referrer, at most `referral_monthly_cap` a calendar month
+  (shop's time zone); a referrer over the cap is paid first thing next month.
+
+Each reward is claimed by a conditional UPDATE (review.reward_code_id, referral.status)
+inside a savepoint with its code, so two runs at once pay once. Rewards are service
+messages (the shopper earned them): they skip opt-out, but not a missing Telegram link
+(the code is still issued and shows on the shop's account page).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    CodeSource,
+    Customer,
+    Delivery,
+    DiscountType,
+    Order,
+    OrderStatus,
+    Referral,
+    ReferralStatus,
+    Review,
+)
+from bot.delivery.outbox import enqueue, enqueue_many
+from bot.promo.campaigns.runs import (
+    Context,
+    RunResult,
+    active_builtin,
+    admit,
+    audience,
+    batches,
+    guardrail_ok,
+    queued_key,
+    reachable,
+)
+from bot.promo.codes.issuing import issue_code
+from bot.promo.codes.offers import Offer
+from bot.texts.notices import Reason
+
+# Deliveries older than this many days past the ask date are not asked any more.
+ASK_WINDOW_DAYS = 3
+_RETURNED = (OrderStatus.RETURNED, OrderStatus.PARTIALLY_RETURNED, OrderStatus.CANCELLED)
+
+
+class _Taken(Exception):
+    """Another run claimed the reward first: undo this one's savepoint."""
+
+
+def _percent_offer(percent: int, valid_days: int, currency: str) -> Offer:
+    return Offer(DiscountType.PERCENT, value=percent, valid_days=valid_days, currency=currency)
+
+
+async def ask_for_reviews(ctx: Context) -> RunResult:
+    """One ask per delivered order, `review_ask_days` after delivery."""
+    result = RunResult(kind="review_ask")
+    days = ctx.settings.review_ask_days
+    if days <= 0:
+        return result
+    campaign_id = await active_builtin(ctx, "review", result)
+    if campaign_id is None:
+        return result
+    latest = ctx.now - timedelta(days=days)
+    query = select(Customer.id).join(Order, Order.customer_id == Customer.id).where(
+        Order.status == OrderStatus.DELIVERED,
+        Order.delivered_at <= latest,
+        Order.delivered_at > latest - timedelta(days=ASK_WINDOW_DAYS),
+        ~exists().where(Review.order_id == Order.id),
+        ~exists().where(Delivery.dedupe_key == queued_key("review_ask:", Order.id)),
+    )
+    rows_query = audience(query, Order.external_id.label("order_ref"), key=Order.id)
+    payload = {"percent": ctx.settings.review_reward_percent,
+               "photo_percent": ctx.settings.review_reward_photo_percent}
+    async for session, rows in batches(ctx, rows_query, Order.id):
+        result.queued += await enqueue_many(session, [
+            {"dedupe_key": f"review_ask:{row.batch_key}", "customer_id": row.id,
+             "reason": Reason.REVIEW_ASK, "payload": {"order": row.order_ref, **payload},
+             "campaign_id": campaign_id, "due_at": ctx.now}
+            for row in reachable(rows, result)
+        ])
+    return result
+
+
+async def reward_reviews(ctx: Context) -> RunResult:
+    """A code for each reported review whose delay has passed; one per order."""
+    result = RunResult(kind="review_reward")
+    settings = ctx.settings
+    campaign_id = await active_builtin(ctx, "review", result)
+    if campaign_id is None:
+        return result
+    plain = _percent_offer(settings.review_reward_percent, settings.review_reward_valid_days,
+                           settings.currency)
+    photo = _percent_offer(settings.review_reward_photo_percent,
+                           settings.review_reward_valid_days, settings.currency)
+    if not await guardrail_ok(ctx, [plain, photo], result):
+        return result
+    query = (
+        select(Customer.id)
+        .join(Review, Review.customer_id == Customer.id)
+        .join(Order, Order.id == Review.order_id)
+        .where(
+            Review.reward_code_id.is_(None),
+            Review.created_at <= ctx.now - timedelta(hours=settings.review_reward_delay_hours),
+            Order.status.in_([OrderStatus.PAID, OrderStatus.DELIVERED]),
+        )
+    )
+    rows_query = audience(query, Review.has_photo, Order.id.label("order_id"),
+                          Order.external_id.label("order_ref"), key=Review.id)
+    async for session, rows in batches(ctx, rows_query, Review.id):
+        for row in rows:
+            result.audience += 1
+            told = admit(row, result, promotional=False)
+            try:
+                async with session.begin_nested():
+                    code = await issue_code(
+                        session, photo if row.has_photo else plain, source=CodeSource.REVIEW,
+                        now=ctx.now, customer_id=row.id, campaign_id=campaign_id,
+                        earned_by_order_id=row.order_id, length=settings.code_length,
+                        expires_on_delivery=told,
+                    )
+                    claimed = await session.execute(
+                        update(Review.__table__)
+                        .where(Review.__table__.c.id == row.batch_key,
+                               Review.__table__.c.reward_code_id.is_(None))
+                        .values(reward_code_id=code.id)
+                    )
+                    if claimed.rowcount != 1:
+                        raise _Taken
+            except _Taken:
+                result.taken += 1
+                continue
+            result.issued += 1
+            if not told:
+                continue
+            queued = await enqueue(
+                session, dedupe_key=f"review_reward:{row.order_id}", customer_id=row.id,
+                reason=Reason.REVIEW_REWARD, promotional=False, code_id=code.id,
+                campaign_id=campaign_id, due_at=ctx.now,
+                payload={"order": row.order_ref, "has_photo": bool(row.has_photo)},
+            )
+            result.queued += queued is not None
+    return result
+
+
+def month_start(now: datetime, ctx: Context) -> datetime:
+    """The first moment of the shop's current calendar month, in UTC."""
+    local = now.astimezone(ctx.settings.zone)
+    start = datetime.combine(local.date().replace(day=1), time(0), tzinfo=ctx.settings.zone)
+    return start.astimezone(now.tzinfo)
+
+
+async def _bind_first_orders(ctx: Context) -> None:
+    """Remember each pending referral's first order, so that its return rejects the
+    referral (`bot.promo.shop.orders`) and the window counts from its delivery."""
+    first = (
+        select(Order.id)
+        .where(Order.customer_id == Referral.referee_id, Order.counted_in_orders.is_(True))
+        .order_by(Order.placed_at, Order.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    async with ctx.db.session() as session:
+        await session.execute(
+            update(Referral)
+            .where(Referral.status == ReferralStatus.PENDING, Referral.first_order_id.is_(None))
+            .values(first_order_id=first)
+            .execution_options(synchronize_session=False)
+        )
+        await session.execute(
+            update(Referral)
+            .where(Referral.status == ReferralStatus.PENDING,
+                   exists().where(Order.id == Referral.first_order_id,
+                                  Order.status.in_(_RETURNED)))
+            .values(status=ReferralStatus.REJECTED)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+
+
+async def _pay(
+    session: AsyncSession, ctx: Context, row: Any, *, offer: Offer, campaign_id: int,
+    role: str, order_id: int | None, result: RunResult,
+) -> None:
+    """Issue one side's code and tell them (if they can be told); not committed."""
+    told = admit(row, result, promotional=False)
+    code = await issue_code(
+        session, offer, source=CodeSource.REFERRAL, now=ctx.now, customer_id=row.id,
+        campaign_id=campaign_id, earned_by_order_id=order_id if role == "referee" else None,
+        length=ctx.settings.code_length, expires_on_delivery=told,
+    )
+    result.issued += 1
+    if not told:
+        return
+    queued = await enqueue(
+        session, dedupe_key=f"referral:{row.referral_id}:{role}", customer_id=row.id,
+        reason=Reason.REFERRAL_REWARD, promotional=False, code_id=code.id,
+        campaign_id=campaign_id, due_at=ctx.now, payload={"role": role},
+    )
+    result.queued += queued is not None
+
+
+async def reward_referrals(ctx: Context) -> RunResult:
+    """Qualify referrals whose first order passed the return window (the friend is paid),
+    then pay referrers within the monthly cap."""
+    result = RunResult(kind="referral")
+    settings = ctx.settings
+    campaign_id = await active_builtin(ctx, "referral", result)
+    if campaign_id is None:
+        return result
+    offer = _percent_offer(settings.referral_reward_percent, settings.referral_valid_days,
+                           settings.currency)
+    if not await guardrail_ok(ctx, [offer], result):
+        return result
+    await _bind_first_orders(ctx)
+    window_end = ctx.now - timedelta(days=settings.return_window_days)
+    referees = (
+        select(Customer.id)
+        .join(Referral, Referral.referee_id == Customer.id)
+        .join(Order, Order.id == Referral.first_order_id)
+        .where(Referral.status == ReferralStatus.PENDING,
+               Order.status == OrderStatus.DELIVERED, Order.delivered_at <= window_end)
+    )
+    query = audience(referees, Referral.id.label("referral_id"), Order.id.label("order_id"),
+                     key=Referral.id)
+    async for session, rows in batches(ctx, query, Referral.id):
+        for row in rows:
+            result.audience += 1
+            qualified = await session.execute(
+                update(Referral.__table__)
+                .where(Referral.__table__.c.id == row.referral_id,
+                       Referral.__table__.c.status == ReferralStatus.PENDING)
+                .values(status=ReferralStatus.QUALIFIED)
+            )
+            if qualified.rowcount != 1:
+                result.taken += 1
+                continue
+            await _pay(session, ctx, row, offer=offer, campaign_id=campaign_id,
+                       role="referee", order_id=row.order_id, result=result)
+    await _pay_referrers(ctx, offer, campaign_id, result)
+    return result
+
+
+async def _pay_referrers(ctx: Context, offer: Offer, campaign_id: int, result: RunResult
+                         ) -> None:
+    cap = ctx.settings.referral_monthly_cap
+    since = month_start(ctx.now, ctx)
+    referrers = (
+        select(Customer.id)
+        .join(Referral, Referral.referrer_id == Customer.id)
+        .where(Referral.status == ReferralStatus.QUALIFIED)
+    )
+    query = audience(referrers, Referral.id.label("referral_id"), key=Referral.id)
+    async for session, rows in batches(ctx, query, Referral.id):
+        for row in rows:
+            # The referrer's row lock makes the count and the payment one step on
+            # PostgreSQL; SQLite's write lock already does.
+            await session.execute(
+                select(Customer.id).where(Customer.id == row.id).with_for_update()
+            )
+            paid = await session.scalar(
+                select(func.count()).select_from(Referral).where(and_(
+                    Referral.referrer_id == row.id,
+                    Referral.status == ReferralStatus.REWARDED,
+                    Referral.rewarded_at >= since,
+                ))
+            ) or 0
+            if cap >= 0 and paid >= cap:
+                result.held += 1
+                continue
+            moved = await session.execute(
+                update(Referral.__table__)
+                .where(Referral.__table__.c.id == row.referral_id,
+                       Referral.__table__.c.status == ReferralStatus.QUALIFIED)
+                .values(status=ReferralStatus.REWARDED, rewarded_at=ctx.now)
+            )
+            if moved.rowcount != 1:
+                result.taken += 1
+                continue
+            await _pay(session, ctx, row, offer=offer, campaign_id=campaign_id,
+                       role="referrer", order_id=None, result=result)

@@ -1,0 +1,202 @@
+"""Campaign runs, what `promobot campaign run` and the scheduled jobs both call.
+
+`run_campaign(id)` does what the schedule would: re-reads the campaign (a paused one does
+nothing), selects its audience in batches, assigns variants and the holdout, checks the
+offers against the margin guardrail, issues codes and queues messages. `run_target`
+takes an id or a kind (`comeback`, `broadcast`, `review`, `cart`, `referral`,
+`reminders`, `tiers`). `overview` and `progress` are what `list` and `status` print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, exists, func, or_, select
+
+from bot.db.models import (
+    Campaign,
+    CampaignAssignment,
+    CampaignKind,
+    CampaignStatus,
+    CodeSource,
+    Customer,
+)
+from bot.delivery.progress import Progress
+from bot.delivery.progress import progress as delivery_progress
+from bot.promo.campaigns.comeback import run_comeback
+from bot.promo.campaigns.experiments import Arm
+from bot.promo.campaigns.runs import (
+    Context,
+    RunResult,
+    audience,
+    batches,
+    builtin_campaign,
+    campaign_status,
+    claim_new,
+    issue_and_queue,
+    offers_by_arm,
+    open_campaign,
+    reachable,
+)
+from bot.promo.codes.offers import Offer
+from bot.promo.customers.segments import get_segment
+from bot.texts.notices import Reason
+
+# Kinds that are not campaigns of their own but automatic jobs (see `run_target`).
+JOB_KINDS = ("review", "cart", "referral", "reminders", "tiers")
+
+
+def broadcast_offer(campaign_offer: dict[str, Any], arm: Arm) -> Offer | None:
+    """A variant's offer over the campaign's; no discount type at all = message only."""
+    data = {**(campaign_offer or {}), **arm.offer}
+    return Offer.from_json(data) if data.get("discount_type") else None
+
+
+def broadcast_query(campaign: Campaign, ctx: Context) -> Any:
+    """The campaign's segment, minus those already assigned and (by default) those who
+    ordered since the campaign started: they came back without a code."""
+    params = dict(campaign.params or {})
+    segment = get_segment(campaign.segment or "")
+    seg_params = {k: int(v) for k, v in params.items() if k in segment.params}
+    query = segment.select(now=ctx.now, tz=ctx.settings.zone, category=params.get("category"),
+                           **seg_params)
+    query = query.where(~exists().where(
+        CampaignAssignment.campaign_id == campaign.id,
+        CampaignAssignment.customer_id == Customer.id,
+    ))
+    if params.get("skip_ordered_since_start", True) and campaign.started_at is not None:
+        query = query.where(or_(Customer.last_order_at.is_(None),
+                                Customer.last_order_at < campaign.started_at))
+    return query
+
+
+async def run_broadcast(ctx: Context, campaign_id: int) -> RunResult:
+    """A segment campaign: each customer at most once, with their arm's code (if any)."""
+    result = RunResult(kind="broadcast", campaign_id=campaign_id)
+    opened = await open_campaign(ctx, campaign_id, result)
+    if opened is None:
+        return result
+    campaign, split = opened
+    offers = await offers_by_arm(
+        ctx, split, lambda arm: broadcast_offer(campaign.offer, arm), result
+    )
+    if offers is None:
+        return result
+    message = {"ru": campaign.message_ru, "en": campaign.message_en}
+    async for session, rows in batches(ctx, audience(broadcast_query(campaign, ctx))):
+        if await campaign_status(session, campaign_id) != CampaignStatus.ACTIVE:
+            result.status, result.message = "inactive", "paused during the run"
+            return result
+        claims = await claim_new(session, campaign_id, split, reachable(rows, result), step=0,
+                                 now=ctx.now, result=result)
+        await issue_and_queue(
+            session, ctx, campaign, claims, offers=offers, source=CodeSource.CAMPAIGN,
+            reason=Reason.CAMPAIGN, dedupe=lambda row: f"campaign:{campaign_id}:{row.id}",
+            payload=lambda row: {"message": message, "category": row.favourite_category},
+            result=result,
+        )
+    return result
+
+
+async def run_campaign(ctx: Context, campaign_id: int) -> RunResult:
+    """Run one campaign by id, whatever its kind."""
+    async with ctx.db.read_session() as session:
+        kind = await session.scalar(select(Campaign.kind).where(Campaign.id == campaign_id))
+    if kind is None:
+        return RunResult(kind="?", campaign_id=campaign_id, status="inactive",
+                         message="no such campaign")
+    if kind == CampaignKind.COMEBACK:
+        return await run_comeback(ctx, campaign_id)
+    if kind == CampaignKind.BROADCAST:
+        return await run_broadcast(ctx, campaign_id)
+    return await run_job(ctx, kind)
+
+
+async def scheduled_campaigns(ctx: Context, kind: str) -> list[int]:
+    """Active campaigns of a kind that run with the kind's job (those without their own
+    schedule); creates the built-in comeback campaign on first use."""
+    if kind == CampaignKind.COMEBACK:
+        await builtin_campaign(ctx.db, kind, ctx.now)
+    async with ctx.db.read_session() as session:
+        return list(await session.scalars(
+            select(Campaign.id).where(
+                Campaign.kind == kind, Campaign.status == CampaignStatus.ACTIVE,
+                or_(Campaign.schedule.is_(None), Campaign.schedule == ""),
+            ).order_by(Campaign.id)
+        ))
+
+
+async def run_kind(ctx: Context, kind: str) -> RunResult:
+    """Every active campaign of a kind (comeback, broadcast), or an automatic job."""
+    if kind in JOB_KINDS:
+        return await run_job(ctx, kind)
+    if kind not in (CampaignKind.COMEBACK, CampaignKind.BROADCAST):
+        raise ValueError(f"unknown kind {kind!r}")
+    total = RunResult(kind=kind)
+    for campaign_id in await scheduled_campaigns(ctx, kind):
+        total.merge(await run_campaign(ctx, campaign_id))
+    return total
+
+
+async def run_job(ctx: Context, kind: str) -> RunResult:
+    """The automatic jobs: rewards, carts, reminders and tier notices."""
+    from bot.promo.campaigns import carts as cart_offers
+    from bot.promo.campaigns import reminders, rewards
+
+    if kind == "review":
+        result = await rewards.ask_for_reviews(ctx)
+        result.merge(await rewards.reward_reviews(ctx))
+        return result
+    if kind == "cart":
+        return await cart_offers.offer_for_carts(ctx)
+    if kind == "referral":
+        return await rewards.reward_referrals(ctx)
+    if kind == "reminders":
+        return await reminders.remind_expiring(ctx)
+    if kind == "tiers":
+        return await reminders.tier_notices(ctx)
+    raise ValueError(f"unknown job {kind!r}")
+
+
+async def run_target(ctx: Context, target: str) -> RunResult:
+    """`promobot campaign run <id or kind>`."""
+    if target.isdigit():
+        return await run_campaign(ctx, int(target))
+    return await run_kind(ctx, target)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignProgress:
+    """A campaign's audience split and its delivery so far (`bot.delivery.progress`, the
+    numbers the managers' live message shows)."""
+
+    campaign: Campaign
+    assigned: int
+    holdout: int
+    delivery: Progress
+
+
+async def progress(ctx: Context, campaign_id: int | None = None) -> list[CampaignProgress]:
+    """One campaign, or every active one."""
+    async with ctx.db.read_session() as session:
+        query = select(Campaign).order_by(Campaign.id)
+        query = query.where(Campaign.id == campaign_id) if campaign_id is not None else (
+            query.where(Campaign.status == CampaignStatus.ACTIVE)
+        )
+        out = []
+        for campaign in await session.scalars(query):
+            assigned, holdout = (await session.execute(
+                select(func.count(), func.sum(case((CampaignAssignment.is_holdout, 1), else_=0)))
+                .where(CampaignAssignment.campaign_id == campaign.id)
+            )).one()
+            delivered = await delivery_progress(session, campaign.id, now=ctx.now,
+                                                rate=ctx.settings.delivery_rate)
+            out.append(CampaignProgress(campaign, assigned, holdout or 0, delivered))
+        return out
+
+
+async def overview(ctx: Context) -> list[Campaign]:
+    """All campaigns, newest last, for `promobot campaign list`."""
+    async with ctx.db.read_session() as session:
+        return list(await session.scalars(select(Campaign).order_by(Campaign.id)))

@@ -1,0 +1,286 @@
+"""Redemption and release: a use of a code is taken and given back atomically.
+
+Never read-then-write. Taking a use is one conditional UPDATE of the code, checked
+by its row count (limits, status and validity window are in its WHERE), plus a
+conditional upsert of the per-customer counter, plus the redemption row whose unique
+(code, order) key makes a retried redeem of the same order find the first one. On
+PostgreSQL concurrent updates of the code row queue on its row lock and re-check the
+WHERE; on SQLite the write transaction is `BEGIN IMMEDIATE`, so they queue on the file.
+
+The statements run on a sync Core `Connection`: `redeem` hands the whole transaction to
+`Database.hot` as one job, and `release` runs inside an async session via `run_sync`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.engine import Database, on_connection
+from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode, Redemption
+from bot.db.prepared import Prepared
+from bot.promo.checkout.validation import Reason, Verdict, customer_uses, judge, load_code
+from bot.promo.codes.generator import normalize
+from bot.promo.codes.offers import Basket
+
+codes = PromoCode.__table__
+usage = CodeCustomerUsage.__table__
+redemptions = Redemption.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemOutcome:
+    verdict: Verdict
+    redemption_id: int | None = None
+    discount: int = 0
+    free_shipping: bool = False
+    # True when this order had already redeemed the code: the first answer is returned.
+    replayed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.redemption_id is not None
+
+
+class _Refused(Exception):
+    """Roll this transaction back and answer `outcome`: a refusal, or the first answer
+    when a concurrent retry of the same order got there after we had taken a use."""
+
+    def __init__(self, verdict: Verdict, outcome: RedeemOutcome | None = None) -> None:
+        self.outcome = outcome or RedeemOutcome(verdict)
+
+
+# The hot path's statements are prepared once (building one costs more than running it);
+# bound names carry a `b_` prefix because an UPDATE reserves the column names.
+_TAKE_USE = Prepared(
+    update(codes)
+    .where(
+        codes.c.id == bindparam("b_id"),
+        codes.c.status == CodeStatus.ACTIVE,
+        or_(codes.c.usage_limit.is_(None), codes.c.used_count < codes.c.usage_limit),
+        or_(codes.c.starts_at.is_(None), codes.c.starts_at <= bindparam("b_now")),
+        or_(codes.c.expires_at.is_(None), codes.c.expires_at > bindparam("b_now")),
+    )
+    .values(used_count=codes.c.used_count + 1)
+)
+_INSERT_REDEMPTION = Prepared(
+    redemptions.insert()
+    .values({name: bindparam(f"b_{name}") for name in (
+        "code_id", "customer_id", "order_external_id", "order_total", "discount",
+        "free_shipping", "created_at")})
+    .returning(redemptions.c.id)
+)
+
+
+def _customer_use_statement(dialect: str) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(usage).values(
+        code_id=bindparam("b_code"), customer_id=bindparam("b_customer"), used_count=1
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[usage.c.code_id, usage.c.customer_id],
+        set_={"used_count": usage.c.used_count + 1},
+        where=usage.c.used_count < bindparam("b_limit"),
+    )
+
+
+_TAKE_CUSTOMER_USE = {
+    name: Prepared(_customer_use_statement(name)) for name in ("postgresql", "sqlite")
+}
+
+
+def _take_customer_use(conn: Connection, code_id: int, customer_id: int, limit: int) -> bool:
+    stmt = _TAKE_CUSTOMER_USE[conn.dialect.name]
+    params = {"b_code": code_id, "b_customer": customer_id, "b_limit": limit}
+    return stmt.rowcount(conn, params) == 1
+
+
+_EXISTING = Prepared(select(redemptions).where(
+    redemptions.c.code_id == bindparam("code_id"),
+    redemptions.c.order_external_id == bindparam("order_external_id"),
+))
+
+
+def _existing(conn: Connection, code_id: int, order_external_id: str) -> Any | None:
+    params = {"code_id": code_id, "order_external_id": order_external_id}
+    return _EXISTING.first(conn, params)
+
+
+def _redeem_in(
+    conn: Connection,
+    raw_code: str,
+    customer_id: int,
+    order_external_id: str,
+    basket: Basket,
+    now: datetime,
+) -> RedeemOutcome:
+    code = load_code(conn, raw_code)
+    if code is None:
+        raise _Refused(Verdict(Reason.UNKNOWN))
+    previous = _existing(conn, code.id, order_external_id)
+    if previous is not None and previous.released_at is None:
+        return _replay(code, previous, customer_id)
+    shared = code.customer_id is None and code.per_customer_limit is not None
+    uses = customer_uses(conn, code.id, customer_id) if shared else 0
+    verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
+    if not verdict.valid:
+        # On PostgreSQL each read sees what committed before it: a concurrent redeem of
+        # this order may have committed after `previous` was read, and counted as a use.
+        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
+            return replay
+        raise _Refused(verdict)
+    if _TAKE_USE.rowcount(conn, {"b_id": code.id, "b_now": now}) != 1:
+        # Someone else took the last use between our read and write; on PostgreSQL that
+        # may have been a concurrent redeem of this very order, now visible.
+        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
+            return replay
+        raise _Refused(_explain(conn, raw_code, customer_id, basket, now))
+    if shared and not _take_customer_use(conn, code.id, customer_id, code.per_customer_limit):
+        # The use taken above must not stay when the order is already redeemed.
+        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
+            raise _Refused(replay.verdict, replay)
+        raise _Refused(Verdict(Reason.ALREADY_USED, code))
+    if previous is not None:
+        # The order had released this code and now uses it again: revive that row.
+        revived = conn.execute(
+            update(redemptions)
+            .where(redemptions.c.id == previous.id, redemptions.c.released_at.is_not(None))
+            .values(
+                released_at=None,
+                discount=verdict.discount,
+                free_shipping=verdict.free_shipping,
+                order_total=basket.total,
+                created_at=now,
+            )
+        )
+        if revived.rowcount != 1:
+            raise _Refused(Verdict(Reason.USED_UP, code))
+        redemption_id = previous.id
+    else:
+        redemption_id = _INSERT_REDEMPTION.scalar(conn, {
+            "b_code_id": code.id,
+            "b_customer_id": customer_id,
+            "b_order_external_id": order_external_id,
+            "b_order_total": basket.total,
+            "b_discount": verdict.discount,
+            "b_free_shipping": verdict.free_shipping,
+            "b_created_at": now,
+        })
+    return RedeemOutcome(verdict, redemption_id, verdict.discount, verdict.free_shipping)
+
+
+def _replay_if_redeemed(
+    conn: Connection, code: Any, order_external_id: str, customer_id: int
+) -> RedeemOutcome | None:
+    """The first answer, when this order already holds a live use of the code."""
+    previous = _existing(conn, code.id, order_external_id)
+    if previous is None or previous.released_at is not None:
+        return None
+    return _replay(code, previous, customer_id)
+
+
+def _replay(code: Any, previous: Any, customer_id: int) -> RedeemOutcome:
+    if previous.customer_id != customer_id:
+        raise _Refused(Verdict(Reason.NOT_YOURS, code))
+    verdict = Verdict(
+        Reason.OK, code, discount=previous.discount, free_shipping=previous.free_shipping
+    )
+    return RedeemOutcome(
+        verdict, previous.id, previous.discount, previous.free_shipping, replayed=True
+    )
+
+
+def _explain(
+    conn: Connection, raw_code: str, customer_id: int, basket: Basket, now: datetime
+) -> Verdict:
+    code = load_code(conn, raw_code)
+    uses = customer_uses(conn, code.id, customer_id) if code is not None else 0
+    verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
+    return verdict if not verdict.valid else Verdict(Reason.USED_UP, code)
+
+
+async def redeem(
+    db: Database,
+    raw_code: str,
+    *,
+    customer_id: int,
+    order_external_id: str,
+    basket: Basket,
+    now: datetime,
+) -> RedeemOutcome:
+    """Take one use of the code for this order, in a transaction of its own.
+
+    Redeeming the same code for the same order again returns the first redemption.
+    """
+    for _attempt in range(3):
+        try:
+            return await db.hot.write(
+                _redeem_in, raw_code, customer_id, order_external_id, basket, now
+            )
+        except _Refused as refused:
+            return refused.outcome
+        except IntegrityError:
+            # A concurrent redeem of the same order won the unique key: read its answer.
+            continue
+    raise RuntimeError("redemption kept conflicting")  # pragma: no cover
+
+
+async def release(
+    session: AsyncSession, raw_code: str | None, order_external_id: str, *, now: datetime
+) -> int:
+    """Give back the use(s) an order took; each redemption is released once.
+
+    Runs inside the caller's transaction. Returns how many uses were given back.
+    """
+    return await on_connection(session, release_uses, raw_code, order_external_id, now)
+
+
+def release_uses(
+    conn: Connection, raw_code: str | None, order_external_id: str, now: datetime
+) -> int:
+    """`release` over a sync connection."""
+    query = select(redemptions.c.id, redemptions.c.code_id, redemptions.c.customer_id).where(
+        redemptions.c.order_external_id == order_external_id,
+        redemptions.c.released_at.is_(None),
+    )
+    if raw_code is not None:
+        query = query.join(codes, codes.c.id == redemptions.c.code_id).where(
+            codes.c.code == normalize(raw_code)
+        )
+    released = 0
+    for row in conn.execute(query).all():
+        done = conn.execute(
+            update(redemptions)
+            .where(redemptions.c.id == row.id, redemptions.c.released_at.is_(None))
+            .values(released_at=now)
+        )
+        if done.rowcount != 1:
+            continue  # a concurrent release got there first
+        conn.execute(
+            update(codes)
+            .where(codes.c.id == row.code_id, codes.c.used_count > 0)
+            .values(used_count=codes.c.used_count - 1)
+        )
+        conn.execute(
+            update(usage)
+            .where(
+                and_(usage.c.code_id == row.code_id, usage.c.customer_id == row.customer_id),
+                usage.c.used_count > 0,
+            )
+            .values(used_count=usage.c.used_count - 1)
+        )
+        released += 1
+    return released
+
+
+async def release_order(session: AsyncSession, order_external_id: str, *, now: datetime) -> int:
+    """Give back every code use of a cancelled or returned order."""
+    return await release(session, None, order_external_id, now=now)
+

@@ -1,0 +1,163 @@
+"""Validation that explains itself: whether a code applies to a basket, and if not, why.
+
+`judge` is pure, so checkout validation, redemption and the bot's `/codes` agree on
+every rule. Reasons are stable machine codes; `bot.texts.wording` turns them into the
+shopper's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.engine import on_connection
+from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode
+from bot.db.prepared import Prepared
+from bot.promo.codes.generator import looks_like_code, normalize
+from bot.promo.codes.offers import Basket, Offer, calculate
+
+codes_table = PromoCode.__table__
+usage_table = CodeCustomerUsage.__table__
+
+
+class Reason(StrEnum):
+    OK = "ok"
+    UNKNOWN = "unknown"
+    REVOKED = "revoked"
+    NOT_STARTED = "not_started"
+    EXPIRED = "expired"
+    NOT_YOURS = "not_yours"
+    USED_UP = "used_up"
+    ALREADY_USED = "already_used"
+    MIN_ORDER = "min_order"
+    ITEMS_EXCLUDED = "items_excluded"
+
+
+class CodeLike(Protocol):
+    """A promo code row: the ORM object or a Core row, whichever the caller has."""
+
+    id: int
+    code: str
+    status: str
+    customer_id: int | None
+    discount_type: str
+    discount_value: int
+    free_shipping: bool
+    currency: str
+    min_order: int
+    max_discount: int | None
+    include_categories: Any
+    exclude_categories: Any
+    include_skus: Any
+    exclude_skus: Any
+    starts_at: datetime | None
+    expires_at: datetime | None
+    valid_days: int | None
+    usage_limit: int | None
+    per_customer_limit: int | None
+    used_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    reason: Reason
+    code: CodeLike | None = None
+    discount: int = 0
+    free_shipping: bool = False
+    # For MIN_ORDER: how much more the basket needs.
+    missing: int = 0
+    excluded_items: tuple[str, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        return self.reason is Reason.OK
+
+
+def judge(
+    code: CodeLike | None,
+    *,
+    customer_id: int | None,
+    basket: Basket,
+    now: datetime,
+    customer_uses: int = 0,
+) -> Verdict:
+    """Every rule in the order a shopper would want to hear about it."""
+    if code is None:
+        return Verdict(Reason.UNKNOWN)
+    if code.status == CodeStatus.REVOKED:
+        return Verdict(Reason.REVOKED, code)
+    if code.customer_id is not None and code.customer_id != customer_id:
+        return Verdict(Reason.NOT_YOURS, code)
+    if code.starts_at is not None and now < code.starts_at:
+        return Verdict(Reason.NOT_STARTED, code)
+    if code.expires_at is not None and now >= code.expires_at:
+        return Verdict(Reason.EXPIRED, code)
+    if code.usage_limit is not None and code.used_count >= code.usage_limit:
+        return Verdict(Reason.USED_UP, code)
+    if code.per_customer_limit is not None and customer_uses >= code.per_customer_limit:
+        return Verdict(Reason.ALREADY_USED, code)
+    offer = Offer.of_code(code)  # type: ignore[arg-type]
+    if basket.total < offer.min_order:
+        return Verdict(Reason.MIN_ORDER, code, missing=offer.min_order - basket.total)
+    calc = calculate(offer, basket)
+    if calc.eligible_amount == 0 and offer.restricts_items and not offer.free_shipping:
+        return Verdict(Reason.ITEMS_EXCLUDED, code, excluded_items=calc.excluded_items)
+    return Verdict(
+        Reason.OK,
+        code,
+        discount=calc.discount,
+        free_shipping=calc.free_shipping,
+        excluded_items=calc.excluded_items,
+    )
+
+
+# Prepared once: checkout runs these thousands of times a second.
+_CODE_BY_STRING = Prepared(select(codes_table).where(codes_table.c.code == bindparam("code")))
+_CUSTOMER_USES = Prepared(select(usage_table.c.used_count).where(
+    usage_table.c.code_id == bindparam("code_id"),
+    usage_table.c.customer_id == bindparam("customer_id"),
+))
+
+
+def load_code(conn: Connection, raw_code: str) -> Any | None:
+    """The code row by what the shopper typed (a named tuple: cheap on the hot path)."""
+    if not looks_like_code(raw_code):
+        return None
+    return _CODE_BY_STRING.first(conn, {"code": normalize(raw_code)})
+
+
+def customer_uses(conn: Connection, code_id: int, customer_id: int | None) -> int:
+    if customer_id is None:
+        return 0
+    uses = _CUSTOMER_USES.scalar(conn, {"code_id": code_id, "customer_id": customer_id})
+    return uses or 0
+
+
+def check(
+    conn: Connection, raw_code: str, *, customer_id: int | None, basket: Basket, now: datetime
+) -> Verdict:
+    """Validation over a sync connection: the hot path's form (`Database.hot.read`)."""
+    code = load_code(conn, raw_code)
+    uses = 0
+    if code is not None and code.customer_id is None and code.per_customer_limit is not None:
+        uses = customer_uses(conn, code.id, customer_id)
+    return judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
+
+
+async def validate(
+    session: AsyncSession,
+    raw_code: str,
+    *,
+    customer_id: int | None,
+    basket: Basket,
+    now: datetime,
+) -> Verdict:
+    """`check` inside an async session's transaction."""
+    return await on_connection(
+        session, check, raw_code, customer_id=customer_id, basket=basket, now=now
+    )

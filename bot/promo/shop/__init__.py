@@ -1,0 +1,1 @@
+"""What the shop reports: orders (and their imports), abandoned carts, reviews."""

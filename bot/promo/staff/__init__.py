@@ -1,0 +1,1 @@
+"""Shop staff: managers and roles, codes issued by hand, monthly budgets."""

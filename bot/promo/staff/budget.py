@@ -1,0 +1,119 @@
+"""A manager's monthly discount budget: what their codes may cost the shop in a month.
+
+A code's cost is what one use is expected to give away: a fixed amount, or the percent
+of the larger of its minimum order and the average order value (capped by its
+`max_discount`); free shipping costs nothing here, as in the margin guardrail. What a
+manager has spent this month is the cost of the codes they issued since the first of
+the shop's calendar month, except codes revoked unused (their budget comes back).
+The budget is `Manager.monthly_budget`, else `manager_monthly_budget`; 0 = unlimited;
+owners are never limited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlalchemy import and_, func, not_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.db.models import CodeStatus, DiscountType, Manager, PromoCode, Role
+from bot.promo.codes.guardrail import average_order_value
+from bot.promo.codes.offers import Offer
+from bot.promo.errors import DomainError
+from bot.promo.staff.managers import Staff
+
+
+def unit_cost(
+    discount_type: str, value: int, min_order: int, max_discount: int | None, aov: int
+) -> int:
+    """Expected discount of one use, minor units."""
+    kind = DiscountType(discount_type)
+    if kind is DiscountType.FIXED:
+        cost = value
+    elif kind is DiscountType.PERCENT:
+        cost = max(min_order, aov) * value // 100
+    else:
+        cost = 0
+    return min(cost, max_discount) if max_discount is not None else cost
+
+
+def offer_cost(offer: Offer, aov: int) -> int:
+    return unit_cost(str(offer.discount_type), offer.value, offer.min_order,
+                     offer.max_discount, aov)
+
+
+def month_start(now: datetime, settings: Settings) -> datetime:
+    """The first moment of the shop's calendar month, in UTC."""
+    local = now.astimezone(settings.zone)
+    start = datetime.combine(local.date().replace(day=1), time(0), tzinfo=settings.zone)
+    return start.astimezone(now.tzinfo)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    budget: int  # 0 = unlimited
+    spent: int
+    average_order_value: int
+
+    @property
+    def left(self) -> int | None:
+        return None if not self.budget else max(self.budget - self.spent, 0)
+
+
+def budget_of(staff: Staff, settings: Settings) -> int:
+    if staff.role is Role.OWNER:
+        return 0
+    if staff.monthly_budget is not None:
+        return staff.monthly_budget
+    return settings.manager_monthly_budget
+
+
+async def spent(
+    session: AsyncSession, telegram_id: int, *, since: datetime, aov: int
+) -> int:
+    """Cost of the codes this person issued since `since`, grouped by offer shape so the
+    work is one aggregate query whatever the number of codes (bulk runs included)."""
+    revoked_unused = and_(PromoCode.status == CodeStatus.REVOKED, PromoCode.used_count == 0)
+    rows = await session.execute(
+        select(PromoCode.discount_type, PromoCode.discount_value, PromoCode.min_order,
+               PromoCode.max_discount, func.count())
+        .where(PromoCode.issued_by == telegram_id, PromoCode.created_at >= since,
+               not_(revoked_unused))
+        .group_by(PromoCode.discount_type, PromoCode.discount_value, PromoCode.min_order,
+                  PromoCode.max_discount)
+    )
+    return sum(unit_cost(kind, value, minimum, cap, aov) * n
+               for kind, value, minimum, cap, n in rows)
+
+
+async def state(
+    session: AsyncSession, staff: Staff, *, settings: Settings, now: datetime
+) -> BudgetState:
+    aov, _source = await average_order_value(session, settings, now=now)
+    used = await spent(session, staff.telegram_id, since=month_start(now, settings), aov=aov)
+    return BudgetState(budget_of(staff, settings), used, aov)
+
+
+async def ensure_within_budget(
+    session: AsyncSession, staff: Staff, offer: Offer, count: int, *, settings: Settings,
+    now: datetime,
+) -> BudgetState:
+    """Refuse when `count` codes of `offer` would take the manager over their budget,
+    with the numbers for the message. The manager's row is locked first, so two issues
+    at once on PostgreSQL cannot both spend the last of a budget (SQLite serialises
+    writers anyway)."""
+    await session.execute(
+        select(Manager.telegram_id).where(Manager.telegram_id == staff.telegram_id)
+        .with_for_update()
+    )
+    current = await state(session, staff, settings=settings, now=now)
+    requested = offer_cost(offer, current.average_order_value) * count
+    if current.budget and current.spent + requested > current.budget:
+        raise DomainError(
+            "budget", "over the monthly discount budget",
+            budget=current.budget, spent=current.spent, requested=requested,
+            left=current.left or 0,
+        )
+    return current

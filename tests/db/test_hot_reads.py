@@ -1,0 +1,59 @@
+"""Hot reads (`HotPath.first`, `HotPath.all`) on PostgreSQL, through asyncpg: the bot's
+reads on every update. SQLite's side is in `test_hot_path.py` and the bot's tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from bot.db import Database
+from bot.promo.customers import accounts
+from bot.promo.customers.profiles import upsert_customer
+
+pytestmark = pytest.mark.skipif(not os.environ.get("PROMOBOT_TEST_DATABASE_URL"),
+                                reason="PostgreSQL's own connections")
+
+
+async def test_a_read_survives_the_server_dropping_its_connections(db: Database, clock) -> None:
+    """After a restart or a failover the pool's connections are dead; the next read
+    does not fail the shopper's update."""
+    async with db.session() as session:
+        customer, _ = await upsert_customer(session, "c-1", now=clock(), name="Анна")
+        await accounts.touch(session, accounts.Who(7, 7, None, "Анна", "ru"), clock())
+        await accounts.link(session, customer.id, 7, clock())
+        await session.commit()
+    # Several connections in the pool, all of which the server will drop.
+    found = await asyncio.gather(*(accounts.lookup(db.hot, 7) for _ in range(6)))
+    assert {customer.name for _, customer in found} == {"Анна"}
+
+    async with db.engine.connect() as conn:
+        dropped = await conn.scalar(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'promobot-hot' AND datname = current_database()"))
+    assert dropped >= 2
+
+    account, found = await accounts.lookup(db.hot, 7)
+    assert account is not None and found is not None and found.name == "Анна"
+
+
+async def test_reads_connect_again_after_the_server_was_down_at_first(
+    db: Database, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_create_pool = asyncpg.create_pool
+    calls = []
+
+    def create_pool(**options):
+        calls.append(options)
+        if len(calls) == 1:
+            raise ConnectionRefusedError("the server is starting")
+        return real_create_pool(**options)
+
+    monkeypatch.setattr(asyncpg, "create_pool", create_pool)
+    with pytest.raises(ConnectionRefusedError):
+        await accounts.lookup(db.hot, 7)
+    assert await accounts.lookup(db.hot, 7) == (None, None)
+    assert len(calls) == 2

@@ -1,0 +1,5 @@
+"""Fixtures of the tests that go through Telegram: see `tests.support.telegram`."""
+
+from tests.support.telegram import api, bot, chat, dp, tg_settings
+
+__all__ = ["api", "bot", "chat", "dp", "tg_settings"]

@@ -1,0 +1,41 @@
+"""Dialog state survives a hop between processes when it lives in Redis."""
+
+from __future__ import annotations
+
+import random
+import socket
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage
+
+from bot.app.run import create_storage
+
+
+def _redis_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_without_redis_state_stays_in_memory(settings) -> None:
+    assert isinstance(create_storage(settings), MemoryStorage)
+
+
+@pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
+async def test_two_instances_share_a_managers_dialog(settings) -> None:
+    settings.redis_url = "redis://127.0.0.1:6379/0"
+    first, second = create_storage(settings), create_storage(settings)
+    key = StorageKey(bot_id=random.randint(1, 10**9), chat_id=42, user_id=42)
+    try:
+        await first.set_state(key, "CampaignNew:offer")
+        await first.set_data(key, {"kind": "comeback"})
+        assert await second.get_state(key) == "CampaignNew:offer"
+        assert await second.get_data(key) == {"kind": "comeback"}
+    finally:
+        await first.set_state(key, None)
+        await first.set_data(key, {})
+        await first.close()
+        await second.close()

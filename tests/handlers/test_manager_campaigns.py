@@ -1,0 +1,286 @@
+"""Managers in Telegram, end to end: /customer, /campaigns, /campaign <id> with its state
+changes, /preview, /stats (text + PNG) and /export (CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+import tests.support.updates as u
+from bot.db import Database
+from bot.db.models import (
+    Campaign,
+    CampaignAssignment,
+    CampaignVariant,
+    Delivery,
+    Order,
+    PromoCode,
+    Redemption,
+)
+from bot.promo.campaigns.admin import HELD_UNTIL
+from tests.support.chat import Chat
+from tests.support.managers import (
+    ANALYST,
+    MANAGER,
+    SHOPPER,
+    UploadingBotAPI,
+    add_customer,
+    add_staff,
+    audit_rows,
+)
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[UploadingBotAPI]:
+    async with UploadingBotAPI() as server:
+        yield server
+
+
+async def seed_campaign(db: Database, clock, *, customers: int = 8, status: str = "active",
+                        holdout: int = 25) -> int:
+    """A broadcast to "regulars" with two variants; half the customers bought again."""
+    now = clock()
+    async with db.session() as session:
+        campaign = Campaign(name="Spring <regulars>", kind="broadcast", status=status,
+                            segment="regulars", holdout_percent=holdout,
+                            offer={"discount_type": "percent", "value": 5,
+                                   "min_order": 100_000})
+        session.add(campaign)
+        await session.flush()
+        a = CampaignVariant(campaign_id=campaign.id, name="A", weight=1, offer={})
+        b = CampaignVariant(campaign_id=campaign.id, name="B", weight=3,
+                            offer={"value": 10})
+        session.add_all([a, b])
+        await session.flush()
+        for i in range(customers):
+            customer = await _customer(session, f"r-{i}", telegram_id=7000 + i, orders=3)
+            holdout_row = i % 4 == 0
+            session.add(CampaignAssignment(
+                campaign_id=campaign.id, customer_id=customer.id, is_holdout=holdout_row,
+                variant_id=None if holdout_row else a.id,
+                assigned_at=now - timedelta(days=5)))
+            if holdout_row:
+                continue
+            code = PromoCode(code=f"SPR{i:04d}", source="campaign", customer_id=customer.id,
+                             campaign_id=campaign.id, discount_type="percent",
+                             discount_value=5, currency="RUB",
+                             expires_at=now + timedelta(days=20), created_at=now)
+            session.add(code)
+            await session.flush()
+            session.add(Delivery(dedupe_key=f"c:{i}", customer_id=customer.id,
+                                 reason="campaign", campaign_id=campaign.id, code_id=code.id,
+                                 status="sent" if i % 2 else "pending",
+                                 due_at=now - timedelta(days=4),
+                                 sent_at=now - timedelta(days=4) if i % 2 else None,
+                                 created_at=now - timedelta(days=4)))
+            if i % 2:
+                session.add(Order(external_id=f"o-{i}", customer_id=customer.id,
+                                  placed_at=now - timedelta(days=2), status="paid",
+                                  total=400_000, currency="RUB", discount=20_000))
+                session.add(Redemption(code_id=code.id, customer_id=customer.id,
+                                       order_external_id=f"o-{i}", order_total=400_000,
+                                       discount=20_000, created_at=now - timedelta(days=2)))
+        await session.commit()
+        return campaign.id
+
+
+async def _customer(session, external_id: str, *, telegram_id: int, orders: int):
+    from bot.db.models import Customer, TelegramAccount
+
+    customer = Customer(external_id=external_id, orders_count=orders, net_spend=900_000,
+                        gross_spend=900_000)
+    session.add(customer)
+    await session.flush()
+    session.add(TelegramAccount(id=telegram_id, customer_id=customer.id, chat_id=telegram_id))
+    return customer
+
+
+# --- /customer -------------------------------------------------------------------------
+
+async def test_customer_card(chat: Chat, db, clock) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    await add_staff(db, MANAGER, "manager")
+    await add_customer(db, "c-1", telegram_id=SHOPPER, username="anna_k", name="Anna",
+                       orders_count=3, net_spend=2_500_000, last_order_at=clock()
+                       - timedelta(days=100))
+    await chat.send(u.message(MANAGER, "/issue c-1 10%", language_code="en"))
+    reply = await chat.send(u.message(ANALYST, "/customer @anna_k", language_code="en"))
+    for part in ("Anna", "shop id c-1", "@anna_k", "Level: 2 (5%)", "RUB25,000",
+                 "Orders: 3", "regulars", "almost_lost", "10% off", "active",
+                 "manual: pending", "0 of 1 per 1 d", "0 of 3 per 7 d"):
+        assert part in reply, (part, reply)
+
+
+async def test_customer_bad_arguments(chat: Chat, db) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    assert "Usage: /customer" in await chat.send(u.message(ANALYST, "/customer",
+                                                           language_code="en"))
+    reply = await chat.send(u.message(ANALYST, "/customer nobody", language_code="en"))
+    assert "No customer matches nobody" in reply and "Example: /customer" in reply
+    assert "Пример" in await chat.send(u.message(ANALYST, "/customer", language_code="ru"))
+
+
+# --- /campaigns and /campaign <id> ------------------------------------------------------
+
+async def test_campaigns_list_and_card(chat: Chat, db, clock, api) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    campaign_id = await seed_campaign(db, clock)
+    listing = await chat.send(u.message(ANALYST, "/campaigns", language_code="en"))
+    assert f"#{campaign_id} Spring &lt;regulars&gt;" in listing
+    assert "manual broadcast, active" in listing and "sent 4/6" in listing
+    assert "redeemed 4" in listing and "holdout 2" in listing
+    card = await chat.send(u.message(ANALYST, f"/campaign {campaign_id}", language_code="en"))
+    assert "Variant B (weight 3): 10% off; on orders from RUB1,000" in card
+    assert "Holdout: 25%" in card and "4 sent, 2 waiting" in card
+    assert api.sent()[-1].reply_markup is None  # analysts get no buttons
+
+
+async def test_pause_resume_stop_with_audit(chat: Chat, db, clock, api) -> None:
+    await add_staff(db, MANAGER, "manager")
+    campaign_id = await seed_campaign(db, clock)
+    reply = await chat.send(u.message(MANAGER, f"/campaign {campaign_id} pause",
+                                      language_code="en"))
+    assert "paused" in reply
+    async with db.read_session() as session:
+        held = list(await session.scalars(select(Delivery.due_at).where(
+            Delivery.status == "pending")))
+    assert held and all(due == HELD_UNTIL for due in held)
+    buttons = api.sent()[-1].reply_markup["inline_keyboard"]
+    resume = next(b for row in buttons for b in row if "Resume" in b["text"])
+    await chat.send(u.callback(MANAGER, resume["callback_data"], language_code="en"))
+    assert "active" in api.last_text()
+    async with db.read_session() as session:
+        assert (await session.get(Campaign, campaign_id)).status == "active"
+        due = list(await session.scalars(select(Delivery.due_at).where(
+            Delivery.status == "pending")))
+    assert all(d == clock() for d in due)
+    await chat.send(u.message(MANAGER, f"/campaign {campaign_id} stop", language_code="en"))
+    async with db.read_session() as session:
+        statuses = set(await session.scalars(select(Delivery.status)))
+        revoked = list(await session.scalars(select(PromoCode.code).where(
+            PromoCode.status == "revoked")))
+    assert statuses == {"sent", "cancelled"} and len(revoked) == 2
+    rows = await audit_rows(db)
+    assert [r.action for r in rows] == ["campaign.pause", "campaign.resume", "campaign.stop"]
+    assert rows[0].before == {"status": "active"} and rows[0].after["status"] == "paused"
+    assert rows[2].after == {"status": "stopped", "messages": 2}
+    # A stopped campaign goes nowhere.
+    reply = await chat.send(u.message(MANAGER, f"/campaign {campaign_id} resume",
+                                      language_code="en"))
+    assert "does not apply" in reply and len(await audit_rows(db)) == 3
+
+
+async def test_campaign_changes_need_a_manager(chat: Chat, db, clock) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    campaign_id = await seed_campaign(db, clock)
+    reply = await chat.send(u.message(ANALYST, f"/campaign {campaign_id} stop",
+                                      language_code="en"))
+    assert "role (analyst)" in reply
+    await chat.send(u.callback(ANALYST, f"mgrc:{campaign_id}:stop", language_code="en"))
+    async with db.read_session() as session:
+        assert (await session.get(Campaign, campaign_id)).status == "active"
+    assert await audit_rows(db) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("/campaign", "Usage: /campaign"),
+    ("/campaign x", "Usage: /campaign"),
+    ("/campaign 1 explode", "Usage: /campaign"),
+    ("/campaign 999", "no such campaign"),
+    ("/campaign 999 pause", "no such campaign"),
+    ("/preview", "Usage: /preview"),
+    ("/preview 999", "no such campaign"),
+])
+async def test_campaign_bad_arguments(chat: Chat, db, text, expected) -> None:
+    await add_staff(db, MANAGER, "manager")
+    assert expected.lower() in (await chat.send(u.message(MANAGER, text,
+                                                          language_code="en"))).lower()
+
+
+# --- /preview --------------------------------------------------------------------------
+
+async def test_preview_splits_the_audience_and_checks_the_guardrail(chat: Chat, db,
+                                                                     clock) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    campaign_id = await seed_campaign(db, clock, customers=8, holdout=25, status="draft")
+    reply = await chat.send(u.message(ANALYST, f"/preview {campaign_id}", language_code="en"))
+    assert "Segment regulars: 8 customers, 8 reachable" in reply
+    assert "holdout: 2" in reply
+    assert "A: 2 × 5% off" in reply and "B: 4 × 10% off" in reply
+    assert "within the guardrail ceiling" in reply
+    assert "Estimated discount cost" in reply and "Time to send at 30/s" in reply
+
+
+async def test_preview_of_a_comeback_shows_each_rung_of_the_ladder(chat: Chat, db,
+                                                                  clock) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    now = clock()
+    async with db.session() as session:
+        campaign = Campaign(name="Comeback", kind="comeback", status="draft")
+        session.add(campaign)
+        silences = {"one-order-35d": (35, 1), "regular-65d": (65, 3), "lost-100d": (100, 4),
+                    "lost-120d": (120, 2), "fresh-10d": (10, 5)}
+        for n, (external_id, (days, orders)) in enumerate(silences.items()):
+            customer = await _customer(session, external_id, telegram_id=8000 + n,
+                                       orders=orders)
+            customer.last_order_at = now - timedelta(days=days)
+        await session.commit()
+        campaign_id = campaign.id
+    reply = await chat.send(u.message(ANALYST, f"/preview {campaign_id}", language_code="en"))
+    assert "Comeback ladder: 4 customers, 4 reachable" in reply, reply
+    assert "silent 30+ days, one order only: 1 (1 reachable)" in reply
+    assert "silent 60+ days: 1 (1 reachable), 10% off" in reply
+    assert "silent 90+ days: 2 (2 reachable), 12% off + free shipping" in reply
+
+
+# --- /stats and /export ----------------------------------------------------------------
+
+async def test_stats_text_and_chart(chat: Chat, db, clock, api) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    campaign_id = await seed_campaign(db, clock)
+    await chat.feed(u.message(ANALYST, f"/stats {campaign_id} 30", language_code="en"))
+    text = api.calls("sendMessage")[-1].text
+    # Six treated (four reached, all four bought), two in the holdout (none bought).
+    for part in ("Sent: 4, delivered: 4", "Redeemed: 4 (redemption rate 100.0%)",
+                 "Repeat-purchase rate: 66.7%", "Revenue: RUB16,000; discount cost: RUB800",
+                 "Treatment: 4 of 6", "Holdout: 0 of 2",
+                 "Uplift: +66.7 percentage points, 95% interval +28.9 … +100.0"):
+        assert part in text, (part, text)
+    (photo,) = api.calls("sendPhoto")
+    (upload,) = api.uploads
+    assert upload.method == "sendPhoto" and upload.content.startswith(b"\x89PNG")
+    assert photo.chat_id == ANALYST
+
+
+async def test_stats_for_all_campaigns_in_russian(chat: Chat, db, clock, api) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    await seed_campaign(db, clock)
+    await chat.feed(u.message(ANALYST, "/stats", language_code="ru"))
+    assert "Все кампании" in api.calls("sendMessage")[-1].text
+    assert api.uploads[-1].content.startswith(b"\x89PNG")
+
+
+async def test_export_csv(chat: Chat, db, clock, api) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    campaign_id = await seed_campaign(db, clock)
+    await chat.feed(u.message(ANALYST, f"/export {campaign_id}", language_code="en"))
+    (upload,) = api.uploads
+    assert upload.method == "sendDocument" and upload.filename.endswith(".csv")
+    rows = list(csv.reader(io.StringIO(upload.content.decode("utf-8-sig"))))
+    values = {r[0]: r[1] for r in rows if len(r) == 2}
+    assert values["sent"] == "4" and values["redeemed"] == "4"
+    assert values["revenue"] == "1600000" and values["discount_cost"] == "80000"
+    assert values["repeat_purchase_rate"] == "0.6667" and values["uplift"] == "0.6667"
+    assert ["holdout", "2", "0", "0.0000", "0"] in rows
+
+
+@pytest.mark.parametrize("text", ["/stats x", "/stats 1 2 3", "/export 1 0", "/stats 999"])
+async def test_stats_bad_arguments(chat: Chat, db, text) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    reply = await chat.send(u.message(ANALYST, text, language_code="en"))
+    assert "Usage: /" in reply and "Example: /" in reply

@@ -1,0 +1,34 @@
+"""A sender in a process of its own, for the SIGKILL test: `python -m tests.support.sender_process`.
+
+Settings come from the `PROMOBOT_*` environment, like `promobot run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from bot.config import Settings
+from bot.db import create_database
+from bot.delivery.sender.worker import Sender
+
+
+async def main() -> None:
+    settings = Settings(_env_file=None)
+    assert settings.bot_token is not None
+    db = create_database(settings.database_url)
+    bot = Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)),
+    )
+    print("ready", flush=True)
+    await Sender(db, bot, settings).run()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(main())
