@@ -13,7 +13,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
 from bot.promo.campaigns import running as campaigns
-from bot.promo.campaigns.runs import Context, RunResult
+from bot.promo.campaigns.context import Context, RunResult
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db import Database
 from bot.promo.campaigns import running as campaigns
-from bot.promo.campaigns.runs import Context
+from bot.promo.campaigns.context import Context
 
 KINDS = ("comeback", "broadcast", *campaigns.JOB_KINDS)
 

@@ -37,16 +37,11 @@ from sqlalchemy import text
 from bot.config import Settings
 from bot.db import create_database
 from bot.db.models import Campaign, CampaignStatus, CampaignVariant
+from bot.promo.campaigns.audience import audience, batches, reachable
+from bot.promo.campaigns.builtin import builtin_campaign
 from bot.promo.campaigns.comeback import entry_query, ladder
+from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.running import run_campaign, run_kind
-from bot.promo.campaigns.runs import (
-    Context,
-    RunResult,
-    audience,
-    batches,
-    builtin_campaign,
-    reachable,
-)
 from bot.promo.customers.segments import get_segment
 from tests.bench.data import backend, pg_dsn, remove_sqlite, rss_mib, safe
 

@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 import tests.support.shop as shop
 from bot.db.models import CampaignAssignment, CampaignStatus, DiscountType
+from bot.promo.campaigns.builtin import builtin_campaign
 from bot.promo.campaigns.comeback import ladder
 from bot.promo.campaigns.running import run_kind
-from bot.promo.campaigns.runs import builtin_campaign
 
 
 async def test_ladder_from_settings(settings):

@@ -19,7 +19,7 @@ from bot.db.models import (
     PromoCode,
     TelegramAccount,
 )
-from bot.promo.campaigns.runs import Context
+from bot.promo.campaigns.context import Context
 from bot.promo.customers.accounts import link
 from bot.promo.customers.profiles import upsert_customer
 from bot.promo.shop.orders import ItemIn, upsert_order

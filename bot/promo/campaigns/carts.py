@@ -16,18 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import AbandonedCart, CampaignAssignment, CodeSource, Customer, DiscountType
 from bot.delivery.outbox import enqueue
+from bot.promo.campaigns.audience import admit, audience, batches
+from bot.promo.campaigns.builtin import active_builtin, load_campaign
+from bot.promo.campaigns.claims import guardrail_ok, recorded_arm
+from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Arm, Design, design
-from bot.promo.campaigns.runs import (
-    Context,
-    RunResult,
-    active_builtin,
-    admit,
-    audience,
-    batches,
-    guardrail_ok,
-    load_campaign,
-    recorded_arm,
-)
 from bot.promo.codes.issuing import issue_code
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.profiles import insert_ignoring_conflict

@@ -28,21 +28,17 @@ from bot.db.models import (
     DiscountType,
     PromoCode,
 )
-from bot.promo.campaigns.experiments import Arm, Design
-from bot.promo.campaigns.runs import (
+from bot.promo.campaigns.audience import audience, batches, reachable
+from bot.promo.campaigns.builtin import campaign_status, open_campaign
+from bot.promo.campaigns.claims import (
     Claim,
-    Context,
-    RunResult,
-    audience,
-    batches,
-    campaign_status,
     claim_new,
     issue_and_queue,
     offers_by_arm,
-    open_campaign,
-    reachable,
     recorded_arm,
 )
+from bot.promo.campaigns.context import Context, RunResult
+from bot.promo.campaigns.experiments import Arm, Design
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import day_cutoff, silent_between
 from bot.promo.customers.tiers import parse_order_ladder

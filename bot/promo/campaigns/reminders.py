@@ -21,7 +21,8 @@ from sqlalchemy import exists, literal, or_, select
 
 from bot.db.models import CodeStatus, Customer, Delivery, PromoCode
 from bot.delivery.outbox import enqueue_many
-from bot.promo.campaigns.runs import Context, RunResult, audience, batches, queued_key, reachable
+from bot.promo.campaigns.audience import audience, batches, queued_key, reachable
+from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.customers.tiers import ORDERS, Tier, tiers
 from bot.texts.notices import Reason
 

@@ -34,17 +34,10 @@ from bot.db.models import (
     Review,
 )
 from bot.delivery.outbox import enqueue, enqueue_many
-from bot.promo.campaigns.runs import (
-    Context,
-    RunResult,
-    active_builtin,
-    admit,
-    audience,
-    batches,
-    guardrail_ok,
-    queued_key,
-    reachable,
-)
+from bot.promo.campaigns.audience import admit, audience, batches, queued_key, reachable
+from bot.promo.campaigns.builtin import active_builtin
+from bot.promo.campaigns.claims import guardrail_ok
+from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.codes.issuing import issue_code
 from bot.promo.codes.offers import Offer
 from bot.texts.notices import Reason

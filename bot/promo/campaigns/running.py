@@ -24,21 +24,12 @@ from bot.db.models import (
 )
 from bot.delivery.progress import Progress
 from bot.delivery.progress import progress as delivery_progress
+from bot.promo.campaigns.audience import audience, batches, reachable
+from bot.promo.campaigns.builtin import builtin_campaign, campaign_status, open_campaign
+from bot.promo.campaigns.claims import claim_new, issue_and_queue, offers_by_arm
 from bot.promo.campaigns.comeback import run_comeback
+from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Arm
-from bot.promo.campaigns.runs import (
-    Context,
-    RunResult,
-    audience,
-    batches,
-    builtin_campaign,
-    campaign_status,
-    claim_new,
-    issue_and_queue,
-    offers_by_arm,
-    open_campaign,
-    reachable,
-)
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import get_segment
 from bot.texts.notices import Reason

@@ -1,0 +1,56 @@
+"""ORM models: the shop's customers and orders, promo codes and everything around them,
+one module per idea; everything is importable from here.
+
+Money columns are integers in minor units. Times are aware UTC (`UTCDateTime`).
+"""
+
+from bot.db.models.base import NAMING_CONVENTION, Base
+from bot.db.models.campaigns import Campaign, CampaignAssignment, CampaignVariant
+from bot.db.models.codes import CodeCustomerUsage, PromoCode, Redemption
+from bot.db.models.customers import Customer, LinkToken, Referral, TelegramAccount
+from bot.db.models.delivery import Delivery
+from bot.db.models.enums import (
+    CampaignKind,
+    CampaignStatus,
+    CodeSource,
+    CodeStatus,
+    DeliveryStatus,
+    DiscountType,
+    OrderStatus,
+    ReferralStatus,
+    Role,
+)
+from bot.db.models.shop import AbandonedCart, Order, OrderItem, Review
+from bot.db.models.staff import AuditLog, IdempotencyRecord, Manager
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "AbandonedCart",
+    "AuditLog",
+    "Base",
+    "Campaign",
+    "CampaignAssignment",
+    "CampaignKind",
+    "CampaignStatus",
+    "CampaignVariant",
+    "CodeCustomerUsage",
+    "CodeSource",
+    "CodeStatus",
+    "Customer",
+    "Delivery",
+    "DeliveryStatus",
+    "DiscountType",
+    "IdempotencyRecord",
+    "LinkToken",
+    "Manager",
+    "Order",
+    "OrderItem",
+    "OrderStatus",
+    "PromoCode",
+    "Redemption",
+    "Referral",
+    "ReferralStatus",
+    "Review",
+    "Role",
+    "TelegramAccount",
+]

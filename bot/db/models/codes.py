@@ -1,0 +1,95 @@
+"""Promo codes, their per-customer use counters and redemptions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.clock import utcnow
+from bot.db.models.base import Base
+from bot.db.models.enums import CodeStatus
+
+
+class PromoCode(Base):
+    """A code and its offer: reward, conditions, validity and limits."""
+
+    __tablename__ = "promo_codes"
+    __table_args__ = (Index("ix_promo_codes_customer_status", "customer_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    source: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16), default="telegram")
+    status: Mapped[str] = mapped_column(String(16), default=CodeStatus.ACTIVE)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    variant_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_variants.id"))
+
+    discount_type: Mapped[str] = mapped_column(String(16))
+    # Percent as a whole number (10 = 10 %) or an amount in minor units.
+    discount_value: Mapped[int] = mapped_column(BigInteger, default=0)
+    free_shipping: Mapped[bool] = mapped_column(Boolean, default=False)
+    currency: Mapped[str] = mapped_column(String(3))
+    min_order: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_discount: Mapped[int | None] = mapped_column(BigInteger)
+    include_categories: Mapped[list[Any]] = mapped_column(default=list)
+    exclude_categories: Mapped[list[Any]] = mapped_column(default=list)
+    include_skus: Mapped[list[Any]] = mapped_column(default=list)
+    exclude_skus: Mapped[list[Any]] = mapped_column(default=list)
+
+    starts_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    # Lifetime counted from delivery; `expires_at` is set when the message is delivered.
+    valid_days: Mapped[int | None] = mapped_column(Integer)
+    # None means unlimited; issuing always sets both, so no column default can turn an
+    # explicit None into 1.
+    usage_limit: Mapped[int | None] = mapped_column(Integer)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer)
+    used_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    # The order whose action earned this reward; a return of that order revokes it.
+    earned_by_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    issued_by: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[datetime | None]
+    revoke_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CodeCustomerUsage(Base):
+    """Uses of a shared code per customer; bumped by a conditional upsert."""
+
+    __tablename__ = "code_customer_usage"
+
+    code_id: Mapped[int] = mapped_column(
+        ForeignKey("promo_codes.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    used_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Redemption(Base):
+    """One use of a code on one order; releasing it gives the use back."""
+
+    __tablename__ = "redemptions"
+    __table_args__ = (UniqueConstraint("code_id", "order_external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("promo_codes.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_external_id: Mapped[str] = mapped_column(String(64), index=True)
+    order_total: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    free_shipping: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None]

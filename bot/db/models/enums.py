@@ -1,0 +1,76 @@
+"""Enumerations, stored as short strings so that both backends and migrations stay simple."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    PAID = "paid"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+    PARTIALLY_RETURNED = "partially_returned"
+
+
+class DiscountType(StrEnum):
+    PERCENT = "percent"
+    FIXED = "fixed"
+    FREE_SHIPPING = "free_shipping"
+
+
+class CodeStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class CodeSource(StrEnum):
+    """Why a code exists; campaigns, rewards and analytics group by it."""
+
+    MANUAL = "manual"
+    API = "api"
+    BULK = "bulk"
+    COMEBACK = "comeback"
+    REVIEW = "review"
+    CART = "cart"
+    REFERRAL = "referral"
+    TIER = "tier"
+    CAMPAIGN = "campaign"
+
+
+class CampaignKind(StrEnum):
+    COMEBACK = "comeback"
+    REVIEW = "review"
+    CART = "cart"
+    REFERRAL = "referral"
+    BROADCAST = "broadcast"
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CAPPED = "capped"
+    UNREACHABLE = "unreachable"
+    CANCELLED = "cancelled"
+
+
+class ReferralStatus(StrEnum):
+    PENDING = "pending"
+    QUALIFIED = "qualified"
+    REWARDED = "rewarded"
+    REJECTED = "rejected"
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    MANAGER = "manager"
+    ANALYST = "analyst"

@@ -1,0 +1,210 @@
+"""Claiming customers for a campaign, then issuing their codes and queueing their messages.
+
+Two runs at once cannot both claim a customer: a claim is an
+`INSERT … ON CONFLICT DO NOTHING` or a conditional UPDATE checked by its row count, and
+the outbox's unique dedupe key is the second lock on the door.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Row,
+    and_,
+    bindparam,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Campaign, CampaignAssignment, CodeSource
+from bot.delivery.outbox import enqueue_many
+from bot.promo.campaigns.context import Context, RunResult
+from bot.promo.campaigns.experiments import HOLDOUT, Arm, Design
+from bot.promo.codes.issuing import ensure_within_guardrail, issue_code
+from bot.promo.codes.offers import Offer
+from bot.promo.customers.profiles import insert_ignoring_conflict
+from bot.promo.errors import DomainError
+
+assignments = CampaignAssignment.__table__
+
+
+def recorded_arm(design: Design, variant_id: int | None, is_holdout: bool,
+                 campaign_id: int, customer_id: int) -> Arm:
+    """The arm an existing assignment recorded; a variant since deleted is chosen again."""
+    if is_holdout:
+        return HOLDOUT
+    for arm in design.arms:
+        if arm.variant_id == variant_id:
+            return arm
+    arm = design.choose(campaign_id, customer_id)
+    return arm if not arm.is_holdout else design.arms[0]
+
+
+@dataclass
+class Claim:
+    row: Row[Any]
+    arm: Arm
+
+
+async def claim_new(
+    session: AsyncSession,
+    campaign_id: int,
+    design: Design,
+    rows: Sequence[Row[Any]],
+    *,
+    step: int,
+    now: datetime,
+    reference: dict[int, datetime | None] | None = None,
+    result: RunResult,
+) -> list[Claim]:
+    """Assign these customers to the campaign; returns the ones this run won.
+
+    A customer without an assignment gets one (sticky arm from the hash). With
+    `reference` (comeback cycles), an assignment left from an older cycle is reused
+    (same arm) and moved to the new cycle by a conditional UPDATE; without it an
+    existing assignment means "already done".
+    """
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    existing = {
+        r.customer_id: r for r in (await session.execute(
+            select(assignments.c.customer_id, assignments.c.id, assignments.c.variant_id,
+                   assignments.c.is_holdout, assignments.c.reference_at)
+            .where(assignments.c.campaign_id == campaign_id, assignments.c.customer_id.in_(ids))
+        )).all()
+    }
+    refs = reference or {}
+    fresh = [row for row in rows if row.id not in existing]
+    arms = {row.id: design.choose(campaign_id, row.id) for row in fresh}
+    won: set[int] = set()
+    if fresh:
+        values = [
+            {"campaign_id": campaign_id, "customer_id": row.id,
+             "variant_id": arms[row.id].variant_id, "is_holdout": arms[row.id].is_holdout,
+             "step": step, "assigned_at": now, "reference_at": refs.get(row.id),
+             "escalated": False}
+            for row in fresh
+        ]
+        inserted = await session.execute(
+            insert_ignoring_conflict(session, assignments).returning(assignments.c.customer_id),
+            values,
+        )
+        won.update(inserted.scalars())
+    if reference is not None:
+        for row in rows:
+            old = existing.get(row.id)
+            ref = refs.get(row.id)
+            if old is None or ref is None:
+                continue
+            moved = await session.execute(
+                update(assignments)
+                .where(assignments.c.id == old.id,
+                       or_(assignments.c.reference_at.is_(None),
+                           assignments.c.reference_at < ref))
+                .values(step=step, reference_at=ref, escalated=False, code_id=None,
+                        assigned_at=now)
+            )
+            if moved.rowcount == 1:
+                won.add(row.id)
+                arms[row.id] = recorded_arm(design, old.variant_id, old.is_holdout,
+                                            campaign_id, row.id)
+    claims = [Claim(row, arms[row.id]) for row in rows if row.id in won]
+    result.taken += len(rows) - len(claims)
+    result.assigned += len(claims)
+    result.holdout += sum(1 for claim in claims if claim.arm.is_holdout)
+    return claims
+
+
+async def record_codes(
+    session: AsyncSession, campaign_id: int, codes: dict[int, int]
+) -> None:
+    """Remember on each assignment the code it now holds (escalation looks at it)."""
+    if not codes:
+        return
+    await session.execute(
+        update(assignments)
+        .where(and_(assignments.c.campaign_id == campaign_id,
+                    assignments.c.customer_id == bindparam("b_customer")))
+        .values(code_id=bindparam("b_code")),
+        [{"b_customer": customer, "b_code": code} for customer, code in codes.items()],
+    )
+
+
+async def queue(session: AsyncSession, rows: list[dict[str, Any]], result: RunResult) -> None:
+    """Queue the batch's messages; every row must be new, else the batch is undone."""
+    queued = await enqueue_many(session, rows)
+    if queued != len(rows):
+        # A claim was won but the message exists: a bug, not a race. Roll the batch
+        # back rather than leave codes nobody is told about.
+        raise RuntimeError(f"{len(rows) - queued} of {len(rows)} messages were queued before")
+    result.queued += queued
+
+
+async def offers_by_arm(
+    ctx: Context, split: Design, make: Callable[[Arm], Offer | None], result: RunResult,
+) -> dict[int | None, Offer | None] | None:
+    """Each treated arm's offer, checked against the margin guardrail before anything is
+    issued; None (and the result marked refused, with the numbers) if one is above it."""
+    offers = {arm.variant_id: make(arm) for arm in split.arms}
+    ok = await guardrail_ok(ctx, [o for o in offers.values() if o is not None], result)
+    return offers if ok else None
+
+
+async def issue_and_queue(
+    session: AsyncSession,
+    ctx: Context,
+    campaign: Campaign,
+    claims: Sequence[Claim],
+    *,
+    offers: Mapping[int | None, Offer | None],
+    source: CodeSource,
+    reason: str,
+    dedupe: Callable[[Row[Any]], str],
+    payload: Callable[[Row[Any]], dict[str, Any]],
+    result: RunResult,
+) -> None:
+    """For each treated claim: its arm's code (validity from delivery) and its message,
+    in the batch's transaction. The holdout gets nothing; an arm without an offer gets
+    the message alone."""
+    codes: dict[int, int] = {}
+    rows: list[dict[str, Any]] = []
+    for claim in claims:
+        if claim.arm.is_holdout:
+            continue
+        offer = offers.get(claim.arm.variant_id)
+        code_id = None
+        if offer is not None:
+            code = await issue_code(
+                session, offer, source=source, now=ctx.now, customer_id=claim.row.id,
+                campaign_id=campaign.id, variant_id=claim.arm.variant_id,
+                prefix=campaign.code_prefix, length=ctx.settings.code_length,
+                expires_on_delivery=True,
+            )
+            codes[claim.row.id] = code_id = code.id
+            result.issued += 1
+        rows.append({
+            "dedupe_key": dedupe(claim.row), "customer_id": claim.row.id, "reason": reason,
+            "payload": payload(claim.row), "promotional": True, "code_id": code_id,
+            "campaign_id": campaign.id, "due_at": ctx.now,
+        })
+    await record_codes(session, campaign.id, codes)
+    await queue(session, rows, result)
+
+
+async def guardrail_ok(ctx: Context, offers: Sequence[Offer], result: RunResult) -> bool:
+    """All offers within the margin ceiling; else the result is refused, with the numbers."""
+    async with ctx.db.read_session() as session:
+        for offer in offers:
+            try:
+                await ensure_within_guardrail(session, offer, settings=ctx.settings, now=ctx.now)
+            except DomainError as refusal:
+                result.status, result.message = "refused", refusal.message
+                return False
+    return True
