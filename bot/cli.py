@@ -19,9 +19,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
 
+from bot.commands import safe_url
 from bot.config import Settings
+from bot.promo.errors import DomainError
 
 Handler = Callable[[argparse.Namespace, Settings], int | Awaitable[int]]
 Arguments = Callable[[argparse.ArgumentParser], None]
@@ -73,19 +74,26 @@ def run_cli(argv: list[str]) -> int:
     except ValidationError as error:
         print(f"promobot: bad settings:\n{error}", file=sys.stderr)
         return 2
-    result = args.handler(args, settings)
-    if inspect.isawaitable(result):
-        result = asyncio.run(_await(result))
+    try:
+        result = args.handler(args, settings)
+        if inspect.isawaitable(result):
+            result = asyncio.run(_await(result))
+    except DomainError as error:
+        print(f"promobot: {refusal(error, settings)}", file=sys.stderr)
+        return 1
     return int(result)
+
+
+def refusal(error: DomainError, settings: Settings) -> str:
+    """A refusal that reached the command line, worded as the managers read it (in English)
+    rather than as a traceback."""
+    from bot.texts.errors import Reader, refusal_text
+
+    return refusal_text(error, Reader(locale="en", currency=settings.currency))
 
 
 async def _await(result: Awaitable[int]) -> int:
     return await result
-
-
-def safe_url(url: str) -> str:
-    """The database URL without its password, fit for printing."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _migrate_arguments(parser: argparse.ArgumentParser) -> None:

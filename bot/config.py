@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.windows import QuietHours, parse_caps, parse_gaps
+
 # Comma-separated values in the environment rather than JSON: that is what people type.
 CommaList = Annotated[list[str], NoDecode]
 CommaInts = Annotated[list[int], NoDecode]
@@ -159,24 +161,18 @@ class Settings(BaseSettings):
     @field_validator("caps")
     @classmethod
     def _caps(cls, value: list[str]) -> list[str]:
-        from bot.delivery.caps import parse_caps
-
         parse_caps(value)
         return value
 
     @field_validator("min_gaps")
     @classmethod
     def _gaps(cls, value: list[str]) -> list[str]:
-        from bot.delivery.caps import parse_gaps
-
         parse_gaps(value)
         return value
 
     @field_validator("quiet_hours")
     @classmethod
     def _quiet(cls, value: str) -> str:
-        from bot.delivery.caps import QuietHours
-
         QuietHours.parse(value)
         return value
 

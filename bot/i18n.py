@@ -47,6 +47,12 @@ def ngettext(singular: str, plural: str, n: int, locale: str) -> str:
     return translations(locale).ngettext(singular, plural, n)
 
 
+def N_(message: str) -> str:
+    """Marks a text for the catalogs (pybabel extracts `N_` by default) where it is
+    stored, not shown: a table's entry, translated later by `gettext(text, locale)`."""
+    return message
+
+
 def minor_to_decimal(amount: int, currency: str) -> Decimal:
     return Decimal(amount).scaleb(-get_currency_precision(currency))
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.db.models import Customer
 from bot.promo.customers import accounts
-from bot.promo.customers.profiles import ensure_referral_code
+from bot.promo.customers.profiles import referral_code_of
 from handlers.filters import Linked, Magic
 from handlers.keyboards import BTN_INVITE, MenuButton
 
@@ -26,9 +26,7 @@ async def show_invite(
     """The link is made on first ask; asking twice shows the same link."""
     code = customer.referral_code
     if not code:
-        attached = await session.get(Customer, customer.id)
-        assert attached is not None
-        code = await ensure_referral_code(session, attached)
+        code = await referral_code_of(session, customer.id)
         await session.commit()
     joined, rewarded = await accounts.referral_counts(session, customer.id)
     await session.commit()

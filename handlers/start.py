@@ -246,9 +246,7 @@ async def confirm_move(
     elif callback_data.kind == "p" and callback_data.ref.isdigit() and check_offer(
         link_secret, who.id, int(callback_data.ref), callback_data.sig
     ):
-        target = await session.get(Customer, int(callback_data.ref))
-        if target is not None:
-            await accounts.link(session, target.id, who.id, clock())
+        target = await accounts.link_offered(session, int(callback_data.ref), who.id, clock())
     if target is None:
         await callback.answer(_("This button is no longer valid."), show_alert=True)
         return

@@ -21,12 +21,12 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
 
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db import Database
-from bot.db.models import Campaign, CampaignKind, CampaignStatus
+from bot.db.models import CampaignKind
+from bot.promo.campaigns.running import own_schedules
 from scheduler.jobs import INTERVAL_KINDS, Jobs
 from scheduler.leader import Leadership
 
@@ -80,15 +80,8 @@ def create_scheduler(
 async def sync_campaign_jobs(scheduler: AsyncIOScheduler, jobs: Jobs) -> set[str]:
     """One job per active campaign with a schedule; jobs of the others are removed.
     Returns the ids of the campaign jobs now registered."""
-    async with jobs.db.read_session() as session:
-        rows = (await session.execute(
-            select(Campaign.id, Campaign.schedule).where(
-                Campaign.status == CampaignStatus.ACTIVE,
-                Campaign.schedule.is_not(None), Campaign.schedule != "",
-            )
-        )).all()
     wanted: dict[str, Any] = {}
-    for campaign_id, schedule in rows:
+    for campaign_id, schedule in await own_schedules(jobs.context()):
         try:
             trigger = CronTrigger.from_crontab(schedule, timezone=jobs.settings.zone)
         except ValueError as error:

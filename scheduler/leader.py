@@ -12,10 +12,11 @@ import hashlib
 import logging
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from bot.db.dialect import is_postgresql_url
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class Leadership:
     def __init__(self, url: str, *, key: int = LOCK_KEY) -> None:
         self.url = url
         self.key = key
-        self.is_postgres = make_url(url).get_backend_name() == "postgresql"
+        self.is_postgres = is_postgresql_url(url)
         self._engine: AsyncEngine | None = None
         self._conn: AsyncConnection | None = None
         self.leading = False

@@ -23,7 +23,7 @@ from bot.api.schemas import (
     ValidateIn,
     ValidateOut,
 )
-from bot.db.engine import on_connection
+from bot.db.hotpath import on_connection
 from bot.db.models import CodeSource, PromoCode
 from bot.promo.checkout.lookup import Shopper, find_shopper, validate_for
 from bot.promo.checkout.redemption import redeem, release
@@ -71,7 +71,7 @@ async def post_redeem(request: web.Request) -> web.Response:
     if shopper is None:
         raise _unknown_shopper(request, body.customer_id)
     outcome = await redeem(
-        db, body.code, customer_id=shopper.id,
+        db.hot, body.code, customer_id=shopper.id,
         order_external_id=body.order_id, basket=basket_of(body.order), now=request.app[CLOCK](),
     )
     message = _message(request, shopper, outcome.verdict)

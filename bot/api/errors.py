@@ -13,12 +13,11 @@ from collections.abc import Mapping, Sequence
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.promo.errors import DomainError, NotFound
+from bot.promo.errors import DomainError
+from bot.texts.errors import MEANINGS
 
 log = logging.getLogger(__name__)
 
-# Domain refusals that mean "the state forbids it" rather than "the input is wrong".
-CONFLICT_CODES = frozenset({"order_customer_mismatch", "cart_customer_mismatch", "conflict"})
 _HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
     409: "conflict", 413: "body_too_large", 415: "unsupported_media_type", 422: "invalid",
@@ -53,11 +52,11 @@ def error_response(
 
 
 def from_domain(error: DomainError) -> ApiError:
+    """The status is the code's meaning (`bot.texts.errors`); the message, the domain's
+    English detail; `fields`, the input field the refusal names."""
     field = error.params.get("field")
-    if isinstance(error, NotFound):
-        return ApiError(404, error.code, error.message)
-    status = 409 if error.code in CONFLICT_CODES else 422
-    return ApiError(status, error.code, error.message, fields=[field] if field else None)
+    return ApiError(MEANINGS[error.code].status, error.code, error.message,
+                    fields=[field] if field else None)
 
 
 def response_for(request: web.Request, exc: BaseException) -> web.Response:

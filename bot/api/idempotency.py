@@ -27,9 +27,9 @@ from sqlalchemy import delete, select, update
 
 from bot.api.context import API_KEY_NAME, CLOCK, DATABASE
 from bot.api.errors import error_response, response_for
+from bot.db.dialect import insert_ignoring_conflict
 from bot.db.engine import Database
 from bot.db.models import IdempotencyRecord
-from bot.promo.customers.profiles import insert_ignoring_conflict
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

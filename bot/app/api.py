@@ -8,20 +8,18 @@ process, or in `PROMOBOT_API_WORKERS` worker processes (`bot.app.workers`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import sys
 from collections.abc import Callable
 
-from aiohttp import web
-from aiohttp.log import access_logger
-
 from bot.api.app import create_app
-from bot.app.process import calm_garbage_collector, stop_on_signals
-from bot.app.workers import ApiWorkers, WorkerFailed
+from bot.app.process import calm_garbage_collector
+from bot.app.startup import open_database, run_command, start_site
+from bot.app.workers import ApiWorkers
 from bot.clock import Clock, utcnow
 from bot.config import Settings
-from bot.db.engine import create_database
-from bot.db.migrate import SchemaNotCurrentError, ensure_schema
+from bot.db import Database
+from bot.db.migrate import ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +30,9 @@ async def serve(
 ) -> None:
     """Serve the API on `api_host:api_port` until `stop` is set; `ready` is called once
     it listens."""
-    await ensure_schema(settings)
-    db = create_database(settings.database_url)
-    # Access lines for every checkout call cost more than the call's database work;
-    # PROMOBOT_API_ACCESS_LOG turns them on.
-    runner = web.AppRunner(create_app(settings, db, clock),
-                           access_log=access_logger if settings.api_access_log else None)
-    try:
-        await runner.setup()
-        await web.TCPSite(runner, settings.api_host, settings.api_port,
-                          reuse_port=reuse_port or None).start()
+    async with contextlib.AsyncExitStack() as stack:
+        db = await open_database(settings, stack)
+        await listen(settings, db, clock, stack, reuse_port=reuse_port)
         calm_garbage_collector()
         if ready is not None:
             ready()
@@ -50,30 +41,31 @@ async def serve(
         if not reuse_port:
             log.info("shop API on http://%s:%s/api/v1", settings.api_host, settings.api_port)
         await stop.wait()
-    finally:
-        await runner.cleanup()
-        await db.dispose()
+
+
+async def listen(
+    settings: Settings, db: Database, clock: Clock, stack: contextlib.AsyncExitStack, *,
+    reuse_port: bool = False,
+) -> None:
+    """The shop API on `api_host:api_port`, on `db`, until `stack` closes (here, and in
+    `promobot run` when the API shares its process with the bot)."""
+    runner = await start_site(create_app(settings, db, clock), settings.api_host,
+                              settings.api_port, access_log=settings.api_access_log,
+                              reuse_port=reuse_port)
+    stack.push_async_callback(runner.cleanup)
 
 
 async def run(settings: Settings) -> int:
-    """The `promobot api` subcommand: 0 on a clean stop, 2 when the schema is not current."""
-    stop = stop_on_signals()
-    try:
+    """The `promobot api` subcommand: 0 on a clean stop, 2 when the schema is not current,
+    1 when a worker fails or the port is taken."""
+
+    async def main(stop: asyncio.Event) -> int:
         if settings.api_workers == 1:
             await serve(settings, stop)
             return 0
         await ensure_schema(settings)  # once, before the workers start
-        workers = ApiWorkers(settings)
+        workers = ApiWorkers(settings, serve)
         await workers.start()
         return await workers.serve_until(stop)
-    except WorkerFailed as error:
-        print(f"promobot: {error}", file=sys.stderr)
-        return 1
-    except SchemaNotCurrentError as error:
-        print(f"promobot: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"promobot: cannot listen on {settings.api_host}:{settings.api_port}: {error}",
-              file=sys.stderr)
-        return 1
-    return 0
+
+    return await run_command(main)

@@ -19,10 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from typing import Protocol
 
+from bot.app.process import stop_on_signals
 from bot.config import Settings
+from bot.db.migrate import SchemaNotCurrentError
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +38,23 @@ class WorkerFailed(Exception):
     """A worker could not start (the port is taken, the schema is not current...)."""
 
 
-def _worker_main(settings: Settings, ready: Connection) -> None:
+class Serve(Protocol):
+    """What each worker runs: `bot.app.api.serve`, passed in by whoever starts the
+    workers (this module does not import the API, which starts workers itself). It
+    reaches the spawned process pickled, so it is a module-level function."""
+
+    def __call__(
+        self, settings: Settings, stop: asyncio.Event, *, reuse_port: bool,
+        ready: Callable[[], None],
+    ) -> Awaitable[None]: ...
+
+
+def _worker_main(serve: Serve, settings: Settings, ready: Connection) -> None:
     """A worker process's entry point (spawned: it imports the app afresh)."""
-    raise SystemExit(asyncio.run(_serve_worker(settings, ready)))
+    raise SystemExit(asyncio.run(_serve_worker(serve, settings, ready)))
 
 
-async def _serve_worker(settings: Settings, ready: Connection) -> int:
-    from bot.app.api import serve
-    from bot.app.process import stop_on_signals
-    from bot.db.migrate import SchemaNotCurrentError
-
+async def _serve_worker(serve: Serve, settings: Settings, ready: Connection) -> int:
     stop = stop_on_signals()
     # A worker outlives no supervisor, even one killed with SIGKILL.
     parent = multiprocessing.parent_process()
@@ -71,8 +82,9 @@ def _first_word(pipe: Connection, timeout: float) -> str | None:
 class ApiWorkers:
     """The worker processes: started together, watched, stopped together."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, serve: Serve) -> None:
         self.settings = settings
+        self._serve = serve
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[BaseProcess] = []
 
@@ -84,7 +96,7 @@ class ApiWorkers:
             for index in range(self.settings.api_workers):
                 receive, send = self._context.Pipe(duplex=False)
                 process = self._context.Process(
-                    target=_worker_main, args=(self.settings, send),
+                    target=_worker_main, args=(self._serve, self.settings, send),
                     name=f"promobot-api-{index + 1}",
                 )
                 process.start()

@@ -1,13 +1,23 @@
-"""What the `promobot` subcommands run: presentation around the domain (progress, reports)."""
+"""What the `promobot` subcommands run: presentation around the domain (progress, reports).
+
+This package's own module holds what several subcommands (and `bot.cli`) share."""
 
 from __future__ import annotations
 
 import sys
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import make_url
+
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.db import Database
+
+
+
+def safe_url(url: str) -> str:
+    """The database URL without its password, fit for printing."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 async def open_database(settings: Settings) -> Database | None:

@@ -38,6 +38,7 @@ from bot.commands.demo_plan import (
     plan,
 )
 from bot.config import Settings
+from bot.db.dialect import is_postgresql
 from bot.db.engine import Database
 from bot.db.models import (
     CodeCustomerUsage,
@@ -241,7 +242,7 @@ async def seed_shop(
             await session.execute(
                 update(PromoCode).where(PromoCode.id == code_id).values(used_count=count)
             )
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgresql(session):
             # Fresh tables have no statistics: without them the planner loops per customer.
             await session.execute(text("ANALYZE customers, orders, order_items"))
         await fill_aggregates(session, Customer.external_id.like(f"{PREFIX}%"))
@@ -256,8 +257,7 @@ async def seed_shop(
 
 async def run(settings: Settings, *, customers: int, seed: int, force: bool) -> int:
     """The CLI: refuse real data unless forced, do nothing when seeded already."""
-    from bot.cli import safe_url
-    from bot.commands import open_database
+    from bot.commands import open_database, safe_url
 
     if customers < 1:
         print("promobot: --customers must be at least 1", file=sys.stderr)

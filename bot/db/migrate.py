@@ -15,11 +15,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import pool
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import migrations
 from bot.config import Settings
+from bot.db.dialect import is_sqlite_url
 
 T = TypeVar("T")
 
@@ -82,10 +83,6 @@ async def check(url: str) -> None:
     await _with_connection(url, lambda conn: command.check(alembic_config(url, conn)))
 
 
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 async def ensure_schema(settings: Settings) -> None:
     """Make the schema usable before the app starts.
 
@@ -94,7 +91,7 @@ async def ensure_schema(settings: Settings) -> None:
     old build downgrading a newer schema, must be an operator's explicit step.
     """
     url = settings.database_url
-    if is_sqlite(url):
+    if is_sqlite_url(url):
         await upgrade(url)
         return
     at, expected = set(await current(url)), set(heads(url))

@@ -9,6 +9,8 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from bot.db.dialect import SQLITE
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out, whatever the backend.
@@ -27,7 +29,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: use an aware UTC datetime")
         value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
+        if dialect.name == SQLITE:
             return value.replace(tzinfo=None)
         return value
 

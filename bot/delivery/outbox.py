@@ -11,17 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.dialect import conflict_insert
 from bot.db.models import Delivery, DeliveryStatus
 
 
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+class Reason(StrEnum):
+    """Why a message is sent; the sender's caps may differ by reason."""
+
+    COMEBACK = "comeback"
+    CAMPAIGN = "campaign"
+    REVIEW_ASK = "review_ask"
+    REVIEW_REWARD = "review_reward"
+    CART = "cart"
+    REFERRAL_REWARD = "referral_reward"
+    EXPIRY_REMINDER = "expiry_reminder"
+    TIER_UP = "tier_up"
+    TIER_NUDGE = "tier_nudge"
+    MANUAL = "manual"
 
 
 def _row(
@@ -81,7 +92,7 @@ async def enqueue(
         chat_id=chat_id,
     )
     statement = (
-        _insert(session)(Delivery)
+        conflict_insert(session, Delivery)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(Delivery)
@@ -109,7 +120,7 @@ async def enqueue_many(session: AsyncSession, rows: Iterable[Mapping[str, Any]])
     if not values:
         return 0
     statement = (
-        _insert(session)(Delivery.__table__)
+        conflict_insert(session, Delivery.__table__)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(Delivery.__table__.c.id)
     )

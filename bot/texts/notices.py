@@ -4,34 +4,21 @@ Each outbox row carries a reason and a small payload; `render_notice` turns them
 Telegram HTML in the reader's language. The code itself is always worded by
 `bot.texts.wording.describe` (the one wording of a code) and shown as `<code>` so that a
 tap copies it. Anything that came from people (category names, order numbers, a
-manager's campaign text) is escaped.
+manager's campaign text) is escaped. `render_message` is the sender's renderer (the
+composition root hands it to `Sender`): every row gets a text, a plain one for a reason
+with no wording of its own.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.db.models import Delivery, PromoCode
+from bot.delivery.outbox import Reason
 from bot.i18n import format_money, gettext, ngettext
 from bot.texts.wording import describe
-
-
-class Reason(StrEnum):
-    """Why a message is sent; the sender's caps may differ by reason."""
-
-    COMEBACK = "comeback"
-    CAMPAIGN = "campaign"
-    REVIEW_ASK = "review_ask"
-    REVIEW_REWARD = "review_reward"
-    CART = "cart"
-    REFERRAL_REWARD = "referral_reward"
-    EXPIRY_REMINDER = "expiry_reminder"
-    TIER_UP = "tier_up"
-    TIER_NUDGE = "tier_nudge"
-    MANUAL = "manual"
 
 
 def code_block(code: PromoCode, locale: str, tz: ZoneInfo) -> str:
@@ -170,3 +157,28 @@ def render_notice(
     if code is not None:
         parts.append(code_block(code, locale, tz))
     return "\n\n".join(parts)
+
+
+def _fallback_text(delivery: Delivery, code: PromoCode | None, locale: str, tz: ZoneInfo) -> str:
+    """Plain wording for a row `render_notice` has no wording for: the payload's text and
+    the code, else the reason itself."""
+    lines = []
+    text = (delivery.payload or {}).get("text")
+    if text:
+        lines.append(escape(str(text)))
+    if code is not None:
+        lines.append(code_block(code, locale, tz))
+    return "\n".join(lines) or escape(delivery.reason)
+
+
+def render_message(
+    delivery: Delivery, *, code: PromoCode | None, locale: str, tz: ZoneInfo
+) -> str:
+    """What the sender sends for an outbox row (its `Renderer`): the notice for its
+    reason, or `_fallback_text` for a reason, or a payload, it has no wording for (e.g. a
+    manager's code)."""
+    try:
+        text = render_notice(delivery, code=code, locale=locale, tz=tz)
+    except ValueError:
+        text = None
+    return text or _fallback_text(delivery, code, locale, tz)

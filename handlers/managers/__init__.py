@@ -2,7 +2,8 @@
 
 The parent router's filter (`IsStaff`) makes the whole tree invisible to anyone who is
 not staff. Inside, each handler states the role it needs; a staff member without it
-reaches `refuse_role` at the end.
+reaches `refuse_role` at the end. A domain refusal raised by any of them is answered
+once, by the error handlers `refusals` registers here.
 """
 
 from __future__ import annotations
@@ -19,12 +20,21 @@ COMMANDS = ("managers", "issue", "revoke", "bulk", "customer", "campaigns", "cam
 
 
 def create_router() -> Router:
-    from handlers.managers import campaign_new, campaigns, codes, customers, stats, team
+    from handlers.managers import (
+        campaign_new,
+        campaigns,
+        codes,
+        customers,
+        refusals,
+        stats,
+        team,
+    )
 
     router = Router(name="managers")
     router.message.filter(Magic(F.chat.type == "private"), IsStaff())
     router.callback_query.filter(IsStaff())
     router.startup.register(bootstrap)
+    refusals.register(router)
     router.include_routers(
         team.create_router(),
         codes.create_router(),

@@ -16,7 +16,6 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,14 +26,12 @@ from bot.db.models import Delivery, PromoCode, Role
 from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns.admin import Draft
 from bot.promo.customers.segments import SEGMENTS
-from bot.promo.errors import DomainError
 from bot.promo.staff.managers import Staff
 from bot.promo.staff.manual_codes import build_offer
 from bot.texts.notices import render_notice
 from handlers.filters import Magic
 from handlers.managers.access import Allowed
 from handlers.managers.campaigns import kind_name
-from handlers.managers.common import error_text
 
 KINDS = ("comeback", "review", "cart", "broadcast")
 HOLDOUTS = (0, 10, 20, 30)
@@ -284,9 +281,9 @@ async def on_confirm(
     staff: Staff,
     settings: Settings,
     clock: Clock,
-    i18n: I18n,
 ) -> None:
-    """The only write of the dialog: the campaign, its variants and the audit row."""
+    """The only write of the dialog: the campaign, its variants and the audit row; a
+    refusal is told in the chat by `handlers.managers.refusals`."""
     message = _chat(callback)
     draft = await _draft(state)
     await state.clear()
@@ -294,13 +291,8 @@ async def on_confirm(
     if callback_data.value != "yes":
         await message.answer(_("Cancelled: nothing was saved."))
         return
-    try:
-        campaign = await campaign_admin.create(session, staff, draft, settings=settings,
-                                               now=clock())
-    except DomainError as error:
-        await session.rollback()
-        await message.answer(error_text(error, settings, i18n))
-        return
+    campaign = await campaign_admin.create(session, staff, draft, settings=settings,
+                                           now=clock())
     await session.commit()
     await message.answer(_("✅ Campaign #{id} created. Details and controls: /campaign {id}; "
                            "audience: /preview {id}").format(id=campaign.id))

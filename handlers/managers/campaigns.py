@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import handlers.managers.progress as live
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Campaign, CampaignStatus, Role
@@ -23,17 +24,13 @@ from bot.delivery.progress import progress
 from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns.admin import ACTIONS, Counts
 from bot.promo.codes.offers import Offer
-from bot.promo.errors import DomainError
 from bot.promo.staff.managers import Staff
 from bot.texts.wording import conditions, reward_text
-from handlers.managers import progress as live
 from handlers.managers.access import Allowed
 from handlers.managers.common import (
     answer_usage,
     args_of,
-    error_text,
     money,
-    refuse,
     refuse_role,
     status_name,
 )
@@ -163,18 +160,10 @@ async def campaign_command(
         if not staff.can(Role.MANAGER):
             await refuse_role(message, staff)
             return
-        try:
-            await campaign_admin.change_status(session, staff, campaign_id, args[1].lower(),
-                                               now=clock())
-        except DomainError as error:
-            await refuse(message, session, error, settings, i18n)
-            return
+        await campaign_admin.change_status(session, staff, campaign_id, args[1].lower(),
+                                           now=clock())
         await session.commit()
-    try:
-        text, campaign = await card_text(read_session, campaign_id, settings, i18n, clock)
-    except DomainError as error:
-        await message.answer(error_text(error, settings, i18n))
-        return
+    text, campaign = await card_text(read_session, campaign_id, settings, i18n, clock)
     markup = card_keyboard(campaign) if staff.can(Role.MANAGER) else None
     await message.answer(text, reply_markup=markup)
     if len(args) == 2 and args[1].lower() in LIVE_ACTIONS:
@@ -197,13 +186,8 @@ async def campaign_button(
     starting or resuming also posts a live progress message."""
     note = ""
     if callback_data.action in ACTIONS:
-        try:
-            await campaign_admin.change_status(session, staff, callback_data.id,
-                                               callback_data.action, now=clock())
-        except DomainError as error:
-            await session.rollback()
-            await callback.answer(error_text(error, settings, i18n), show_alert=True)
-            return
+        await campaign_admin.change_status(session, staff, callback_data.id,
+                                           callback_data.action, now=clock())
         await session.commit()
         note = _("Done.")
     text, campaign = await card_text(read_session, callback_data.id, settings, i18n, clock)
@@ -229,12 +213,8 @@ async def preview_command(
     if len(args) != 1 or not args[0].isdigit():
         await answer_usage(message, "preview")
         return
-    try:
-        seen = await campaign_admin.preview(read_session, int(args[0]), settings=settings,
-                                            now=clock())
-    except DomainError as error:
-        await message.answer(error_text(error, settings, i18n))
-        return
+    seen = await campaign_admin.preview(read_session, int(args[0]), settings=settings,
+                                        now=clock())
     campaign = seen.campaign
     lines = [_("🔎 Preview of #{id} {name}").format(id=campaign.id,
                                                    name=html.quote(campaign.name))]

@@ -1,7 +1,8 @@
 """`/issue`, `/revoke` and `/bulk`: codes by hand (managers and owners).
 
 Parse → the domain (`bot.promo.staff.manual_codes`) → render. The domain refuses with the numbers
-(guardrail, budget); nothing is committed unless the whole action succeeded.
+(guardrail, budget), worded by `handlers.managers.refusals`; nothing is committed unless the
+whole action succeeded.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import PromoCode, Role
 from bot.promo.customers.profiles import find_customer
-from bot.promo.errors import DomainError
 from bot.promo.staff import manual_codes as manual
 from bot.promo.staff.managers import Staff
 from bot.texts.wording import describe
 from handlers.managers.access import Allowed
-from handlers.managers.common import answer_usage, args_of, money, refuse
+from handlers.managers.common import answer_usage, args_of, money
 
 
 def _terms(code: object, i18n: I18n, settings: Settings) -> list[str]:
@@ -56,12 +56,8 @@ async def issue(
         await answer_usage(message, "issue", _("No customer matches {who}.").format(
             who=args[0]))
         return
-    try:
-        issued = await manual.issue_to_customer(session, staff, customer, offer,
-                                                settings=settings, now=clock())
-    except DomainError as error:
-        await refuse(message, session, error, settings, i18n)
-        return
+    issued = await manual.issue_to_customer(session, staff, customer, offer,
+                                            settings=settings, now=clock())
     await session.commit()
     lines = [_("✅ Code for {customer}:").format(
         customer=html.quote(customer.name or customer.external_id)),
@@ -86,9 +82,7 @@ async def revoke(
     command: CommandObject,
     session: AsyncSession,
     staff: Staff,
-    settings: Settings,
     clock: Clock,
-    i18n: I18n,
 ) -> None:
     """`/revoke <code> [reason]`."""
     text = (command.args or "").strip()
@@ -96,11 +90,7 @@ async def revoke(
         await answer_usage(message, "revoke")
         return
     code_text, _sep, reason = text.partition(" ")
-    try:
-        code = await manual.revoke(session, staff, code_text, reason, now=clock())
-    except DomainError as error:
-        await refuse(message, session, error, settings, i18n)
-        return
+    code = await manual.revoke(session, staff, code_text, reason, now=clock())
     await session.commit()
     await message.answer(_("✅ Code {code} is revoked.").format(
         code=html.code(html.quote(code.code))))
@@ -120,12 +110,8 @@ async def bulk(
     if len(args) != 2 or not args[0].isdigit() or not args[1].isdigit():
         await answer_usage(message, "bulk")
         return
-    try:
-        made = await manual.issue_for_campaign(session, staff, int(args[0]), int(args[1]),
-                                               settings=settings, now=clock())
-    except DomainError as error:
-        await refuse(message, session, error, settings, i18n)
-        return
+    made = await manual.issue_for_campaign(session, staff, int(args[0]), int(args[1]),
+                                           settings=settings, now=clock())
     sample = PromoCode(**made.offer.code_columns(), expires_at=made.expires_at)
     terms = _terms(sample, i18n, settings)
     document = manual.bulk_csv(made.codes, terms, made.expires_at)

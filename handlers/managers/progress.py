@@ -19,14 +19,14 @@ from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
-from sqlalchemy import select
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
-from bot.db.models import Campaign, CampaignStatus
+from bot.db.models import CampaignStatus
 from bot.delivery.progress import Progress, progress
 from bot.i18n import gettext
+from bot.promo.campaigns.builtin import campaign_status
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,7 @@ class LiveProgress:
 
     async def _read(self, campaign_id: int) -> Snapshot | None:
         async with self.db.read_session() as session:
-            status = await session.scalar(select(Campaign.status)
-                                          .where(Campaign.id == campaign_id))
+            status = await campaign_status(session, campaign_id)
             if status is None:
                 return None
             numbers = await progress(session, campaign_id, now=self.clock(),

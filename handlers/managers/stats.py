@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db.models import Campaign
 from bot.i18n import format_day
+from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns import analytics
 from bot.texts import charts
 from handlers.managers.common import answer_usage, args_of, money
@@ -48,7 +48,7 @@ async def _read(
         return None
     title = _("All campaigns")
     if campaign_id is not None:
-        campaign = await read_session.get(Campaign, campaign_id)
+        campaign = await campaign_admin.find(read_session, campaign_id)
         if campaign is None:
             await answer_usage(message, name, _("There is no such campaign."))
             return None

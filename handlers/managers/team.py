@@ -14,12 +14,12 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Role
 from bot.i18n import format_when
-from bot.promo.errors import DomainError
+from bot.promo.errors import DomainError, ErrorCode
 from bot.promo.staff import managers
 from bot.promo.staff.managers import Staff
 from bot.promo.staff.manual_codes import parse_amount
 from handlers.managers.access import Allowed
-from handlers.managers.common import answer_usage, args_of, money, refuse, role_name
+from handlers.managers.common import answer_usage, args_of, money, role_name
 
 AUDIT_SHOWN = 10
 
@@ -109,7 +109,7 @@ async def managers_command(
                 return
             current = await managers.staff_member(session, telegram_id, settings)
             if current is None:
-                raise DomainError("not_staff", "no such staff member")
+                raise DomainError(ErrorCode.NOT_STAFF, "no such staff member")
             budget = None if rest[1].lower() in ("none", "default", "-") else parse_amount(
                 rest[1], settings.currency)
             await managers.put_staff(session, staff, telegram_id=telegram_id,
@@ -121,9 +121,6 @@ async def managers_command(
     except ValueError:
         await session.rollback()
         await answer_usage(message, "managers")
-        return
-    except DomainError as error:
-        await refuse(message, session, error, settings, i18n)
         return
     await session.commit()
     await message.answer(text)

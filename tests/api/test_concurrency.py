@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+import tests.support.factories as factories
 from bot.db import Database
 from bot.db.models import IdempotencyRecord, PromoCode, Redemption
-from tests.support.api import Api, add_code, add_customer, gather
+from tests.support.api import Api, gather
 
 NO_LIMIT = {"api_failed_validations_per_minute": 100_000}
 
@@ -46,8 +47,8 @@ async def until_replayed(api: Api, path: str, body: Any, key: str) -> tuple[int,
 async def test_idempotency_key_replays_and_refuses_another_body(
     api: Api, db: Database, clock: Any
 ) -> None:
-    await add_customer(db, clock, "c1")
-    code = await add_code(db, clock, usage_limit=None, per_customer_limit=None)
+    await factories.customer(db, "c1", now=clock())
+    code = await factories.code(db, now=clock(), usage_limit=None, per_customer_limit=None)
     body = redeem_body(code.code, "o1")
     key = {"Idempotency-Key": "k-1"}
     first = await api.post("/codes/redeem", body, headers=key)
@@ -72,8 +73,8 @@ async def test_idempotency_key_replays_and_refuses_another_body(
 async def test_same_key_twenty_times_at_once_redeems_once(
     make_api: Any, db: Database, clock: Any
 ) -> None:
-    await add_customer(db, clock, "c1")
-    code = await add_code(db, clock, usage_limit=None, per_customer_limit=None)
+    await factories.customer(db, "c1", now=clock())
+    code = await factories.code(db, now=clock(), usage_limit=None, per_customer_limit=None)
     body = redeem_body(code.code, "o-same")
     async with make_api(**NO_LIMIT) as api:
         answers = await gather(*(until_replayed(api, "/codes/redeem", body, "same-key")
@@ -86,8 +87,8 @@ async def test_same_key_twenty_times_at_once_redeems_once(
 async def test_single_use_code_200_concurrent_orders_one_wins(
     make_api: Any, db: Database, clock: Any
 ) -> None:
-    await add_customer(db, clock, "c1")
-    code = await add_code(db, clock, usage_limit=1, per_customer_limit=None)
+    await factories.customer(db, "c1", now=clock())
+    code = await factories.code(db, now=clock(), usage_limit=1, per_customer_limit=None)
     async with make_api(**NO_LIMIT) as api:
         answers = await gather(*(api.post("/codes/redeem", redeem_body(code.code, f"o{i}"))
                                  for i in range(200)))
@@ -99,8 +100,8 @@ async def test_single_use_code_200_concurrent_orders_one_wins(
 
 async def test_limit_five_under_100_concurrent(make_api: Any, db: Database, clock: Any) -> None:
     for i in range(10):
-        await add_customer(db, clock, f"c{i}")
-    code = await add_code(db, clock, usage_limit=5, per_customer_limit=None)
+        await factories.customer(db, f"c{i}", now=clock())
+    code = await factories.code(db, now=clock(), usage_limit=5, per_customer_limit=None)
     async with make_api(**NO_LIMIT) as api:
         answers = await gather(*(
             api.post("/codes/redeem", redeem_body(code.code, f"o{i}", f"c{i % 10}"))
@@ -113,8 +114,8 @@ async def test_limit_five_under_100_concurrent(make_api: Any, db: Database, cloc
 async def test_cancel_pushed_five_times_releases_once(
     api: Api, db: Database, clock: Any
 ) -> None:
-    await add_customer(db, clock, "c1")
-    code = await add_code(db, clock)
+    await factories.customer(db, "c1", now=clock())
+    code = await factories.code(db, now=clock())
     order = {"customer_id": "c1", "placed_at": "2026-06-01T10:00:00+03:00", "status": "paid",
              "total": 10_000, "currency": "RUB", "promo_code": code.code, "discount": 1_000}
     assert (await api.post("/codes/redeem", redeem_body(code.code, "o1")))[0] == 200
@@ -130,8 +131,8 @@ async def test_cancel_pushed_five_times_releases_once(
 async def test_release_pushed_five_times_releases_once(
     api: Api, db: Database, clock: Any
 ) -> None:
-    await add_customer(db, clock, "c1")
-    code = await add_code(db, clock)
+    await factories.customer(db, "c1", now=clock())
+    code = await factories.code(db, now=clock())
     assert (await api.post("/codes/redeem", redeem_body(code.code, "o1")))[0] == 200
     answers = await gather(*(api.post("/codes/release", {"code": code.code, "order_id": "o1"})
                              for _ in range(5)))

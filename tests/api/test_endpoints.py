@@ -6,10 +6,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+import tests.support.factories as factories
 from bot.db import Database
-from bot.db.models import AbandonedCart, LinkToken, PromoCode, Review
+from bot.db.models import AbandonedCart, DiscountType, LinkToken, PromoCode, Review
+from bot.promo.codes.offers import Offer
 from bot.promo.customers.linking import LinkOutcome, consume_link_token, token_hash
-from tests.support.api import Api, add_code, add_customer
+from tests.support.api import Api
 
 ORDER = {
     "customer_id": "c1",
@@ -68,8 +70,9 @@ async def test_link_token(api: Api, db: Database, clock: Any) -> None:
 
 
 async def test_validate_redeem_release(api: Api, db: Database, clock: Any) -> None:
-    customer = await add_customer(db, clock, "c1", locale="en")
-    code = await add_code(db, clock, customer_id=customer, percent=10, min_order=100_000)
+    customer = await factories.customer(db, "c1", now=clock(), locale="en")
+    code = await factories.code(db, Offer(DiscountType.PERCENT, 10, min_order=100_000),
+                                now=clock(), customer_id=customer.id)
     basket = {"total": 250_000, "items": ORDER["items"]}
     check = {"code": code.code.lower(), "customer_id": "c1", "order": basket}
     status, body, _ = await api.post("/codes/validate", check)

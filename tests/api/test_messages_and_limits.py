@@ -6,10 +6,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+import tests.support.factories as factories
 from bot.api.ratelimit import FailureLimiter
 from bot.db import Database
-from bot.db.models import PromoCode
-from tests.support.api import Api, add_code, add_customer
+from bot.db.models import DiscountType, PromoCode
+from bot.promo.codes.offers import Offer
+from tests.support.api import Api
 
 
 def check(code: str, customer: str = "c1", total: int = 10_000) -> dict[str, Any]:
@@ -19,9 +21,9 @@ def check(code: str, customer: str = "c1", total: int = 10_000) -> dict[str, Any
 async def test_messages_follow_customer_locale_then_accept_language(
     api: Api, db: Database, clock: Any
 ) -> None:
-    await add_customer(db, clock, "ru-saved", locale="ru")
-    await add_customer(db, clock, "nobody")
-    code = await add_code(db, clock, min_order=50_000)
+    await factories.customer(db, "ru-saved", now=clock(), locale="ru")
+    await factories.customer(db, "nobody", now=clock())
+    code = await factories.code(db, Offer(DiscountType.PERCENT, 10, min_order=50_000), now=clock())
     _, body, _ = await api.post("/codes/validate", check(code.code, "ru-saved"),
                                 headers={"Accept-Language": "en"})
     assert body["reason"] == "min_order"
@@ -42,9 +44,9 @@ async def test_messages_follow_customer_locale_then_accept_language(
 async def test_personal_code_of_another_customer_is_not_yours(
     api: Api, db: Database, clock: Any
 ) -> None:
-    owner = await add_customer(db, clock, "owner")
-    await add_customer(db, clock, "thief", locale="en")
-    code = await add_code(db, clock, customer_id=owner)
+    owner = await factories.customer(db, "owner", now=clock())
+    await factories.customer(db, "thief", now=clock(), locale="en")
+    code = await factories.code(db, now=clock(), customer_id=owner.id)
     _, body, _ = await api.post("/codes/validate", check(code.code, "thief"))
     assert (body["valid"], body["reason"]) == (False, "not_yours")
     assert body["message"] == "This is another customer's personal code."
@@ -59,8 +61,8 @@ async def test_failed_checks_are_rate_limited_per_customer_and_key(
     make_api: Any, db: Database, clock: Any
 ) -> None:
     for name in ("c1", "c2", "c3"):
-        await add_customer(db, clock, name)
-    code = await add_code(db, clock, usage_limit=None)
+        await factories.customer(db, name, now=clock())
+    code = await factories.code(db, now=clock(), usage_limit=None)
     async with make_api(api_failed_validations_per_minute=3) as api:
         for _ in range(3):
             status, body, _ = await api.post("/codes/validate", check("WRONGCODE1", "c1"))
@@ -111,7 +113,7 @@ async def test_each_worker_holds_its_share_of_the_failure_limit(
     make_api: Any, db: Database, clock: Any
 ) -> None:
     """With 3 workers counting apart, a guesser spread over them still gets 6 in all."""
-    await add_customer(db, clock, "c1")
+    await factories.customer(db, "c1", now=clock())
     async with make_api(api_failed_validations_per_minute=6, api_workers=3) as api:
         for _ in range(2):
             assert (await api.post("/codes/validate", check("WRONGCODE1", "c1")))[0] == 200

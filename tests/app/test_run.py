@@ -14,11 +14,12 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 import tests.support.updates as u
-from bot.app.run import StartupError, run, serve
+from bot.app.run import run, serve
+from bot.app.startup import StartupError
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.db import create_database
-from bot.db.migrate import is_sqlite
+from bot.db.dialect import is_sqlite_url
 from bot.db.models import CodeSource, Customer, Delivery, DiscountType, TelegramAccount
 from bot.delivery.outbox import enqueue
 from bot.promo.codes.issuing import issue_code
@@ -36,7 +37,7 @@ async def wait_until(ready: Callable[[], object]) -> None:
 
 
 async def test_polling_answers_and_stops_cleanly(tg_settings: Settings, api: FakeBotAPI) -> None:
-    if not is_sqlite(tg_settings.database_url):
+    if not is_sqlite_url(tg_settings.database_url):
         pytest.skip("serve() migrates only SQLite; PostgreSQL is covered by the other tests")
     settings = tg_settings.model_copy(update={"api_port": 0})
     stop = asyncio.Event()
@@ -66,7 +67,7 @@ async def test_bad_token_stops_start_up(tg_settings: Settings, token, message, c
 
 async def test_run_delivers_what_the_outbox_holds(tg_settings: Settings, api: FakeBotAPI) -> None:
     """A code queued by any part of the product reaches the shopper through `promobot run`."""
-    if not is_sqlite(tg_settings.database_url):
+    if not is_sqlite_url(tg_settings.database_url):
         pytest.skip("serve() migrates only SQLite; PostgreSQL is covered by the other tests")
     settings = tg_settings.model_copy(update={"api_port": 0, "quiet_hours": ""})
     stop = asyncio.Event()
@@ -101,7 +102,7 @@ async def test_run_delivers_what_the_outbox_holds(tg_settings: Settings, api: Fa
 async def test_run_serves_the_shop_api_from_worker_processes(
     tg_settings: Settings, api: FakeBotAPI
 ) -> None:
-    if not is_sqlite(tg_settings.database_url):
+    if not is_sqlite_url(tg_settings.database_url):
         pytest.skip("serve() migrates only SQLite; PostgreSQL is covered by the other tests")
     port = free_port()
     settings = tg_settings.model_copy(update={"api_port": port, "api_workers": 2})

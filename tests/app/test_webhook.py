@@ -11,7 +11,8 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 import tests.support.updates as u
-from bot.app.run import StartupError, create_webhook_app, webhook_secret
+from bot.app.startup import StartupError
+from bot.app.telegram import create_webhook_app, webhook_secret
 from bot.config import Settings
 from bot.db import Database
 from bot.db.models import TelegramAccount

@@ -31,14 +31,14 @@ import shutil
 import time
 from pathlib import Path
 
-import bench_segments as seg
 from sqlalchemy import text
 
+import tests.bench.bench_segments as seg
 from bot.config import Settings
 from bot.db import create_database
 from bot.db.models import Campaign, CampaignStatus, CampaignVariant
 from bot.promo.campaigns.audience import audience, batches, reachable
-from bot.promo.campaigns.builtin import builtin_campaign
+from bot.promo.campaigns.builtin import ensure_builtin
 from bot.promo.campaigns.comeback import entry_query, ladder
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.running import run_campaign, run_kind
@@ -145,7 +145,7 @@ async def measure(url: str, args: argparse.Namespace) -> list[str]:
         out.append(line)
 
     steps = ladder(settings)
-    comeback_id = await builtin_campaign(db, "comeback", seg.NOW)
+    comeback_id = await ensure_builtin(ctx, "comeback")
     for step in steps:
         query = entry_query(comeback_id, steps, step.index, now=seg.NOW, tz=settings.zone,
                             max_days=settings.comeback_max_silent_days)

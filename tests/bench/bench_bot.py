@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 import tests.support.updates as u  # noqa: E402
 from bot.app.process import calm_garbage_collector  # noqa: E402
-from bot.app.run import create_bot, create_dispatcher  # noqa: E402
+from bot.app.telegram import create_bot, create_dispatcher  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import Base, Database, create_database  # noqa: E402
 from bot.db.models import Customer, PromoCode, TelegramAccount  # noqa: E402

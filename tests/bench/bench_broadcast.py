@@ -33,12 +33,15 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
+from bot.app.process import calm_garbage_collector  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import Base, Database, create_database  # noqa: E402
 from bot.db.models import Customer, Delivery, PromoCode, TelegramAccount  # noqa: E402
 from bot.delivery.caps import Policy  # noqa: E402
 from bot.delivery.outbox import enqueue_many  # noqa: E402
-from bot.delivery.sender.worker import Sender, claim  # noqa: E402
+from bot.delivery.sender import Sender  # noqa: E402
+from bot.delivery.sender.claim import claim  # noqa: E402
+from bot.texts.notices import render_message  # noqa: E402
 from tests.support.fake_bot_api import Request  # noqa: E402
 from tests.support.limits import LimitedBotAPI  # noqa: E402
 
@@ -235,9 +238,10 @@ async def broadcast(url: str, recipients: int, *, paid: bool) -> dict[str, Any]:
         from aiogram.client.telegram import TelegramAPIServer
 
         bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
-        sender = Sender(db, bot, settings)
+        sender = Sender(db, bot, settings, render=render_message)
         started, cpu = time.perf_counter(), time.process_time()
         await sender.start()
+        calm_garbage_collector()  # as `promobot run` does once its services are up
         while True:
             async with db.read_session() as session:
                 left = await session.scalar(select(func.count()).select_from(Delivery).where(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.cli import run_cli
 from bot.db import Base, migrate
+from bot.db.dialect import is_sqlite_url
 
 POSTGRES_URL = os.environ.get("PROMOBOT_TEST_DATABASE_URL")
 BACKENDS = [
@@ -107,7 +108,7 @@ async def test_ensure_schema(empty_url: str) -> None:
     from bot.config import Settings
 
     settings = Settings(_env_file=None, database_url=empty_url)
-    if migrate.is_sqlite(empty_url):
+    if is_sqlite_url(empty_url):
         await migrate.ensure_schema(settings)
         assert await migrate.current(empty_url) == migrate.heads(empty_url)
     else:

@@ -14,7 +14,9 @@ from bot.db import Database
 from bot.db.models import CodeStatus, Delivery, DeliveryStatus, PromoCode
 from bot.delivery.caps import Cap, Policy, parse_caps, parse_gaps
 from bot.delivery.outbox import enqueue
-from bot.delivery.sender.worker import Sender, claim
+from bot.delivery.sender import Sender
+from bot.delivery.sender.claim import claim
+from bot.texts.notices import render_message
 from tests.support.delivery import Inbox, SetClock, queue, shoppers, statuses
 from tests.support.limits import LimitedBotAPI
 
@@ -98,7 +100,7 @@ async def test_hundred_concurrent_checks_never_exceed_the_cap(
 async def test_opted_out_gets_no_promotion_but_service_messages(
     db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
 ) -> None:
-    [shopper] = await shoppers(db, 1, opted_in=False)
+    [shopper] = await shoppers(db, 1, marketing_opt_in=False)
     await queue(db, [shopper], now=MORNING, key="promo")
     await queue(db, [shopper], now=MORNING, key="service", promotional=False, with_code=False)
     inbox = Inbox(db, bot, dsettings.model_copy(update={"caps": ["1/1d"]}), SetClock(MORNING),
@@ -150,7 +152,7 @@ async def test_defer_instead_of_cap(
     await inbox.campaign("one")
     inbox.clock.now += timedelta(hours=2)
     await queue(db, [inbox.shopper], now=inbox.clock.now, key="two")
-    await Sender(db, bot, inbox.settings, clock=inbox.clock).run_until_idle()
+    await Sender(db, bot, inbox.settings, clock=inbox.clock, render=render_message).run_until_idle()
     rows = await inbox.rows()
     assert rows["two"].status == DeliveryStatus.PENDING
     assert rows["two"].due_at == rows["one"].sent_at + timedelta(days=1)

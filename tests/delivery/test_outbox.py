@@ -8,20 +8,13 @@ from sqlalchemy import func, select
 
 from bot.clock import Clock
 from bot.db import Database
-from bot.db.models import Customer, Delivery, DeliveryStatus
+from bot.db.models import Delivery, DeliveryStatus
 from bot.delivery.outbox import enqueue, enqueue_many
-
-
-async def _customer(db: Database) -> int:
-    async with db.session() as session:
-        customer = Customer(external_id="c1")
-        session.add(customer)
-        await session.commit()
-        return customer.id
+from tests.support import factories
 
 
 async def test_enqueue_once_per_key(db: Database, clock: Clock) -> None:
-    customer_id = await _customer(db)
+    customer_id = (await factories.customer(db, "c1", now=clock())).id
     async with db.session() as session:
         first = await enqueue(
             session, dedupe_key="comeback:1:c1", customer_id=customer_id, reason="comeback",
@@ -38,7 +31,7 @@ async def test_enqueue_once_per_key(db: Database, clock: Clock) -> None:
 
 
 async def test_nothing_without_commit(db: Database, clock: Clock) -> None:
-    customer_id = await _customer(db)
+    customer_id = (await factories.customer(db, "c1", now=clock())).id
     async with db.session() as session:
         await enqueue(session, dedupe_key="k", customer_id=customer_id, reason="r",
                       payload={}, due_at=clock())
@@ -48,7 +41,7 @@ async def test_nothing_without_commit(db: Database, clock: Clock) -> None:
 
 
 async def test_concurrent_enqueue_of_one_key(db: Database, clock: Clock) -> None:
-    customer_id = await _customer(db)
+    customer_id = (await factories.customer(db, "c1", now=clock())).id
 
     async def one() -> bool:
         async with db.session() as session:
@@ -62,7 +55,7 @@ async def test_concurrent_enqueue_of_one_key(db: Database, clock: Clock) -> None
 
 
 async def test_enqueue_many_counts_new_rows(db: Database, clock: Clock) -> None:
-    customer_id = await _customer(db)
+    customer_id = (await factories.customer(db, "c1", now=clock())).id
     rows = [{"dedupe_key": f"k{i}", "customer_id": customer_id, "reason": "r",
              "due_at": clock()} for i in range(5)]
     async with db.session() as session:

@@ -13,7 +13,8 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.db import Database, create_database
 from bot.db.models import CodeStatus, Delivery, DeliveryStatus, PromoCode, TelegramAccount
-from bot.delivery.sender.worker import Sender
+from bot.delivery.sender import Sender
+from bot.texts.notices import render_message
 from tests.support.delivery import deliver_all, eventually, make_bot, queue, shoppers, statuses
 from tests.support.limits import LimitedBotAPI
 
@@ -33,7 +34,7 @@ async def test_broadcast_sends_each_once_and_starts_code_validity(
 ) -> None:
     people = await shoppers(db, 30)
     await queue(db, people, now=utcnow())
-    await deliver_all(Sender(db, bot, dsettings), db)
+    await deliver_all(Sender(db, bot, dsettings, render=render_message), db)
 
     assert set(api.delivered().values()) == {1}
     assert set(api.delivered()) == {p.chat_id for p in people}
@@ -56,7 +57,9 @@ async def test_429_pauses_everything_and_retries_the_same_row(
 ) -> None:
     people = await shoppers(db, 40)
     await queue(db, people, now=utcnow())
-    sender = Sender(db, bot, dsettings.model_copy(update={"send_rate": 100.0}))
+    sender = Sender(
+        db, bot, dsettings.model_copy(update={"send_rate": 100.0}), render=render_message
+    )
     await sender.start()
     await eventually(lambda: len(api.send_times()) >= 10)
     api.fail("sendMessage", 429, retry_after=1)
@@ -79,7 +82,7 @@ async def test_403_marks_unreachable_without_retry_and_gives_the_code_back(
     blocked = people[1]
     await queue(db, people, now=utcnow())
     api.fail("sendMessage", 403, chat_id=blocked.chat_id, times=None)
-    await deliver_all(Sender(db, bot, dsettings), db)
+    await deliver_all(Sender(db, bot, dsettings, render=render_message), db)
 
     assert len(api.calls("sendMessage", chat_id=blocked.chat_id)) == 1
     rows, codes = await _rows(db), await _codes(db)
@@ -94,7 +97,7 @@ async def test_403_marks_unreachable_without_retry_and_gives_the_code_back(
 
     # A later message to the blocked shopper is settled without a request.
     await queue(db, [blocked], now=utcnow(), key="later")
-    await deliver_all(Sender(db, bot, dsettings), db)
+    await deliver_all(Sender(db, bot, dsettings, render=render_message), db)
     assert len(api.calls("sendMessage", chat_id=blocked.chat_id)) == 1
     assert (await statuses(db))[DeliveryStatus.UNREACHABLE] == 2
 
@@ -105,7 +108,7 @@ async def test_400_chat_not_found_is_final(
     people = await shoppers(db, 2)
     await queue(db, people, now=utcnow())
     api.fail("sendMessage", 400, chat_id=people[0].chat_id, times=None)
-    await deliver_all(Sender(db, bot, dsettings), db)
+    await deliver_all(Sender(db, bot, dsettings, render=render_message), db)
 
     assert len(api.calls("sendMessage", chat_id=people[0].chat_id)) == 1
     rows = await _rows(db)
@@ -123,7 +126,7 @@ async def test_5xx_retries_with_backoff_then_succeeds_or_fails(
     await queue(db, people, now=utcnow())
     api.fail("sendMessage", 502, chat_id=flaky.chat_id, times=2)
     api.fail("sendMessage", 500, chat_id=dead.chat_id, times=None)
-    await deliver_all(Sender(db, bot, dsettings), db)
+    await deliver_all(Sender(db, bot, dsettings, render=render_message), db)
 
     rows = await _rows(db)
     assert len(api.calls("sendMessage", chat_id=flaky.chat_id)) == 3
@@ -145,7 +148,7 @@ async def test_timeout_is_retried(
     people = await shoppers(db, 2)
     await queue(db, people, now=utcnow())
     api.chat_latency[people[0].chat_id] = 1.6  # longer than send_timeout_seconds = 1
-    await deliver_all(Sender(db, bot, dsettings), db)
+    await deliver_all(Sender(db, bot, dsettings, render=render_message), db)
 
     rows = await _rows(db)
     assert rows[people[0].customer_id].status == DeliveryStatus.SENT
@@ -162,8 +165,8 @@ async def test_two_instances_never_send_a_row_twice(
     other_db = create_database(dsettings.database_url)
     bots = [make_bot(dsettings), make_bot(dsettings)]
     senders = [
-        Sender(db, bots[0], dsettings, concurrency=8, batch=20),
-        Sender(other_db, bots[1], dsettings, concurrency=8, batch=20),
+        Sender(db, bots[0], dsettings, concurrency=8, batch=20, render=render_message),
+        Sender(other_db, bots[1], dsettings, concurrency=8, batch=20, render=render_message),
     ]
     try:
         await asyncio.gather(*(deliver_all(s, d) for s, d in zip(senders, [db, other_db],
@@ -183,7 +186,10 @@ async def test_stop_finishes_in_flight_and_releases_the_rest(
     people = await shoppers(db, 50)
     await queue(db, people, now=utcnow())
     api.latency = 0.05
-    sender = Sender(db, bot, dsettings.model_copy(update={"send_rate": 50.0}), concurrency=4)
+    sender = Sender(
+        db, bot, dsettings.model_copy(update={"send_rate": 50.0}), concurrency=4,
+        render=render_message,
+    )
     await sender.start()
     await eventually(lambda: len(api.send_times()) >= 5)
     await sender.stop()
@@ -207,7 +213,9 @@ async def test_within_telegrams_limits_at_full_speed(
     await queue(db, people, now=utcnow())
     await queue(db, people[:1], now=utcnow(), key="again", promotional=False)
     await queue(db, people[:1], now=utcnow(), key="third", promotional=False)
-    await deliver_all(Sender(db, bot, dsettings.model_copy(update={"send_rate": 30.0})), db)
+    await deliver_all(Sender(
+        db, bot, dsettings.model_copy(update={"send_rate": 30.0}), render=render_message
+    ), db)
 
     assert api.violations == []
     assert len(api.send_times()) == 77
@@ -231,7 +239,7 @@ async def test_several_blocked_shoppers_all_get_their_codes_back(
             account.is_blocked = True
         await session.commit()
     await queue(db, people[:3], now=utcnow(), key="again")
-    await deliver_all(Sender(db, bot, dsettings), db)
+    await deliver_all(Sender(db, bot, dsettings, render=render_message), db)
 
     assert not api.calls("sendMessage")
     codes = await _all_codes(db)

@@ -16,7 +16,8 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.db import Database
 from bot.db.models import DeliveryStatus
-from bot.delivery.sender.worker import Sender
+from bot.delivery.sender import Sender
+from bot.texts.notices import render_message
 from tests.support.delivery import deliver_all, eventually, queue, shoppers, statuses
 from tests.support.limits import LimitedBotAPI
 
@@ -61,7 +62,7 @@ async def test_sigkill_mid_broadcast_then_restart(
     def later() -> object:
         return utcnow() + timedelta(seconds=LEASE_SECONDS + 1)
 
-    restarted = Sender(db, bot, dsettings, clock=later)  # type: ignore[arg-type]
+    restarted = Sender(db, bot, dsettings, clock=later, render=render_message)  # type: ignore[arg-type]
     await deliver_all(restarted, db)
 
     delivered = api.delivered()

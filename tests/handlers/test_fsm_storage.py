@@ -9,7 +9,7 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 
-from bot.app.run import create_storage
+from bot.app.telegram import create_storage
 
 
 def _redis_up() -> bool:

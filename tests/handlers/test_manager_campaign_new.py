@@ -10,7 +10,7 @@ from aiogram import Dispatcher
 from sqlalchemy import func, select
 
 import tests.support.updates as u
-from bot.app.run import create_dispatcher
+from bot.app.telegram import create_dispatcher
 from bot.config import Settings
 from bot.db import Database
 from bot.db.models import Campaign, CampaignVariant

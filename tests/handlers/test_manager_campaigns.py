@@ -11,25 +11,27 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+import tests.support.factories as factories
 import tests.support.updates as u
 from bot.db import Database
 from bot.db.models import (
     Campaign,
     CampaignAssignment,
-    CampaignVariant,
+    CodeSource,
     Delivery,
+    DiscountType,
     Order,
     PromoCode,
     Redemption,
 )
 from bot.promo.campaigns.admin import HELD_UNTIL
+from bot.promo.codes.offers import Offer
 from tests.support.chat import Chat
 from tests.support.managers import (
     ANALYST,
     MANAGER,
     SHOPPER,
     UploadingBotAPI,
-    add_customer,
     add_staff,
     audit_rows,
 )
@@ -41,37 +43,42 @@ async def api() -> AsyncIterator[UploadingBotAPI]:
         yield server
 
 
+# What every regular here has spent: 9 000 ₽.
+SPENT = {"net_spend": 900_000, "gross_spend": 900_000}
+
+
 async def seed_campaign(db: Database, clock, *, customers: int = 8, status: str = "active",
                         holdout: int = 25) -> int:
-    """A broadcast to "regulars" with two variants; half the customers bought again."""
+    """A broadcast to "regulars" with two variants; half the customers bought again.
+
+    The run's history (assignments, deliveries, orders, redemptions) is written straight,
+    as a run five days ago would have left it: /stats and /export read nothing else."""
     now = clock()
+    campaign = await factories.campaign(
+        db, now=now, name="Spring <regulars>", kind="broadcast", status=status,
+        segment="regulars", holdout_percent=holdout,
+        offer={"discount_type": "percent", "value": 5, "min_order": 100_000},
+        variants=[{"name": "A", "weight": 1, "offer": {}},
+                  {"name": "B", "weight": 3, "offer": {"value": 10}}])
+    a = campaign.variants[0]
+    regulars = await factories.customers(db, customers, now=now, prefix="r-",
+                                         telegram_base=7000, orders_count=3, **SPENT)
+    held_out = {i for i in range(customers) if i % 4 == 0}
+    codes = {i: await factories.code(db, Offer(DiscountType.PERCENT, 5), now=now,
+                                     source=CodeSource.CAMPAIGN, customer_id=customer.id,
+                                     campaign_id=campaign.id, prefix="SPR",
+                                     expires_at=now + timedelta(days=20))
+             for i, customer in enumerate(regulars) if i not in held_out}
     async with db.session() as session:
-        campaign = Campaign(name="Spring <regulars>", kind="broadcast", status=status,
-                            segment="regulars", holdout_percent=holdout,
-                            offer={"discount_type": "percent", "value": 5,
-                                   "min_order": 100_000})
-        session.add(campaign)
-        await session.flush()
-        a = CampaignVariant(campaign_id=campaign.id, name="A", weight=1, offer={})
-        b = CampaignVariant(campaign_id=campaign.id, name="B", weight=3,
-                            offer={"value": 10})
-        session.add_all([a, b])
-        await session.flush()
-        for i in range(customers):
-            customer = await _customer(session, f"r-{i}", telegram_id=7000 + i, orders=3)
-            holdout_row = i % 4 == 0
+        for i, customer in enumerate(regulars):
+            holdout_row = i in held_out
             session.add(CampaignAssignment(
                 campaign_id=campaign.id, customer_id=customer.id, is_holdout=holdout_row,
                 variant_id=None if holdout_row else a.id,
                 assigned_at=now - timedelta(days=5)))
             if holdout_row:
                 continue
-            code = PromoCode(code=f"SPR{i:04d}", source="campaign", customer_id=customer.id,
-                             campaign_id=campaign.id, discount_type="percent",
-                             discount_value=5, currency="RUB",
-                             expires_at=now + timedelta(days=20), created_at=now)
-            session.add(code)
-            await session.flush()
+            code = codes[i]
             session.add(Delivery(dedupe_key=f"c:{i}", customer_id=customer.id,
                                  reason="campaign", campaign_id=campaign.id, code_id=code.id,
                                  status="sent" if i % 2 else "pending",
@@ -89,25 +96,14 @@ async def seed_campaign(db: Database, clock, *, customers: int = 8, status: str 
         return campaign.id
 
 
-async def _customer(session, external_id: str, *, telegram_id: int, orders: int):
-    from bot.db.models import Customer, TelegramAccount
-
-    customer = Customer(external_id=external_id, orders_count=orders, net_spend=900_000,
-                        gross_spend=900_000)
-    session.add(customer)
-    await session.flush()
-    session.add(TelegramAccount(id=telegram_id, customer_id=customer.id, chat_id=telegram_id))
-    return customer
-
-
 # --- /customer -------------------------------------------------------------------------
 
 async def test_customer_card(chat: Chat, db, clock) -> None:
     await add_staff(db, ANALYST, "analyst")
     await add_staff(db, MANAGER, "manager")
-    await add_customer(db, "c-1", telegram_id=SHOPPER, username="anna_k", name="Anna",
-                       orders_count=3, net_spend=2_500_000, last_order_at=clock()
-                       - timedelta(days=100))
+    await factories.customer(db, "c-1", now=clock(), telegram_id=SHOPPER, username="anna_k",
+                             name="Anna", orders_count=3, net_spend=2_500_000,
+                             last_order_at=clock() - timedelta(days=100))
     await chat.send(u.message(MANAGER, "/issue c-1 10%", language_code="en"))
     reply = await chat.send(u.message(ANALYST, "/customer @anna_k", language_code="en"))
     for part in ("Anna", "shop id c-1", "@anna_k", "Level: 2 (5%)", "RUB25,000",
@@ -175,6 +171,22 @@ async def test_pause_resume_stop_with_audit(chat: Chat, db, clock, api) -> None:
     assert "does not apply" in reply and len(await audit_rows(db)) == 3
 
 
+async def test_a_refused_card_button_is_an_alert_in_the_readers_language(
+        chat: Chat, db, clock, api) -> None:
+    await add_staff(db, MANAGER, "manager")
+    campaign_id = await seed_campaign(db, clock)
+    await chat.send(u.message(MANAGER, f"/campaign {campaign_id}", language_code="ru"))
+    buttons = api.sent()[-1].reply_markup["inline_keyboard"]
+    pause = next(b for row in buttons for b in row if "⏸" in b["text"])
+    await chat.send(u.message(MANAGER, f"/campaign {campaign_id} pause", language_code="ru"))
+    sent = len(api.sent())
+    await chat.send(u.callback(MANAGER, pause["callback_data"], language_code="ru"))
+    alert = api.calls("answerCallbackQuery")[-1].params
+    assert alert.get("show_alert") is True
+    assert alert["text"] == "Кампания в состоянии «на паузе»: «pause» к ней неприменимо."
+    assert len(api.sent()) == sent and len(await audit_rows(db)) == 1
+
+
 async def test_campaign_changes_need_a_manager(chat: Chat, db, clock) -> None:
     await add_staff(db, ANALYST, "analyst")
     campaign_id = await seed_campaign(db, clock)
@@ -220,17 +232,15 @@ async def test_preview_of_a_comeback_shows_each_rung_of_the_ladder(chat: Chat, d
                                                                   clock) -> None:
     await add_staff(db, ANALYST, "analyst")
     now = clock()
-    async with db.session() as session:
-        campaign = Campaign(name="Comeback", kind="comeback", status="draft")
-        session.add(campaign)
-        silences = {"one-order-35d": (35, 1), "regular-65d": (65, 3), "lost-100d": (100, 4),
-                    "lost-120d": (120, 2), "fresh-10d": (10, 5)}
-        for n, (external_id, (days, orders)) in enumerate(silences.items()):
-            customer = await _customer(session, external_id, telegram_id=8000 + n,
-                                       orders=orders)
-            customer.last_order_at = now - timedelta(days=days)
-        await session.commit()
-        campaign_id = campaign.id
+    campaign = await factories.campaign(db, now=now, name="Comeback", kind="comeback",
+                                        status="draft")
+    silences = {"one-order-35d": (35, 1), "regular-65d": (65, 3), "lost-100d": (100, 4),
+                "lost-120d": (120, 2), "fresh-10d": (10, 5)}
+    for n, (external_id, (days, orders)) in enumerate(silences.items()):
+        await factories.customer(db, external_id, now=now, telegram_id=8000 + n,
+                                 orders_count=orders, last_order_at=now - timedelta(days=days),
+                                 **SPENT)
+    campaign_id = campaign.id
     reply = await chat.send(u.message(ANALYST, f"/preview {campaign_id}", language_code="en"))
     assert "Comeback ladder: 4 customers, 4 reachable" in reply, reply
     assert "silent 30+ days, one order only: 1 (1 reachable)" in reply

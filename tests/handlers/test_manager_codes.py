@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
+import tests.support.factories as factories
 import tests.support.updates as u
 from bot.db import Database
-from bot.db.models import Campaign, Delivery, DeliveryStatus, Manager, PromoCode
+from bot.db.models import Delivery, DeliveryStatus, Manager, PromoCode
 from bot.promo.staff.managers import bootstrap_owners
 from tests.support.chat import Chat
 from tests.support.managers import (
@@ -22,7 +23,6 @@ from tests.support.managers import (
     SHOPPER,
     STRANGER,
     UploadingBotAPI,
-    add_customer,
     add_staff,
     audit_rows,
 )
@@ -49,9 +49,9 @@ async def test_strangers_get_the_unknown_command_answer(chat: Chat, db, command)
     assert await count(db, PromoCode) == 0
 
 
-async def test_analyst_reads_but_cannot_act(chat: Chat, db) -> None:
+async def test_analyst_reads_but_cannot_act(chat: Chat, db, clock) -> None:
     await add_staff(db, ANALYST, "analyst")
-    await add_customer(db, "c-1", telegram_id=SHOPPER)
+    await factories.customer(db, "c-1", now=clock(), telegram_id=SHOPPER)
     reply = await chat.send(u.message(ANALYST, "/issue c-1 10%", language_code="en"))
     assert "role (analyst)" in reply
     assert "role (analyst)" in await chat.send(u.message(ANALYST, "/managers add 7 manager",
@@ -130,8 +130,8 @@ async def test_manager_cannot_manage_staff(chat: Chat, db) -> None:
 
 async def test_issue_binds_queues_and_audits(chat: Chat, db, clock) -> None:
     await add_staff(db, MANAGER, "manager")
-    customer = await add_customer(db, "c-1", telegram_id=SHOPPER, username="anna_k",
-                                  name="Anna <K>", phone="+79161234567")
+    customer = await factories.customer(db, "c-1", now=clock(), telegram_id=SHOPPER,
+                                        username="anna_k", name="Anna <K>", phone="+79161234567")
     reply = await chat.send(u.message(MANAGER, "/issue @anna_k 10% 14 3000 shoes,-sale",
                                       language_code="en"))
     async with db.read_session() as session:
@@ -153,16 +153,17 @@ async def test_issue_binds_queues_and_audits(chat: Chat, db, clock) -> None:
 
 
 @pytest.mark.parametrize("who", ["c-1", "89161234567", str(SHOPPER), "@anna_k"])
-async def test_issue_finds_the_customer_every_way(chat: Chat, db, who) -> None:
+async def test_issue_finds_the_customer_every_way(chat: Chat, db, clock, who) -> None:
     await add_staff(db, MANAGER, "manager")
-    await add_customer(db, "c-1", telegram_id=SHOPPER, username="anna_k", phone="+79161234567")
+    await factories.customer(db, "c-1", now=clock(), telegram_id=SHOPPER, username="anna_k",
+                             phone="+79161234567")
     assert "✅" in await chat.send(u.message(MANAGER, f"/issue {who} free-shipping",
                                              language_code="en"))
 
 
-async def test_issue_to_an_unlinked_customer_is_not_queued(chat: Chat, db) -> None:
+async def test_issue_to_an_unlinked_customer_is_not_queued(chat: Chat, db, clock) -> None:
     await add_staff(db, MANAGER, "manager")
-    await add_customer(db, "c-2")
+    await factories.customer(db, "c-2", now=clock())
     reply = await chat.send(u.message(MANAGER, "/issue c-2 500", language_code="en"))
     assert "Not sent" in reply and "not linked" in reply
     assert await count(db, PromoCode) == 1 and await count(db, Delivery) == 0
@@ -178,9 +179,9 @@ async def test_issue_to_an_unlinked_customer_is_not_queued(chat: Chat, db) -> No
     ("/issue nobody 10%", "No customer matches nobody"),
     ("/issue c-1 10% 14 3000 shoes extra", None),
 ])
-async def test_issue_bad_arguments(chat: Chat, db, text, problem) -> None:
+async def test_issue_bad_arguments(chat: Chat, db, clock, text, problem) -> None:
     await add_staff(db, MANAGER, "manager")
-    await add_customer(db, "c-1", telegram_id=SHOPPER)
+    await factories.customer(db, "c-1", now=clock(), telegram_id=SHOPPER)
     reply = await chat.send(u.message(MANAGER, text, language_code="en"))
     assert "Usage: /issue" in reply and "Example: /issue" in reply
     if problem:
@@ -194,9 +195,9 @@ async def test_issue_usage_in_russian(chat: Chat, db) -> None:
     assert "Пример: /issue" in reply
 
 
-async def test_guardrail_refusal_shows_the_numbers(chat: Chat, db) -> None:
+async def test_guardrail_refusal_shows_the_numbers(chat: Chat, db, clock) -> None:
     await add_staff(db, MANAGER, "manager")
-    await add_customer(db, "c-1", telegram_id=SHOPPER)
+    await factories.customer(db, "c-1", now=clock(), telegram_id=SHOPPER)
     # 1 500 profit / 5 000 average = 30 %, minus 40 % safety = 18 %.
     reply = await chat.send(u.message(MANAGER, "/issue c-1 25%", language_code="en"))
     assert "guardrail" in reply and "25.0%" in reply and "18.0%" in reply
@@ -205,9 +206,9 @@ async def test_guardrail_refusal_shows_the_numbers(chat: Chat, db) -> None:
     assert await audit_rows(db) == []
 
 
-async def test_budget_refusal_shows_the_numbers(chat: Chat, db) -> None:
+async def test_budget_refusal_shows_the_numbers(chat: Chat, db, clock) -> None:
     await add_staff(db, MANAGER, "manager", budget=100_000)  # 1 000 ₽ a month
-    await add_customer(db, "c-1", telegram_id=SHOPPER)
+    await factories.customer(db, "c-1", now=clock(), telegram_id=SHOPPER)
     # 10 % of the 5 000 ₽ average order = 500 ₽ each: two fit, the third does not.
     for _ in range(2):
         assert "✅" in await chat.send(u.message(MANAGER, "/issue c-1 10%", language_code="en"))
@@ -226,9 +227,9 @@ async def test_budget_refusal_shows_the_numbers(chat: Chat, db) -> None:
 
 # --- /revoke ---------------------------------------------------------------------------
 
-async def test_revoke_cancels_the_queued_message_and_audits(chat: Chat, db) -> None:
+async def test_revoke_cancels_the_queued_message_and_audits(chat: Chat, db, clock) -> None:
     await add_staff(db, MANAGER, "manager")
-    await add_customer(db, "c-1", telegram_id=SHOPPER)
+    await factories.customer(db, "c-1", now=clock(), telegram_id=SHOPPER)
     await chat.send(u.message(MANAGER, "/issue c-1 5%", language_code="en"))
     async with db.read_session() as session:
         code = await session.scalar(select(PromoCode.code))
@@ -253,22 +254,16 @@ async def test_revoke_cancels_the_queued_message_and_audits(chat: Chat, db) -> N
 
 # --- /bulk -----------------------------------------------------------------------------
 
-async def add_campaign(db: Database, **fields) -> int:
-    values = dict(name="Autumn <mail>", kind="broadcast", status="active",
-                  segment="regulars", offer={"discount_type": "percent", "value": 7,
-                                             "min_order": 200_000, "valid_days": 20},
-                  code_prefix="AUT")
-    values.update(fields)
-    async with db.session() as session:
-        campaign = Campaign(**values)
-        session.add(campaign)
-        await session.commit()
-        return campaign.id
+# The active broadcast the /bulk tests print codes for.
+AUTUMN = {"name": "Autumn <mail>", "kind": "broadcast", "status": "active",
+          "segment": "regulars", "code_prefix": "AUT",
+          "offer": {"discount_type": "percent", "value": 7, "min_order": 200_000,
+                    "valid_days": 20}}
 
 
 async def test_bulk_sends_a_csv_document_and_audits(chat: Chat, db, api, clock) -> None:
     await add_staff(db, MANAGER, "manager")
-    campaign_id = await add_campaign(db)
+    campaign_id = (await factories.campaign(db, now=clock(), **AUTUMN)).id
     await chat.feed(u.message(MANAGER, f"/bulk {campaign_id} 25", language_code="en"))
     (sent,) = api.calls("sendDocument")
     assert "25 codes" in sent.text and "Autumn &lt;mail&gt;" in sent.text
@@ -288,9 +283,9 @@ async def test_bulk_sends_a_csv_document_and_audits(chat: Chat, db, api, clock) 
     assert row.after["count"] == 25 and row.entity_id == str(campaign_id)
 
 
-async def test_bulk_failed_upload_leaves_nothing(chat: Chat, db, api) -> None:
+async def test_bulk_failed_upload_leaves_nothing(chat: Chat, db, api, clock) -> None:
     await add_staff(db, MANAGER, "manager")
-    campaign_id = await add_campaign(db)
+    campaign_id = (await factories.campaign(db, now=clock(), **AUTUMN)).id
     api.fail("sendDocument", 500, times=None)
     await chat.feed(u.message(MANAGER, f"/bulk {campaign_id} 5", language_code="en"))
     assert await count(db, PromoCode) == 0 and await audit_rows(db) == []
@@ -305,19 +300,21 @@ async def test_bulk_failed_upload_leaves_nothing(chat: Chat, db, api) -> None:
     ("/bulk {plain} 5", "no discount offer"),
     ("/bulk {deep} 5", "guardrail"),
 ])
-async def test_bulk_bad_inputs(chat: Chat, db, text, expected) -> None:
+async def test_bulk_bad_inputs(chat: Chat, db, clock, text, expected) -> None:
     await add_staff(db, MANAGER, "manager")
-    ids = {"id": await add_campaign(db), "plain": await add_campaign(db, offer={}),
-           "deep": await add_campaign(db, offer={"discount_type": "percent", "value": 50})}
+    offers = {"id": AUTUMN["offer"], "plain": {},
+              "deep": {"discount_type": "percent", "value": 50}}
+    ids = {key: (await factories.campaign(db, now=clock(), **{**AUTUMN, "offer": offer})).id
+           for key, offer in offers.items()}
     reply = await chat.send(u.message(MANAGER, text.format(**ids), language_code="en"))
     assert expected.lower() in reply.lower()
     assert await count(db, PromoCode) == 0
 
 
-async def test_bulk_counts_against_the_budget(chat: Chat, db) -> None:
+async def test_bulk_counts_against_the_budget(chat: Chat, db, clock) -> None:
     await add_staff(db, MANAGER, "manager", budget=1_000_000)  # 10 000 ₽
     # 7 % of the 5 000 ₽ average = 350 ₽ a code: 28 fit, 29 do not.
-    campaign_id = await add_campaign(db)
+    campaign_id = (await factories.campaign(db, now=clock(), **AUTUMN)).id
     assert "budget" in await chat.send(u.message(MANAGER, f"/bulk {campaign_id} 29",
                                                  language_code="en"))
     assert await count(db, PromoCode) == 0

@@ -13,14 +13,15 @@ import pytest
 from aiogram import Dispatcher
 from sqlalchemy import update
 
+import tests.support.factories as factories
 import tests.support.updates as u
 from bot.db import Database
-from bot.db.models import Campaign, Delivery
+from bot.db.models import Delivery
 from bot.promo.campaigns.admin import HELD_UNTIL
 from handlers.managers.campaigns import CampaignAction
 from handlers.managers.progress import KEY, LiveProgress
 from tests.support.chat import Chat
-from tests.support.managers import MANAGER, add_customer, add_staff
+from tests.support.managers import MANAGER, add_staff
 
 
 class Gate:
@@ -62,21 +63,18 @@ async def until(check: Callable[[], bool]) -> None:
 
 async def seed(db: Database, clock, *, messages: int = 6, status: str = "paused") -> int:
     """A campaign with `messages` queued deliveries (held, as a paused campaign's are)."""
+    campaign = await factories.campaign(db, now=clock(), name="Spring", kind="broadcast",
+                                        status=status, segment="regulars")
+    shoppers = await factories.customers(db, messages, now=clock(), prefix="p-",
+                                         telegram_base=8000)
     async with db.session() as session:
-        campaign = Campaign(name="Spring", kind="broadcast", status=status,
-                            segment="regulars")
-        session.add(campaign)
-        await session.commit()
-        campaign_id = campaign.id
-    for i in range(messages):
-        customer = await add_customer(db, f"p-{i}", telegram_id=8000 + i)
-        async with db.session() as session:
+        for i, customer in enumerate(shoppers):
             session.add(Delivery(dedupe_key=f"p:{i}", customer_id=customer.id,
-                                 reason="campaign", campaign_id=campaign_id, status="pending",
+                                 reason="campaign", campaign_id=campaign.id, status="pending",
                                  due_at=HELD_UNTIL if status == "paused" else clock(),
                                  created_at=clock()))
-            await session.commit()
-    return campaign_id
+        await session.commit()
+    return campaign.id
 
 
 async def mark(db: Database, clock, campaign_id: int, keys: list[str], status: str) -> None:

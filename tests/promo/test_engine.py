@@ -4,40 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.util import await_only
 
-from bot.db.models import CodeSource, Customer, DiscountType, PromoCode, Redemption
+from bot.db.models import DiscountType, PromoCode, Redemption
 from bot.promo.checkout import redemption
 from bot.promo.checkout.redemption import redeem, release
 from bot.promo.checkout.validation import Reason, validate
 from bot.promo.codes import generator as codegen
-from bot.promo.codes.issuing import issue_bulk, issue_code
+from bot.promo.codes.issuing import issue_bulk
 from bot.promo.codes.offers import Basket, Item, Offer
 from bot.texts.wording import describe, verdict_message
+from tests.support import factories
 
 MOSCOW = ZoneInfo("Europe/Moscow")
-TEN_PERCENT = Offer(DiscountType.PERCENT, 10)
-
-
-async def make_customers(db, n: int = 2) -> list[int]:
-    async with db.session() as session:
-        customers = [Customer(external_id=f"c{i}") for i in range(n)]
-        session.add_all(customers)
-        await session.commit()
-        return [c.id for c in customers]
-
-
-async def make_code(db, offer: Offer = TEN_PERCENT, **kwargs) -> PromoCode:
-    now = kwargs.pop("now", datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
-    async with db.session() as session:
-        code = await issue_code(session, offer, source=CodeSource.MANUAL, now=now, **kwargs)
-        await session.commit()
-        return code
 
 
 def test_generated_codes_avoid_lookalikes_and_normalise() -> None:
@@ -54,8 +38,8 @@ def test_generator_refuses_more_than_half_the_space() -> None:
 
 
 async def test_typed_code_is_found_whatever_the_case_and_hyphens(db, clock) -> None:
-    [alice, _] = await make_customers(db)
-    code = await make_code(db, customer_id=alice)
+    [alice, _] = [c.id for c in await factories.customers(db, 2, now=clock())]
+    code = await factories.code(db, now=clock(), customer_id=alice)
     typed = "-".join([code.code[:5].lower(), code.code[5:]])
     async with db.read_session() as session:
         verdict = await validate(
@@ -65,8 +49,9 @@ async def test_typed_code_is_found_whatever_the_case_and_hyphens(db, clock) -> N
 
 
 async def test_expiry_boundary_with_injected_clock(db, clock) -> None:
-    [alice, _] = await make_customers(db)
-    code = await make_code(db, Offer(DiscountType.PERCENT, 10, valid_days=30), customer_id=alice)
+    [alice, _] = [c.id for c in await factories.customers(db, 2, now=clock())]
+    code = await factories.code(db, Offer(DiscountType.PERCENT, 10, valid_days=30), now=clock(),
+                                customer_id=alice)
     deadline = clock() + timedelta(days=30)
     async with db.read_session() as session:
         just_before = await validate(
@@ -89,7 +74,7 @@ async def test_expiry_boundary_with_injected_clock(db, clock) -> None:
         "Срок действия кода истёк 1 июл. 2026\u202fг., 15:00."
     )
     outcome = await redeem(
-        db,
+        db.hot,
         code.code,
         customer_id=alice,
         order_external_id="o1",
@@ -100,10 +85,11 @@ async def test_expiry_boundary_with_injected_clock(db, clock) -> None:
 
 
 async def test_personal_code_of_another_customer_is_not_yours(db, clock) -> None:
-    [alice, bob] = await make_customers(db)
-    code = await make_code(db, customer_id=alice)
+    [alice, bob] = [c.id for c in await factories.customers(db, 2, now=clock())]
+    code = await factories.code(db, now=clock(), customer_id=alice)
     outcome = await redeem(
-        db, code.code, customer_id=bob, order_external_id="o1", basket=Basket(10_000), now=clock()
+        db.hot, code.code, customer_id=bob, order_external_id="o1",
+        basket=Basket(10_000), now=clock()
     )
     assert outcome.verdict.reason is Reason.NOT_YOURS
     assert verdict_message(outcome.verdict, "ru", MOSCOW, "RUB") == (
@@ -115,7 +101,7 @@ async def test_personal_code_of_another_customer_is_not_yours(db, clock) -> None
 
 
 async def test_each_refusal_explains_itself(db, clock) -> None:
-    [alice, _] = await make_customers(db)
+    [alice, _] = [c.id for c in await factories.customers(db, 2, now=clock())]
     shoes_only = Offer(
         DiscountType.PERCENT,
         15,
@@ -123,8 +109,9 @@ async def test_each_refusal_explains_itself(db, clock) -> None:
         include_categories=("Shoes",),
         exclude_skus=("HIT-1",),
     )
-    code = await make_code(db, shoes_only, customer_id=alice)
-    later = await make_code(db, customer_id=alice, starts_at=clock() + timedelta(days=1))
+    code = await factories.code(db, shoes_only, now=clock(), customer_id=alice)
+    later = await factories.code(db, now=clock(), customer_id=alice,
+                                 starts_at=clock() + timedelta(days=1))
     async with db.read_session() as session:
         short = await validate(
             session, code.code, customer_id=alice, basket=Basket(250_000), now=clock()
@@ -166,7 +153,7 @@ async def test_each_refusal_explains_itself(db, clock) -> None:
 
 
 async def test_code_reads_the_same_in_both_languages(db, clock) -> None:
-    [alice, _] = await make_customers(db)
+    [alice, _] = [c.id for c in await factories.customers(db, 2, now=clock())]
     offer = Offer(
         DiscountType.PERCENT,
         12,
@@ -174,7 +161,7 @@ async def test_code_reads_the_same_in_both_languages(db, clock) -> None:
         min_order=200_000,
         exclude_categories=("Sale",),
     )
-    code = await make_code(db, offer, customer_id=alice, expires_on_delivery=True)
+    code = await factories.code(db, offer, now=clock(), customer_id=alice, expires_on_delivery=True)
     assert describe(code, "ru", MOSCOW) == [
         "скидка 12% + бесплатная доставка",
         "на заказ от 2\xa0000\xa0₽",
@@ -185,12 +172,12 @@ async def test_code_reads_the_same_in_both_languages(db, clock) -> None:
 
 
 async def test_single_use_code_under_200_concurrent_redeems(db, clock) -> None:
-    [alice, _] = await make_customers(db)
-    code = await make_code(db, customer_id=alice)
+    [alice, _] = [c.id for c in await factories.customers(db, 2, now=clock())]
+    code = await factories.code(db, now=clock(), customer_id=alice)
     outcomes = await asyncio.gather(
         *(
             redeem(
-                db,
+                db.hot,
                 code.code,
                 customer_id=alice,
                 order_external_id=f"o{i}",
@@ -208,12 +195,12 @@ async def test_single_use_code_under_200_concurrent_redeems(db, clock) -> None:
 
 
 async def test_limit_five_under_100_concurrent_redeems(db, clock) -> None:
-    customers = await make_customers(db, 100)
-    code = await make_code(db, usage_limit=5, per_customer_limit=1)
+    customers = [c.id for c in await factories.customers(db, 100, now=clock())]
+    code = await factories.code(db, now=clock(), usage_limit=5, per_customer_limit=1)
     outcomes = await asyncio.gather(
         *(
             redeem(
-                db,
+                db.hot,
                 code.code,
                 customer_id=customers[i],
                 order_external_id=f"o{i}",
@@ -229,28 +216,31 @@ async def test_limit_five_under_100_concurrent_redeems(db, clock) -> None:
 
 
 async def test_shared_code_once_per_customer(db, clock) -> None:
-    [alice, bob] = await make_customers(db)
-    code = await make_code(db, usage_limit=100, per_customer_limit=1)
+    [alice, bob] = [c.id for c in await factories.customers(db, 2, now=clock())]
+    code = await factories.code(db, now=clock(), usage_limit=100, per_customer_limit=1)
     first = await redeem(
-        db, code.code, customer_id=alice, order_external_id="o1", basket=Basket(10_000), now=clock()
+        db.hot, code.code, customer_id=alice, order_external_id="o1",
+        basket=Basket(10_000), now=clock()
     )
     again = await redeem(
-        db, code.code, customer_id=alice, order_external_id="o2", basket=Basket(10_000), now=clock()
+        db.hot, code.code, customer_id=alice, order_external_id="o2",
+        basket=Basket(10_000), now=clock()
     )
     other = await redeem(
-        db, code.code, customer_id=bob, order_external_id="o3", basket=Basket(10_000), now=clock()
+        db.hot, code.code, customer_id=bob, order_external_id="o3",
+        basket=Basket(10_000), now=clock()
     )
     assert first.ok and other.ok
     assert again.verdict.reason is Reason.ALREADY_USED
 
 
 async def test_redeeming_the_same_order_again_returns_the_first_answer(db, clock) -> None:
-    [alice, _] = await make_customers(db)
-    code = await make_code(db, customer_id=alice)
+    [alice, _] = [c.id for c in await factories.customers(db, 2, now=clock())]
+    code = await factories.code(db, now=clock(), customer_id=alice)
     outcomes = await asyncio.gather(
         *(
             redeem(
-                db,
+                db.hot,
                 code.code,
                 customer_id=alice,
                 order_external_id="o1",
@@ -266,11 +256,11 @@ async def test_redeeming_the_same_order_again_returns_the_first_answer(db, clock
 
 
 async def test_release_five_times_concurrently_gives_the_use_back_once(db, clock) -> None:
-    [alice, _] = await make_customers(db)
-    code = await make_code(db, customer_id=alice)
+    [alice, _] = [c.id for c in await factories.customers(db, 2, now=clock())]
+    code = await factories.code(db, now=clock(), customer_id=alice)
     assert (
         await redeem(
-            db,
+            db.hot,
             code.code,
             customer_id=alice,
             order_external_id="o1",
@@ -290,14 +280,16 @@ async def test_release_five_times_concurrently_gives_the_use_back_once(db, clock
         assert (await session.get(PromoCode, code.id)).used_count == 0
     # Released, the code works again; the same order may use it once more.
     again = await redeem(
-        db, code.code, customer_id=alice, order_external_id="o1", basket=Basket(10_000), now=clock()
+        db.hot, code.code, customer_id=alice, order_external_id="o1",
+        basket=Basket(10_000), now=clock()
     )
     assert again.ok and not again.replayed
 
 
 async def test_bulk_codes_are_stored_and_distinct(db, clock) -> None:
     async with db.session() as session:
-        issued = await issue_bulk(session, TEN_PERCENT, 12_000, now=clock(), prefix="MAIL")
+        issued = await issue_bulk(session, factories.TEN_PERCENT, 12_000, now=clock(),
+                                  prefix="MAIL")
         await session.commit()
     assert len(set(issued)) == 12_000 and all(c.startswith("MAIL") for c in issued)
     async with db.read_session() as session:
@@ -306,12 +298,12 @@ async def test_bulk_codes_are_stored_and_distinct(db, clock) -> None:
 
 
 async def test_shared_code_same_order_concurrently_is_one_redemption(db, clock) -> None:
-    [alice, _] = await make_customers(db)
-    code = await make_code(db, usage_limit=None, per_customer_limit=1)
+    [alice, _] = [c.id for c in await factories.customers(db, 2, now=clock())]
+    code = await factories.code(db, now=clock(), usage_limit=None, per_customer_limit=1)
     outcomes = await asyncio.gather(
         *(
             redeem(
-                db,
+                db.hot,
                 code.code,
                 customer_id=alice,
                 order_external_id="o1",
@@ -333,8 +325,8 @@ async def test_a_retry_that_sees_the_first_redeem_commit_between_its_reads_repla
     """The retry found no redemption of the order, then the first redeem committed, then
     the retry counted the customer's uses: it must answer the first redemption, not
     "already used"."""
-    [alice, _] = await make_customers(db)
-    code = await make_code(db, usage_limit=100, per_customer_limit=1)
+    [alice, _] = [c.id for c in await factories.customers(db, 2, now=clock())]
+    code = await factories.code(db, now=clock(), usage_limit=100, per_customer_limit=1)
     counted = []
 
     def customer_uses_late(conn, code_id, customer_id):
@@ -346,26 +338,26 @@ async def test_a_retry_that_sees_the_first_redeem_commit_between_its_reads_repla
     real_customer_uses = redemption.customer_uses
     monkeypatch.setattr(redemption, "customer_uses", customer_uses_late)
     order = dict(customer_id=alice, order_external_id="o1", basket=Basket(10_000), now=clock())
-    retry = asyncio.ensure_future(redeem(db, code.code, **order))
+    retry = asyncio.ensure_future(redeem(db.hot, code.code, **order))
     await asyncio.sleep(0.05)
-    first = await redeem(db, code.code, **order)
+    first = await redeem(db.hot, code.code, **order)
     second = await retry
     assert first.ok and second.ok, second.verdict.reason
     assert second.redemption_id == first.redemption_id and second.replayed
 
 
 async def test_unlimited_code_stays_unlimited(db, clock) -> None:
-    code = await make_code(db, usage_limit=None, per_customer_limit=None)
+    code = await factories.code(db, now=clock(), usage_limit=None, per_customer_limit=None)
     async with db.read_session() as session:
         stored = await session.get(PromoCode, code.id)
     assert stored.usage_limit is None and stored.per_customer_limit is None
 
 
 async def test_concurrent_retries_of_one_order_take_one_use_of_a_shared_code(db, clock) -> None:
-    [alice, _] = await make_customers(db)
-    code = await make_code(db, usage_limit=100, per_customer_limit=1)
+    [alice, _] = [c.id for c in await factories.customers(db, 2, now=clock())]
+    code = await factories.code(db, now=clock(), usage_limit=100, per_customer_limit=1)
     outcomes = await asyncio.gather(*(
-        redeem(db, code.code, customer_id=alice, order_external_id="o1",
+        redeem(db.hot, code.code, customer_id=alice, order_external_id="o1",
                basket=Basket(10_000), now=clock())
         for _ in range(20)
     ))

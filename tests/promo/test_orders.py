@@ -21,13 +21,7 @@ from bot.promo.codes.offers import Basket
 from bot.promo.customers.profiles import upsert_customer
 from bot.promo.errors import DomainError, NotFound
 from bot.promo.shop.orders import ItemIn, upsert_order
-
-
-async def make_customer(db, clock, external_id="c-1"):
-    async with db.session() as session:
-        customer, _ = await upsert_customer(session, external_id, name="Anna", now=clock())
-        await session.commit()
-    return customer
+from tests.support import factories
 
 
 async def push(db, settings, clock, order_id, *, customer="c-1", **fields):
@@ -55,7 +49,7 @@ async def load_order(db, order_id):
 
 
 async def test_new_order_counts_and_a_resend_changes_nothing(db, settings, clock):
-    await make_customer(db, clock)
+    await factories.customer(db, now=clock())
     placed = clock() - timedelta(days=3)
     pushed_at = clock()
     first = await push(db, settings, clock, "o-1", placed_at=placed)
@@ -79,7 +73,7 @@ async def test_new_order_counts_and_a_resend_changes_nothing(db, settings, clock
 
 
 async def test_cancel_undoes_the_order_and_recency_follows(db, settings, clock):
-    await make_customer(db, clock)
+    await factories.customer(db, now=clock())
     older = clock() - timedelta(days=40)
     newer = clock() - timedelta(days=2)
     await push(db, settings, clock, "o-1", placed_at=older, total=100_000,
@@ -105,7 +99,7 @@ async def test_cancel_undoes_the_order_and_recency_follows(db, settings, clock):
 
 
 async def test_returns_lower_net_spend_but_keep_the_order(db, settings, clock):
-    await make_customer(db, clock)
+    await factories.customer(db, now=clock())
     await push(db, settings, clock, "o-1", total=500_000)
     partial = await push(db, settings, clock, "o-1", total=500_000,
                          status="partially_returned", returned_amount=120_000)
@@ -121,7 +115,7 @@ async def test_returns_lower_net_spend_but_keep_the_order(db, settings, clock):
 
 
 async def test_delivered_is_stamped_once(db, settings, clock):
-    await make_customer(db, clock)
+    await factories.customer(db, now=clock())
     await push(db, settings, clock, "o-1")
     clock.advance(days=2)
     delivered_at = clock()
@@ -145,7 +139,7 @@ async def test_delivered_is_stamped_once(db, settings, clock):
     ],
 )
 async def test_bad_orders_are_refused(db, settings, clock, fields, code):
-    await make_customer(db, clock)
+    await factories.customer(db, now=clock())
     with pytest.raises(DomainError) as raised:
         await push(db, settings, clock, "o-1", **fields)
     assert raised.value.code == code
@@ -153,8 +147,8 @@ async def test_bad_orders_are_refused(db, settings, clock, fields, code):
 
 
 async def test_unknown_customer_and_foreign_order(db, settings, clock):
-    await make_customer(db, clock)
-    await make_customer(db, clock, "c-2")
+    await factories.customer(db, now=clock())
+    await factories.customer(db, "c-2", now=clock())
     with pytest.raises(NotFound):
         await push(db, settings, clock, "o-1", customer="nobody")
     await push(db, settings, clock, "o-1")
@@ -164,7 +158,7 @@ async def test_unknown_customer_and_foreign_order(db, settings, clock):
 
 
 async def test_concurrent_first_pushes_create_one_order(db, settings, clock):
-    await make_customer(db, clock)
+    await factories.customer(db, now=clock())
     placed = clock() - timedelta(hours=1)
     results = await asyncio.gather(
         *(push(db, settings, clock, "o-1", placed_at=placed) for _ in range(6))
@@ -177,7 +171,7 @@ async def test_concurrent_first_pushes_create_one_order(db, settings, clock):
 
 
 async def test_cancel_pushed_five_times_concurrently_releases_the_code_once(db, settings, clock):
-    customer = await make_customer(db, clock)
+    customer = await factories.customer(db, now=clock())
     async with db.session() as session:
         session.add(PromoCode(
             code="WELCOME2345", source=CodeSource.MANUAL, discount_type=DiscountType.PERCENT,
@@ -185,7 +179,7 @@ async def test_cancel_pushed_five_times_concurrently_releases_the_code_once(db, 
             per_customer_limit=1,
         ))
         await session.commit()
-    outcome = await redeem(db, "WELCOME2345", customer_id=customer.id,
+    outcome = await redeem(db.hot, "WELCOME2345", customer_id=customer.id,
                            order_external_id="o-1", basket=Basket(total=300_000), now=clock())
     assert outcome.ok
     await push(db, settings, clock, "o-1", promo_code="WELCOME2345", discount=30_000)
@@ -206,8 +200,8 @@ async def test_cancel_pushed_five_times_concurrently_releases_the_code_once(db, 
 
 
 async def test_return_revokes_rewards_the_order_earned(db, settings, clock):
-    friend = await make_customer(db, clock, "friend")
-    referrer = await make_customer(db, clock, "referrer")
+    friend = await factories.customer(db, "friend", now=clock())
+    referrer = await factories.customer(db, "referrer", now=clock())
     first = await push(db, settings, clock, "o-1", customer="friend")
     other = await push(db, settings, clock, "o-2", customer="friend")
 
@@ -246,7 +240,7 @@ async def test_return_revokes_rewards_the_order_earned(db, settings, clock):
 
 
 async def test_customer_object_in_the_session_is_kept_current(db, settings, clock):
-    await make_customer(db, clock)
+    await factories.customer(db, now=clock())
     async with db.session() as session:
         customer, _ = await upsert_customer(session, "c-1", now=clock())
         await upsert_order(
@@ -258,7 +252,7 @@ async def test_customer_object_in_the_session_is_kept_current(db, settings, cloc
 
 
 async def test_the_shops_delivery_time_is_kept(db, settings, clock):
-    await make_customer(db, clock)
+    await factories.customer(db, now=clock())
     delivered = clock() - timedelta(days=20)
     await push(db, settings, clock, "o-1", status="returned", delivered_at=delivered)
     await push(db, settings, clock, "o-1", status="returned", delivered_at=clock())

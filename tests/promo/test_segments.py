@@ -3,8 +3,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.db.models import Customer
-from bot.promo.customers.profiles import upsert_customer
 from bot.promo.customers.segments import (
     SEGMENTS,
     count,
@@ -16,6 +14,7 @@ from bot.promo.customers.segments import (
     silent_between,
 )
 from bot.promo.shop.orders import upsert_order
+from tests.support import factories
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -24,19 +23,18 @@ def utc(*args):
     return datetime(*args, tzinfo=UTC)
 
 
-async def add_customers(db, **last_orders):
-    """name=(orders_count, last_order_at[, extra fields]) → customers; returns name → id."""
-    async with db.session() as session:
-        rows = {}
-        for name, spec in last_orders.items():
-            orders, last, *extra = spec
-            rows[name] = Customer(
-                external_id=name, orders_count=orders, last_order_at=last,
-                first_order_at=last, net_spend=100_000 * orders, **(extra[0] if extra else {}),
-            )
-        session.add_all(rows.values())
-        await session.commit()
-    return {name: row.id for name, row in rows.items()}
+async def add_customers(db, now, **last_orders):
+    """name=(orders_count, last_order_at[, extra fields]) → customers; returns name → id.
+
+    The table form of `factories.customer` these tests read best in: one line a customer."""
+    ids = {}
+    for name, (orders, last, *extra) in last_orders.items():
+        row = await factories.customer(
+            db, name, now=now, orders_count=orders, last_order_at=last, first_order_at=last,
+            net_spend=100_000 * orders, **(extra[0] if extra else {}),
+        )
+        ids[name] = row.id
+    return ids
 
 
 async def pick(db, query):
@@ -53,7 +51,7 @@ def test_day_cutoff_is_local_midnight(clock):
 
 async def test_comeback_steps_split_exactly_at_local_midnights(db, clock):
     ids = await add_customers(
-        db,
+        db, clock(),
         day60_last_second=(2, utc(2026, 4, 2, 20, 59, 59)),  # 2 April 23:59:59 MSK
         day59_first_second=(2, utc(2026, 4, 2, 21, 0)),  # 3 April 00:00 MSK
         day89=(1, utc(2026, 3, 3, 21, 0)),  # 4 March 00:00 MSK
@@ -84,7 +82,8 @@ async def test_comeback_steps_split_exactly_at_local_midnights(db, clock):
 async def test_new_but_silent_wants_exactly_one_order(db, clock):
     long_ago = clock() - timedelta(days=45)
     ids = await add_customers(
-        db, one=(1, long_ago), two=(2, long_ago), one_recent=(1, clock() - timedelta(days=3)),
+        db, clock(), one=(1, long_ago), two=(2, long_ago),
+        one_recent=(1, clock() - timedelta(days=3)),
     )
     assert await pick(db, new_but_silent(30, now=clock(), tz=MSK)) == {ids["one"]}
     assert await pick(db, regulars(2)) == {ids["two"]}
@@ -93,7 +92,7 @@ async def test_new_but_silent_wants_exactly_one_order(db, clock):
 async def test_filters_and_counting(db, clock):
     long_ago = clock() - timedelta(days=100)
     ids = await add_customers(
-        db,
+        db, clock(),
         tea_fan=(3, long_ago, {"favourite_category": "tea"}),
         coffee_fan=(3, long_ago, {"favourite_category": "coffee"}),
         tea_opted_out=(4, long_ago, {"favourite_category": "tea", "marketing_opt_in": False}),
@@ -111,7 +110,7 @@ async def test_filters_and_counting(db, clock):
 
 
 async def test_iter_ids_pages_by_id(db, clock):
-    ids = await add_customers(db, **{f"c{i}": (3, clock()) for i in range(7)})
+    ids = await add_customers(db, clock(), **{f"c{i}": (3, clock()) for i in range(7)})
     async with db.read_session() as session:
         batches = [batch async for batch in iter_ids(session, regulars(), batch_size=3)]
     assert [len(b) for b in batches] == [3, 3, 1]
@@ -127,9 +126,7 @@ async def test_a_customer_who_ordered_in_between_drops_out(db, settings, clock):
             )
             await session.commit()
 
-    async with db.session() as session:
-        await upsert_customer(session, "c-1", now=clock())
-        await session.commit()
+    await factories.customer(db, now=clock())
     await order("o-1", clock() - timedelta(days=70))
     step = get_segment("comeback_60")
     assert len(await pick(db, step.select(now=clock(), tz=MSK))) == 1

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 import tests.support.shop as shop
 from bot.db.models import CampaignAssignment, CampaignStatus, DiscountType
-from bot.promo.campaigns.builtin import builtin_campaign
+from bot.promo.campaigns.builtin import ensure_builtin
 from bot.promo.campaigns.comeback import ladder
 from bot.promo.campaigns.running import run_kind
 
@@ -126,7 +126,7 @@ async def test_a_customer_who_ordered_since_is_skipped(db, settings, clock):
 async def test_suppressed_customers_are_counted_and_get_nothing(db, settings, clock):
     now = clock()
     await shop.silent_customer(db, settings, "ok", now, 65)
-    await shop.silent_customer(db, settings, "out", now, 65, opt_in=False)
+    await shop.silent_customer(db, settings, "out", now, 65, marketing_opt_in=False)
     await shop.silent_customer(db, settings, "unlinked", now, 65, linked=False)
     await shop.silent_customer(db, settings, "blocked", now, 65, blocked=True)
 
@@ -143,7 +143,7 @@ async def test_paused_campaign_does_nothing_and_guardrail_refuses(db, settings, 
     now = clock()
     await shop.silent_customer(db, settings, "anna", now, 65)
     ctx = shop.context(db, settings, now)
-    campaign_id = await builtin_campaign(db, "comeback", now)
+    campaign_id = await ensure_builtin(ctx, "comeback")
     await shop.set_status(db, campaign_id, CampaignStatus.PAUSED)
     assert (await run_kind(ctx, "comeback")).issued == 0
     await shop.set_status(db, campaign_id, CampaignStatus.ACTIVE)
@@ -157,7 +157,7 @@ async def test_paused_campaign_does_nothing_and_guardrail_refuses(db, settings, 
 
 
 async def test_builtin_campaign_is_created_once(db, settings, clock):
-    first = await builtin_campaign(db, "comeback", clock())
-    assert await builtin_campaign(db, "comeback", clock()) == first
+    first = await ensure_builtin(shop.context(db, settings, clock()), "comeback")
+    assert await ensure_builtin(shop.context(db, settings, clock()), "comeback") == first
     async with db.read_session() as session:
         assert await session.scalar(select(CampaignAssignment.id)) is None

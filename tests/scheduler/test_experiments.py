@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import tests.support.factories as factories
 import tests.support.shop as shop
 from bot.db.models import Campaign, CampaignVariant
 from bot.promo.campaigns.experiments import bucket, design
@@ -37,18 +38,14 @@ def test_shares_match_weights_and_holdout():
 
 
 async def _broadcast(db, now, **fields):
-    campaign_id = await shop.campaign(
-        db, now, kind="broadcast", segment="almost_lost", holdout_percent=20,
+    campaign = await factories.campaign(
+        db, now=now, kind="broadcast", segment="almost_lost", holdout_percent=20,
         offer={"discount_type": "percent", "value": 7, "valid_days": 14},
-        message_ru="Скучаем <b>по вам</b>", message_en="We miss you", **fields)
-    async with db.session() as session:
-        session.add_all([
-            CampaignVariant(campaign_id=campaign_id, name="A", weight=1, offer={}),
-            CampaignVariant(campaign_id=campaign_id, name="B", weight=1,
-                            offer={"value": 10, "min_order": 200_000}),
-        ])
-        await session.commit()
-    return campaign_id
+        message_ru="Скучаем <b>по вам</b>", message_en="We miss you",
+        variants=[{"name": "A", "weight": 1, "offer": {}},
+                  {"name": "B", "weight": 1, "offer": {"value": 10, "min_order": 200_000}}],
+        **fields)
+    return campaign.id
 
 
 async def test_holdout_gets_nothing_and_assignment_is_stable_across_runs(db, settings, clock):

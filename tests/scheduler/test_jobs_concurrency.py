@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+import tests.support.factories as factories
 import tests.support.shop as shop
 from bot.db import create_database
 from bot.db.models import CampaignAssignment, Customer, Delivery, PromoCode
@@ -67,9 +68,9 @@ async def test_escalation_twice_at_once(db, settings, clock):
 
 async def test_rewards_twice_at_once(db, settings, clock):
     now = clock()
-    host = await shop.customer(db, "host", now)
+    host = (await factories.linked_customer(db, "host", now=now)).id
     for i in range(10):
-        cid = await shop.customer(db, f"c{i}", now)
+        cid = (await factories.linked_customer(db, f"c{i}", now=now)).id
         placed = now - timedelta(days=25)
         await shop.order(db, settings, f"o{i}", cid, placed_at=placed, now=now)
         async with db.session() as session:
@@ -78,7 +79,7 @@ async def test_rewards_twice_at_once(db, settings, clock):
                                 now=now)
             await session.commit()
     # Friends are referred before their first order (existing buyers cannot be).
-    friends = [await shop.customer(db, f"f{i}", now) for i in range(5)]
+    friends = [(await factories.linked_customer(db, f"f{i}", now=now)).id for i in range(5)]
     async with db.session() as session:
         for friend in friends:
             await record_referral(session, host, await session.get(Customer, friend), now)

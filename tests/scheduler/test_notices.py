@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.db.models import Delivery, PromoCode
-from bot.texts.notices import Reason, render_notice
+from bot.delivery.outbox import Reason
+from bot.texts.notices import render_notice
 
 TZ = ZoneInfo("Europe/Moscow")
 PAYLOADS = {

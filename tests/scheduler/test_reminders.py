@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+import tests.support.factories as factories
 import tests.support.shop as shop
 from bot.db.models import CodeSource, Customer, DiscountType
 from bot.promo.campaigns.running import run_kind
@@ -15,8 +16,8 @@ from bot.promo.codes.offers import Offer
 
 async def test_one_reminder_the_day_before_a_code_expires(db, settings, clock):
     now = clock()
-    cid = await shop.customer(db, "anna", now)
-    out = await shop.customer(db, "out", now, opt_in=False)
+    cid = (await factories.linked_customer(db, "anna", now=now)).id
+    out = (await factories.linked_customer(db, "out", now=now, marketing_opt_in=False)).id
     async with db.session() as session:
         for owner in (cid, out):
             await issue_code(session, Offer(DiscountType.PERCENT, 10), source=CodeSource.MANUAL,
@@ -40,7 +41,7 @@ async def test_one_reminder_the_day_before_a_code_expires(db, settings, clock):
 
 async def test_tier_up_and_nudge_once_each(db, settings, clock):
     now = clock()
-    cid = await shop.customer(db, "anna", now)
+    cid = (await factories.linked_customer(db, "anna", now=now)).id
     # 4 700 ₽: 94 % of the first tier (5 000 ₽): a nudge.
     await shop.order(db, settings, "o1", cid, placed_at=now - timedelta(days=3), now=now,
                      total=470_000)
@@ -59,7 +60,7 @@ async def test_tier_up_and_nudge_once_each(db, settings, clock):
     assert up.payload == {"tier": 1, "percent": 3, "free_shipping": False}
     assert (await run_kind(shop.context(db, settings, later), "tiers")).queued == 0
     # Long-standing tiers are not news: a customer untouched for a week is not congratulated.
-    old = await shop.customer(db, "old", now)
+    old = (await factories.linked_customer(db, "old", now=now)).id
     async with db.session() as session:
         await session.execute(update(Customer).where(Customer.id == old).values(
             net_spend=2_500_000, updated_at=now - timedelta(days=7)))

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+import tests.support.factories as factories
 import tests.support.shop as shop
 from bot.db.models import AbandonedCart, Customer, Referral, ReferralStatus, Review
 from bot.promo.campaigns.running import run_kind
@@ -24,7 +25,7 @@ async def _review(db, customer_id, order_ref, now, *, photo=False):
 
 async def test_review_ask_once_per_delivered_order(db, settings, clock):
     now = clock()
-    cid = await shop.customer(db, "anna", now)
+    cid = (await factories.linked_customer(db, "anna", now=now)).id
     await shop.order(db, settings, "o1", cid, placed_at=now - timedelta(days=6), now=now,
                      delivered_at=now - timedelta(days=4))
     await shop.order(db, settings, "o2", cid, placed_at=now - timedelta(days=6), now=now,
@@ -42,7 +43,7 @@ async def test_review_ask_once_per_delivered_order(db, settings, clock):
 
 async def test_review_reward_bigger_with_photo_once_never_for_returned(db, settings, clock):
     now = clock()
-    cid = await shop.customer(db, "anna", now)
+    cid = (await factories.linked_customer(db, "anna", now=now)).id
     for ref in ("plain", "photo", "returned"):
         await shop.order(db, settings, ref, cid, placed_at=now - timedelta(days=9), now=now)
     await _review(db, cid, "plain", now)
@@ -72,7 +73,7 @@ async def test_review_reward_bigger_with_photo_once_never_for_returned(db, setti
 async def test_review_reward_waits_for_the_delay(db, settings, clock):
     now = clock()
     slow = settings.model_copy(update={"review_reward_delay_hours": 24})
-    cid = await shop.customer(db, "anna", now)
+    cid = (await factories.linked_customer(db, "anna", now=now)).id
     await shop.order(db, slow, "o1", cid, placed_at=now - timedelta(days=9), now=now)
     await _review(db, cid, "o1", now)
     assert (await run_kind(shop.context(db, slow, now + timedelta(hours=23)), "review")
@@ -82,7 +83,7 @@ async def test_review_reward_waits_for_the_delay(db, settings, clock):
 
 
 async def _referral(db, settings, now, referrer_id, name, *, delivered_days_ago):
-    friend = await shop.customer(db, name, now)
+    friend = (await factories.linked_customer(db, name, now=now)).id
     async with db.session() as session:
         await record_referral(session, referrer_id, await session.get(Customer, friend), now)
         await session.commit()
@@ -95,7 +96,7 @@ async def _referral(db, settings, now, referrer_id, name, *, delivered_days_ago)
 async def test_referral_pays_after_the_return_window_capped_per_month(db, settings, clock):
     now = clock()  # 1 June
     capped = settings.model_copy(update={"referral_monthly_cap": 2})
-    referrer = await shop.customer(db, "host", now)
+    referrer = (await factories.linked_customer(db, "host", now=now)).id
     early = await _referral(db, capped, now, referrer, "early", delivered_days_ago=5)
     friends = [await _referral(db, capped, now, referrer, f"f{i}", delivered_days_ago=20)
                for i in range(3)]
@@ -130,8 +131,8 @@ async def test_referral_pays_after_the_return_window_capped_per_month(db, settin
 
 async def test_abandoned_cart_code_after_delay_for_those_items_once(db, settings, clock):
     now = clock()
-    cid = await shop.customer(db, "anna", now)
-    bought = await shop.customer(db, "bought", now)
+    cid = (await factories.linked_customer(db, "anna", now=now)).id
+    bought = (await factories.linked_customer(db, "bought", now=now)).id
     async with db.session() as session:
         for owner, cart in ((cid, "cart-1"), (bought, "cart-2")):
             await record_abandoned_cart(
@@ -157,7 +158,7 @@ async def test_abandoned_cart_code_after_delay_for_those_items_once(db, settings
 
 async def test_old_carts_are_left_alone(db, settings, clock):
     now = clock()
-    cid = await shop.customer(db, "anna", now)
+    cid = (await factories.linked_customer(db, "anna", now=now)).id
     async with db.session() as session:
         await record_abandoned_cart(session, await session.get(Customer, cid), "old",
                                     [Item("sku-a", 100_000)], now=now - timedelta(days=5))

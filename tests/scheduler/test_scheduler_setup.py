@@ -11,6 +11,7 @@ import pytest
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from apscheduler.triggers.cron import CronTrigger
 
+import tests.support.factories as factories
 import tests.support.shop as shop
 from bot.commands.campaign import run as cli
 from bot.db.models import CampaignStatus
@@ -44,9 +45,9 @@ async def test_campaign_schedules_follow_the_database(db, settings, clock):
     now = clock()
     scheduler = create_scheduler(settings, db, clock)
     jobs = Jobs(db, settings, clock)
-    scheduled = await shop.campaign(db, now, kind="broadcast", segment="almost_lost",
-                                    schedule="0 10 * * 1")
-    await shop.campaign(db, now, kind="broadcast", segment="almost_lost")  # no schedule
+    scheduled = (await factories.campaign(db, now=now, kind="broadcast", segment="almost_lost",
+                                          schedule="0 10 * * 1")).id
+    await factories.campaign(db, now=now, kind="broadcast", segment="almost_lost")  # no schedule
     assert await sync_campaign_jobs(scheduler, jobs) == {f"campaign:{scheduled}"}
     job = scheduler.get_job(f"campaign:{scheduled}")
     assert job.args == (scheduled,) and str(job.trigger.timezone) == "Europe/Moscow"
@@ -59,9 +60,9 @@ async def test_campaign_schedules_follow_the_database(db, settings, clock):
 async def test_a_paused_campaigns_job_does_nothing(db, settings, clock):
     now = clock()
     await shop.silent_customer(db, settings, "anna", now, 100)
-    campaign_id = await shop.campaign(
-        db, now, kind="broadcast", segment="almost_lost", schedule="* * * * *",
-        offer={"discount_type": "percent", "value": 5}, status=CampaignStatus.PAUSED)
+    campaign_id = (await factories.campaign(
+        db, now=now, kind="broadcast", segment="almost_lost", schedule="* * * * *",
+        offer={"discount_type": "percent", "value": 5}, status=CampaignStatus.PAUSED)).id
     result = await Jobs(db, settings, clock).run_campaign(campaign_id)
     assert result.status == "inactive" and result.queued == 0
     await shop.set_status(db, campaign_id, CampaignStatus.ACTIVE)

@@ -1,18 +1,11 @@
-"""Helpers for the shop API tests: a thin JSON client and data set-up through the domain."""
+"""Helpers for the shop API tests: a thin JSON client with the shop's key."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-
-from bot.db import Database
-from bot.db.models import CodeSource, PromoCode
-from bot.promo.codes.issuing import issue_code
-from bot.promo.codes.offers import Offer
-from bot.promo.customers.profiles import upsert_customer
 
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -51,31 +44,6 @@ class Api:
 
     async def get(self, path: str, **kw: Any) -> tuple[int, Any, dict[str, str]]:
         return await self.call("GET", path, **kw)
-
-
-async def add_customer(db: Database, clock: Any, external_id: str, **fields: Any) -> int:
-    async with db.session() as session:
-        customer, _ = await upsert_customer(session, external_id, now=clock(), **fields)
-        await session.commit()
-        return customer.id
-
-
-async def add_code(
-    db: Database, clock: Any, *, customer_id: int | None = None, percent: int = 10,
-    usage_limit: int | None = 1, per_customer_limit: int | None = 1, days: int = 30,
-    **offer: Any,
-) -> PromoCode:
-    async with db.session() as session:
-        code = await issue_code(
-            session, Offer(discount_type="percent", value=percent, **offer),
-            source=CodeSource.MANUAL, now=clock(), customer_id=customer_id,
-            usage_limit=usage_limit, per_customer_limit=per_customer_limit,
-            expires_at=clock() + timedelta(days=days),
-        )
-        # issue_code stores an explicit None limit as the column default 1 (reported).
-        code.usage_limit, code.per_customer_limit = usage_limit, per_customer_limit
-        await session.commit()
-        return code
 
 
 async def gather(*calls: Any) -> list[Any]:

@@ -1,4 +1,5 @@
-"""Seeding shoppers and outbox rows, and running a sender until its work is done."""
+"""Shoppers as the sender tests hold them, outbox rows, and running a sender until its
+work is done."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import func, select
 
+from bot.clock import utcnow
 from bot.config import Settings
 from bot.db import Database
-from bot.db.models import Customer, Delivery, DeliveryStatus, PromoCode, TelegramAccount
+from bot.db.models import Delivery, DeliveryStatus, PromoCode
 from bot.delivery.outbox import enqueue
-from bot.delivery.sender.worker import Sender
+from bot.delivery.sender import Sender
+from bot.texts.notices import render_message
+from tests.support import factories
 
 CHAT_BASE = 7_000_000
 
@@ -35,27 +39,12 @@ class Shopper:
     chat_id: int
 
 
-async def shoppers(
-    db: Database, count: int, *, timezone: str | None = None, opted_in: bool = True,
-    start: int = 0, linked: bool = True,
-) -> list[Shopper]:
-    """Customers with linked Telegram accounts (chat id = CHAT_BASE + n)."""
-    async with db.session() as session:
-        customers = [
-            Customer(external_id=f"c{start + n}", timezone=timezone, marketing_opt_in=opted_in,
-                     locale="en")
-            for n in range(count)
-        ]
-        session.add_all(customers)
-        await session.flush()
-        if linked:
-            session.add_all(
-                TelegramAccount(id=CHAT_BASE + start + n, customer_id=c.id,
-                                chat_id=CHAT_BASE + start + n)
-                for n, c in enumerate(customers)
-            )
-        await session.commit()
-        return [Shopper(c.id, CHAT_BASE + start + n) for n, c in enumerate(customers)]
+async def shoppers(db: Database, count: int, *, start: int = 0, **fields: Any) -> list[Shopper]:
+    """`factories.customers` c{start}, ... (English speakers unless `fields` say otherwise),
+    customer n in the chat CHAT_BASE + n. They join on the real clock, as the sender runs."""
+    rows = await factories.customers(db, count, now=utcnow(), start=start,
+                                     telegram_base=CHAT_BASE, **{"locale": "en", **fields})
+    return [Shopper(row.id, CHAT_BASE + start + n) for n, row in enumerate(rows)]
 
 
 async def queue(
@@ -161,7 +150,10 @@ class Inbox:
         await self.deliver()
 
     async def deliver(self) -> None:
-        await deliver_all(Sender(self.db, self.bot, self.settings, clock=self.clock), self.db)
+        sender = Sender(
+            self.db, self.bot, self.settings, clock=self.clock, render=render_message
+        )
+        await deliver_all(sender, self.db)
 
     async def rows(self) -> dict[str, Delivery]:
         """Outbox rows by the first part of their dedupe key."""

@@ -1,5 +1,6 @@
 """Helpers for the manager e2e tests: a fake Bot API that keeps uploaded files, staff
-and shop data seeded straight into the database."""
+seeded straight into the database, and what the commands audited. Customers, codes and
+campaigns come from `tests.support.factories`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.db import Database
-from bot.db.models import AuditLog, Customer, Manager, TelegramAccount
+from bot.db.models import AuditLog, Manager
 from tests.support.fake_bot_api import FakeBotAPI
 
 OWNER = 1000  # in settings.owner_ids
@@ -53,19 +54,6 @@ async def add_staff(db: Database, telegram_id: int, role: str, budget: int | Non
     async with db.session() as session:
         session.add(Manager(telegram_id=telegram_id, role=role, monthly_budget=budget))
         await session.commit()
-
-
-async def add_customer(db: Database, external_id: str, *, telegram_id: int | None = None,
-                       username: str | None = None, **fields: Any) -> Customer:
-    async with db.session() as session:
-        customer = Customer(external_id=external_id, **fields)
-        session.add(customer)
-        await session.flush()
-        if telegram_id is not None:
-            session.add(TelegramAccount(id=telegram_id, customer_id=customer.id,
-                                        chat_id=telegram_id, username=username))
-        await session.commit()
-        return customer
 
 
 async def audit_rows(db: Database, action: str | None = None) -> list[AuditLog]:

@@ -14,7 +14,8 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from bot.config import Settings
 from bot.db import create_database
-from bot.delivery.sender.worker import Sender
+from bot.delivery.sender import Sender
+from bot.texts.notices import render_message
 
 
 async def main() -> None:
@@ -26,7 +27,7 @@ async def main() -> None:
         session=AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)),
     )
     print("ready", flush=True)
-    await Sender(db, bot, settings).run()
+    await Sender(db, bot, settings, render=render_message).run()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""A small shop for scheduler tests: customers, orders and links through the domain's
-own doors (upsert_customer, upsert_order, link), and what the jobs left behind."""
+"""A small shop for scheduler tests: orders through the domain's own door (upsert_order),
+customers silent since their last one, and what the jobs left behind. Customers and
+campaigns come from `tests.support.factories`."""
 
 from __future__ import annotations
 
@@ -17,34 +18,14 @@ from bot.db.models import (
     Customer,
     Delivery,
     PromoCode,
-    TelegramAccount,
 )
 from bot.promo.campaigns.context import Context
-from bot.promo.customers.accounts import link
-from bot.promo.customers.profiles import upsert_customer
 from bot.promo.shop.orders import ItemIn, upsert_order
-
-TELEGRAM_BASE = 7_000_000
+from tests.support import factories
 
 
 def context(db: Database, settings: Settings, now: datetime, batch_size: int = 50) -> Context:
     return Context(db, settings, now, batch_size=batch_size)
-
-
-async def customer(
-    db: Database, external_id: str, now: datetime, *, linked: bool = True,
-    opt_in: bool = True, blocked: bool = False, locale: str = "ru",
-) -> int:
-    async with db.session() as session:
-        row, _ = await upsert_customer(session, external_id, name=f"Name {external_id}",
-                                       locale=locale, marketing_opt_in=opt_in, now=now)
-        if linked:
-            telegram_id = TELEGRAM_BASE + row.id
-            await link(session, row.id, telegram_id, now)
-            await session.execute(update(TelegramAccount).where(TelegramAccount.id == telegram_id)
-                                  .values(chat_id=telegram_id, is_blocked=blocked))
-        await session.commit()
-        return row.id
 
 
 async def order(
@@ -66,9 +47,12 @@ async def order(
 
 
 async def silent_customer(db: Database, settings: Settings, name: str, now: datetime,
-                          days: int, *, orders: int = 1, **kwargs: Any) -> int:
-    """A customer whose last order was `days` days ago (and `orders` orders in all)."""
-    cid = await customer(db, name, now, **kwargs)
+                          days: int, *, orders: int = 1, linked: bool = True,
+                          **fields: Any) -> int:
+    """A customer (reachable in Telegram unless not `linked`; `fields` as for
+    `factories.customer`) whose last order was `days` days ago, `orders` orders in all."""
+    make = factories.linked_customer if linked else factories.customer
+    cid = (await make(db, name, now=now, **fields)).id
     for index in range(orders):
         placed = now - timedelta(days=days + 30 * (orders - 1 - index))
         await order(db, settings, f"{name}-o{index}", cid, placed_at=placed, now=now)
@@ -118,15 +102,6 @@ async def set_status(db: Database, campaign_id: int, status: CampaignStatus) -> 
         await session.execute(update(Campaign).where(Campaign.id == campaign_id)
                               .values(status=status))
         await session.commit()
-
-
-async def campaign(db: Database, now: datetime, **fields: Any) -> int:
-    async with db.session() as session:
-        row = Campaign(**{"name": "test", "status": CampaignStatus.ACTIVE, "params": {},
-                          "offer": {}, "created_at": now, "updated_at": now, **fields})
-        session.add(row)
-        await session.commit()
-        return row.id
 
 
 async def customer_row(db: Database, customer_id: int) -> Customer:

@@ -1,5 +1,5 @@
 """Telegram fixtures, imported by the conftest of the folders that use them: the fake Bot
-API server, a real `Bot` talking HTTP to it, and the real Dispatcher from `bot.app.run`."""
+API server, a real `Bot` talking HTTP to it, and the real Dispatcher from `bot.app.telegram`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiogram import Bot, Dispatcher
 
-from bot.app.run import create_bot, create_dispatcher
+from bot.app.telegram import create_bot, create_dispatcher
 from bot.config import Settings
 from bot.db import Database
 from tests.support.chat import Chat

@@ -40,7 +40,7 @@ from bot.promo.campaigns.experiments import design
 from bot.promo.codes.guardrail import GuardrailCheck, average_order_value, check_discount
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import get_segment
-from bot.promo.errors import DomainError
+from bot.promo.errors import DomainError, ErrorCode
 from bot.promo.staff import budget
 from bot.promo.staff.managers import Staff, audit
 
@@ -103,12 +103,17 @@ async def list_campaigns(
     return [(c, found[c.id]) for c in rows]
 
 
+async def find(session: AsyncSession, campaign_id: int) -> Campaign | None:
+    """The campaign, or None where a missing one is an answer rather than an error."""
+    return await session.get(Campaign, campaign_id)
+
+
 async def load(
     session: AsyncSession, campaign_id: int
 ) -> tuple[Campaign, list[CampaignVariant]]:
     campaign = await session.get(Campaign, campaign_id, populate_existing=True)
     if campaign is None:
-        raise DomainError("unknown_campaign", "no such campaign", campaign_id=campaign_id)
+        raise DomainError(ErrorCode.UNKNOWN_CAMPAIGN, "no such campaign", campaign_id=campaign_id)
     variants = list(await session.scalars(
         select(CampaignVariant).where(CampaignVariant.campaign_id == campaign_id)
         .order_by(CampaignVariant.id)))
@@ -139,7 +144,7 @@ async def change_status(
     sources, target = ACTIONS[action]
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
-        raise DomainError("unknown_campaign", "no such campaign", campaign_id=campaign_id)
+        raise DomainError(ErrorCode.UNKNOWN_CAMPAIGN, "no such campaign", campaign_id=campaign_id)
     before = campaign.status
     values: dict[str, Any] = {"status": target.value, "updated_at": now}
     if action == "start":
@@ -150,7 +155,7 @@ async def change_status(
         .values(**values).execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        raise DomainError("bad_transition", "not from this state", status=before,
+        raise DomainError(ErrorCode.BAD_TRANSITION, "not from this state", status=before,
                           action=action)
     pending = (Delivery.campaign_id == campaign_id) & (Delivery.status ==
                                                        DeliveryStatus.PENDING)
@@ -212,17 +217,17 @@ async def create(
     """Insert the campaign and its variants (draft, or active when `draft.start`), after
     checking every offer against the margin guardrail; audited."""
     if draft.kind not in {k.value for k in CampaignKind}:
-        raise DomainError("invalid_kind", "unknown kind", kind=draft.kind)
+        raise DomainError(ErrorCode.INVALID_KIND, "unknown kind", kind=draft.kind)
     if draft.segment is not None:
         get_segment(draft.segment)
     if not 0 <= draft.holdout_percent < 100:
-        raise DomainError("invalid_holdout", "holdout is 0..99 %")
+        raise DomainError(ErrorCode.INVALID_HOLDOUT, "holdout is 0..99 %")
     for offer in draft.offers():
         check = await check_discount(session, discount_type=str(offer.discount_type),
                                      value=offer.value, settings=settings, now=now,
                                      order_value=offer.min_order or None)
         if not check.allowed:
-            raise DomainError("guardrail", "above the ceiling",
+            raise DomainError(ErrorCode.GUARDRAIL, "above the ceiling",
                               requested_percent=check.requested_percent,
                               ceiling_percent=check.ceiling_percent,
                               net_profit=check.net_profit,

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import Database
+from bot.db.dialect import is_postgresql
 from bot.db.models import (
     Campaign,
     CampaignStatus,
@@ -68,29 +68,37 @@ def builtin_name(kind: str) -> str:
     return f"auto:{kind}"
 
 
-async def builtin_campaign(db: Database, kind: str, now: datetime) -> int:
+async def builtin_campaign(session: AsyncSession, kind: str, now: datetime) -> int:
     """The campaign row behind an automatic job (`auto:review`, ...), created active on
-    first use; a manager pauses the job by pausing it. Never re-created once it exists."""
+    first use (not committed); a manager pauses the job by pausing it. Never re-created
+    once it exists. Commit at once: on PostgreSQL the transaction holds a lock that
+    keeps a second instance from creating it too (`ensure_builtin` does both)."""
     name = builtin_name(kind)
-    async with db.session() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            # Two instances creating it at once would make two; SQLite's write lock
-            # already serialises this transaction.
-            key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=7).digest(), "big")
-            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        found = await session.scalar(
-            select(func.min(Campaign.id)).where(Campaign.name == name, Campaign.kind == kind)
+    if is_postgresql(session):
+        # Two instances creating it at once would make two; SQLite's write lock
+        # already serialises this transaction.
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=7).digest(), "big")
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    found = await session.scalar(
+        select(func.min(Campaign.id)).where(Campaign.name == name, Campaign.kind == kind)
+    )
+    if found is None:
+        campaign = Campaign(
+            name=name, kind=kind, status=CampaignStatus.ACTIVE, params={"builtin": True},
+            offer={}, started_at=now, created_at=now, updated_at=now,
         )
-        if found is None:
-            campaign = Campaign(
-                name=name, kind=kind, status=CampaignStatus.ACTIVE, params={"builtin": True},
-                offer={}, started_at=now, created_at=now, updated_at=now,
-            )
-            session.add(campaign)
-            await session.flush()
-            found = campaign.id
+        session.add(campaign)
+        await session.flush()
+        found = campaign.id
+    return found
+
+
+async def ensure_builtin(ctx: Context, kind: str) -> int:
+    """The built-in campaign's id, created on first use in a transaction of its own."""
+    async with ctx.db.session() as session:
+        found = await builtin_campaign(session, kind, ctx.now)
         await session.commit()
-        return found
+    return found
 
 
 async def mark_started(session: AsyncSession, campaign_id: int, now: datetime) -> None:
@@ -103,7 +111,7 @@ async def mark_started(session: AsyncSession, campaign_id: int, now: datetime) -
 async def active_builtin(ctx: Context, kind: str, result: RunResult) -> int | None:
     """The built-in campaign of an automatic job, or None (the result says why) when a
     manager has paused it."""
-    campaign_id = await builtin_campaign(ctx.db, kind, ctx.now)
+    campaign_id = await ensure_builtin(ctx, kind)
     result.campaign_id = campaign_id
     async with ctx.db.read_session() as session:
         status = await campaign_status(session, campaign_id)

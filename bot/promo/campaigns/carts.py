@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import AbandonedCart, CampaignAssignment, CodeSource, Customer, DiscountType
-from bot.delivery.outbox import enqueue
+from bot.delivery.outbox import Reason, enqueue
 from bot.promo.campaigns.audience import admit, audience, batches
 from bot.promo.campaigns.builtin import active_builtin, load_campaign
 from bot.promo.campaigns.claims import guardrail_ok, recorded_arm
@@ -23,8 +24,6 @@ from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Arm, Design, design
 from bot.promo.codes.issuing import issue_code
 from bot.promo.codes.offers import Offer
-from bot.promo.customers.profiles import insert_ignoring_conflict
-from bot.texts.notices import Reason
 
 carts = AbandonedCart.__table__
 assignments = CampaignAssignment.__table__

@@ -22,13 +22,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import Campaign, CampaignAssignment, CodeSource
 from bot.delivery.outbox import enqueue_many
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import HOLDOUT, Arm, Design
 from bot.promo.codes.issuing import ensure_within_guardrail, issue_code
 from bot.promo.codes.offers import Offer
-from bot.promo.customers.profiles import insert_ignoring_conflict
 from bot.promo.errors import DomainError
 
 assignments = CampaignAssignment.__table__

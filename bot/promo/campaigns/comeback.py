@@ -28,6 +28,7 @@ from bot.db.models import (
     DiscountType,
     PromoCode,
 )
+from bot.delivery.outbox import Reason
 from bot.promo.campaigns.audience import audience, batches, reachable
 from bot.promo.campaigns.builtin import campaign_status, open_campaign
 from bot.promo.campaigns.claims import (
@@ -42,7 +43,6 @@ from bot.promo.campaigns.experiments import Arm, Design
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import day_cutoff, silent_between
 from bot.promo.customers.tiers import parse_order_ladder
-from bot.texts.notices import Reason
 
 assignments = CampaignAssignment.__table__
 _OFFER_FIELDS = frozenset(Offer.__dataclass_fields__) - {"discount_type", "value", "extra"}

@@ -20,11 +20,10 @@ from typing import Any
 from sqlalchemy import exists, literal, or_, select
 
 from bot.db.models import CodeStatus, Customer, Delivery, PromoCode
-from bot.delivery.outbox import enqueue_many
+from bot.delivery.outbox import Reason, enqueue_many
 from bot.promo.campaigns.audience import audience, batches, queued_key, reachable
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.customers.tiers import ORDERS, Tier, tiers
-from bot.texts.notices import Reason
 
 # A reminder closer than this to the deadline is not worth sending.
 MIN_LEAD = timedelta(hours=2)

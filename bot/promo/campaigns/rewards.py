@@ -33,14 +33,13 @@ from bot.db.models import (
     ReferralStatus,
     Review,
 )
-from bot.delivery.outbox import enqueue, enqueue_many
+from bot.delivery.outbox import Reason, enqueue, enqueue_many
 from bot.promo.campaigns.audience import admit, audience, batches, queued_key, reachable
 from bot.promo.campaigns.builtin import active_builtin
 from bot.promo.campaigns.claims import guardrail_ok
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.codes.issuing import issue_code
 from bot.promo.codes.offers import Offer
-from bot.texts.notices import Reason
 
 # Deliveries older than this many days past the ask date are not asked any more.
 ASK_WINDOW_DAYS = 3

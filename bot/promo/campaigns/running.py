@@ -22,17 +22,17 @@ from bot.db.models import (
     CodeSource,
     Customer,
 )
+from bot.delivery.outbox import Reason
 from bot.delivery.progress import Progress
 from bot.delivery.progress import progress as delivery_progress
 from bot.promo.campaigns.audience import audience, batches, reachable
-from bot.promo.campaigns.builtin import builtin_campaign, campaign_status, open_campaign
+from bot.promo.campaigns.builtin import campaign_status, ensure_builtin, open_campaign
 from bot.promo.campaigns.claims import claim_new, issue_and_queue, offers_by_arm
 from bot.promo.campaigns.comeback import run_comeback
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Arm
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import get_segment
-from bot.texts.notices import Reason
 
 # Kinds that are not campaigns of their own but automatic jobs (see `run_target`).
 JOB_KINDS = ("review", "cart", "referral", "reminders", "tiers")
@@ -108,7 +108,7 @@ async def scheduled_campaigns(ctx: Context, kind: str) -> list[int]:
     """Active campaigns of a kind that run with the kind's job (those without their own
     schedule); creates the built-in comeback campaign on first use."""
     if kind == CampaignKind.COMEBACK:
-        await builtin_campaign(ctx.db, kind, ctx.now)
+        await ensure_builtin(ctx, kind)
     async with ctx.db.read_session() as session:
         return list(await session.scalars(
             select(Campaign.id).where(
@@ -116,6 +116,19 @@ async def scheduled_campaigns(ctx: Context, kind: str) -> list[int]:
                 or_(Campaign.schedule.is_(None), Campaign.schedule == ""),
             ).order_by(Campaign.id)
         ))
+
+
+async def own_schedules(ctx: Context) -> list[tuple[int, str]]:
+    """(id, crontab) of the active campaigns with a schedule of their own: the scheduler
+    gives each its job."""
+    async with ctx.db.read_session() as session:
+        rows = await session.execute(
+            select(Campaign.id, Campaign.schedule).where(
+                Campaign.status == CampaignStatus.ACTIVE,
+                Campaign.schedule.is_not(None), Campaign.schedule != "",
+            )
+        )
+        return [(campaign_id, schedule) for campaign_id, schedule in rows]
 
 
 async def run_kind(ctx: Context, kind: str) -> RunResult:

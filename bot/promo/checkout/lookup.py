@@ -1,6 +1,6 @@
 """Checkout's reads on the hot path: who is buying, and does the code apply.
 
-Each function runs over a sync connection as one `Database.hot` job, so validating a
+Each function runs over a sync connection as one `HotPath` job, so validating a
 code for a shop's customer id costs one hand-off to the database, not one per query.
 """
 

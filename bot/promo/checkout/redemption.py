@@ -8,7 +8,7 @@ PostgreSQL concurrent updates of the code row queue on its row lock and re-check
 WHERE; on SQLite the write transaction is `BEGIN IMMEDIATE`, so they queue on the file.
 
 The statements run on a sync Core `Connection`: `redeem` hands the whole transaction to
-`Database.hot` as one job, and `release` runs inside an async session via `run_sync`.
+the `HotPath` as one job, and `release` runs inside an async session via `run_sync`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.engine import Database, on_connection
+from bot.db.dialect import BACKENDS, backend, conflict_insert
+from bot.db.hotpath import HotPath, on_connection
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode, Redemption
 from bot.db.prepared import Prepared
 from bot.promo.checkout.validation import Reason, Verdict, customer_uses, judge, load_code
@@ -79,9 +78,8 @@ _INSERT_REDEMPTION = Prepared(
 )
 
 
-def _customer_use_statement(dialect: str) -> Any:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(usage).values(
+def _customer_use_statement(backend: str) -> Any:
+    stmt = conflict_insert(backend, usage).values(
         code_id=bindparam("b_code"), customer_id=bindparam("b_customer"), used_count=1
     )
     return stmt.on_conflict_do_update(
@@ -91,13 +89,11 @@ def _customer_use_statement(dialect: str) -> Any:
     )
 
 
-_TAKE_CUSTOMER_USE = {
-    name: Prepared(_customer_use_statement(name)) for name in ("postgresql", "sqlite")
-}
+_TAKE_CUSTOMER_USE = {name: Prepared(_customer_use_statement(name)) for name in BACKENDS}
 
 
 def _take_customer_use(conn: Connection, code_id: int, customer_id: int, limit: int) -> bool:
-    stmt = _TAKE_CUSTOMER_USE[conn.dialect.name]
+    stmt = _TAKE_CUSTOMER_USE[backend(conn)]
     params = {"b_code": code_id, "b_customer": customer_id, "b_limit": limit}
     return stmt.rowcount(conn, params) == 1
 
@@ -207,7 +203,7 @@ def _explain(
 
 
 async def redeem(
-    db: Database,
+    hot: HotPath,
     raw_code: str,
     *,
     customer_id: int,
@@ -218,10 +214,11 @@ async def redeem(
     """Take one use of the code for this order, in a transaction of its own.
 
     Redeeming the same code for the same order again returns the first redemption.
+    The hot path: the whole transaction is one `HotPath` job, not a session's statements.
     """
     for _attempt in range(3):
         try:
-            return await db.hot.write(
+            return await hot.write(
                 _redeem_in, raw_code, customer_id, order_external_id, basket, now
             )
         except _Refused as refused:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.engine import on_connection
+from bot.db.hotpath import on_connection
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode
 from bot.db.prepared import Prepared
 from bot.promo.codes.generator import looks_like_code, normalize
@@ -141,7 +141,7 @@ def customer_uses(conn: Connection, code_id: int, customer_id: int | None) -> in
 def check(
     conn: Connection, raw_code: str, *, customer_id: int | None, basket: Basket, now: datetime
 ) -> Verdict:
-    """Validation over a sync connection: the hot path's form (`Database.hot.read`)."""
+    """Validation over a sync connection: the hot path's form (`HotPath.read`)."""
     code = load_code(conn, raw_code)
     uses = 0
     if code is not None and code.customer_id is None and code.per_customer_limit is not None:

@@ -10,11 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.db.dialect import is_postgresql
 from bot.db.models import CodeSource, CodeStatus, PromoCode
 from bot.promo.codes import generator as codegen
 from bot.promo.codes.guardrail import check_discount
 from bot.promo.codes.offers import Offer
-from bot.promo.errors import DomainError
+from bot.promo.errors import DomainError, ErrorCode
 
 DEFAULT_VALID_DAYS = 30
 BULK_CHUNK = 5_000
@@ -29,7 +30,7 @@ async def ensure_within_guardrail(
     )
     if not check.allowed:
         raise DomainError(
-            "guardrail",
+            ErrorCode.GUARDRAIL,
             f"discount {check.requested_percent}% is above the ceiling {check.ceiling_percent}%",
             requested_percent=check.requested_percent,
             ceiling_percent=check.ceiling_percent,
@@ -45,7 +46,7 @@ def _deadline(
     """Every code has a deadline: a date, or a lifetime counted from delivery."""
     if expires_at is not None:
         if expires_at <= now:
-            raise DomainError("invalid_expiry", "the expiry date is in the past")
+            raise DomainError(ErrorCode.INVALID_EXPIRY, "the expiry date is in the past")
         return expires_at, offer.valid_days
     days = offer.valid_days or DEFAULT_VALID_DAYS
     if expires_on_delivery:
@@ -71,9 +72,9 @@ def _columns(
     now: datetime,
 ) -> dict[str, Any]:
     if usage_limit is not None and usage_limit < 1:
-        raise DomainError("invalid_limit", "a usage limit is at least 1")
+        raise DomainError(ErrorCode.INVALID_LIMIT, "a usage limit is at least 1")
     if per_customer_limit is not None and per_customer_limit < 1:
-        raise DomainError("invalid_limit", "a per-customer limit is at least 1")
+        raise DomainError(ErrorCode.INVALID_LIMIT, "a per-customer limit is at least 1")
     deadline, valid_days = _deadline(
         offer, now=now, expires_at=expires_at, expires_on_delivery=expires_on_delivery
     )
@@ -146,7 +147,7 @@ async def issue_code(
         except IntegrityError:
             continue  # a collision in a space of 10^14: draw again
         return code
-    raise DomainError("code_space_exhausted", "could not draw a unique code")
+    raise DomainError(ErrorCode.CODE_SPACE_EXHAUSTED, "could not draw a unique code")
 
 
 async def issue_bulk(
@@ -185,13 +186,15 @@ async def issue_bulk(
     try:
         drawn = codegen.generate_many(count, length, prefix)
     except codegen.CodeSpaceTooSmall as exc:
-        raise DomainError("code_space_exhausted", str(exc), count=count, length=length) from exc
+        raise DomainError(
+            ErrorCode.CODE_SPACE_EXHAUSTED, str(exc), count=count, length=length
+        ) from exc
     await _insert_staged(session, drawn, columns, length=length, prefix=prefix)
     return drawn
 
 
 async def _stage(session: AsyncSession, staged: Any, values: list[str]) -> None:
-    if session.bind.dialect.name == "postgresql":
+    if is_postgresql(session):
         # COPY is PostgreSQL's bulk path, an order of magnitude above executemany.
         raw = await (await session.connection()).get_raw_connection()
         await raw.driver_connection.copy_records_to_table(
@@ -239,7 +242,7 @@ async def _insert_staged(
         await _stage(session, staged, fresh)
         drawn[:] = [c for c in drawn if c not in taken] + fresh
     else:
-        raise DomainError("code_space_exhausted", "could not draw unique codes")
+        raise DomainError(ErrorCode.CODE_SPACE_EXHAUSTED, "could not draw unique codes")
     names = [name for name in columns if name != "code"]
     constants = [literal(columns[name], codes_table.c[name].type).label(name) for name in names]
     await session.execute(

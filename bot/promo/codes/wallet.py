@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.engine import HotPath, on_connection
+from bot.db.hotpath import HotPath, on_connection
 from bot.db.models import CodeStatus, PromoCode
 from bot.db.prepared import Prepared
 

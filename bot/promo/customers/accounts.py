@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.engine import HotPath
+from bot.db.dialect import insert_ignoring_conflict
+from bot.db.hotpath import HotPath
 from bot.db.models import Customer, LinkToken, Referral, ReferralStatus, TelegramAccount
 from bot.db.prepared import DetachedRows, Prepared
 from bot.i18n import LOCALES
 from bot.promo.customers.linking import START_PREFIX, LinkOutcome, token_hash
-from bot.promo.customers.profiles import insert_ignoring_conflict, normalize_phone
+from bot.promo.customers.profiles import normalize_phone
 
 accounts_table = TelegramAccount.__table__
 REFERRAL_PREFIX = "ref_"
@@ -182,6 +183,17 @@ async def link(session: AsyncSession, customer_id: int, telegram_id: int, now: d
         .where(accounts_table.c.id == telegram_id)
         .values(customer_id=customer_id, linked_at=now, updated_at=now)
     )
+
+
+async def link_offered(
+    session: AsyncSession, customer_id: int, telegram_id: int, now: datetime
+) -> Customer | None:
+    """`link` to a customer the bot offered (a shared phone matched it); None, and
+    nothing linked, when that customer is gone."""
+    customer = await session.get(Customer, customer_id)
+    if customer is not None:
+        await link(session, customer.id, telegram_id, now)
+    return customer
 
 
 class ReferralOutcome(StrEnum):

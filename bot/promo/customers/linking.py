@@ -18,8 +18,8 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import Customer, LinkToken, TelegramAccount
-from bot.promo.customers.profiles import insert_ignoring_conflict
 
 # 32 random bytes → 43 URL-safe characters: 256 bits, and `link_` + token fits the
 # 64-character limit of Telegram's start payload.

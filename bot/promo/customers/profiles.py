@@ -12,16 +12,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import Insert
 
+from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import Customer, TelegramAccount
 from bot.i18n import LOCALES
 from bot.promo.codes import generator as codes
-from bot.promo.errors import DomainError
+from bot.promo.errors import DomainError, ErrorCode
 
 REFERRAL_CODE_LENGTH = 8
 _PHONE_PUNCTUATION = re.compile(r"[\s\-().]+")
@@ -29,16 +27,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USERNAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 # Telegram user ids are positive and fit a signed 64-bit column.
 _MAX_TELEGRAM_ID = 2**63 - 1
-
-
-def insert_ignoring_conflict(session: AsyncSession, table: Any, **values: Any) -> Insert:
-    """`INSERT ... ON CONFLICT DO NOTHING` for the session's backend.
-
-    A concurrent insert of the same key waits for the first one to commit and then does
-    nothing, instead of failing the whole transaction with an IntegrityError.
-    """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return insert(table).values(**values).on_conflict_do_nothing()
 
 
 def normalize_phone(raw: str | None) -> str | None:
@@ -90,14 +78,14 @@ def _profile_changes(
         if phone.strip():
             normalized = normalize_phone(phone)
             if normalized is None:
-                raise DomainError("invalid_phone", "not a phone number", field="phone")
+                raise DomainError(ErrorCode.INVALID_PHONE, "not a phone number", field="phone")
             changes["phone"] = normalized
         else:
             changes["phone"] = None
     if email is not None:
         cleaned = _clean_text(email, 254)
         if cleaned is not None and not _EMAIL.match(cleaned):
-            raise DomainError("invalid_email", "not an e-mail address", field="email")
+            raise DomainError(ErrorCode.INVALID_EMAIL, "not an e-mail address", field="email")
         changes["email"] = cleaned
     if locale is not None:
         # "en-US" → "en"; a language the bot does not speak → None (the shop's default).
@@ -110,7 +98,7 @@ def _profile_changes(
                 ZoneInfo(zone)
             except (ZoneInfoNotFoundError, ValueError) as error:
                 raise DomainError(
-                    "invalid_timezone", "unknown time zone", field="timezone"
+                    ErrorCode.INVALID_TIMEZONE, "unknown time zone", field="timezone"
                 ) from error
         changes["timezone"] = zone
     if marketing_opt_in is not None:
@@ -141,7 +129,7 @@ async def upsert_customer(
     """
     external_id = (external_id or "").strip()
     if not external_id or len(external_id) > 64:
-        raise DomainError("invalid_customer_id", "customer id must be 1-64 characters")
+        raise DomainError(ErrorCode.INVALID_CUSTOMER_ID, "customer id must be 1-64 characters")
     changes = _profile_changes(
         name=name, phone=phone, email=email, locale=locale, timezone=timezone,
         marketing_opt_in=marketing_opt_in,
@@ -230,3 +218,12 @@ async def ensure_referral_code(session: AsyncSession, customer: Customer) -> str
         if customer.referral_code:
             return customer.referral_code
     raise RuntimeError("could not draw a unique referral code")  # pragma: no cover
+
+
+async def referral_code_of(session: AsyncSession, customer_id: int) -> str:
+    """`ensure_referral_code` for a customer known by id (the bot holds customers loaded
+    by another session)."""
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise LookupError(f"no customer {customer_id}")
+    return await ensure_referral_code(session, customer)

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import AbandonedCart, Customer
 from bot.promo.codes.offers import Item
-from bot.promo.customers.profiles import insert_ignoring_conflict
-from bot.promo.errors import DomainError
+from bot.promo.errors import DomainError, ErrorCode
 
 
 async def record_abandoned_cart(
@@ -27,7 +27,7 @@ async def record_abandoned_cart(
     The total is computed from the lines, never taken from the caller.
     """
     if not items:
-        raise DomainError("empty_cart", "a cart needs at least one item", field="items")
+        raise DomainError(ErrorCode.EMPTY_CART, "a cart needs at least one item", field="items")
     rows = [
         {"sku": i.sku, "category": i.category, "price": i.price, "quantity": i.quantity}
         for i in items
@@ -43,6 +43,6 @@ async def record_abandoned_cart(
     )
     assert cart is not None
     if cart.customer_id != customer.id:
-        raise DomainError("cart_customer_mismatch", "the cart belongs to another customer",
+        raise DomainError(ErrorCode.CART_CUSTOMER_MISMATCH, "the cart belongs to another customer",
                           cart_id=cart_id)
     return cart, created

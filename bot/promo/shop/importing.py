@@ -296,6 +296,8 @@ async def import_orders(
     """Upsert the parsed customers and orders, committing every `batch_size` orders.
 
     A row or order the domain refuses is reported and skipped; nothing else stops it.
+    A job, so it takes the `Database`: each batch is a session and a transaction of its
+    own, so a large export is never one long write transaction holding the lock.
     """
     summary = ImportSummary(rows=parsed.rows, orders_in_file=len(parsed.orders))
     errors = list(parsed.errors)
@@ -391,6 +393,7 @@ async def import_file(
     db: Database, path: str | Path, *, settings: Settings, clock: Clock = utcnow,
     progress: Progress | None = None, batch_size: int = BATCH_ORDERS,
 ) -> ImportSummary:
+    """`read_file` then `import_orders`."""
     return await import_orders(
         db, read_file(path), settings=settings, clock=clock, progress=progress,
         batch_size=batch_size,

@@ -26,6 +26,7 @@ from sqlalchemy import and_, delete, desc, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import (
     CodeStatus,
     Customer,
@@ -38,8 +39,8 @@ from bot.db.models import (
 )
 from bot.promo.checkout.redemption import release_order
 from bot.promo.codes.offers import Item
-from bot.promo.customers.profiles import get_by_external_id, insert_ignoring_conflict
-from bot.promo.errors import DomainError, NotFound
+from bot.promo.customers.profiles import get_by_external_id
+from bot.promo.errors import DomainError, ErrorCode, NotFound
 
 # An order line as the shop sends it; the same shape checkout baskets use.
 ItemIn = Item
@@ -109,38 +110,44 @@ def _validate(
         order_status = OrderStatus(status)
     except ValueError:
         raise DomainError(
-            "invalid_status", "unknown order status", field="status",
+            ErrorCode.INVALID_STATUS, "unknown order status", field="status",
             allowed=[s.value for s in OrderStatus],
         ) from None
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise DomainError("invalid_total", "total must be a non-negative integer", field="total")
+        raise DomainError(ErrorCode.INVALID_TOTAL, "total must be a non-negative integer",
+                          field="total")
     if not isinstance(currency, str) or not _CURRENCY.match(currency):
-        raise DomainError("invalid_currency", "currency must be 3 letters", field="currency")
+        raise DomainError(ErrorCode.INVALID_CURRENCY, "currency must be 3 letters",
+                          field="currency")
     if currency != settings.currency:
         raise DomainError(
-            "unsupported_currency", "orders must be in the shop's currency",
+            ErrorCode.UNSUPPORTED_CURRENCY, "orders must be in the shop's currency",
             field="currency", expected=settings.currency,
         )
     if discount is not None and discount < 0:
-        raise DomainError("invalid_discount", "discount must not be negative", field="discount")
+        raise DomainError(ErrorCode.INVALID_DISCOUNT, "discount must not be negative",
+                          field="discount")
     if returned_amount is not None and not 0 <= returned_amount <= total:
         raise DomainError(
-            "invalid_returned_amount", "returned amount must be between 0 and the total",
+            ErrorCode.INVALID_RETURNED_AMOUNT, "returned amount must be between 0 and the total",
             field="returned_amount",
         )
     if placed_at.tzinfo is None:
-        raise DomainError("invalid_placed_at", "placed_at needs a time zone", field="placed_at")
+        raise DomainError(ErrorCode.INVALID_PLACED_AT, "placed_at needs a time zone",
+                          field="placed_at")
     for index, item in enumerate(items):
         if not item.sku:
-            raise DomainError("invalid_item", "item needs a sku", field=f"items[{index}].sku")
+            raise DomainError(ErrorCode.INVALID_ITEM, "item needs a sku",
+                              field=f"items[{index}].sku")
         if item.quantity < 1:
             raise DomainError(
-                "invalid_item", "item quantity must be at least 1",
+                ErrorCode.INVALID_ITEM, "item quantity must be at least 1",
                 field=f"items[{index}].quantity",
             )
         if item.price < 0:
             raise DomainError(
-                "invalid_item", "item price must not be negative", field=f"items[{index}].price"
+                ErrorCode.INVALID_ITEM, "item price must not be negative",
+                field=f"items[{index}].price",
             )
     return order_status
 
@@ -293,7 +300,7 @@ async def _resolve_customer(session: AsyncSession, customer: Customer | str | in
         return customer
     found = await get_by_external_id(session, str(customer))
     if found is None:
-        raise NotFound("unknown_customer", "no such customer", customer_id=str(customer))
+        raise NotFound(ErrorCode.UNKNOWN_CUSTOMER, "no such customer", customer_id=str(customer))
     return found.id
 
 
@@ -325,7 +332,7 @@ async def upsert_order(
     """
     external_id = (external_id or "").strip()
     if not external_id or len(external_id) > 64:
-        raise DomainError("invalid_order_id", "order id must be 1-64 characters")
+        raise DomainError(ErrorCode.INVALID_ORDER_ID, "order id must be 1-64 characters")
     order_status = _validate(
         status=status, total=total, currency=currency, discount=discount,
         returned_amount=returned_amount, placed_at=placed_at, items=items or (),
@@ -363,7 +370,7 @@ async def upsert_order(
             old = _State(**{name: row[name] for name in _State.__slots__})
             if old.customer_id != customer_id:
                 raise DomainError(
-                    "order_customer_mismatch", "the order belongs to another customer",
+                    ErrorCode.ORDER_CUSTOMER_MISMATCH, "the order belongs to another customer",
                     order_id=external_id,
                 )
             new = _target(old, **fields)
@@ -404,7 +411,7 @@ async def upsert_order(
             session, order_id, external_id, old, new, created=old is None, changed=True,
             released=released, revoked=revoked, rejected=rejected,
         )
-    raise DomainError("conflict", "the order kept changing under us; retry")
+    raise DomainError(ErrorCode.CONFLICT, "the order kept changing under us; retry")
 
 
 async def _result(

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import Customer, Order, Review
-from bot.promo.customers.profiles import insert_ignoring_conflict
-from bot.promo.errors import DomainError, NotFound
+from bot.promo.errors import DomainError, ErrorCode, NotFound
 
 MIN_RATING, MAX_RATING = 1, 5
 
@@ -29,15 +29,15 @@ async def record_review(
     retried webhook cannot earn two rewards.
     """
     if not MIN_RATING <= rating <= MAX_RATING:
-        raise DomainError("invalid_rating", "rating must be 1 to 5", field="rating")
+        raise DomainError(ErrorCode.INVALID_RATING, "rating must be 1 to 5", field="rating")
     order = (await session.execute(
         select(Order.id, Order.customer_id).where(Order.external_id == order_external_id)
     )).first()
     if order is None:
-        raise NotFound("unknown_order", "no such order", order_id=order_external_id)
+        raise NotFound(ErrorCode.UNKNOWN_ORDER, "no such order", order_id=order_external_id)
     if order.customer_id != customer.id:
-        raise DomainError("order_customer_mismatch", "the order belongs to another customer",
-                          order_id=order_external_id)
+        raise DomainError(ErrorCode.ORDER_CUSTOMER_MISMATCH,
+                          "the order belongs to another customer", order_id=order_external_id)
     inserted = await session.execute(insert_ignoring_conflict(
         session, Review.__table__, order_id=order.id, customer_id=customer.id,
         rating=rating, has_photo=has_photo, created_at=now,

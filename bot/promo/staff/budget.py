@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.db.models import CodeStatus, DiscountType, Manager, PromoCode, Role
 from bot.promo.codes.guardrail import average_order_value
 from bot.promo.codes.offers import Offer
-from bot.promo.errors import DomainError
+from bot.promo.errors import DomainError, ErrorCode
 from bot.promo.staff.managers import Staff
 
 
@@ -112,7 +112,7 @@ async def ensure_within_budget(
     requested = offer_cost(offer, current.average_order_value) * count
     if current.budget and current.spent + requested > current.budget:
         raise DomainError(
-            "budget", "over the monthly discount budget",
+            ErrorCode.BUDGET, "over the monthly discount budget",
             budget=current.budget, spent=current.spent, requested=requested,
             left=current.left or 0,
         )

@@ -22,9 +22,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import AuditLog, Manager, Role, TelegramAccount
-from bot.promo.customers.profiles import insert_ignoring_conflict
-from bot.promo.errors import DomainError
+from bot.promo.errors import DomainError, ErrorCode
 
 LEVELS = {Role.ANALYST: 1, Role.MANAGER: 2, Role.OWNER: 3}
 _MAX_TELEGRAM_ID = 2**63 - 1
@@ -150,10 +150,10 @@ async def put_staff(
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """Add a staff member or change their role and budget; returns (before, after)."""
     if telegram_id in settings.owner_ids and role is not Role.OWNER:
-        raise DomainError("configured_owner", "owners from settings stay owners",
+        raise DomainError(ErrorCode.CONFIGURED_OWNER, "owners from settings stay owners",
                           telegram_id=telegram_id)
     if monthly_budget is not None and monthly_budget < 0:
-        raise DomainError("invalid_budget", "a budget cannot be negative")
+        raise DomainError(ErrorCode.INVALID_BUDGET, "a budget cannot be negative")
     row = await session.get(Manager, telegram_id, with_for_update=True)
     before = _snapshot(row)
     if row is None:
@@ -177,11 +177,11 @@ async def remove_staff(
 ) -> dict[str, Any]:
     """Take someone's staff rights away; returns what they had."""
     if telegram_id in settings.owner_ids:
-        raise DomainError("configured_owner", "owners from settings stay owners",
+        raise DomainError(ErrorCode.CONFIGURED_OWNER, "owners from settings stay owners",
                           telegram_id=telegram_id)
     row = await session.get(Manager, telegram_id, with_for_update=True)
     if row is None:
-        raise DomainError("not_staff", "no such staff member", telegram_id=telegram_id)
+        raise DomainError(ErrorCode.NOT_STAFF, "no such staff member", telegram_id=telegram_id)
     before = _snapshot(row)
     assert before is not None
     await session.delete(row)

@@ -36,13 +36,12 @@ from bot.db.models import (
     PromoCode,
     TelegramAccount,
 )
-from bot.delivery.outbox import enqueue
+from bot.delivery.outbox import Reason, enqueue
 from bot.promo.codes.issuing import ensure_within_guardrail, issue_bulk, issue_code
 from bot.promo.codes.offers import Offer
-from bot.promo.errors import DomainError
+from bot.promo.errors import DomainError, ErrorCode
 from bot.promo.staff import budget
 from bot.promo.staff.managers import Staff, audit
-from bot.texts.notices import Reason
 
 REASON = str(Reason.MANUAL)
 MAX_BULK = 100_000
@@ -186,7 +185,7 @@ async def revoke(
     are cancelled so the shopper is never told about a dead code."""
     code = await session.scalar(select(PromoCode).where(PromoCode.code == code_text.strip()))
     if code is None:
-        raise DomainError("unknown_code", "no such code", promo_code=code_text)
+        raise DomainError(ErrorCode.UNKNOWN_CODE, "no such code", promo_code=code_text)
     why = (reason or "").strip()[:200] or None
     done = await session.execute(
         update(PromoCode)
@@ -196,7 +195,8 @@ async def revoke(
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        raise DomainError("already_revoked", "the code is revoked already", promo_code=code.code)
+        raise DomainError(ErrorCode.ALREADY_REVOKED, "the code is revoked already",
+                          promo_code=code.code)
     cancelled = await session.execute(
         update(Delivery)
         .where(Delivery.code_id == code.id, Delivery.status == DeliveryStatus.PENDING)
@@ -226,7 +226,7 @@ async def campaign_offer(session: AsyncSession, campaign: Campaign) -> Offer:
         )
         data = {**data, **(variant.offer if variant else {})}
     if not data.get("discount_type"):
-        raise DomainError("no_offer", "the campaign has no offer", campaign_id=campaign.id)
+        raise DomainError(ErrorCode.NO_OFFER, "the campaign has no offer", campaign_id=campaign.id)
     return Offer.from_json(data)
 
 
@@ -244,12 +244,12 @@ async def issue_for_campaign(
 ) -> Bulk:
     """`count` unbound codes of a campaign's offer for e-mail and offline channels."""
     if not 1 <= count <= MAX_BULK:
-        raise DomainError("invalid_count", "count out of range", maximum=MAX_BULK)
+        raise DomainError(ErrorCode.INVALID_COUNT, "count out of range", maximum=MAX_BULK)
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
-        raise DomainError("unknown_campaign", "no such campaign", campaign_id=campaign_id)
+        raise DomainError(ErrorCode.UNKNOWN_CAMPAIGN, "no such campaign", campaign_id=campaign_id)
     if campaign.status == "stopped":
-        raise DomainError("campaign_stopped", "the campaign is stopped",
+        raise DomainError(ErrorCode.CAMPAIGN_STOPPED, "the campaign is stopped",
                           campaign_id=campaign_id)
     offer = await campaign_offer(session, campaign)
     await ensure_within_guardrail(session, offer, settings=settings, now=now)

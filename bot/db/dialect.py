@@ -1,0 +1,63 @@
+"""Where SQLite and PostgreSQL differ in the SQL we build: the one place that asks which.
+
+The two backends agree on the SQL we write except in a few spots: `INSERT ... ON
+CONFLICT` is built by each dialect's own `insert` (the generic one has no ON CONFLICT),
+and some statements exist on PostgreSQL alone (row and advisory locks, COPY, ANALYZE)
+because SQLite's single write lock already serialises what they serialise. Code that
+needs the difference asks here instead of comparing dialect names itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
+
+POSTGRESQL = "postgresql"
+SQLITE = "sqlite"
+BACKENDS = (POSTGRESQL, SQLITE)
+# Each dialect's own INSERT: the generic one has no ON CONFLICT clause.
+ConflictInsert = postgresql.Insert | sqlite.Insert
+
+
+def backend(bind: AsyncSession | Connection) -> str:
+    """The backend (`postgresql`, `sqlite`) a session or a sync connection talks to."""
+    if isinstance(bind, AsyncSession):
+        return bind.get_bind().dialect.name
+    return bind.dialect.name
+
+
+def is_postgresql(bind: AsyncSession | Connection) -> bool:
+    return backend(bind) == POSTGRESQL
+
+
+def is_sqlite_url(url: str) -> bool:
+    """Whether a database URL (any driver) names SQLite, before any engine exists."""
+    return make_url(url).get_backend_name() == SQLITE
+
+
+def is_postgresql_url(url: str) -> bool:
+    return make_url(url).get_backend_name() == POSTGRESQL
+
+
+def conflict_insert(on: AsyncSession | Connection | str, table: Any) -> ConflictInsert:
+    """An INSERT that takes `on_conflict_do_nothing` / `on_conflict_do_update`.
+
+    `on` is a session or connection, or a backend's name for statements built once per
+    backend ahead of time (the hot path's prepared statements).
+    """
+    name = on if isinstance(on, str) else backend(on)
+    return (postgresql.insert if name == POSTGRESQL else sqlite.insert)(table)
+
+
+def insert_ignoring_conflict(session: AsyncSession, table: Any, **values: Any) -> Insert:
+    """`INSERT ... ON CONFLICT DO NOTHING` for the session's backend.
+
+    A concurrent insert of the same key waits for the first one to commit and then does
+    nothing, instead of failing the whole transaction with an IntegrityError.
+    """
+    return conflict_insert(session, table).values(**values).on_conflict_do_nothing()
