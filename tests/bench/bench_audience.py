@@ -8,7 +8,7 @@ Run by hand:
         postgresql+asyncpg://postgres@127.0.0.1:5432/promobot_bench_audience
     python -m tests.bench.bench_audience --codes             # also a comeback run with codes
 
-Data: `bench_segments.py`'s generator and cache (built if missing), copied to a database
+Data: `tests.bench.segments_data`'s generator and cache (built if missing), copied to a database
 of this benchmark's own (runs write assignments and outbox rows), where 80 % of the
 customers get a linked Telegram account. Measured, each from a clean slate:
 
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-import tests.bench.bench_segments as seg
+import tests.bench.segments_data as seg
 from bot.config import Settings
 from bot.db import create_database
 from bot.db.models import Campaign, CampaignStatus, CampaignVariant
