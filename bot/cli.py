@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from bot.commands import safe_url
-from bot.config import Settings
+from bot.config import Settings, describe_error
 from bot.promo.errors import DomainError
 
 Handler = Callable[[argparse.Namespace, Settings], int | Awaitable[int]]
@@ -72,7 +72,7 @@ def run_cli(argv: list[str]) -> int:
     try:
         settings = Settings()
     except ValidationError as error:
-        print(f"promobot: bad settings:\n{error}", file=sys.stderr)
+        print(f"promobot: bad settings:\n{describe_error(error)}", file=sys.stderr)
         return 2
     try:
         result = args.handler(args, settings)
@@ -89,7 +89,7 @@ def refusal(error: DomainError, settings: Settings) -> str:
     rather than as a traceback."""
     from bot.texts.errors import Reader, refusal_text
 
-    return refusal_text(error, Reader(locale="en", currency=settings.currency))
+    return refusal_text(error, Reader(locale="en", currency=settings.shop.currency))
 
 
 async def _await(result: Awaitable[int]) -> int:
@@ -106,7 +106,7 @@ def _migrate_arguments(parser: argparse.ArgumentParser) -> None:
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.db import migrate
 
-    url = settings.database_url
+    url = settings.db.url
     before = await migrate.current(url)
     await migrate.upgrade(url, args.revision)
     after = await migrate.current(url)

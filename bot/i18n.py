@@ -7,7 +7,7 @@ Money and dates are formatted by Babel for the locale.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
@@ -96,3 +96,15 @@ def format_when(moment: datetime, locale: str, tz: ZoneInfo) -> str:
 
 def format_day(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     return format_date(moment.astimezone(tz), "long", locale=locale)
+
+
+def format_span(span: timedelta, locale: str) -> str:
+    """How long something will take, for a manager: `under a minute`, `12 min`,
+    `1 h 5 min` (the campaign card, its live progress and its preview)."""
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 1:
+        return gettext("under a minute", locale)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return gettext("{hours} h {minutes} min", locale).format(hours=hours, minutes=minutes)
+    return gettext("{minutes} min", locale).format(minutes=minutes)

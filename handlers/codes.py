@@ -24,7 +24,7 @@ MAX_CODES_SHOWN = 20
 
 
 def render_code(code: CodeLike, locale: str, settings: Settings, customer: Customer) -> str:
-    lines = describe(code, locale, zone(customer.timezone, settings.timezone))
+    lines = describe(code, locale, zone(customer.timezone, settings.shop.timezone))
     body = "\n".join(f"• {html.quote(line)}" for line in lines)
     return f"{html.code(html.quote(code.code))}\n{body}"
 

@@ -43,7 +43,7 @@ def settings_text(customer: Customer | None, locale: str, settings: Settings) ->
                         "time zone.")]
         return "\n".join(lines)
     promo = _("on") if customer.marketing_opt_in else _("off")
-    zone = customer.timezone or settings.timezone
+    zone = customer.timezone or settings.shop.timezone
     lines += [
         _("Promotional messages: {state}").format(state=promo),
         _("Time zone for reminders: {zone}").format(zone=html.quote(zone)),

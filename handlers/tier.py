@@ -34,7 +34,7 @@ def render_tier(status: TierStatus, settings: Settings, locale: str) -> str:
     def amount(value: int) -> str:
         if status.basis == ORDERS:
             return str(value)
-        return format_money(value, settings.currency, locale)
+        return format_money(value, settings.shop.currency, locale)
 
     lines = []
     if status.current is None:
@@ -61,7 +61,7 @@ def render_tier(status: TierStatus, settings: Settings, locale: str) -> str:
 
 async def show_tier(message: Message, customer: Customer, settings: Settings, i18n: I18n) -> None:
     """Current level and progress, money formatted by Babel for the reader."""
-    status = customer_tier(customer, settings)
+    status = customer_tier(customer, settings.loyalty)
     await message.answer(render_tier(status, settings, i18n.current_locale))
 
 

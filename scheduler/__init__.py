@@ -38,10 +38,11 @@ CAMPAIGN_JOB_PREFIX = "campaign:"
 
 
 def comeback_trigger(settings: Settings) -> CronTrigger | None:
-    if not settings.comeback_time.strip():
+    """The daily comeback run, at `PROMOBOT_COMEBACK_TIME` in the shop's zone; None = off."""
+    daily_at = settings.comeback.daily_at
+    if daily_at is None:
         return None
-    hour, _, minute = settings.comeback_time.strip().partition(":")
-    return CronTrigger(hour=int(hour), minute=int(minute or 0), timezone=settings.zone)
+    return CronTrigger(hour=daily_at.hour, minute=daily_at.minute, timezone=settings.shop.zone)
 
 
 def create_scheduler(
@@ -50,9 +51,9 @@ def create_scheduler(
     """A scheduler with the settings' jobs registered (not started). Start it inside the
     running loop; `sync_campaign_jobs` adds the database's campaigns."""
     scheduler = AsyncIOScheduler(
-        timezone=settings.zone,
+        timezone=settings.shop.zone,
         job_defaults={
-            "misfire_grace_time": settings.jobs_misfire_grace_seconds,
+            "misfire_grace_time": settings.jobs.misfire_grace_seconds,
             "coalesce": True,
             "max_instances": 1,
         },
@@ -62,15 +63,16 @@ def create_scheduler(
     if trigger is not None:
         scheduler.add_job(jobs.run_kind, trigger, args=[CampaignKind.COMEBACK.value],
                           id="comeback", name="comeback ladder", replace_existing=True)
-    if settings.jobs_interval_minutes > 0:
+    if settings.jobs.interval_minutes > 0:
         for kind in INTERVAL_KINDS:
             scheduler.add_job(
                 jobs.run_kind,
-                IntervalTrigger(minutes=settings.jobs_interval_minutes, timezone=settings.zone),
+                IntervalTrigger(minutes=settings.jobs.interval_minutes,
+                                timezone=settings.shop.zone),
                 args=[kind], id=f"job:{kind}", name=kind, replace_existing=True,
             )
     scheduler.add_job(
-        sync_campaign_jobs, IntervalTrigger(seconds=SYNC_SECONDS, timezone=settings.zone),
+        sync_campaign_jobs, IntervalTrigger(seconds=SYNC_SECONDS, timezone=settings.shop.zone),
         args=[scheduler, jobs], id=SYNC_JOB_ID, name="campaign schedules",
         replace_existing=True,
     )
@@ -83,7 +85,7 @@ async def sync_campaign_jobs(scheduler: AsyncIOScheduler, jobs: Jobs) -> set[str
     wanted: dict[str, Any] = {}
     for campaign_id, schedule in await own_schedules(jobs.context()):
         try:
-            trigger = CronTrigger.from_crontab(schedule, timezone=jobs.settings.zone)
+            trigger = CronTrigger.from_crontab(schedule, timezone=jobs.settings.shop.zone)
         except ValueError as error:
             log.warning("campaign %s: bad schedule %r (%s)", campaign_id, schedule, error)
             continue
@@ -116,7 +118,7 @@ class SchedulerService:
         self._task = asyncio.create_task(self._lead(), name="scheduler-leader")
 
     async def _lead(self) -> None:
-        retry = max(self.settings.scheduler_leader_retry_seconds, 1)
+        retry = self.settings.jobs.leader_retry_seconds  # at least 1, checked at load
         leading = False
         while True:
             now_leading = await self.leadership.acquire()

@@ -29,7 +29,7 @@ class Jobs:
 
     def context(self) -> Context:
         return Context(self.db, self.settings, self.clock(),
-                       batch_size=self.settings.campaign_batch_size)
+                       batch_size=self.settings.jobs.campaign_batch_size)
 
     async def run_kind(self, kind: str) -> RunResult:
         """Comeback (every active comeback campaign without a schedule of its own) or one

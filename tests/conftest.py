@@ -93,7 +93,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = create_database(settings.database_url)
+    database = create_database(settings.db.url)
     if database.is_sqlite:
         async with database.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)

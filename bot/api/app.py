@@ -21,7 +21,7 @@ from bot.db.engine import Database
 def create_app(settings: Settings, db: Database, clock: Clock = utcnow) -> web.Application:
     """Middlewares run outermost first: errors → auth → rate limit → idempotency."""
     app = web.Application(
-        client_max_size=settings.api_max_body_bytes,
+        client_max_size=settings.api.max_body_bytes,
         middlewares=[errors_middleware, auth_middleware, ratelimit_middleware,
                      idempotency_middleware],
     )
@@ -30,7 +30,7 @@ def create_app(settings: Settings, db: Database, clock: Clock = utcnow) -> web.A
     app[CLOCK] = clock
     # Each of several workers counts on its own, so each gets its share of the limit.
     app[LIMITER] = FailureLimiter(
-        math.ceil(settings.api_failed_validations_per_minute / settings.api_workers))
+        math.ceil(settings.api.failed_validations_per_minute / settings.api.workers))
     app[OPENAPI] = build_document()
     for route in ROUTES:
         app.router.add_route(route.method, PREFIX + route.path, route.handler, name=route.name)

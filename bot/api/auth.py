@@ -32,7 +32,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     name = None
     if scheme.lower() == "bearer" and token.strip():
-        name = key_name(token.strip(), request.app[SETTINGS].api_key_map)
+        name = key_name(token.strip(), request.app[SETTINGS].api.keys)
     if name is None:
         return error_response(
             401, "unauthorized", "missing or wrong API key (Authorization: Bearer <key>)",

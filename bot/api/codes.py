@@ -46,7 +46,7 @@ def _unknown_shopper(request: web.Request, external_id: str) -> ApiError:
 def _message(request: web.Request, shopper: Shopper, verdict: Verdict) -> str:
     return verdict_message(
         verdict, locale_for(request, shopper), zone_for(request, shopper),
-        request.app[SETTINGS].currency,
+        request.app[SETTINGS].shop.currency,
     )
 
 
@@ -123,16 +123,16 @@ def offer_of(body: IssueIn, currency: str) -> Offer:
 async def post_code(request: web.Request) -> web.Response:
     body = await parse(request, IssueIn)
     settings, now = request.app[SETTINGS], request.app[CLOCK]()
-    offer = offer_of(body, settings.currency)
+    offer = offer_of(body, settings.shop.currency)
     async with request.app[DATABASE].session() as session:
         customer = None
         if body.customer_id is not None:
             customer = await customer_or_404(session, body.customer_id)
-        await ensure_within_guardrail(session, offer, settings=settings, now=now)
+        await ensure_within_guardrail(session, offer, guardrail=settings.guardrail, now=now)
         code = await issue_code(
             session, offer, source=CodeSource.API, now=now,
             customer_id=customer.id if customer else None, channel=body.channel,
-            prefix=body.prefix, length=settings.code_length, usage_limit=body.usage_limit,
+            prefix=body.prefix, length=settings.shop.code_length, usage_limit=body.usage_limit,
             per_customer_limit=body.per_customer_limit, expires_at=body.expires_at,
         )
         # issue_code's ORM insert turns an explicit None ("unlimited") into the column

@@ -19,10 +19,10 @@ async def post_link_token(request: web.Request) -> web.Response:
     async with request.app[DATABASE].session() as session:
         customer = await customer_or_404(session, body.customer_id)
         token, expires_at = await create_link_token(
-            session, customer, ttl=timedelta(minutes=settings.link_token_ttl_minutes),
+            session, customer, ttl=timedelta(minutes=settings.shop.link_token_ttl_minutes),
             now=request.app[CLOCK](),
         )
         await session.commit()
-    out = LinkTokenOut(token=token, url=link_url(settings.bot_username, token),
+    out = LinkTokenOut(token=token, url=link_url(settings.telegram.username, token),
                        expires_at=expires_at)
     return reply(out, 201)

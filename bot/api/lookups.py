@@ -37,8 +37,8 @@ def locale_for(request: web.Request, customer: Customer | Shopper | None) -> str
     """The customer's saved language, else the caller's Accept-Language, else the shop's."""
     settings = request.app[SETTINGS]
     saved = customer.locale if customer is not None else None
-    return pick_locale(saved, accept_language(request), default=settings.default_locale)
+    return pick_locale(saved, accept_language(request), default=settings.shop.default_locale)
 
 
 def zone_for(request: web.Request, customer: Customer | Shopper | None) -> ZoneInfo:
-    return zone(customer.timezone if customer else None, request.app[SETTINGS].timezone)
+    return zone(customer.timezone if customer else None, request.app[SETTINGS].shop.timezone)

@@ -18,7 +18,7 @@ async def get_offers(request: web.Request) -> web.Response:
     async with request.app[DATABASE].read_session() as session:
         customer = await customer_or_404(session, external_id)
         codes = await active_codes(session, customer.id, request.app[CLOCK]())
-    status = customer_tier(customer, request.app[SETTINGS])
+    status = customer_tier(customer, request.app[SETTINGS].loyalty)
     locale, tz = locale_for(request, customer), zone_for(request, customer)
     out = OffersOut(
         customer_id=external_id,

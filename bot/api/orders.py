@@ -26,7 +26,7 @@ async def put_order(request: web.Request) -> web.Response:
             items=None if body.items is None else items_of(body.items),
             promo_code=body.promo_code, discount=body.discount,
             returned_amount=body.returned_amount, delivered_at=body.delivered_at,
-            now=request.app[CLOCK](), settings=request.app[SETTINGS],
+            now=request.app[CLOCK](), shop=request.app[SETTINGS].shop,
         )
         await session.commit()
     out = OrderOut(

@@ -1,7 +1,7 @@
 """Brute-force brake on code guessing: failed validations and redeems per minute.
 
 Failures are counted per API key and per customer in fixed 60-second windows. Once
-either count reaches `settings.api_failed_validations_per_minute`, validate and
+either count reaches `settings.api.failed_validations_per_minute`, validate and
 redeem calls in that scope get 429 with `Retry-After` until the window ends —
 before any database work. The counters live in this process's memory: right for the
 embedded one-process deployment; several API processes each keep their own (the

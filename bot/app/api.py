@@ -36,10 +36,10 @@ async def serve(
         calm_garbage_collector()
         if ready is not None:
             ready()
-        if not settings.api_key_map:
+        if not settings.api.keys:
             log.warning("PROMOBOT_API_KEYS is empty: every call except health will get 401")
         if not reuse_port:
-            log.info("shop API on http://%s:%s/api/v1", settings.api_host, settings.api_port)
+            log.info("shop API on http://%s:%s/api/v1", settings.api.host, settings.api.port)
         await stop.wait()
 
 
@@ -49,8 +49,8 @@ async def listen(
 ) -> None:
     """The shop API on `api_host:api_port`, on `db`, until `stack` closes (here, and in
     `promobot run` when the API shares its process with the bot)."""
-    runner = await start_site(create_app(settings, db, clock), settings.api_host,
-                              settings.api_port, access_log=settings.api_access_log,
+    runner = await start_site(create_app(settings, db, clock), settings.api.host,
+                              settings.api.port, access_log=settings.api.access_log,
                               reuse_port=reuse_port)
     stack.push_async_callback(runner.cleanup)
 
@@ -60,7 +60,7 @@ async def run(settings: Settings) -> int:
     1 when a worker fails or the port is taken."""
 
     async def main(stop: asyncio.Event) -> int:
-        if settings.api_workers == 1:
+        if settings.api.workers == 1:
             await serve(settings, stop)
             return 0
         await ensure_schema(settings)  # once, before the workers start

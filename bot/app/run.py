@@ -107,9 +107,9 @@ async def _start_api(runtime: Runtime, stack: contextlib.AsyncExitStack) -> ApiW
     """The shop API in this process, on its database; or, with PROMOBOT_API_WORKERS > 1,
     in worker processes: those are returned, to be watched."""
     settings = runtime.settings
-    if settings.api_workers == 1:
+    if settings.api.workers == 1:
         await listen(settings, runtime.db, runtime.clock, stack)
-        log.info("shop API on http://%s:%s", settings.api_host, settings.api_port)
+        log.info("shop API on http://%s:%s", settings.api.host, settings.api.port)
         return None
     api_workers = ApiWorkers(settings, serve_api)
     stack.push_async_callback(api_workers.stop)

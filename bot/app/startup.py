@@ -62,7 +62,7 @@ async def open_database(settings: Settings, stack: contextlib.AsyncExitStack) ->
     PostgreSQL must be migrated already, else `SchemaNotCurrentError`); disposed of when
     `stack` closes."""
     await ensure_schema(settings)
-    db = create_database(settings.database_url)
+    db = create_database(settings.db.url)
     stack.push_async_callback(db.dispose)
     return db
 

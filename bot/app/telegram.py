@@ -52,9 +52,9 @@ _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 def bot_token(settings: Settings) -> str:
     """The token, checked for shape; a clear StartupError when missing or malformed."""
-    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+    if settings.telegram.token is None or not settings.telegram.token.get_secret_value().strip():
         raise StartupError("PROMOBOT_BOT_TOKEN is not set: get a token from @BotFather")
-    token = settings.bot_token.get_secret_value().strip()
+    token = settings.telegram.token.get_secret_value().strip()
     try:
         validate_token(token)
     except TokenValidationError:
@@ -67,9 +67,10 @@ def bot_token(settings: Settings) -> str:
 
 def webhook_secret(settings: Settings) -> str | None:
     """The secret in webhook mode (required), None in polling mode."""
-    if not settings.webhook_url:
+    if not settings.telegram.webhook_url:
         return None
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    given = settings.telegram.webhook_secret
+    secret = given.get_secret_value() if given else ""
     if not secret:
         raise StartupError(
             "PROMOBOT_WEBHOOK_URL is set but PROMOBOT_WEBHOOK_SECRET is not: without it "
@@ -92,7 +93,7 @@ _REPLY_MODELS = tuple(Response[returning] for returning in (Message, bool, Messa
 
 def create_bot(settings: Settings) -> Bot:
     """The Bot, speaking HTML by default, to the configured Bot API server."""
-    session = JsonSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = JsonSession(api=TelegramAPIServer.from_base(settings.telegram.api_url))
     return Bot(
         token=bot_token(settings),
         session=session,
@@ -107,10 +108,10 @@ def create_i18n() -> I18n:
 def create_storage(settings: Settings) -> BaseStorage:
     """Dialog state (the manager's `/campaign new`): in memory for one process, in Redis
     when several processes share the load behind a webhook."""
-    if settings.redis_url:
+    if settings.redis.url:
         from aiogram.fsm.storage.redis import RedisStorage
 
-        return RedisStorage.from_url(settings.redis_url)
+        return RedisStorage.from_url(settings.redis.url)
     return MemoryStorage()
 
 
@@ -123,8 +124,8 @@ def create_dispatcher(
     throttle_burst: int = 8,
 ) -> Dispatcher:
     """The Dispatcher with every router and middleware; dependencies as workflow data."""
-    link_secret = ("link:" + (settings.bot_token.get_secret_value()
-                              if settings.bot_token else "")).encode()
+    link_secret = ("link:" + (settings.telegram.token.get_secret_value()
+                              if settings.telegram.token else "")).encode()
     dp = Dispatcher(
         storage=create_storage(settings),
         settings=settings,
@@ -158,7 +159,7 @@ def create_webhook_app(
     app = web.Application()
     SimpleRequestHandler(
         dispatcher=dp, bot=bot, secret_token=secret, handle_in_background=handle_in_background
-    ).register(app, path=settings.webhook_path)
+    ).register(app, path=settings.telegram.webhook_path)
     setup_application(app, dp, bot=bot)
     return app
 
@@ -181,9 +182,9 @@ async def check_identity(bot: Bot, settings: Settings) -> User:
         me = await bot.get_me()
     except TelegramUnauthorizedError:
         raise StartupError("Telegram rejected PROMOBOT_BOT_TOKEN (401): check it") from None
-    if me.username and me.username != settings.bot_username:
+    if me.username and me.username != settings.telegram.username:
         log.warning("bot is @%s but PROMOBOT_BOT_USERNAME says %s: links use the latter",
-                    me.username, settings.bot_username)
+                    me.username, settings.telegram.username)
     return me
 
 
@@ -195,14 +196,15 @@ async def receive_updates(
     for the caller to watch. What stops receiving goes on `stack`."""
     secret = webhook_secret(settings)
     if secret is not None:
-        runner = await start_site(create_webhook_app(settings, bot, dp), settings.api_host,
-                                  settings.webhook_port, access_log=settings.api_access_log)
+        runner = await start_site(create_webhook_app(settings, bot, dp), settings.api.host,
+                                  settings.telegram.webhook_port,
+                                  access_log=settings.api.access_log)
         stack.push_async_callback(runner.cleanup)
         await bot.set_webhook(
-            settings.webhook_url or "", secret_token=secret,
+            settings.telegram.webhook_url or "", secret_token=secret,
             allowed_updates=dp.resolve_used_update_types(),
         )
-        log.info("webhook mode: %s", settings.webhook_url)
+        log.info("webhook mode: %s", settings.telegram.webhook_url)
         return None
     await bot.delete_webhook(drop_pending_updates=False)
     polling = asyncio.create_task(dp.start_polling(

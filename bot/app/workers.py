@@ -63,7 +63,7 @@ async def _serve_worker(serve: Serve, settings: Settings, ready: Connection) -> 
     try:
         await serve(settings, stop, reuse_port=True, ready=lambda: ready.send(None))
     except (OSError, SchemaNotCurrentError) as error:
-        ready.send(f"cannot serve on {settings.api_host}:{settings.api_port}: {error}")
+        ready.send(f"cannot serve on {settings.api.host}:{settings.api.port}: {error}")
         return 1
     return 0
 
@@ -93,7 +93,7 @@ class ApiWorkers:
         raise `WorkerFailed`."""
         pipes: list[Connection] = []
         try:
-            for index in range(self.settings.api_workers):
+            for index in range(self.settings.api.workers):
                 receive, send = self._context.Pipe(duplex=False)
                 process = self._context.Process(
                     target=_worker_main, args=(self._serve, self.settings, send),
@@ -114,7 +114,7 @@ class ApiWorkers:
             for pipe in pipes:
                 pipe.close()
         log.info("shop API: %d workers on http://%s:%s/api/v1", len(self._processes),
-                 self.settings.api_host, self.settings.api_port)
+                 self.settings.api.host, self.settings.api.port)
 
     async def ended(self) -> str | None:
         """Wait for the first worker to exit: None when a signal of its own stopped it

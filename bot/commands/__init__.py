@@ -31,4 +31,4 @@ async def open_database(settings: Settings) -> Database | None:
     except SchemaNotCurrentError as error:
         print(f"promobot: {error}", file=sys.stderr)
         return None
-    return create_database(settings.database_url)
+    return create_database(settings.db.url)

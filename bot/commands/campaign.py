@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import timedelta
 
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db import Database
+from bot.i18n import format_span
 from bot.promo.campaigns import running as campaigns
 from bot.promo.campaigns.context import Context
 
@@ -29,12 +29,6 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     status.add_argument("id", nargs="?", type=int, help="campaign id")
 
 
-def _duration(eta: timedelta | None) -> str:
-    if eta is None:
-        return "-"
-    minutes, secs = divmod(int(eta.total_seconds()), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 async def list_campaigns(ctx: Context, out: Callable[[str], None]) -> int:
@@ -67,9 +61,10 @@ async def show_status(ctx: Context, campaign_id: int | None, out: Callable[[str]
     for row in rows:
         c, d = row.campaign, row.delivery
         share = f"{d.sent / d.total:.0%}" if d.total else "-"
+        eta = format_span(d.eta, "en") if d.eta is not None else "-"
         out(f"#{c.id} {c.name} ({c.kind}, {c.status}): sent {d.sent}/{d.total} ({share}), "
             f"waiting {d.pending}, failed {d.failed}, skipped {d.skipped}; "
-            f"assigned {row.assigned} (holdout {row.holdout}); ETA {_duration(d.eta)}")
+            f"assigned {row.assigned} (holdout {row.holdout}); ETA {eta}")
     return 0
 
 
@@ -81,7 +76,7 @@ async def run(args: argparse.Namespace, settings: Settings, *, db: Database | No
     database = db or await open_database(settings)
     if database is None:
         return 2
-    ctx = Context(database, settings, clock(), batch_size=settings.campaign_batch_size)
+    ctx = Context(database, settings, clock(), batch_size=settings.jobs.campaign_batch_size)
     try:
         if args.action == "list":
             return await list_campaigns(ctx, out)

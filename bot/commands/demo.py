@@ -176,8 +176,8 @@ async def seed_shop(
 ) -> DemoSummary:
     """Write the demo shop in one transaction (the caller checks it is not there yet)."""
     now = clock()
-    shop = plan(customers, seed=seed, now=now, zone=settings.timezone)
-    currency = settings.currency
+    shop = plan(customers, seed=seed, now=now, zone=settings.shop.timezone)
+    currency = settings.shop.currency
     async with db.session() as session:
         await _insert(session, Customer.__table__, [
             {**row, "orders_count": 0, "gross_spend": 0, "net_spend": 0}
@@ -265,7 +265,7 @@ async def run(settings: Settings, *, customers: int, seed: int, force: bool) -> 
     db = await open_database(settings)
     if db is None:
         return 1
-    where = safe_url(settings.database_url)
+    where = safe_url(settings.db.url)
     try:
         async with db.read_session() as session:
             existing, others = await demo_customers(session), await other_customers(session)

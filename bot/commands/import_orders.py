@@ -65,7 +65,7 @@ async def run(path: str, settings: Settings) -> int:
         return 1
     try:
         summary = await import_orders(
-            db, parsed, settings=settings, progress=ProgressBar("importing")
+            db, parsed, shop=settings.shop, progress=ProgressBar("importing")
         )
     finally:
         await db.dispose()

@@ -90,7 +90,7 @@ async def ensure_schema(settings: Settings) -> None:
     A shared PostgreSQL is only checked: several instances upgrading at once, or an
     old build downgrading a newer schema, must be an operator's explicit step.
     """
-    url = settings.database_url
+    url = settings.db.url
     if is_sqlite_url(url):
         await upgrade(url)
         return

@@ -34,10 +34,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import PolicySettings
+from bot.config.values import Cap, QuietHours
 from bot.db.dialect import is_postgresql
 from bot.db.models import Customer, Delivery, DeliveryStatus
-from bot.windows import Cap, QuietHours, parse_caps, parse_gaps
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +49,14 @@ class Policy:
     defer_over_cap: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Policy:
+    def from_settings(cls, policy: PolicySettings) -> Policy:
+        """The settings' caps, gaps and quiet hours, parsed when the settings loaded."""
         return cls(
-            caps=parse_caps(settings.caps),
-            gaps=parse_gaps(settings.min_gaps),
-            exempt_reasons=frozenset(settings.cap_exempt_reasons),
-            quiet=QuietHours.parse(settings.quiet_hours),
-            defer_over_cap=settings.cap_overflow == "defer",
+            caps=policy.caps,
+            gaps=dict(policy.min_gaps),
+            exempt_reasons=policy.exempt_reasons,
+            quiet=policy.quiet_hours,
+            defer_over_cap=policy.overflow == "defer",
         )
 
     @property

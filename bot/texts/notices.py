@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from bot.db.models import Delivery, PromoCode
 from bot.delivery.outbox import Reason
 from bot.i18n import format_money, gettext, ngettext
-from bot.texts.wording import describe
+from bot.promo.codes.offers import Offer
+from bot.texts.wording import describe, sample_code
 
 
 def code_block(code: PromoCode, locale: str, tz: ZoneInfo) -> str:
@@ -182,3 +183,13 @@ def render_message(
     except ValueError:
         text = None
     return text or _fallback_text(delivery, code, locale, tz)
+
+
+def preview(
+    reason: Reason, payload: dict[str, Any], offer: Offer | None, *, locale: str, tz: ZoneInfo
+) -> str:
+    """A notice as shoppers will read it, before any row exists (a manager's preview): the
+    same renderer over an unsaved outbox row and a sample code of `offer`."""
+    code = sample_code(offer) if offer is not None else None
+    return render_notice(Delivery(reason=reason, payload=payload), code=code, locale=locale,
+                         tz=tz)

@@ -7,9 +7,10 @@ Plain text: callers escape or mark it up for their channel.
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.db.models import DiscountType
+from bot.db.models import DiscountType, PromoCode
 from bot.i18n import format_money, format_when, gettext
 from bot.promo.checkout.validation import CodeLike, Reason, Verdict
 from bot.promo.codes.offers import Offer
@@ -77,6 +78,20 @@ def deadline(code: CodeLike, locale: str, tz: ZoneInfo) -> str:
         )
     days = code.valid_days or 0
     return gettext("valid {days} days from the day you get it", locale).format(days=days)
+
+
+SAMPLE_CODE = "SAMPLE1234"
+
+
+def sample_code(offer: Offer, *, expires_at: datetime | None = None) -> PromoCode:
+    """An unsaved code carrying `offer`, for previews and terms shown before (or without)
+    any code of its own: worded exactly as a real one. Without `expires_at` it counts its
+    days from delivery (30 unless the offer says)."""
+    code = PromoCode(code=SAMPLE_CODE, **offer.code_columns(), expires_at=expires_at,
+                     starts_at=None)
+    if expires_at is None:
+        code.valid_days = code.valid_days or 30
+    return code
 
 
 def describe(code: CodeLike, locale: str, tz: ZoneInfo) -> list[str]:

@@ -34,7 +34,7 @@ class IsStaff(Filter):
             return False
         # A session of its own, closed before the handler runs, whose writes it must see.
         async with db.read_session() as session:
-            staff = await staff_member(session, event_from_user.id, settings)
+            staff = await staff_member(session, event_from_user.id, settings.telegram)
         return False if staff is None else {"staff": staff}
 
 
@@ -51,5 +51,5 @@ class Allowed(Filter):
 async def bootstrap(db: Database, settings: Settings, clock: Clock) -> None:
     """At start-up: owners from `PROMOBOT_OWNER_IDS` get their rows (idempotent)."""
     async with db.session() as session:
-        await bootstrap_owners(session, settings.owner_ids, clock())
+        await bootstrap_owners(session, settings.telegram.owner_ids, clock())
         await session.commit()

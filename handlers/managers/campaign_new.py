@@ -22,13 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db.models import Delivery, PromoCode, Role
+from bot.db.models import Role
+from bot.delivery.outbox import Reason
 from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns.admin import Draft
 from bot.promo.customers.segments import SEGMENTS
 from bot.promo.staff.managers import Staff
 from bot.promo.staff.manual_codes import build_offer
-from bot.texts.notices import render_notice
+from bot.texts.notices import preview
 from handlers.filters import Magic
 from handlers.managers.access import Allowed
 from handlers.managers.campaigns import kind_name
@@ -132,7 +133,7 @@ async def on_offer(message: Message, state: FSMContext, settings: Settings) -> N
     if text != "-":
         parts = text.split()
         try:
-            offer = build_offer(parts[0], currency=settings.currency,
+            offer = build_offer(parts[0], currency=settings.shop.currency,
                                 days=parts[1] if len(parts) > 1 else None,
                                 min_order=parts[2] if len(parts) > 2 else None,
                                 categories=parts[3] if len(parts) > 3 else None)
@@ -169,7 +170,7 @@ async def on_variants_text(message: Message, state: FSMContext, settings: Settin
         for name, weight, reward in lines:
             if not weight.isdigit() or not 1 <= int(weight) <= 100:
                 raise ValueError
-            offer = build_offer(reward, currency=settings.currency)
+            offer = build_offer(reward, currency=settings.shop.currency)
             data = {"discount_type": str(offer.discount_type), "value": offer.value}
             variants.append({"name": name[:64], "weight": int(weight), "offer": data})
     except ValueError:
@@ -241,15 +242,10 @@ async def on_message_ru(message: Message, state: FSMContext) -> None:
 
 def _sample(draft: Draft, locale: str, settings: Settings) -> str:
     """The message as shoppers will read it, rendered by the sender's own renderer."""
-    delivery = Delivery(reason="campaign", payload={"message": {"ru": draft.message_ru,
-                                                                "en": draft.message_en}})
     offers = draft.offers()
-    code = None
-    if offers:
-        code = PromoCode(code="SAMPLE1234", **offers[0].code_columns(), expires_at=None,
-                         starts_at=None)
-        code.valid_days = code.valid_days or 30
-    return render_notice(delivery, code=code, locale=locale, tz=settings.zone)
+    payload = {"message": {"ru": draft.message_ru, "en": draft.message_en}}
+    return preview(Reason.CAMPAIGN, payload, offers[0] if offers else None, locale=locale,
+                   tz=settings.shop.zone)
 
 
 async def on_message_en(message: Message, state: FSMContext, settings: Settings) -> None:
@@ -291,7 +287,7 @@ async def on_confirm(
     if callback_data.value != "yes":
         await message.answer(_("Cancelled: nothing was saved."))
         return
-    campaign = await campaign_admin.create(session, staff, draft, settings=settings,
+    campaign = await campaign_admin.create(session, staff, draft, guardrail=settings.guardrail,
                                            now=clock())
     await session.commit()
     await message.answer(_("✅ Campaign #{id} created. Details and controls: /campaign {id}; "

@@ -5,8 +5,6 @@ Reading is for every staff role; changing a campaign's state needs a manager.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from aiogram import Bot, Dispatcher, F, Router, html
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -21,6 +19,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Campaign, CampaignStatus, Role
 from bot.delivery.progress import progress
+from bot.i18n import format_span
 from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns.admin import ACTIONS, Counts
 from bot.promo.codes.offers import Offer
@@ -59,13 +58,6 @@ def action_name(action: str) -> str:
     return names[action]
 
 
-def duration(span: timedelta) -> str:
-    minutes = int(span.total_seconds() // 60)
-    if minutes < 1:
-        return _("under a minute")
-    hours, minutes = divmod(minutes, 60)
-    return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes) if hours else (
-        _("{minutes} min").format(minutes=minutes))
 
 
 def offer_line(offer: Offer, i18n: I18n) -> str:
@@ -109,7 +101,7 @@ async def card_text(session: AsyncSession, campaign_id: int, settings: Settings,
                     clock: Clock) -> tuple[str, Campaign]:
     campaign, variants = await campaign_admin.load(session, campaign_id)
     found = (await campaign_admin.counts(session, [campaign_id]))[campaign_id]
-    sent = await progress(session, campaign_id, now=clock(), rate=settings.delivery_rate)
+    sent = await progress(session, campaign_id, now=clock(), rate=settings.send.delivery_rate)
     lines = [f"<b>{summary_line(campaign, found)}</b>"]
     if campaign.segment:
         lines.append(_("Segment: {segment}").format(segment=html.quote(campaign.segment)))
@@ -128,7 +120,8 @@ async def card_text(session: AsyncSession, campaign_id: int, settings: Settings,
                    "{skipped} held back").format(sent=sent.sent, pending=sent.pending,
                                                  failed=sent.failed, skipped=sent.skipped))
     if sent.pending and campaign.status == CampaignStatus.ACTIVE and sent.eta is not None:
-        lines.append(_("Time to send the rest: {eta}").format(eta=duration(sent.eta)))
+        lines.append(_("Time to send the rest: {eta}").format(
+            eta=format_span(sent.eta, i18n.current_locale)))
     return "\n".join(lines), campaign
 
 
@@ -253,7 +246,8 @@ async def preview_command(
     lines.append(_("Estimated discount cost: {cost}").format(cost=money(seen.cost, settings,
                                                                         i18n)))
     lines.append(_("Time to send at {rate}/s: {time}").format(
-        rate=f"{settings.delivery_rate:g}", time=duration(seen.send_time)))
+        rate=f"{settings.send.delivery_rate:g}",
+        time=format_span(seen.send_time, i18n.current_locale)))
     await message.answer("\n".join(lines))
 
 

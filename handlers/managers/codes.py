@@ -16,17 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db.models import PromoCode, Role
+from bot.db.models import Role
 from bot.promo.customers.profiles import find_customer
 from bot.promo.staff import manual_codes as manual
 from bot.promo.staff.managers import Staff
-from bot.texts.wording import describe
+from bot.texts.wording import describe, sample_code
 from handlers.managers.access import Allowed
 from handlers.managers.common import answer_usage, args_of, money
 
 
 def _terms(code: object, i18n: I18n, settings: Settings) -> list[str]:
-    return describe(code, i18n.current_locale, settings.zone)  # type: ignore[arg-type]
+    return describe(code, i18n.current_locale, settings.shop.zone)  # type: ignore[arg-type]
 
 
 async def issue(
@@ -44,7 +44,7 @@ async def issue(
         await answer_usage(message, "issue")
         return
     try:
-        offer = manual.build_offer(args[1], currency=settings.currency,
+        offer = manual.build_offer(args[1], currency=settings.shop.currency,
                                    days=args[2] if len(args) > 2 else None,
                                    min_order=args[3] if len(args) > 3 else None,
                                    categories=args[4] if len(args) > 4 else None)
@@ -112,8 +112,7 @@ async def bulk(
         return
     made = await manual.issue_for_campaign(session, staff, int(args[0]), int(args[1]),
                                            settings=settings, now=clock())
-    sample = PromoCode(**made.offer.code_columns(), expires_at=made.expires_at)
-    terms = _terms(sample, i18n, settings)
+    terms = _terms(sample_code(made.offer, expires_at=made.expires_at), i18n, settings)
     document = manual.bulk_csv(made.codes, terms, made.expires_at)
     # Sent before the commit: if Telegram refuses the upload, no codes exist that nobody
     # has (the error handler tells the manager, the transaction rolls back).

@@ -53,7 +53,7 @@ async def answer_usage(message: Message, command: str, problem: str | None = Non
 
 
 def money(amount: int, settings: Settings, i18n: I18n) -> str:
-    return format_money(amount, settings.currency, i18n.current_locale)
+    return format_money(amount, settings.shop.currency, i18n.current_locale)
 
 
 def args_of(text: str | None) -> list[str]:
@@ -62,7 +62,7 @@ def args_of(text: str | None) -> list[str]:
 
 def error_text(error: DomainError, settings: Settings, i18n: I18n) -> str:
     """A domain refusal in the manager's words (`bot.texts.errors`), escaped for HTML."""
-    reader = Reader(locale=i18n.current_locale, currency=settings.currency)
+    reader = Reader(locale=i18n.current_locale, currency=settings.shop.currency)
     return html.quote(refusal_text(error, reader))
 
 

@@ -51,7 +51,7 @@ async def show_customer(
         await answer_usage(message, "customer", _("No customer matches {who}.").format(
             who=args[0]))
         return
-    now, locale, tz = clock(), i18n.current_locale, settings.zone
+    now, locale, tz = clock(), i18n.current_locale, settings.shop.zone
     seen = await customer_card.card(read_session, customer, settings=settings, now=now)
     when = (lambda moment: format_when(moment, locale, tz))  # noqa: E731
     telegram = _("not linked")

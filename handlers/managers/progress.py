@@ -15,7 +15,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
@@ -25,7 +24,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.db.models import CampaignStatus
 from bot.delivery.progress import Progress, progress
-from bot.i18n import gettext
+from bot.i18n import format_span, gettext
 from bot.promo.campaigns.builtin import campaign_status
 
 log = logging.getLogger(__name__)
@@ -39,14 +38,6 @@ class Snapshot:
     numbers: Progress
 
 
-def span(eta: timedelta, locale: str) -> str:
-    minutes = int(eta.total_seconds() // 60)
-    if minutes < 1:
-        return gettext("under a minute", locale)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return gettext("{hours} h {minutes} min", locale).format(hours=hours, minutes=minutes)
-    return gettext("{minutes} min", locale).format(minutes=minutes)
 
 
 def running_text(campaign_id: int, seen: Snapshot, locale: str) -> str:
@@ -59,7 +50,7 @@ def running_text(campaign_id: int, seen: Snapshot, locale: str) -> str:
         id=campaign_id, sent=p.sent, total=p.total, failed=p.failed, pending=p.pending)]
     if p.eta is not None:
         lines.append(gettext("Time to send the rest: {eta}", locale).format(
-            eta=span(p.eta, locale)))
+            eta=format_span(p.eta, locale)))
     return "\n".join(lines)
 
 
@@ -144,7 +135,7 @@ class LiveProgress:
             if status is None:
                 return None
             numbers = await progress(session, campaign_id, now=self.clock(),
-                                     rate=self.settings.delivery_rate)
+                                     rate=self.settings.send.delivery_rate)
         return Snapshot(str(status), numbers)
 
     async def _run(self, bot: Bot, chat_id: int, campaign_id: int, locale: str) -> None:

@@ -56,7 +56,7 @@ async def _read(
     now = clock()
     stats = await analytics.campaign_stats(read_session, campaign_id=campaign_id,
                                            since=now - timedelta(days=days), until=now,
-                                           settings=settings)
+                                           guardrail=settings.guardrail)
     return stats, title
 
 
@@ -64,8 +64,8 @@ def stats_text(stats: analytics.Stats, title: str, settings: Settings, i18n: I18
     locale = i18n.current_locale
     lines = [
         f"📊 <b>{html.quote(title)}</b>",
-        _("{since} — {until}").format(since=format_day(stats.since, locale, settings.zone),
-                                      until=format_day(stats.until, locale, settings.zone)),
+        _("{since} — {until}").format(since=format_day(stats.since, locale, settings.shop.zone),
+                                      until=format_day(stats.until, locale, settings.shop.zone)),
         _("Sent: {sent}, delivered: {delivered}").format(sent=stats.sent,
                                                          delivered=stats.delivered),
         _("Redeemed: {redeemed} (redemption rate {rate})").format(
@@ -125,7 +125,7 @@ async def export_stats(
         return
     stats, _title = found
     name = f"stats-{stats.campaign_id or 'all'}-{stats.until:%Y%m%d}.csv"
-    await message.answer_document(BufferedInputFile(analytics.to_csv(stats, settings.currency),
+    await message.answer_document(BufferedInputFile(analytics.to_csv(stats, settings.shop.currency),
                                                     filename=name))
 
 

@@ -27,14 +27,14 @@ AUDIT_SHOWN = 10
 async def show_staff(
     message: Message, read_session: AsyncSession, settings: Settings, i18n: I18n
 ) -> None:
-    rows = await managers.list_staff(read_session, settings)
+    rows = await managers.list_staff(read_session, settings.telegram)
     lines = [_("👥 Staff:")]
     for row in rows:
         who = f"{row.telegram_id}" + (f" (@{html.quote(row.username)})" if row.username else "")
         budget = ""
         if row.role != Role.OWNER.value:
             amount = row.monthly_budget if row.monthly_budget is not None else (
-                settings.manager_monthly_budget)
+                settings.staff.monthly_budget)
             budget = " — " + (_("budget {amount}/month").format(amount=money(amount, settings,
                                                                                 i18n))
                               if amount else _("no budget limit"))
@@ -51,7 +51,7 @@ async def show_log(
         return
     lines = [_("📝 Latest actions:")]
     for row in rows:
-        when = format_when(row.created_at, i18n.current_locale, settings.zone)
+        when = format_when(row.created_at, i18n.current_locale, settings.shop.zone)
         target = f" {html.quote(row.entity)} {html.quote(row.entity_id or '')}".rstrip()
         lines.append(f"• {when} {html.quote(row.actor)}: {html.quote(row.action)}{target}")
     await message.answer("\n".join(lines))
@@ -90,10 +90,10 @@ async def managers_command(
             if len(rest) not in (2, 3) or rest[1].lower() not in {r.value for r in Role}:
                 await answer_usage(message, "managers")
                 return
-            budget = parse_amount(rest[2], settings.currency) if len(rest) == 3 else None
+            budget = parse_amount(rest[2], settings.shop.currency) if len(rest) == 3 else None
             _before, after = await managers.put_staff(
                 session, staff, telegram_id=telegram_id, role=Role(rest[1].lower()),
-                monthly_budget=budget, settings=settings, now=clock())
+                monthly_budget=budget, telegram=settings.telegram, now=clock())
             text = _("✅ {who} is now {role}.").format(who=telegram_id,
                                                      role=role_name(after["role"]))
         elif action == "remove":
@@ -101,20 +101,20 @@ async def managers_command(
                 await answer_usage(message, "managers")
                 return
             await managers.remove_staff(session, staff, telegram_id=telegram_id,
-                                        settings=settings, now=clock())
+                                        telegram=settings.telegram, now=clock())
             text = _("✅ {who} is no longer on the staff.").format(who=telegram_id)
         else:
             if len(rest) != 2:
                 await answer_usage(message, "managers")
                 return
-            current = await managers.staff_member(session, telegram_id, settings)
+            current = await managers.staff_member(session, telegram_id, settings.telegram)
             if current is None:
                 raise DomainError(ErrorCode.NOT_STAFF, "no such staff member")
             budget = None if rest[1].lower() in ("none", "default", "-") else parse_amount(
-                rest[1], settings.currency)
+                rest[1], settings.shop.currency)
             await managers.put_staff(session, staff, telegram_id=telegram_id,
                                      role=current.role, monthly_budget=budget,
-                                     settings=settings, now=clock())
+                                     telegram=settings.telegram, now=clock())
             text = _("✅ Budget of {who}: {amount}/month.").format(
                 who=telegram_id,
                 amount=money(budget, settings, i18n) if budget is not None else _("default"))

@@ -21,7 +21,7 @@ def make_api(settings: Settings, db: Database, clock: Any) -> Callable[..., Any]
 
     @asynccontextmanager
     async def make(**overrides: Any) -> AsyncIterator[Api]:
-        app_settings = settings.model_copy(update=overrides) if overrides else settings
+        app_settings = settings.replace(**overrides) if overrides else settings
         async with TestClient(TestServer(create_app(app_settings, db, clock=clock))) as client:
             yield Api(client)
 

@@ -32,7 +32,7 @@ SCHEMA.config.generation.update(
 
 
 async def _start(app_settings: Settings) -> tuple[web.AppRunner, int, Database]:
-    db = create_database(app_settings.database_url)
+    db = create_database(app_settings.db.url)
     if db.is_sqlite:
         async with db.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
@@ -49,7 +49,7 @@ async def _start(app_settings: Settings) -> tuple[web.AppRunner, int, Database]:
 @pytest.fixture
 def base_url(settings: Settings) -> Iterator[str]:
     """The app on a thread of its own, on the test database (one server per operation)."""
-    app_settings = settings.model_copy(update={"api_failed_validations_per_minute": 1_000_000})
+    app_settings = settings.replace(api_failed_validations_per_minute=1_000_000)
     loop = asyncio.new_event_loop()
     runner, port, db = loop.run_until_complete(_start(app_settings))
     thread = threading.Thread(target=loop.run_forever, daemon=True)

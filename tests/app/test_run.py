@@ -37,9 +37,9 @@ async def wait_until(ready: Callable[[], object]) -> None:
 
 
 async def test_polling_answers_and_stops_cleanly(tg_settings: Settings, api: FakeBotAPI) -> None:
-    if not is_sqlite_url(tg_settings.database_url):
+    if not is_sqlite_url(tg_settings.db.url):
         pytest.skip("serve() migrates only SQLite; PostgreSQL is covered by the other tests")
-    settings = tg_settings.model_copy(update={"api_port": 0})
+    settings = tg_settings.replace(api_port=0)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop))
     api.queue_update(u.message(5001, "/help", language_code="en"))
@@ -57,8 +57,7 @@ async def test_polling_answers_and_stops_cleanly(tg_settings: Settings, api: Fak
     ("not-a-token", "malformed"),
 ])
 async def test_bad_token_stops_start_up(tg_settings: Settings, token, message, capsys) -> None:
-    settings = tg_settings.model_copy(
-        update={"bot_token": SecretStr(token) if token else None})
+    settings = tg_settings.replace(bot_token=SecretStr(token) if token else None)
     with pytest.raises(StartupError, match=message):
         await serve(settings, asyncio.Event())
     assert await run(settings) == 2
@@ -67,13 +66,13 @@ async def test_bad_token_stops_start_up(tg_settings: Settings, token, message, c
 
 async def test_run_delivers_what_the_outbox_holds(tg_settings: Settings, api: FakeBotAPI) -> None:
     """A code queued by any part of the product reaches the shopper through `promobot run`."""
-    if not is_sqlite_url(tg_settings.database_url):
+    if not is_sqlite_url(tg_settings.db.url):
         pytest.skip("serve() migrates only SQLite; PostgreSQL is covered by the other tests")
-    settings = tg_settings.model_copy(update={"api_port": 0, "quiet_hours": ""})
+    settings = tg_settings.replace(api_port=0, quiet_hours="")
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop))
     await wait_until(lambda: api.calls("deleteWebhook"))
-    db = create_database(settings.database_url)
+    db = create_database(settings.db.url)
     async with db.session() as session:
         customer = Customer(external_id="c-run")
         session.add(customer)
@@ -102,10 +101,10 @@ async def test_run_delivers_what_the_outbox_holds(tg_settings: Settings, api: Fa
 async def test_run_serves_the_shop_api_from_worker_processes(
     tg_settings: Settings, api: FakeBotAPI
 ) -> None:
-    if not is_sqlite_url(tg_settings.database_url):
+    if not is_sqlite_url(tg_settings.db.url):
         pytest.skip("serve() migrates only SQLite; PostgreSQL is covered by the other tests")
     port = free_port()
-    settings = tg_settings.model_copy(update={"api_port": port, "api_workers": 2})
+    settings = tg_settings.replace(api_port=port, api_workers=2)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop))
     api.queue_update(u.message(5002, "/help", language_code="en"))

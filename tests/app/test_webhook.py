@@ -24,9 +24,9 @@ HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 @pytest.fixture
 def hook_settings(tg_settings: Settings) -> Settings:
-    return tg_settings.model_copy(update={
-        "webhook_url": "https://shop.example/telegram/webhook", "webhook_secret": SecretStr(SECRET),
-    })
+    return tg_settings.replace(
+        webhook_url="https://shop.example/telegram/webhook", webhook_secret=SecretStr(SECRET),
+    )
 
 
 @pytest.fixture
@@ -60,9 +60,9 @@ async def test_right_secret_is_handled_and_a_retry_only_once(client, api, db) ->
 
 
 def test_webhook_without_a_secret_refuses_to_start(tg_settings: Settings) -> None:
-    no_secret = tg_settings.model_copy(update={"webhook_url": "https://shop.example/hook"})
+    no_secret = tg_settings.replace(webhook_url="https://shop.example/hook")
     with pytest.raises(StartupError, match="PROMOBOT_WEBHOOK_SECRET"):
         webhook_secret(no_secret)
-    bad = no_secret.model_copy(update={"webhook_secret": SecretStr("has spaces")})
+    bad = no_secret.replace(webhook_secret=SecretStr("has spaces"))
     with pytest.raises(StartupError):
         webhook_secret(bad)

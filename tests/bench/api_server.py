@@ -130,10 +130,10 @@ async def serve_inline() -> None:
 
     settings = Settings()
     await ensure_schema(settings)
-    db = create_database(settings.database_url)
+    db = create_database(settings.db.url)
     runner = web.AppRunner(create_app(settings, db))
     await runner.setup()
-    await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+    await web.TCPSite(runner, settings.api.host, settings.api.port).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

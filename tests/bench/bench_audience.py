@@ -147,11 +147,11 @@ async def measure(url: str, args: argparse.Namespace) -> list[str]:
     steps = ladder(settings)
     comeback_id = await ensure_builtin(ctx, "comeback")
     for step in steps:
-        query = entry_query(comeback_id, steps, step.index, now=seg.NOW, tz=settings.zone,
-                            max_days=settings.comeback_max_silent_days)
+        query = entry_query(comeback_id, steps, step.index, now=seg.NOW, tz=settings.shop.zone,
+                            max_days=settings.comeback.max_silent_days)
         await timed(f"select comeback step {step.index} ({step.days}+ days)",
                     select_only(ctx, "select", query))
-    almost_lost = get_segment("almost_lost").select(now=seg.NOW, tz=settings.zone)
+    almost_lost = get_segment("almost_lost").select(now=seg.NOW, tz=settings.shop.zone)
     await timed("select almost_lost", select_only(ctx, "select", almost_lost))
 
     async with db.session() as session:

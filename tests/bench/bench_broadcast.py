@@ -333,7 +333,7 @@ async def queue_audience(url: str, audience: int, batch: int = 5000) -> dict[str
         settings = Settings(_env_file=None, database_url=url, quiet_hours="")
         claim_started = time.perf_counter()
         claimed = await claim(db, now=datetime.now(UTC), limit=1000, lease=timedelta(minutes=1),
-                              policy=Policy.from_settings(settings), settings=settings)
+                              policy=Policy.from_settings(settings.policy), shop=settings.shop)
         claim_seconds = time.perf_counter() - claim_started
     finally:
         await db.dispose()

@@ -22,12 +22,12 @@ AGGREGATES = ("orders_count", "gross_spend", "net_spend", "first_order_at", "las
 
 async def test_demo_has_every_segment(db, settings, clock):
     summary = await seed_shop(db, settings, customers=150, seed=3, clock=clock)
-    kinds = plan(150, seed=3, now=clock(), zone=settings.timezone).kinds
+    kinds = plan(150, seed=3, now=clock(), zone=settings.shop.timezone).kinds
     assert summary.customers == 150 and summary.orders > 300 and summary.redemptions > 0
     assert set(summary.statuses) == {"paid", "delivered", "cancelled", "returned",
                                      "partially_returned"}
 
-    tz, now = ZoneInfo(settings.timezone), clock()
+    tz, now = ZoneInfo(settings.shop.timezone), clock()
     async with db.read_session() as session:
         async def ids(query) -> set[str]:
             rows = await session.scalars(
@@ -68,7 +68,7 @@ async def test_demo_aggregates_equal_a_replay_through_upsert_order(db, settings,
                 placed_at=order.placed_at, status=order.status, total=order.total,
                 currency=order.currency, items=lines.get(order.id, []),
                 discount=order.discount, returned_amount=order.returned_amount,
-                now=clock(), settings=settings,
+                now=clock(), shop=settings.shop,
             )
         await session.commit()
         replayed = {

@@ -21,19 +21,19 @@ async def api() -> AsyncIterator[LimitedBotAPI]:
 @pytest.fixture
 def dsettings(settings: Settings, api: LimitedBotAPI) -> Settings:
     """Fast settings: high rate, no caps or quiet hours unless a test sets them."""
-    return settings.model_copy(update={
-        "telegram_api_url": api.url,
-        "send_rate": 500.0,
-        "caps": [],
-        "min_gaps": [],
-        "quiet_hours": "",
-        "send_poll_seconds": 0.05,
-        "send_backoff_seconds": 0.05,
-        "send_backoff_max_seconds": 0.2,
-        "send_max_attempts": 3,
-        "send_lease_seconds": 10.0,
-        "send_timeout_seconds": 1.0,
-    })
+    return settings.replace(
+        telegram_api_url=api.url,
+        send_rate=500.0,
+        caps=[],
+        min_gaps=[],
+        quiet_hours="",
+        send_poll_seconds=0.05,
+        send_backoff_seconds=0.05,
+        send_backoff_max_seconds=0.2,
+        send_max_attempts=3,
+        send_lease_seconds=10.0,
+        send_timeout_seconds=1.0,
+    )
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ from aiogram import Bot
 from pydantic import ValidationError
 
 from bot.config import Settings
+from bot.config.values import Cap, parse_caps, parse_gaps
 from bot.db import Database
 from bot.db.models import CodeStatus, Delivery, DeliveryStatus, PromoCode
-from bot.delivery.caps import Cap, Policy, parse_caps, parse_gaps
+from bot.delivery.caps import Policy
 from bot.delivery.outbox import enqueue
 from bot.delivery.sender import Sender
 from bot.delivery.sender.claim import claim
@@ -33,7 +34,8 @@ def test_parsing() -> None:
         Settings(_env_file=None, caps="3/7x")
     with pytest.raises(ValidationError):
         Settings(_env_file=None, quiet_hours="22-8")
-    assert Settings(_env_file=None, caps="1/1d, 3/7d").caps == ["1/1d", "3/7d"]
+    assert Settings(_env_file=None, caps="1/1d, 3/7d").policy.caps == (
+        Cap(1, timedelta(days=1)), Cap(3, timedelta(days=7)))
 
 
 async def _code_status(db: Database, delivery: Delivery) -> str:
@@ -82,7 +84,7 @@ async def test_hundred_concurrent_checks_never_exceed_the_cap(
 
     async def one() -> int:
         jobs = await claim(db, now=MORNING, limit=1, lease=timedelta(seconds=60),
-                           policy=policy, settings=dsettings)
+                           policy=policy, shop=dsettings.shop)
         return len(jobs)
 
     claimed = await asyncio.gather(*(one() for _ in range(100)))
@@ -92,7 +94,7 @@ async def test_hundred_concurrent_checks_never_exceed_the_cap(
     assert got[DeliveryStatus.CAPPED] + got.get(DeliveryStatus.PENDING, 0) == 97
     # Whatever is still pending is capped by the next claim too: never a fourth slot.
     while await claim(db, now=MORNING, limit=100, lease=timedelta(seconds=60), policy=policy,
-                      settings=dsettings):
+                      shop=dsettings.shop):
         raise AssertionError("a fourth message got a slot")
     assert (await statuses(db))[DeliveryStatus.CAPPED] == 97
 
@@ -103,7 +105,7 @@ async def test_opted_out_gets_no_promotion_but_service_messages(
     [shopper] = await shoppers(db, 1, marketing_opt_in=False)
     await queue(db, [shopper], now=MORNING, key="promo")
     await queue(db, [shopper], now=MORNING, key="service", promotional=False, with_code=False)
-    inbox = Inbox(db, bot, dsettings.model_copy(update={"caps": ["1/1d"]}), SetClock(MORNING),
+    inbox = Inbox(db, bot, dsettings.replace(caps=["1/1d"]), SetClock(MORNING),
                   shopper)
     await inbox.deliver()
     rows = await inbox.rows()

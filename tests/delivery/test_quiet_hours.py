@@ -9,10 +9,9 @@ import pytest
 from aiogram import Bot
 from sqlalchemy import select, update
 
-from bot.config import Settings
+from bot.config import QuietHours, Settings
 from bot.db import Database
 from bot.db.models import Customer, Delivery, DeliveryStatus
-from bot.delivery.caps import QuietHours
 from bot.delivery.sender import Sender
 from bot.texts.notices import render_message
 from tests.support.delivery import SetClock, deliver_all, queue, shoppers
@@ -70,8 +69,7 @@ def test_daytime_window_and_parsing() -> None:
 async def test_night_messages_wait_for_the_morning_in_the_shoppers_zone(
     db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
 ) -> None:
-    settings = dsettings.model_copy(update={"quiet_hours": "22:00-08:00",
-                                            "timezone": "Europe/Moscow"})
+    settings = dsettings.replace(quiet_hours="22:00-08:00", timezone="Europe/Moscow")
     berlin = await shoppers(db, 1, timezone="Europe/Berlin")
     unknown = await shoppers(db, 1, start=1)
     async with db.session() as session:  # a zone no door lets in (say, one tzdata dropped)

@@ -58,7 +58,7 @@ async def test_429_pauses_everything_and_retries_the_same_row(
     people = await shoppers(db, 40)
     await queue(db, people, now=utcnow())
     sender = Sender(
-        db, bot, dsettings.model_copy(update={"send_rate": 100.0}), render=render_message
+        db, bot, dsettings.replace(send_rate=100.0), render=render_message
     )
     await sender.start()
     await eventually(lambda: len(api.send_times()) >= 10)
@@ -162,7 +162,7 @@ async def test_two_instances_never_send_a_row_twice(
 ) -> None:
     people = await shoppers(db, 200)
     await queue(db, people, now=utcnow())
-    other_db = create_database(dsettings.database_url)
+    other_db = create_database(dsettings.db.url)
     bots = [make_bot(dsettings), make_bot(dsettings)]
     senders = [
         Sender(db, bots[0], dsettings, concurrency=8, batch=20, render=render_message),
@@ -187,7 +187,7 @@ async def test_stop_finishes_in_flight_and_releases_the_rest(
     await queue(db, people, now=utcnow())
     api.latency = 0.05
     sender = Sender(
-        db, bot, dsettings.model_copy(update={"send_rate": 50.0}), concurrency=4,
+        db, bot, dsettings.replace(send_rate=50.0), concurrency=4,
         render=render_message,
     )
     await sender.start()
@@ -214,7 +214,7 @@ async def test_within_telegrams_limits_at_full_speed(
     await queue(db, people[:1], now=utcnow(), key="again", promotional=False)
     await queue(db, people[:1], now=utcnow(), key="third", promotional=False)
     await deliver_all(Sender(
-        db, bot, dsettings.model_copy(update={"send_rate": 30.0}), render=render_message
+        db, bot, dsettings.replace(send_rate=30.0), render=render_message
     ), db)
 
     assert api.violations == []

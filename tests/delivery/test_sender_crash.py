@@ -34,7 +34,7 @@ async def test_sigkill_mid_broadcast_then_restart(
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        "PROMOBOT_DATABASE_URL": dsettings.database_url,
+        "PROMOBOT_DATABASE_URL": dsettings.db.url,
         "PROMOBOT_TELEGRAM_API_URL": api.url,
         "PROMOBOT_BOT_TOKEN": "123456:TEST-token-for-tests-only",
         "PROMOBOT_SEND_RATE": "100",

@@ -26,7 +26,7 @@ def test_without_redis_state_stays_in_memory(settings) -> None:
 
 @pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
 async def test_two_instances_share_a_managers_dialog(settings) -> None:
-    settings.redis_url = "redis://127.0.0.1:6379/0"
+    settings = settings.replace(redis_url="redis://127.0.0.1:6379/0")
     first, second = create_storage(settings), create_storage(settings)
     key = StorageKey(bot_id=random.randint(1, 10**9), chat_id=42, user_id=42)
     try:

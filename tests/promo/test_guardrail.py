@@ -10,8 +10,8 @@ from bot.promo.codes.guardrail import average_order_value, check_discount
 async def check(db, settings, clock, discount_type, value, **kw):
     async with db.read_session() as session:
         return await check_discount(
-            session, discount_type=discount_type, value=value, settings=settings, now=clock(),
-            **kw,
+            session, discount_type=discount_type, value=value, guardrail=settings.guardrail,
+            now=clock(), **kw,
         )
 
 
@@ -68,17 +68,19 @@ async def test_average_measured_from_recent_orders(db, settings, clock):
         await session.commit()
 
     async with db.read_session() as session:
-        assert await average_order_value(session, settings, now=now) == (333_333, "measured")
+        assert await average_order_value(session, settings.guardrail, now=now) == (
+            333_333, "measured")
     # 1 500 / 3 333.33 = 45 % break-even, 27 % usable.
     result = await check(db, settings, clock, "percent", 27)
     assert (result.allowed, result.ceiling_percent) == (True, Decimal("27.0"))
 
-    settings.guardrail_average_order_value = 300_000
+    settings = settings.replace(guardrail_average_order_value=300_000)
     async with db.read_session() as session:
-        assert await average_order_value(session, settings, now=now) == (300_000, "setting")
+        assert await average_order_value(session, settings.guardrail, now=now) == (
+            300_000, "setting")
 
 
 @pytest.mark.parametrize(("share", "ceiling"), [(0.3, "21.0"), (0.5, "15.0"), (0.0, "30.0")])
 async def test_safety_share_is_configurable(db, settings, clock, share, ceiling):
-    settings.guardrail_safety_share = share
+    settings = settings.replace(guardrail_safety_share=share)
     assert (await check(db, settings, clock, "percent", 1)).ceiling_percent == Decimal(ceiling)

@@ -47,7 +47,7 @@ async def snapshot(db) -> tuple:
 
 async def test_import_creates_customers_orders_and_aggregates(db, settings, clock, tmp_path):
     path = write(tmp_path, GOOD)
-    summary = await import_file(db, path, settings=settings, clock=clock)
+    summary = await import_file(db, path, shop=settings.shop, clock=clock)
 
     assert summary.errors == []
     assert (summary.rows, summary.orders_in_file) == (6, 5)
@@ -75,11 +75,11 @@ async def test_import_creates_customers_orders_and_aggregates(db, settings, cloc
 
 async def test_reimport_changes_nothing(db, settings, clock, tmp_path):
     path = write(tmp_path, GOOD)
-    await import_file(db, path, settings=settings, clock=clock)
+    await import_file(db, path, shop=settings.shop, clock=clock)
     before = await snapshot(db)
 
     clock.advance(days=1)
-    again = await import_file(db, path, settings=settings, clock=clock)
+    again = await import_file(db, path, shop=settings.shop, clock=clock)
 
     assert not again.changed and again.errors == []
     assert (again.customers_unchanged, again.orders_unchanged) == (2, 5)
@@ -87,12 +87,12 @@ async def test_reimport_changes_nothing(db, settings, clock, tmp_path):
 
 
 async def test_reimport_applies_a_status_change_once(db, settings, clock, tmp_path):
-    await import_file(db, write(tmp_path, GOOD), settings=settings, clock=clock)
+    await import_file(db, write(tmp_path, GOOD), shop=settings.shop, clock=clock)
     changed = [line.replace("B-1,c2,2025-02-01T08:00:00+00:00,paid",
                             "B-1,c2,2025-02-01T08:00:00+00:00,returned") for line in GOOD]
     path = write(tmp_path, changed, "changed.csv")
     for _ in range(2):
-        summary = await import_file(db, path, settings=settings, clock=clock)
+        summary = await import_file(db, path, shop=settings.shop, clock=clock)
     assert (summary.orders_updated, summary.orders_unchanged) == (0, 5)
     async with db.read_session() as session:
         ivan = await session.scalar(select(Customer).where(Customer.external_id == "c2"))
@@ -119,7 +119,7 @@ async def test_broken_lines_are_reported_and_good_ones_import(db, settings, cloc
     ]
     # Excel's habits: a BOM and semicolons.
     path = write(tmp_path, lines, encoding="utf-8-sig", sep=";")
-    summary = await import_file(db, path, settings=settings, clock=clock)
+    summary = await import_file(db, path, shop=settings.shop, clock=clock)
 
     reasons = {error.line: error.reason for error in summary.errors}
     assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 9, 10, 13, 15]

@@ -32,7 +32,7 @@ async def push(db, settings, clock, order_id, *, customer="c-1", **fields):
     data.update(fields)
     async with db.session() as session:
         result = await upsert_order(
-            session, order_id, customer=customer, now=clock(), settings=settings, **data
+            session, order_id, customer=customer, now=clock(), shop=settings.shop, **data
         )
         await session.commit()
     return result
@@ -245,7 +245,7 @@ async def test_customer_object_in_the_session_is_kept_current(db, settings, cloc
         customer, _ = await upsert_customer(session, "c-1", now=clock())
         await upsert_order(
             session, "o-1", customer=customer, placed_at=clock(), status="paid",
-            total=250_000, currency="RUB", items=[], now=clock(), settings=settings,
+            total=250_000, currency="RUB", items=[], now=clock(), shop=settings.shop,
         )
         assert (customer.orders_count, customer.net_spend) == (1, 250_000)
         await session.commit()

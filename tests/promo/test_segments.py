@@ -122,7 +122,7 @@ async def test_a_customer_who_ordered_in_between_drops_out(db, settings, clock):
         async with db.session() as session:
             await upsert_order(
                 session, order_id, customer="c-1", placed_at=placed_at, status="delivered",
-                total=100_000, currency="RUB", items=[], now=clock(), settings=settings,
+                total=100_000, currency="RUB", items=[], now=clock(), shop=settings.shop,
             )
             await session.commit()
 

@@ -148,7 +148,7 @@ async def test_paused_campaign_does_nothing_and_guardrail_refuses(db, settings, 
     assert (await run_kind(ctx, "comeback")).issued == 0
     await shop.set_status(db, campaign_id, CampaignStatus.ACTIVE)
 
-    greedy = settings.model_copy(update={"comeback_ladder": ["60:40"]})
+    greedy = settings.replace(comeback_ladder=["60:40"])
     result = await run_kind(shop.context(db, greedy, now), "comeback")
     assert result.status == "refused" and "18" in result.message
     assert await shop.codes(db) == []

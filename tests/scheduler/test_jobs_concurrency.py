@@ -18,7 +18,7 @@ from bot.promo.shop.reviews import record_review
 
 async def _twice(settings, now, kind, runs=2):
     """Each run on its own engine, as two processes would."""
-    databases = [create_database(settings.database_url) for _ in range(runs)]
+    databases = [create_database(settings.db.url) for _ in range(runs)]
     try:
         return await asyncio.gather(*(
             run_kind(shop.context(db, settings, now, batch_size=7), kind) for db in databases

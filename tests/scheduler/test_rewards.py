@@ -72,7 +72,7 @@ async def test_review_reward_bigger_with_photo_once_never_for_returned(db, setti
 
 async def test_review_reward_waits_for_the_delay(db, settings, clock):
     now = clock()
-    slow = settings.model_copy(update={"review_reward_delay_hours": 24})
+    slow = settings.replace(review_reward_delay_hours=24)
     cid = (await factories.linked_customer(db, "anna", now=now)).id
     await shop.order(db, slow, "o1", cid, placed_at=now - timedelta(days=9), now=now)
     await _review(db, cid, "o1", now)
@@ -95,7 +95,7 @@ async def _referral(db, settings, now, referrer_id, name, *, delivered_days_ago)
 
 async def test_referral_pays_after_the_return_window_capped_per_month(db, settings, clock):
     now = clock()  # 1 June
-    capped = settings.model_copy(update={"referral_monthly_cap": 2})
+    capped = settings.replace(referral_monthly_cap=2)
     referrer = (await factories.linked_customer(db, "host", now=now)).id
     early = await _referral(db, capped, now, referrer, "early", delivered_days_ago=5)
     friends = [await _referral(db, capped, now, referrer, f"f{i}", delivered_days_ago=20)

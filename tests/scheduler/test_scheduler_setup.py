@@ -31,7 +31,7 @@ async def test_jobs_have_stable_ids_zone_and_grace(db, settings, clock):
     assert str(comeback.trigger.timezone) == "Europe/Moscow"
     assert comeback.args == ("comeback",)
     for job in scheduler.get_jobs():
-        assert job.misfire_grace_time == settings.jobs_misfire_grace_seconds
+        assert job.misfire_grace_time == settings.jobs.misfire_grace_seconds
         assert job.coalesce is True and job.max_instances == 1
         # Only plain values as arguments (ids, kinds), never a Bot or a session.
         assert all(isinstance(a, str | int) for a in job.args) or job.id == "campaigns:sync"
@@ -70,7 +70,7 @@ async def test_a_paused_campaigns_job_does_nothing(db, settings, clock):
 
 
 async def test_service_starts_leads_and_stops(db, settings, clock):
-    fast = settings.model_copy(update={"scheduler_leader_retry_seconds": 1})
+    fast = settings.replace(scheduler_leader_retry_seconds=1)
     service = SchedulerService(fast, db, clock)
     await service.start()
     for _ in range(50):

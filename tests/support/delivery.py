@@ -28,9 +28,9 @@ CHAT_BASE = 7_000_000
 
 
 def make_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    assert settings.bot_token is not None
-    return Bot(token=settings.bot_token.get_secret_value(), session=session)
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_url))
+    assert settings.telegram.token is not None
+    return Bot(token=settings.telegram.token.get_secret_value(), session=session)
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class Inbox:
     async def create(cls, db: Database, bot: Bot, settings: Settings, now: datetime,
                      **update: object) -> Inbox:
         [shopper] = await shoppers(db, 1)
-        return cls(db, bot, settings.model_copy(update=update), SetClock(now), shopper)
+        return cls(db, bot, settings.replace(**update), SetClock(now), shopper)
 
     async def campaign(self, key: str, **options: Any) -> None:
         await queue(self.db, [self.shopper], now=self.clock.now, key=key, **options)

@@ -15,7 +15,7 @@ from bot.db import Database
 from bot.db.models import AuditLog, Manager
 from tests.support.fake_bot_api import FakeBotAPI
 
-OWNER = 1000  # in settings.owner_ids
+OWNER = 1000  # in settings.telegram.owner_ids
 MANAGER = 2000
 ANALYST = 3000
 STRANGER = 4000

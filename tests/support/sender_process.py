@@ -20,11 +20,11 @@ from bot.texts.notices import render_message
 
 async def main() -> None:
     settings = Settings(_env_file=None)
-    assert settings.bot_token is not None
-    db = create_database(settings.database_url)
+    assert settings.telegram.token is not None
+    db = create_database(settings.db.url)
     bot = Bot(
-        token=settings.bot_token.get_secret_value(),
-        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)),
+        token=settings.telegram.token.get_secret_value(),
+        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_url)),
     )
     print("ready", flush=True)
     await Sender(db, bot, settings, render=render_message).run()

@@ -40,7 +40,7 @@ async def order(
             items=[ItemIn(sku=sku, price=total, category=category)],
             delivered_at=delivered_at or (placed_at + timedelta(days=2)
                                           if status == "delivered" else None),
-            now=now, settings=settings,
+            now=now, shop=settings.shop,
         )
         await session.commit()
         return result.order_id

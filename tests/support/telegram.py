@@ -24,7 +24,7 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 
 @pytest.fixture
 def tg_settings(settings: Settings, api: FakeBotAPI) -> Settings:
-    return settings.model_copy(update={"telegram_api_url": api.url, "bot_username": "promobot"})
+    return settings.replace(telegram_api_url=api.url, bot_username="promobot")
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import ShopSettings
 from bot.db import Database
 from bot.db.models import (
     CodeStatus,
@@ -161,7 +161,7 @@ async def claim(
     limit: int,
     lease: timedelta,
     policy: Policy,
-    settings: Settings,
+    shop: ShopSettings,
 ) -> list[Job]:
     """Claim up to `limit` due rows for sending; rows held back are settled on the way."""
     lease_until = now + lease
@@ -170,7 +170,7 @@ async def claim(
         if not ids:
             return []
         rows = await _load(session, ids)
-        targets, candidates, unreachable = _address(rows, settings)
+        targets, candidates, unreachable = _address(rows, shop)
 
         decisions = await decide(session, candidates, now, policy)
         by_id = {row.id: row for row, *_ in rows}
@@ -224,7 +224,7 @@ async def _load(session: AsyncSession, ids: Sequence[int]) -> Sequence[Row[Any]]
 
 
 def _address(
-    rows: Sequence[Row[Any]], settings: Settings
+    rows: Sequence[Row[Any]], shop: ShopSettings
 ) -> tuple[dict[int, Target], list[Candidate], list[tuple[Delivery, str]]]:
     """Where each row goes and in which language and zone; the caps' candidates; and the
     rows that have nowhere to go (no linked account, or the shopper blocked the bot)."""
@@ -240,8 +240,8 @@ def _address(
         if blocked and row.chat_id is None:
             unreachable.append((row, "the shopper blocked the bot"))
             continue
-        tz = zone(tz_name, settings.timezone)
-        locale = pick_locale(a_locale, c_locale, language, default=settings.default_locale)
+        tz = zone(tz_name, shop.timezone)
+        locale = pick_locale(a_locale, c_locale, language, default=shop.default_locale)
         targets[row.id] = (chat, account_id, locale, tz)
         candidates.append(Candidate(
             row.id, row.customer_id, row.reason, row.promotional,

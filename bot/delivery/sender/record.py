@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import SendSettings
 from bot.db.models import Delivery, DeliveryStatus, PromoCode, TelegramAccount
 from bot.delivery.sender.claim import ERROR_LIMIT, Job, give_back_codes
 
@@ -57,11 +57,9 @@ class Outcome:
     expires_at: datetime | None = None
 
 
-def backoff(attempts: int, settings: Settings) -> timedelta:
+def backoff(attempts: int, send: SendSettings) -> timedelta:
     """Exponential, with ±20 % jitter so that a failed burst does not retry in step."""
-    seconds = min(
-        settings.send_backoff_max_seconds, settings.send_backoff_seconds * 2 ** (attempts - 1)
-    )
+    seconds = min(send.backoff_max_seconds, send.backoff_seconds * 2 ** (attempts - 1))
     return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
 
 
@@ -76,7 +74,7 @@ class _Writes:
     give_back: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
 
 
-def _plan(batch: Sequence[Outcome], settings: Settings) -> _Writes:
+def _plan(batch: Sequence[Outcome], send: SendSettings) -> _Writes:
     """Each outcome's next state (sent, pending again with a backoff, or final); no I/O."""
     writes = _Writes()
     for outcome in batch:
@@ -89,10 +87,10 @@ def _plan(batch: Sequence[Outcome], settings: Settings) -> _Writes:
         attempts = row.attempts + (0 if outcome.kind is Kind.RELEASE else 1)
         status, due = DeliveryStatus.PENDING, row.due_at
         if outcome.kind is Kind.RETRY:
-            if attempts >= settings.send_max_attempts:
+            if attempts >= send.max_attempts:
                 status = DeliveryStatus.FAILED
             else:
-                due = outcome.at + backoff(attempts, settings)
+                due = outcome.at + backoff(attempts, send)
         elif outcome.kind is Kind.FAILED:
             status = DeliveryStatus.FAILED
         elif outcome.kind is Kind.UNREACHABLE:
@@ -110,9 +108,9 @@ def _plan(batch: Sequence[Outcome], settings: Settings) -> _Writes:
     return writes
 
 
-async def record(session: AsyncSession, batch: Sequence[Outcome], settings: Settings) -> None:
+async def record(session: AsyncSession, batch: Sequence[Outcome], send: SendSettings) -> None:
     """Write a batch of outcomes in the caller's transaction."""
-    writes = _plan(batch, settings)
+    writes = _plan(batch, send)
     c = deliveries.c
     if writes.sent:
         # Recorded even if the lease was lost meanwhile: the message did go out.

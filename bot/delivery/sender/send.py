@@ -105,16 +105,16 @@ class Sender:
         self.settings = settings
         self.render = render
         self.clock = clock
-        self.rate = rate or settings.delivery_rate
-        self.paid = settings.paid_broadcast_rate > 0
-        self.concurrency = concurrency or settings.send_concurrency or min(
+        self.rate = rate or settings.send.delivery_rate
+        self.paid = settings.send.paid_broadcast_rate > 0
+        self.concurrency = concurrency or settings.send.concurrency or min(
             MAX_CONCURRENCY, max(4, math.ceil(self.rate / 8))
         )
         # Claim about two seconds of work at a time: enough to keep the pipe full, little
         # enough that claimed rows wait briefly and a stop releases few.
         self.batch = batch or max(2 * self.concurrency, math.ceil(self.rate * 2))
-        self.policy = policy or Policy.from_settings(settings)
-        self.lease = timedelta(seconds=settings.send_lease_seconds)
+        self.policy = policy or Policy.from_settings(settings.policy)
+        self.lease = timedelta(seconds=settings.send.lease_seconds)
         self.pacer = Pacer(self.rate)
         self.chats = ChatSpacing()
         self.stats = Stats()
@@ -196,11 +196,11 @@ class Sender:
             try:
                 jobs = await claim(
                     self.db, now=self.clock(), limit=self.batch - self._queue.qsize(),
-                    lease=self.lease, policy=self.policy, settings=self.settings,
+                    lease=self.lease, policy=self.policy, shop=self.settings.shop,
                 )
             except Exception:
                 log.exception("claiming outbox rows failed; retrying")
-                await asyncio.sleep(self.settings.send_poll_seconds)
+                await asyncio.sleep(self.settings.send.poll_seconds)
                 continue
             for job in jobs:
                 self._held[job.id] = job
@@ -211,7 +211,7 @@ class Sender:
                 self._check_idle()
                 self._wake.clear()
                 try:
-                    async with asyncio.timeout(self.settings.send_poll_seconds):
+                    async with asyncio.timeout(self.settings.send.poll_seconds):
                         await self._wake.wait()
                 except TimeoutError:
                     pass
@@ -292,7 +292,7 @@ class Sender:
         try:
             message_id = await send_text(
                 self.bot, job.chat_id, draft.text,
-                request_timeout=self.settings.send_timeout_seconds,
+                request_timeout=self.settings.send.timeout_seconds,
                 allow_paid_broadcast=self.paid,
             )
         except TelegramRetryAfter as error:
@@ -353,7 +353,7 @@ class Sender:
         while True:
             try:
                 async with self.db.session() as session, session.begin():
-                    await record(session, batch, self.settings)
+                    await record(session, batch, self.settings.send)
                 break
             except Exception:
                 log.exception("recording %d delivery results failed; retrying", len(batch))

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import GuardrailSettings, Settings
 from bot.db.models import (
     Campaign,
     CampaignAssignment,
@@ -212,7 +212,8 @@ class Draft:
 
 
 async def create(
-    session: AsyncSession, staff: Staff, draft: Draft, *, settings: Settings, now: datetime
+    session: AsyncSession, staff: Staff, draft: Draft, *, guardrail: GuardrailSettings,
+    now: datetime,
 ) -> Campaign:
     """Insert the campaign and its variants (draft, or active when `draft.start`), after
     checking every offer against the margin guardrail; audited."""
@@ -224,7 +225,7 @@ async def create(
         raise DomainError(ErrorCode.INVALID_HOLDOUT, "holdout is 0..99 %")
     for offer in draft.offers():
         check = await check_discount(session, discount_type=str(offer.discount_type),
-                                     value=offer.value, settings=settings, now=now,
+                                     value=offer.value, guardrail=guardrail, now=now,
                                      order_value=offer.min_order or None)
         if not check.allowed:
             raise DomainError(ErrorCode.GUARDRAIL, "above the ceiling",
@@ -306,10 +307,10 @@ async def preview(
     if campaign.kind == CampaignKind.COMEBACK and not campaign.segment:
         params = campaign.params or {}
         ladder_steps = comeback.ladder(settings, params)
-        max_days = int(params.get("max_silent_days", settings.comeback_max_silent_days))
+        max_days = int(params.get("max_silent_days", settings.comeback.max_silent_days))
         for step in ladder_steps:
             query = comeback.entry_query(campaign.id, ladder_steps, step.index, now=now,
-                                         tz=settings.zone, max_days=max_days)
+                                         tz=settings.shop.zone, max_days=max_days)
             counts = await _audience_counts(session, query)
             steps.append((step, *counts))
         size, reachable = sum(s[1] for s in steps), sum(s[2] for s in steps)
@@ -317,11 +318,11 @@ async def preview(
         segment = get_segment(campaign.segment)
         params = {k: int(v) for k, v in (campaign.params or {}).items()
                   if k in segment.params}
-        query = segment.select(now=now, tz=settings.zone,
+        query = segment.select(now=now, tz=settings.shop.zone,
                                category=(campaign.params or {}).get("category"), **params)
         size, reachable = await _audience_counts(session, query)
     split = design(campaign, variants)
-    aov, _source = await average_order_value(session, settings, now=now)
+    aov, _source = await average_order_value(session, settings.guardrail, now=now)
     names = {v.id: v.name for v in variants}
     arms = [ArmPreview("holdout", round(reachable * split.holdout_share), None, 0, None)]
     treated = reachable - arms[0].customers
@@ -343,11 +344,11 @@ async def preview(
         check = None
         if offer is not None:
             check = await check_discount(session, discount_type=str(offer.discount_type),
-                                         value=offer.value, settings=settings, now=now,
-                                         order_value=offer.min_order or None)
+                                         value=offer.value, guardrail=settings.guardrail,
+                                         now=now, order_value=offer.min_order or None)
         arms.append(ArmPreview(names.get(arm.variant_id, "") if arm.variant_id else "",
                                customers, offer, cost, check))
-    rate = max(settings.delivery_rate, 0.001)
+    rate = max(settings.send.delivery_rate, 0.001)
     return Preview(
         campaign, campaign.segment, size, reachable, arms, timedelta(seconds=reachable / rate),
         [StepPreview(step.days, step.offer, n, reached, step.only_new)

@@ -26,7 +26,7 @@ from datetime import datetime
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import GuardrailSettings
 from bot.db.models import (
     CampaignAssignment,
     Delivery,
@@ -130,7 +130,7 @@ async def _groups(session: AsyncSession, campaign_id: int | None, since: datetim
 
 async def campaign_stats(
     session: AsyncSession, *, campaign_id: int | None, since: datetime, until: datetime,
-    settings: Settings,
+    guardrail: GuardrailSettings,
 ) -> Stats:
     d = Delivery
     scope = [d.created_at >= since, d.created_at <= until]
@@ -154,8 +154,8 @@ async def campaign_stats(
                func.sum(r.discount))
         .join(PromoCode, PromoCode.id == r.code_id).where(*used)
     )).one()
-    aov, _source = await average_order_value(session, settings, now=until)
-    margin_rate = settings.guardrail_net_profit_per_order / aov if aov else 0.0
+    aov, _source = await average_order_value(session, guardrail, now=until)
+    margin_rate = guardrail.net_profit_per_order / aov if aov else 0.0
     treatment, holdout = await _groups(session, campaign_id, since, until)
     return Stats(campaign_id, since, until, sent or 0, delivered or 0, codes_delivered or 0,
                  redeemed or 0, redeemed_codes or 0, int(revenue or 0), int(discount or 0),

@@ -31,9 +31,10 @@ assignments = CampaignAssignment.__table__
 
 def cart_offer(ctx: Context, arm: Arm, skus: tuple[str, ...] = ()) -> Offer:
     """The settings' small percent on these SKUs; a variant may change any offer field."""
-    data = Offer(DiscountType.PERCENT, value=ctx.settings.cart_percent,
-                 valid_days=ctx.settings.cart_valid_days,
-                 currency=ctx.settings.currency).to_json()
+    rewards = ctx.settings.rewards
+    data = Offer(DiscountType.PERCENT, value=rewards.cart_percent,
+                 valid_days=rewards.cart_valid_days,
+                 currency=ctx.settings.shop.currency).to_json()
     data.update({k: v for k, v in arm.offer.items() if k in Offer.__dataclass_fields__})
     data["include_skus"] = list(skus)
     return Offer.from_json(data)
@@ -60,8 +61,8 @@ async def sticky_arm(
 
 async def offer_for_carts(ctx: Context) -> RunResult:
     result = RunResult(kind="cart")
-    settings = ctx.settings
-    if settings.cart_delay_hours <= 0:
+    rewards = ctx.settings.rewards
+    if rewards.cart_delay_hours <= 0:
         return result
     campaign_id = await active_builtin(ctx, "cart", result)
     if campaign_id is None:
@@ -76,8 +77,8 @@ async def offer_for_carts(ctx: Context) -> RunResult:
         AbandonedCart.handled_at.is_(None),
         AbandonedCart.code_id.is_(None),
         AbandonedCart.recovered_order_id.is_(None),
-        AbandonedCart.created_at <= ctx.now - timedelta(hours=settings.cart_delay_hours),
-        AbandonedCart.created_at > ctx.now - timedelta(hours=settings.cart_max_age_hours),
+        AbandonedCart.created_at <= ctx.now - timedelta(hours=rewards.cart_delay_hours),
+        AbandonedCart.created_at > ctx.now - timedelta(hours=rewards.cart_max_age_hours),
     )
     rows_query = audience(query, AbandonedCart.items, AbandonedCart.created_at.label("cart_at"),
                           key=AbandonedCart.id)
@@ -104,7 +105,7 @@ async def offer_for_carts(ctx: Context) -> RunResult:
             code = await issue_code(
                 session, cart_offer(ctx, arm, skus), source=CodeSource.CART, now=ctx.now,
                 customer_id=row.id, campaign_id=campaign_id, variant_id=arm.variant_id,
-                length=settings.code_length, expires_on_delivery=True,
+                length=ctx.settings.shop.code_length, expires_on_delivery=True,
             )
             await session.execute(
                 update(carts).where(carts.c.id == row.batch_key).values(code_id=code.id)

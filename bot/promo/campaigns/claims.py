@@ -184,7 +184,7 @@ async def issue_and_queue(
             code = await issue_code(
                 session, offer, source=source, now=ctx.now, customer_id=claim.row.id,
                 campaign_id=campaign.id, variant_id=claim.arm.variant_id,
-                prefix=campaign.code_prefix, length=ctx.settings.code_length,
+                prefix=campaign.code_prefix, length=ctx.settings.shop.code_length,
                 expires_on_delivery=True,
             )
             codes[claim.row.id] = code_id = code.id
@@ -203,7 +203,8 @@ async def guardrail_ok(ctx: Context, offers: Sequence[Offer], result: RunResult)
     async with ctx.db.read_session() as session:
         for offer in offers:
             try:
-                await ensure_within_guardrail(session, offer, settings=ctx.settings, now=ctx.now)
+                await ensure_within_guardrail(session, offer, guardrail=ctx.settings.guardrail,
+                                              now=ctx.now)
             except DomainError as refusal:
                 result.status, result.message = "refused", refusal.message
                 return False

@@ -20,6 +20,7 @@ from sqlalchemy import Row, Select, and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.config.values import Rung, comeback_steps, parse_offer, parse_rungs
 from bot.db.models import (
     CampaignAssignment,
     CodeSource,
@@ -42,7 +43,6 @@ from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Arm, Design
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import day_cutoff, silent_between
-from bot.promo.customers.tiers import parse_order_ladder
 
 assignments = CampaignAssignment.__table__
 _OFFER_FIELDS = frozenset(Offer.__dataclass_fields__) - {"discount_type", "value", "extra"}
@@ -57,41 +57,33 @@ class Step:
     only_new: bool = False
 
 
-def _offer(percent: int, free_shipping: bool, *, min_order: int, valid_days: int,
-           currency: str) -> Offer:
-    if percent == 0 and not free_shipping:
-        raise ValueError("a comeback step gives a percent, free shipping, or both")
-    kind = DiscountType.PERCENT if percent else DiscountType.FREE_SHIPPING
-    return Offer(kind, value=percent, free_shipping=free_shipping, min_order=min_order,
-                 valid_days=valid_days, currency=currency)
+def _offer(rung: Rung, *, min_order: int, valid_days: int, currency: str) -> Offer:
+    kind = DiscountType.PERCENT if rung.percent else DiscountType.FREE_SHIPPING
+    return Offer(kind, value=rung.percent, free_shipping=rung.free_shipping,
+                 min_order=min_order, valid_days=valid_days, currency=currency)
 
 
 def ladder(settings: Settings, params: Mapping[str, Any] | None = None) -> tuple[Step, ...]:
     """The steps in force: `params` (a campaign's) override the settings.
 
-    Specs are `days:percent` with `+fs` for free shipping, the shape of the order-count
-    tier ladder, so the same parser reads them.
+    A campaign writes its ladder (`days:percent[+fs]`) and "new but silent" offer
+    (`percent[+fs]`) as the variables are written, and the same parsers and checks read
+    them; the settings' own were read when they loaded.
     """
     params = params or {}
+    comeback = settings.comeback
     money = {
-        "min_order": int(params.get("min_order", settings.comeback_min_order)),
-        "valid_days": int(params.get("valid_days") or settings.comeback_valid_days),
-        "currency": settings.currency,
+        "min_order": int(params.get("min_order", comeback.min_order)),
+        "valid_days": int(params.get("valid_days") or comeback.valid_days),
+        "currency": settings.shop.currency,
     }
-    specs = tuple(params.get("ladder") or settings.comeback_ladder)
-    steps = [
-        (tier.threshold, _offer(tier.percent, tier.free_shipping, **money), False)
-        for tier in parse_order_ladder(specs)
-    ]
-    new_days = int(params.get("new_silent_days", settings.comeback_new_silent_days))
-    if new_days:
-        if steps and new_days >= steps[0][0]:
-            raise ValueError("'new but silent' must come before the ladder's first step")
-        spec = str(params.get("new_silent_offer", settings.comeback_new_silent_offer))
-        (tier,) = parse_order_ladder((f"{new_days}:{spec}",))
-        steps.insert(0, (new_days, _offer(tier.percent, tier.free_shipping, **money), True))
+    rungs = parse_rungs(tuple(params["ladder"])) if params.get("ladder") else comeback.ladder
+    offer = (parse_offer(str(params["new_silent_offer"])) if "new_silent_offer" in params
+             else comeback.new_silent_offer)
+    new_days = int(params.get("new_silent_days", comeback.new_silent_days))
     return tuple(
-        Step(index, days, offer, only_new) for index, (days, offer, only_new) in enumerate(steps)
+        Step(index, rung.threshold, _offer(rung, **money), only_new)
+        for index, (rung, only_new) in enumerate(comeback_steps(rungs, new_days, offer))
     )
 
 
@@ -177,8 +169,8 @@ async def run_comeback(ctx: Context, campaign_id: int) -> RunResult:
         if per_arm is None:
             return result
         offers.update({(step.index, key): offer for key, offer in per_arm.items()})
-    tz = ctx.settings.zone
-    max_days = ctx.settings.comeback_max_silent_days
+    tz = ctx.settings.shop.zone
+    max_days = ctx.settings.comeback.max_silent_days
 
     def payload(row: Any, step: int) -> dict[str, Any]:
         return {"category": row.favourite_category, "step": step}

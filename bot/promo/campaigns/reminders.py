@@ -33,7 +33,7 @@ TIER_LOOKBACK = timedelta(days=2)
 
 async def remind_expiring(ctx: Context) -> RunResult:
     result = RunResult(kind="expiry_reminder")
-    hours = ctx.settings.reminder_hours_before
+    hours = ctx.settings.rewards.reminder_hours_before
     if hours <= 0:
         return result
     lead = timedelta(hours=hours)
@@ -57,24 +57,25 @@ async def remind_expiring(ctx: Context) -> RunResult:
 
 
 def _value_column(ctx: Context) -> Any:
-    return Customer.orders_count if ctx.settings.tier_basis == ORDERS else Customer.net_spend
+    return (Customer.orders_count if ctx.settings.loyalty.basis == ORDERS
+            else Customer.net_spend)
 
 
 def _tier_payload(ctx: Context, tier: Tier, value: int | None = None) -> dict[str, Any]:
     payload: dict[str, Any] = {"tier": tier.index, "percent": tier.percent,
                                "free_shipping": tier.free_shipping}
     if value is not None:
-        payload.update(left=tier.threshold - value, basis=ctx.settings.tier_basis,
-                       currency=ctx.settings.currency)
+        payload.update(left=tier.threshold - value, basis=ctx.settings.loyalty.basis,
+                       currency=ctx.settings.shop.currency)
     return payload
 
 
 async def tier_notices(ctx: Context) -> RunResult:
     """Congratulations on a tier reached, and nudges towards the next one."""
     result = RunResult(kind="tiers")
-    ladder = tiers(ctx.settings)
+    ladder = tiers(ctx.settings.loyalty)
     value = _value_column(ctx)
-    share = ctx.settings.tier_nudge_percent
+    share = ctx.settings.rewards.tier_nudge_percent
     for position, tier in enumerate(ladder):
         upper = ladder[position + 1].threshold if position + 1 < len(ladder) else None
         reached = select(Customer.id).where(

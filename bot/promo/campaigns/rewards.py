@@ -57,7 +57,7 @@ def _percent_offer(percent: int, valid_days: int, currency: str) -> Offer:
 async def ask_for_reviews(ctx: Context) -> RunResult:
     """One ask per delivered order, `review_ask_days` after delivery."""
     result = RunResult(kind="review_ask")
-    days = ctx.settings.review_ask_days
+    days = ctx.settings.rewards.review_ask_days
     if days <= 0:
         return result
     campaign_id = await active_builtin(ctx, "review", result)
@@ -72,8 +72,8 @@ async def ask_for_reviews(ctx: Context) -> RunResult:
         ~exists().where(Delivery.dedupe_key == queued_key("review_ask:", Order.id)),
     )
     rows_query = audience(query, Order.external_id.label("order_ref"), key=Order.id)
-    payload = {"percent": ctx.settings.review_reward_percent,
-               "photo_percent": ctx.settings.review_reward_photo_percent}
+    payload = {"percent": ctx.settings.rewards.review_percent,
+               "photo_percent": ctx.settings.rewards.review_photo_percent}
     async for session, rows in batches(ctx, rows_query, Order.id):
         result.queued += await enqueue_many(session, [
             {"dedupe_key": f"review_ask:{row.batch_key}", "customer_id": row.id,
@@ -87,14 +87,12 @@ async def ask_for_reviews(ctx: Context) -> RunResult:
 async def reward_reviews(ctx: Context) -> RunResult:
     """A code for each reported review whose delay has passed; one per order."""
     result = RunResult(kind="review_reward")
-    settings = ctx.settings
+    rewards, currency = ctx.settings.rewards, ctx.settings.shop.currency
     campaign_id = await active_builtin(ctx, "review", result)
     if campaign_id is None:
         return result
-    plain = _percent_offer(settings.review_reward_percent, settings.review_reward_valid_days,
-                           settings.currency)
-    photo = _percent_offer(settings.review_reward_photo_percent,
-                           settings.review_reward_valid_days, settings.currency)
+    plain = _percent_offer(rewards.review_percent, rewards.review_valid_days, currency)
+    photo = _percent_offer(rewards.review_photo_percent, rewards.review_valid_days, currency)
     if not await guardrail_ok(ctx, [plain, photo], result):
         return result
     query = (
@@ -103,7 +101,7 @@ async def reward_reviews(ctx: Context) -> RunResult:
         .join(Order, Order.id == Review.order_id)
         .where(
             Review.reward_code_id.is_(None),
-            Review.created_at <= ctx.now - timedelta(hours=settings.review_reward_delay_hours),
+            Review.created_at <= ctx.now - timedelta(hours=rewards.review_delay_hours),
             Order.status.in_([OrderStatus.PAID, OrderStatus.DELIVERED]),
         )
     )
@@ -118,7 +116,7 @@ async def reward_reviews(ctx: Context) -> RunResult:
                     code = await issue_code(
                         session, photo if row.has_photo else plain, source=CodeSource.REVIEW,
                         now=ctx.now, customer_id=row.id, campaign_id=campaign_id,
-                        earned_by_order_id=row.order_id, length=settings.code_length,
+                        earned_by_order_id=row.order_id, length=ctx.settings.shop.code_length,
                         expires_on_delivery=told,
                     )
                     claimed = await session.execute(
@@ -147,8 +145,9 @@ async def reward_reviews(ctx: Context) -> RunResult:
 
 def month_start(now: datetime, ctx: Context) -> datetime:
     """The first moment of the shop's current calendar month, in UTC."""
-    local = now.astimezone(ctx.settings.zone)
-    start = datetime.combine(local.date().replace(day=1), time(0), tzinfo=ctx.settings.zone)
+    local = now.astimezone(ctx.settings.shop.zone)
+    start = datetime.combine(local.date().replace(day=1), time(0),
+                             tzinfo=ctx.settings.shop.zone)
     return start.astimezone(now.tzinfo)
 
 
@@ -189,7 +188,7 @@ async def _pay(
     code = await issue_code(
         session, offer, source=CodeSource.REFERRAL, now=ctx.now, customer_id=row.id,
         campaign_id=campaign_id, earned_by_order_id=order_id if role == "referee" else None,
-        length=ctx.settings.code_length, expires_on_delivery=told,
+        length=ctx.settings.shop.code_length, expires_on_delivery=told,
     )
     result.issued += 1
     if not told:
@@ -206,16 +205,15 @@ async def reward_referrals(ctx: Context) -> RunResult:
     """Qualify referrals whose first order passed the return window (the friend is paid),
     then pay referrers within the monthly cap."""
     result = RunResult(kind="referral")
-    settings = ctx.settings
+    rewards, shop = ctx.settings.rewards, ctx.settings.shop
     campaign_id = await active_builtin(ctx, "referral", result)
     if campaign_id is None:
         return result
-    offer = _percent_offer(settings.referral_reward_percent, settings.referral_valid_days,
-                           settings.currency)
+    offer = _percent_offer(rewards.referral_percent, rewards.referral_valid_days, shop.currency)
     if not await guardrail_ok(ctx, [offer], result):
         return result
     await _bind_first_orders(ctx)
-    window_end = ctx.now - timedelta(days=settings.return_window_days)
+    window_end = ctx.now - timedelta(days=shop.return_window_days)
     referees = (
         select(Customer.id)
         .join(Referral, Referral.referee_id == Customer.id)
@@ -245,7 +243,7 @@ async def reward_referrals(ctx: Context) -> RunResult:
 
 async def _pay_referrers(ctx: Context, offer: Offer, campaign_id: int, result: RunResult
                          ) -> None:
-    cap = ctx.settings.referral_monthly_cap
+    cap = ctx.settings.rewards.referral_monthly_cap
     since = month_start(ctx.now, ctx)
     referrers = (
         select(Customer.id)

@@ -50,7 +50,7 @@ def broadcast_query(campaign: Campaign, ctx: Context) -> Any:
     params = dict(campaign.params or {})
     segment = get_segment(campaign.segment or "")
     seg_params = {k: int(v) for k, v in params.items() if k in segment.params}
-    query = segment.select(now=ctx.now, tz=ctx.settings.zone, category=params.get("category"),
+    query = segment.select(now=ctx.now, tz=ctx.settings.shop.zone, category=params.get("category"),
                            **seg_params)
     query = query.where(~exists().where(
         CampaignAssignment.campaign_id == campaign.id,
@@ -195,7 +195,7 @@ async def progress(ctx: Context, campaign_id: int | None = None) -> list[Campaig
                 .where(CampaignAssignment.campaign_id == campaign.id)
             )).one()
             delivered = await delivery_progress(session, campaign.id, now=ctx.now,
-                                                rate=ctx.settings.delivery_rate)
+                                                rate=ctx.settings.send.delivery_rate)
             out.append(CampaignProgress(campaign, assigned, holdout or 0, delivered))
         return out
 

@@ -15,7 +15,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import GuardrailSettings
 from bot.db.models import DiscountType, Order, OrderStatus
 
 AOV_WINDOW_DAYS = 180
@@ -47,12 +47,12 @@ class GuardrailCheck:
 
 
 async def average_order_value(
-    session: AsyncSession, settings: Settings, *, now: datetime
+    session: AsyncSession, guardrail: GuardrailSettings, *, now: datetime
 ) -> tuple[int, str]:
     """The configured average order value, else measured over the last 180 days of orders
     that were not cancelled (one aggregate query), else the fallback setting."""
-    if settings.guardrail_average_order_value > 0:
-        return settings.guardrail_average_order_value, AOV_SETTING
+    if guardrail.average_order_value > 0:
+        return guardrail.average_order_value, AOV_SETTING
     measured = await session.scalar(
         select(func.avg(Order.total)).where(
             Order.placed_at >= now - timedelta(days=AOV_WINDOW_DAYS),
@@ -62,7 +62,7 @@ async def average_order_value(
     )
     if measured is not None and measured > 0:
         return int(Decimal(measured).to_integral_value()), AOV_MEASURED
-    return settings.guardrail_fallback_average_order_value, AOV_FALLBACK
+    return guardrail.fallback_average_order_value, AOV_FALLBACK
 
 
 async def check_discount(
@@ -70,16 +70,16 @@ async def check_discount(
     *,
     discount_type: str,
     value: int,
-    settings: Settings,
+    guardrail: GuardrailSettings,
     now: datetime,
     order_value: int | None = None,
 ) -> GuardrailCheck:
     """Is this discount within the margin ceiling? `value` is a whole percent or an amount
     in minor units; `order_value` (e.g. the code's minimum order) is the order a fixed
     amount is measured against, else the average order value."""
-    average, source = await average_order_value(session, settings, now=now)
-    net_profit = settings.guardrail_net_profit_per_order
-    safety = Decimal(str(settings.guardrail_safety_share))
+    average, source = await average_order_value(session, guardrail, now=now)
+    net_profit = guardrail.net_profit_per_order
+    safety = Decimal(str(guardrail.safety_share))
     break_even = _HUNDRED * net_profit / average if average > 0 else Decimal(0)
     ceiling = break_even * (1 - safety)
 

@@ -9,7 +9,7 @@ from sqlalchemy import String, column, delete, insert, literal, select, table, t
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import GuardrailSettings
 from bot.db.dialect import is_postgresql
 from bot.db.models import CodeSource, CodeStatus, PromoCode
 from bot.promo.codes import generator as codegen
@@ -22,11 +22,12 @@ BULK_CHUNK = 5_000
 
 
 async def ensure_within_guardrail(
-    session: AsyncSession, offer: Offer, *, settings: Settings, now: datetime
+    session: AsyncSession, offer: Offer, *, guardrail: GuardrailSettings, now: datetime
 ) -> None:
     """Refuse an offer above the margin ceiling, with the numbers for the message."""
     check = await check_discount(
-        session, discount_type=offer.discount_type, value=offer.value, settings=settings, now=now
+        session, discount_type=offer.discount_type, value=offer.value, guardrail=guardrail,
+        now=now,
     )
     if not check.allowed:
         raise DomainError(

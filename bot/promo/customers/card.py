@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import Settings, ShopSettings
+from bot.config.values import Cap
 from bot.db.models import (
     CodeStatus,
     Customer,
@@ -19,7 +20,7 @@ from bot.db.models import (
     PromoCode,
     TelegramAccount,
 )
-from bot.delivery.caps import Cap, Policy
+from bot.delivery.caps import Policy
 from bot.promo.customers.segments import SEGMENTS
 from bot.promo.customers.tiers import TierStatus, customer_tier
 
@@ -58,12 +59,12 @@ class Card:
     caps: list[CapState]
 
 
-async def segments_of(session: AsyncSession, customer_id: int, settings: Settings,
+async def segments_of(session: AsyncSession, customer_id: int, shop: ShopSettings,
                       now: datetime) -> list[str]:
     """The named segments this customer is in now (one small query each)."""
     found = []
     for name, segment in SEGMENTS.items():
-        query = segment.select(now=now, tz=settings.zone).where(Customer.id == customer_id)
+        query = segment.select(now=now, tz=shop.zone).where(Customer.id == customer_id)
         if await session.scalar(select(func.count()).select_from(query.subquery())):
             found.append(name)
     return found
@@ -99,7 +100,7 @@ async def card(session: AsyncSession, customer: Customer, *, settings: Settings,
         select(Delivery).where(Delivery.customer_id == customer.id)
         .order_by(Delivery.id.desc()).limit(MESSAGES_SHOWN))).all()
     return Card(
-        customer, account, customer_tier(customer, settings),
-        await segments_of(session, customer.id, settings, now), codes, messages,
-        await cap_state(session, customer.id, Policy.from_settings(settings), now),
+        customer, account, customer_tier(customer, settings.loyalty),
+        await segments_of(session, customer.id, settings.shop, now), codes, messages,
+        await cap_state(session, customer.id, Policy.from_settings(settings.policy), now),
     )

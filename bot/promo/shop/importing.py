@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.clock import Clock, utcnow
-from bot.config import Settings
+from bot.config import ShopSettings
 from bot.db.engine import Database
 from bot.db.models import Customer, OrderStatus
 from bot.promo.codes.offers import Item
@@ -288,7 +288,7 @@ async def import_orders(
     db: Database,
     parsed: ParsedFile,
     *,
-    settings: Settings,
+    shop: ShopSettings,
     clock: Clock = utcnow,
     progress: Progress | None = None,
     batch_size: int = BATCH_ORDERS,
@@ -335,7 +335,7 @@ async def import_orders(
                     setattr(summary, f"customers_{outcome}",
                             getattr(summary, f"customers_{outcome}") + 1)
                 outcome = await _import_order(
-                    session, order, customer_ids[customer_key], settings=settings, now=now
+                    session, order, customer_ids[customer_key], shop=shop, now=now
                 )
                 if isinstance(outcome, LineError):
                     errors.append(outcome)
@@ -351,7 +351,7 @@ async def import_orders(
 
 
 async def _import_order(
-    session: Any, order: _Order, customer_id: int, *, settings: Settings, now: datetime
+    session: Any, order: _Order, customer_id: int, *, shop: ShopSettings, now: datetime
 ) -> str | LineError:
     f = order.fields
     placed_at = datetime.fromisoformat(f["placed_at"])
@@ -361,12 +361,12 @@ async def _import_order(
         result = await upsert_order(
             session, order.external_id, customer=customer_id, placed_at=placed_at,
             status=f["status"], total=int(f["total"]),
-            currency=(f.get("currency") or settings.currency).upper(),
+            currency=(f.get("currency") or shop.currency).upper(),
             items=order.items if order.has_item_rows else None,
             promo_code=f.get("promo_code") or None, discount=_optional_int(f.get("discount")),
             returned_amount=_optional_int(f.get("returned_amount")),
             # History, not news: the return window of an old delivery did not start today.
-            delivered_at=delivered_at or placed_at, now=now, settings=settings,
+            delivered_at=delivered_at or placed_at, now=now, shop=shop,
         )
     except DomainError as error:
         await savepoint.rollback()
@@ -390,11 +390,11 @@ def read_file(path: str | Path) -> ParsedFile:
 
 
 async def import_file(
-    db: Database, path: str | Path, *, settings: Settings, clock: Clock = utcnow,
+    db: Database, path: str | Path, *, shop: ShopSettings, clock: Clock = utcnow,
     progress: Progress | None = None, batch_size: int = BATCH_ORDERS,
 ) -> ImportSummary:
     """`read_file` then `import_orders`."""
     return await import_orders(
-        db, read_file(path), settings=settings, clock=clock, progress=progress,
+        db, read_file(path), shop=shop, clock=clock, progress=progress,
         batch_size=batch_size,
     )

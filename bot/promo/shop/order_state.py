@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.config import Settings
+from bot.config import ShopSettings
 from bot.db.models import Order, OrderStatus
 from bot.promo.codes.offers import Item
 from bot.promo.errors import DomainError, ErrorCode
@@ -50,7 +50,7 @@ STATE_COLUMNS = [Order.__table__.c[name] for name in OrderState.__slots__]
 
 def validate(
     *, status: str, total: int, currency: str, discount: int | None,
-    returned_amount: int | None, placed_at: datetime, items: Sequence[Item], settings: Settings,
+    returned_amount: int | None, placed_at: datetime, items: Sequence[Item], shop: ShopSettings,
 ) -> OrderStatus:
     try:
         order_status = OrderStatus(status)
@@ -65,10 +65,10 @@ def validate(
     if not isinstance(currency, str) or not _CURRENCY.match(currency):
         raise DomainError(ErrorCode.INVALID_CURRENCY, "currency must be 3 letters",
                           field="currency")
-    if currency != settings.currency:
+    if currency != shop.currency:
         raise DomainError(
             ErrorCode.UNSUPPORTED_CURRENCY, "orders must be in the shop's currency",
-            field="currency", expected=settings.currency,
+            field="currency", expected=shop.currency,
         )
     if discount is not None and discount < 0:
         raise DomainError(ErrorCode.INVALID_DISCOUNT, "discount must not be negative",

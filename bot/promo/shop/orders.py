@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import ShopSettings
 from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import Customer, Order
 from bot.promo.codes.offers import Item
@@ -108,7 +108,7 @@ async def upsert_order(
     returned_amount: int | None = None,
     delivered_at: datetime | None = None,
     now: datetime,
-    settings: Settings,
+    shop: ShopSettings,
 ) -> OrderResult:
     """Create or update an order and apply what its change means, exactly once.
 
@@ -124,8 +124,7 @@ async def upsert_order(
         raise DomainError(ErrorCode.INVALID_ORDER_ID, "order id must be 1-64 characters")
     order_status = validate(
         status=status, total=total, currency=currency, discount=discount,
-        returned_amount=returned_amount, placed_at=placed_at, items=items or (),
-        settings=settings,
+        returned_amount=returned_amount, placed_at=placed_at, items=items or (), shop=shop,
     )
     customer_id = await _resolve_customer(session, customer)
     fields = dict(

@@ -17,7 +17,7 @@ from datetime import datetime, time
 from sqlalchemy import and_, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import Settings, ShopSettings, StaffSettings
 from bot.db.models import CodeStatus, DiscountType, Manager, PromoCode, Role
 from bot.promo.codes.guardrail import average_order_value
 from bot.promo.codes.offers import Offer
@@ -44,10 +44,10 @@ def offer_cost(offer: Offer, aov: int) -> int:
                      offer.max_discount, aov)
 
 
-def month_start(now: datetime, settings: Settings) -> datetime:
+def month_start(now: datetime, shop: ShopSettings) -> datetime:
     """The first moment of the shop's calendar month, in UTC."""
-    local = now.astimezone(settings.zone)
-    start = datetime.combine(local.date().replace(day=1), time(0), tzinfo=settings.zone)
+    local = now.astimezone(shop.zone)
+    start = datetime.combine(local.date().replace(day=1), time(0), tzinfo=shop.zone)
     return start.astimezone(now.tzinfo)
 
 
@@ -62,12 +62,13 @@ class BudgetState:
         return None if not self.budget else max(self.budget - self.spent, 0)
 
 
-def budget_of(staff: Staff, settings: Settings) -> int:
+def budget_of(staff: Staff, defaults: StaffSettings) -> int:
+    """The person's monthly budget: none for owners, else their own, else the shop's."""
     if staff.role is Role.OWNER:
         return 0
     if staff.monthly_budget is not None:
         return staff.monthly_budget
-    return settings.manager_monthly_budget
+    return defaults.monthly_budget
 
 
 async def spent(
@@ -91,9 +92,10 @@ async def spent(
 async def state(
     session: AsyncSession, staff: Staff, *, settings: Settings, now: datetime
 ) -> BudgetState:
-    aov, _source = await average_order_value(session, settings, now=now)
-    used = await spent(session, staff.telegram_id, since=month_start(now, settings), aov=aov)
-    return BudgetState(budget_of(staff, settings), used, aov)
+    aov, _source = await average_order_value(session, settings.guardrail, now=now)
+    used = await spent(session, staff.telegram_id, since=month_start(now, settings.shop),
+                       aov=aov)
+    return BudgetState(budget_of(staff, settings.staff), used, aov)
 
 
 async def ensure_within_budget(

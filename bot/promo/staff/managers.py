@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import TelegramSettings
 from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import AuditLog, Manager, Role, TelegramAccount
 from bot.promo.errors import DomainError, ErrorCode
@@ -54,11 +54,11 @@ def actor_name(telegram_id: int) -> str:
 
 
 async def staff_member(
-    session: AsyncSession, telegram_id: int, settings: Settings
+    session: AsyncSession, telegram_id: int, telegram: TelegramSettings
 ) -> Staff | None:
     """The staff member with this Telegram id, or None for everyone else."""
     row = await session.get(Manager, telegram_id)
-    if telegram_id in settings.owner_ids:
+    if telegram_id in telegram.owner_ids:
         return Staff(telegram_id, Role.OWNER, row.monthly_budget if row else None)
     if row is None:
         return None
@@ -145,11 +145,11 @@ async def put_staff(
     telegram_id: int,
     role: Role,
     monthly_budget: int | None,
-    settings: Settings,
+    telegram: TelegramSettings,
     now: datetime,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """Add a staff member or change their role and budget; returns (before, after)."""
-    if telegram_id in settings.owner_ids and role is not Role.OWNER:
+    if telegram_id in telegram.owner_ids and role is not Role.OWNER:
         raise DomainError(ErrorCode.CONFIGURED_OWNER, "owners from settings stay owners",
                           telegram_id=telegram_id)
     if monthly_budget is not None and monthly_budget < 0:
@@ -172,11 +172,11 @@ async def put_staff(
 
 
 async def remove_staff(
-    session: AsyncSession, actor: Staff, *, telegram_id: int, settings: Settings,
+    session: AsyncSession, actor: Staff, *, telegram_id: int, telegram: TelegramSettings,
     now: datetime,
 ) -> dict[str, Any]:
     """Take someone's staff rights away; returns what they had."""
-    if telegram_id in settings.owner_ids:
+    if telegram_id in telegram.owner_ids:
         raise DomainError(ErrorCode.CONFIGURED_OWNER, "owners from settings stay owners",
                           telegram_id=telegram_id)
     row = await session.get(Manager, telegram_id, with_for_update=True)
@@ -199,16 +199,16 @@ class StaffRow:
     configured: bool  # an owner from settings
 
 
-async def list_staff(session: AsyncSession, settings: Settings) -> list[StaffRow]:
+async def list_staff(session: AsyncSession, telegram: TelegramSettings) -> list[StaffRow]:
     """Everyone with rights, owners first; configured owners even before bootstrap."""
     rows = (await session.execute(
         select(Manager, TelegramAccount.username)
         .outerjoin(TelegramAccount, TelegramAccount.id == Manager.telegram_id)
     )).all()
     found = {m.telegram_id: StaffRow(m.telegram_id, m.role, m.monthly_budget, username,
-                                     m.telegram_id in settings.owner_ids)
+                                     m.telegram_id in telegram.owner_ids)
              for m, username in rows}
-    for owner in settings.owner_ids:
+    for owner in telegram.owner_ids:
         if owner not in found:
             found[owner] = StaffRow(owner, Role.OWNER.value, None, None, True)
         elif found[owner].role != Role.OWNER.value:

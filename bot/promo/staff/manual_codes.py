@@ -150,7 +150,7 @@ async def issue_to_customer(
     settings: Settings, now: datetime,
 ) -> Issued:
     """Guardrail, budget, the bound code, its outbox row and the audit row (not committed)."""
-    await ensure_within_guardrail(session, offer, settings=settings, now=now)
+    await ensure_within_guardrail(session, offer, guardrail=settings.guardrail, now=now)
     state = await budget.ensure_within_budget(session, staff, offer, 1, settings=settings,
                                               now=now)
     code = await issue_code(session, offer, source=CodeSource.MANUAL, now=now,
@@ -252,7 +252,7 @@ async def issue_for_campaign(
         raise DomainError(ErrorCode.CAMPAIGN_STOPPED, "the campaign is stopped",
                           campaign_id=campaign_id)
     offer = await campaign_offer(session, campaign)
-    await ensure_within_guardrail(session, offer, settings=settings, now=now)
+    await ensure_within_guardrail(session, offer, guardrail=settings.guardrail, now=now)
     await budget.ensure_within_budget(session, staff, offer, count, settings=settings,
                                       now=now)
     expires_at = now + timedelta(days=offer.valid_days or 30)
