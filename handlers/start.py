@@ -19,7 +19,7 @@ from bot.clock import Clock
 from bot.db.models import Customer, TelegramAccount
 from bot.promo.customers import accounts
 from bot.promo.customers.accounts import ReferralOutcome, Who
-from bot.promo.customers.linking import START_PREFIX, LinkOutcome, consume_link_token
+from bot.promo.customers.linking import START_PREFIX, LinkOutcome, consume_link_token, link
 from handlers.filters import Magic
 from handlers.keyboards import (
     LinkMove,
@@ -217,7 +217,7 @@ async def shared_contact(
         sig = sign_offer(link_secret, who.id, target.id)
         await message.answer(question, reply_markup=move_keyboard("p", str(target.id), sig))
         return
-    await accounts.link(session, target.id, who.id, clock())
+    await link(session, target.id, who.id, clock())
     await _finish_link(message, session, who, target, clock)
 
 

@@ -63,7 +63,7 @@ async def run(settings: Settings) -> int:
         if settings.api.workers == 1:
             await serve(settings, stop)
             return 0
-        await ensure_schema(settings)  # once, before the workers start
+        await ensure_schema(settings.db.url)  # once, before the workers start
         workers = ApiWorkers(settings, serve)
         await workers.start()
         return await workers.serve_until(stop)

@@ -61,7 +61,7 @@ async def open_database(settings: Settings, stack: contextlib.AsyncExitStack) ->
     """The database, its schema made usable first (the SQLite default migrates itself;
     PostgreSQL must be migrated already, else `SchemaNotCurrentError`); disposed of when
     `stack` closes."""
-    await ensure_schema(settings)
+    await ensure_schema(settings.db.url)
     db = create_database(settings.db.url)
     stack.push_async_callback(db.dispose)
     return db

@@ -27,7 +27,7 @@ async def open_database(settings: Settings) -> Database | None:
     from bot.db.migrate import SchemaNotCurrentError, ensure_schema
 
     try:
-        await ensure_schema(settings)
+        await ensure_schema(settings.db.url)
     except SchemaNotCurrentError as error:
         print(f"promobot: {error}", file=sys.stderr)
         return None

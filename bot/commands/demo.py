@@ -33,6 +33,7 @@ from bot.commands.demo_plan import (
     PROFILES,
     SHARED_CODE,
     SHARED_MIN_ORDER,
+    DemoPlan,
     DemoSummary,
     OrderPlan,
     plan,
@@ -179,80 +180,111 @@ async def seed_shop(
     shop = plan(customers, seed=seed, now=now, zone=settings.shop.timezone)
     currency = settings.shop.currency
     async with db.session() as session:
-        await _insert(session, Customer.__table__, [
-            {**row, "orders_count": 0, "gross_spend": 0, "net_spend": 0}
-            for row in shop.customers
-        ])
-        customer_ids = await _ids(session, Customer.__table__, PREFIX)
-        await _insert(session, Order.__table__, [
-            _order_row(order, customer_ids[order.customer], currency, now)
-            for order in shop.orders
-        ])
-        order_ids = await _ids(session, Order.__table__, PREFIX)
-        item_rows = [
-            {"order_id": order_ids[order.external_id], "sku": sku, "category": category,
-             "price": price, "quantity": quantity}
-            for order in shop.orders for sku, category, price, quantity in order.items
-        ]
-        await _insert(session, OrderItem.__table__, item_rows)
-
-        code_rows = [_code_row(
-            SHARED_CODE,
-            Offer(DiscountType.PERCENT, 10, min_order=SHARED_MIN_ORDER, valid_days=90,
-                  currency=currency),
-            source=CodeSource.MANUAL, channel="site", customer_id=None,
-            issued=now - timedelta(days=61), expires=now + timedelta(days=29), usage_limit=None,
-        )]
-        comeback = Offer(DiscountType.PERCENT, 12, free_shipping=True, valid_days=30,
-                         currency=currency)
-        for external_id, code, issued, _used in shop.personal_codes:
-            code_rows.append(_code_row(
-                code, comeback, source=CodeSource.COMEBACK, channel="telegram",
-                customer_id=customer_ids[external_id], issued=issued,
-                expires=issued + timedelta(days=30), usage_limit=1,
-            ))
+        customer_ids = await _write_customers(session, shop)
+        items = await _write_orders(session, shop, customer_ids, currency, now)
+        code_rows = _code_rows(shop, customer_ids, currency, now)
         await _insert(session, PromoCode.__table__, code_rows)
         code_ids = dict((await session.execute(
             select(PromoCode.code, PromoCode.id)
             .where(PromoCode.code.in_([row["code"] for row in code_rows]))
         )).all())
-
-        redemptions, used, usage = [], Counter[int](), Counter[tuple[int, int]]()
-        for order in shop.orders:
-            if order.code is None:
-                continue
-            code_id, customer_id = code_ids[order.code], customer_ids[order.customer]
-            released = order.status is OrderStatus.CANCELLED
-            redemptions.append({
-                "code_id": code_id, "customer_id": customer_id,
-                "order_external_id": order.external_id, "order_total": order.shelf_total,
-                "discount": _discount(order), "free_shipping": order.percent == 12,
-                "created_at": order.placed_at,
-                "released_at": order.placed_at + timedelta(hours=6) if released else None,
-            })
-            if not released:
-                used[code_id] += 1
-                usage[code_id, customer_id] += 1
-        await _insert(session, Redemption.__table__, redemptions)
-        await _insert(session, CodeCustomerUsage.__table__, [
-            {"code_id": code_id, "customer_id": customer_id, "used_count": count}
-            for (code_id, customer_id), count in usage.items()
-        ])
-        for code_id, count in used.items():
-            await session.execute(
-                update(PromoCode).where(PromoCode.id == code_id).values(used_count=count)
-            )
+        redemptions = await _write_redemptions(session, shop, customer_ids, code_ids)
         if is_postgresql(session):
             # Fresh tables have no statistics: without them the planner loops per customer.
             await session.execute(text("ANALYZE customers, orders, order_items"))
         await fill_aggregates(session, Customer.external_id.like(f"{PREFIX}%"))
         await session.commit()
     return DemoSummary(
-        customers=len(shop.customers), orders=len(shop.orders), items=len(item_rows),
-        codes=len(code_rows), redemptions=len(redemptions),
+        customers=len(shop.customers), orders=len(shop.orders), items=items,
+        codes=len(code_rows), redemptions=redemptions,
         kinds=dict(Counter(shop.kinds.values())),
         statuses=dict(Counter(order.status.value for order in shop.orders)),
     )
+
+
+async def _write_customers(session: AsyncSession, shop: DemoPlan) -> dict[str, int]:
+    """Insert the customers with zero aggregates (`fill_aggregates` sets them last);
+    returns their ids by external id."""
+    await _insert(session, Customer.__table__, [
+        {**row, "orders_count": 0, "gross_spend": 0, "net_spend": 0}
+        for row in shop.customers
+    ])
+    return await _ids(session, Customer.__table__, PREFIX)
+
+
+async def _write_orders(
+    session: AsyncSession, shop: DemoPlan, customer_ids: dict[str, int], currency: str,
+    now: datetime,
+) -> int:
+    """Insert the orders and their lines; returns how many lines."""
+    await _insert(session, Order.__table__, [
+        _order_row(order, customer_ids[order.customer], currency, now)
+        for order in shop.orders
+    ])
+    order_ids = await _ids(session, Order.__table__, PREFIX)
+    item_rows = [
+        {"order_id": order_ids[order.external_id], "sku": sku, "category": category,
+         "price": price, "quantity": quantity}
+        for order in shop.orders for sku, category, price, quantity in order.items
+    ]
+    await _insert(session, OrderItem.__table__, item_rows)
+    return len(item_rows)
+
+
+def _code_rows(
+    shop: DemoPlan, customer_ids: dict[str, int], currency: str, now: datetime,
+) -> list[dict]:
+    """The shared site code, then one personal comeback code per planned one."""
+    rows = [_code_row(
+        SHARED_CODE,
+        Offer(DiscountType.PERCENT, 10, min_order=SHARED_MIN_ORDER, valid_days=90,
+              currency=currency),
+        source=CodeSource.MANUAL, channel="site", customer_id=None,
+        issued=now - timedelta(days=61), expires=now + timedelta(days=29), usage_limit=None,
+    )]
+    comeback = Offer(DiscountType.PERCENT, 12, free_shipping=True, valid_days=30,
+                     currency=currency)
+    for external_id, code, issued, _used in shop.personal_codes:
+        rows.append(_code_row(
+            code, comeback, source=CodeSource.COMEBACK, channel="telegram",
+            customer_id=customer_ids[external_id], issued=issued,
+            expires=issued + timedelta(days=30), usage_limit=1,
+        ))
+    return rows
+
+
+async def _write_redemptions(
+    session: AsyncSession, shop: DemoPlan, customer_ids: dict[str, int],
+    code_ids: dict[str, int],
+) -> int:
+    """A redemption per order that used a code (released when the order was cancelled),
+    and the code counters that the kept ones add up to; returns how many redemptions."""
+    redemptions, used, usage = [], Counter[int](), Counter[tuple[int, int]]()
+    for order in shop.orders:
+        if order.code is None:
+            continue
+        code_id, customer_id = code_ids[order.code], customer_ids[order.customer]
+        released = order.status is OrderStatus.CANCELLED
+        redemptions.append({
+            "code_id": code_id, "customer_id": customer_id,
+            "order_external_id": order.external_id, "order_total": order.shelf_total,
+            "discount": _discount(order), "free_shipping": order.percent == 12,
+            "created_at": order.placed_at,
+            "released_at": order.placed_at + timedelta(hours=6) if released else None,
+        })
+        if not released:
+            used[code_id] += 1
+            usage[code_id, customer_id] += 1
+    await _insert(session, Redemption.__table__, redemptions)
+    await _insert(session, CodeCustomerUsage.__table__, [
+        {"code_id": code_id, "customer_id": customer_id, "used_count": count}
+        for (code_id, customer_id), count in usage.items()
+    ])
+    for code_id, count in used.items():
+        await session.execute(
+            update(PromoCode).where(PromoCode.id == code_id).values(used_count=count)
+        )
+    return len(redemptions)
 
 
 async def run(settings: Settings, *, customers: int, seed: int, force: bool) -> int:

@@ -12,9 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.db.models import (
-    OrderStatus,
-)
+from bot.db.models import OrderStatus
 from bot.promo.codes.generator import ALPHABET
 
 PREFIX = "demo-"
@@ -45,7 +43,7 @@ FIRST_NAMES = ("Анна", "Мария", "Елена", "Ольга", "Натал
 LAST_INITIALS = "АБВГДЕЖЗИКЛМНОПРСТУФХЧШЭЮЯ"
 ZONES = (None,) * 8 + ("Asia/Yekaterinburg", "Europe/Kaliningrad", "Asia/Novosibirsk")
 
-# Kind of customer → share of the demo; see `_plan_orders` for what each means.
+# Kind of customer → share of the demo; see `_order_times` for what each means.
 PROFILES: dict[str, float] = {
     "regular": 0.30, "lapsed_60": 0.10, "lapsed_90": 0.22, "one_silent": 0.20,
     "new": 0.10, "comeback": 0.03, "no_orders": 0.05,
@@ -72,7 +70,7 @@ class DemoPlan:
     customers: list[dict[str, Any]] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)
     orders: list[OrderPlan] = field(default_factory=list)
-    # Personal codes: customer external id → (code, issued_at, redeemed by order or None).
+    # Personal codes: (customer external id, code, issued_at, redeemed by an order).
     personal_codes: list[tuple[str, str, datetime, bool]] = field(default_factory=list)
 
 
@@ -148,64 +146,90 @@ def _items(rng: random.Random, affinity: list[float]) -> list[tuple[str, str, in
     return lines
 
 
+@dataclass(slots=True)
+class _Draw:
+    """What the plan carries from one customer to the next. Every random value comes from
+    `rng` in one fixed order, so the steps below must keep the order of their draws."""
+
+    rng: random.Random
+    now: datetime
+    zone: ZoneInfo
+    shop: DemoPlan = field(default_factory=DemoPlan)
+    taken: set[str] = field(default_factory=lambda: {SHARED_CODE})
+    shared_users: set[str] = field(default_factory=set)
+    order_number: int = 0
+
+
 def plan(customers: int, *, seed: int, now: datetime, zone: str = "Europe/Moscow") -> DemoPlan:
     """The whole demo shop, decided by `seed` alone (and `now`): nothing touches the DB."""
-    rng = random.Random(seed)
-    result = DemoPlan()
-    taken: set[str] = {SHARED_CODE}
-    order_number = 0
-    shared_users: set[str] = set()
-    shop_zone = ZoneInfo(zone)
+    draw = _Draw(random.Random(seed), now, ZoneInfo(zone))
     for index in range(1, customers + 1):
-        external_id = f"{PREFIX}{index:05d}"
-        kind = _kind(rng)
-        result.kinds[external_id] = kind
-        first_name = rng.choice(FIRST_NAMES)
-        times = _order_times(kind, rng, now)
-        registered = (times[0] if times else _days_ago(now, rng, 1, HISTORY_DAYS)) - timedelta(
-            hours=rng.uniform(0.1, 72)
-        )
-        result.customers.append({
-            "external_id": external_id,
-            "name": f"{first_name} {rng.choice(LAST_INITIALS)}.",
-            "phone": f"+79{rng.randrange(10**9):09d}",
-            "email": f"customer{index}@demo.example",
-            "locale": "en" if first_name.isascii() else "ru",
-            "timezone": rng.choice(ZONES),
-            "marketing_opt_in": rng.random() < 0.92,
-            "created_at": registered,
-            "updated_at": registered,
-        })
-        affinity = [1.0] * len(CATEGORIES)
-        affinity[rng.randrange(len(CATEGORIES))] = 6.0
-        for position, placed_at in enumerate(times):
-            order_number += 1
-            # Orders come in during the shop's day, not at 4 a.m.
-            local = placed_at.astimezone(shop_zone)
-            placed_at = local.replace(hour=rng.randint(9, 22)).astimezone(placed_at.tzinfo)
-            if placed_at > now:
-                placed_at = now - timedelta(minutes=rng.randint(5, 120))
-            edge = position in (0, len(times) - 1)
-            order = OrderPlan(
-                external_id=f"{PREFIX}o{order_number:07d}", customer=external_id,
-                placed_at=placed_at, status=_status(rng, placed_at, now, edge=edge),
-                items=_items(rng, affinity),
-            )
-            if kind == "comeback" and position == len(times) - 1:
-                code = _code(rng, taken)
-                order.code, order.percent = code, 12
-                issued = placed_at - timedelta(days=rng.uniform(2, 20))
-                result.personal_codes.append((external_id, code, issued, True))
-            elif (
-                now - placed_at < timedelta(days=60) and order.shelf_total >= SHARED_MIN_ORDER
-                and external_id not in shared_users and rng.random() < 0.15
-            ):
-                # The spring site code: 10 % from 3 000 ₽, once per customer.
-                order.code, order.percent = SHARED_CODE, 10
-                shared_users.add(external_id)
-            result.orders.append(order)
-        if kind == "lapsed_90" and rng.random() < 0.3:
-            # Invited back a few days ago; the code waits in their wallet.
-            issued = now - timedelta(days=rng.uniform(0.5, 6))
-            result.personal_codes.append((external_id, _code(rng, taken), issued, False))
-    return result
+        _add_customer(draw, index)
+    return draw.shop
+
+
+def _add_customer(draw: _Draw, index: int) -> None:
+    """One customer: its profile, its orders, and a waiting comeback code for some of
+    those who lapsed."""
+    rng, now = draw.rng, draw.now
+    external_id = f"{PREFIX}{index:05d}"
+    kind = _kind(rng)
+    draw.shop.kinds[external_id] = kind
+    first_name = rng.choice(FIRST_NAMES)
+    times = _order_times(kind, rng, now)
+    registered = (times[0] if times else _days_ago(now, rng, 1, HISTORY_DAYS)) - timedelta(
+        hours=rng.uniform(0.1, 72)
+    )
+    draw.shop.customers.append({
+        "external_id": external_id,
+        "name": f"{first_name} {rng.choice(LAST_INITIALS)}.",
+        "phone": f"+79{rng.randrange(10**9):09d}",
+        "email": f"customer{index}@demo.example",
+        "locale": "en" if first_name.isascii() else "ru",
+        "timezone": rng.choice(ZONES),
+        "marketing_opt_in": rng.random() < 0.92,
+        "created_at": registered,
+        "updated_at": registered,
+    })
+    affinity = [1.0] * len(CATEGORIES)
+    affinity[rng.randrange(len(CATEGORIES))] = 6.0
+    for position, placed_at in enumerate(times):
+        last = position == len(times) - 1
+        _add_order(draw, external_id, kind, placed_at, affinity,
+                   edge=position == 0 or last, last=last)
+    if kind == "lapsed_90" and rng.random() < 0.3:
+        # Invited back a few days ago; the code waits in their wallet.
+        issued = now - timedelta(days=rng.uniform(0.5, 6))
+        draw.shop.personal_codes.append((external_id, _code(rng, draw.taken), issued, False))
+
+
+def _add_order(
+    draw: _Draw, customer: str, kind: str, placed_at: datetime, affinity: list[float],
+    *, edge: bool, last: bool,
+) -> None:
+    """One order at its final status, with the code it used if any."""
+    rng, now = draw.rng, draw.now
+    draw.order_number += 1
+    # Orders come in during the shop's day, not at 4 a.m.
+    local = placed_at.astimezone(draw.zone)
+    placed_at = local.replace(hour=rng.randint(9, 22)).astimezone(placed_at.tzinfo)
+    if placed_at > now:
+        placed_at = now - timedelta(minutes=rng.randint(5, 120))
+    order = OrderPlan(
+        external_id=f"{PREFIX}o{draw.order_number:07d}", customer=customer,
+        placed_at=placed_at, status=_status(rng, placed_at, now, edge=edge),
+        items=_items(rng, affinity),
+    )
+    if kind == "comeback" and last:
+        code = _code(rng, draw.taken)
+        order.code, order.percent = code, 12
+        issued = placed_at - timedelta(days=rng.uniform(2, 20))
+        draw.shop.personal_codes.append((customer, code, issued, True))
+    elif (
+        now - placed_at < timedelta(days=60) and order.shelf_total >= SHARED_MIN_ORDER
+        and customer not in draw.shared_users and rng.random() < 0.15
+    ):
+        # The spring site code: 10 % from 3 000 ₽, once per customer.
+        order.code, order.percent = SHARED_CODE, 10
+        draw.shared_users.add(customer)
+    draw.shop.orders.append(order)

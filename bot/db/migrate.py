@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import migrations
-from bot.config import Settings
 from bot.db.dialect import is_sqlite_url
 
 T = TypeVar("T")
@@ -83,14 +82,13 @@ async def check(url: str) -> None:
     await _with_connection(url, lambda conn: command.check(alembic_config(url, conn)))
 
 
-async def ensure_schema(settings: Settings) -> None:
+async def ensure_schema(url: str) -> None:
     """Make the schema usable before the app starts.
 
     The embedded SQLite default migrates itself, so one command gets a shop running.
     A shared PostgreSQL is only checked: several instances upgrading at once, or an
     old build downgrading a newer schema, must be an operator's explicit step.
     """
-    url = settings.db.url
     if is_sqlite_url(url):
         await upgrade(url)
         return

@@ -24,12 +24,11 @@ from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns.admin import ACTIONS, Counts
 from bot.promo.codes.offers import Offer
 from bot.promo.staff.managers import Staff
-from bot.texts.wording import conditions, reward_text
+from bot.texts import campaign_preview
 from handlers.managers.access import Allowed
 from handlers.managers.common import (
     answer_usage,
     args_of,
-    money,
     refuse_role,
     status_name,
 )
@@ -61,9 +60,7 @@ def action_name(action: str) -> str:
 
 
 def offer_line(offer: Offer, i18n: I18n) -> str:
-    locale = i18n.current_locale
-    return "; ".join(html.quote(part) for part in [reward_text(offer, locale),
-                                                    *conditions(offer, locale)])
+    return campaign_preview.offer_line(offer, i18n.current_locale)
 
 
 def card_keyboard(campaign: Campaign) -> InlineKeyboardMarkup:
@@ -208,47 +205,9 @@ async def preview_command(
         return
     seen = await campaign_admin.preview(read_session, int(args[0]), settings=settings,
                                         now=clock())
-    campaign = seen.campaign
-    lines = [_("🔎 Preview of #{id} {name}").format(id=campaign.id,
-                                                   name=html.quote(campaign.name))]
-    if seen.segment:
-        lines.append(_("Segment {segment}: {size} customers, {reachable} reachable in "
-                       "Telegram").format(segment=html.quote(seen.segment), size=seen.segment_size,
-                                          reachable=seen.reachable))
-    elif seen.steps:
-        lines.append(_("Comeback ladder: {size} customers, {reachable} reachable in "
-                       "Telegram").format(size=seen.segment_size, reachable=seen.reachable))
-        for step in seen.steps:
-            lines.append(_("• silent {days}+ days{only_new}: {n} ({reachable} reachable), "
-                           "{offer}").format(
-                days=step.days, n=step.customers, reachable=step.reachable,
-                only_new=_(", one order only") if step.only_new else "",
-                offer=offer_line(step.offer, i18n)))
-    else:
-        lines.append(_("No segment: customers come one by one as events happen."))
-    for arm in seen.arms:
-        if arm.name == "holdout":
-            lines.append(_("• holdout: {n} (get nothing)").format(n=arm.customers))
-            continue
-        name = html.quote(arm.name) or _("offer")
-        if arm.offer is None:
-            lines.append(_("• {name}: {n}, message only").format(name=name, n=arm.customers))
-            continue
-        lines.append(_("• {name}: {n} × {offer}, up to {cost}").format(
-            name=name, n=arm.customers, offer=offer_line(arm.offer, i18n),
-            cost=money(arm.cost, settings, i18n)))
-        if arm.guardrail is not None:
-            check = arm.guardrail
-            verdict = _("within") if check.allowed else _("⛔ above")
-            lines.append(_("  {requested} is {verdict} the guardrail ceiling {ceiling}").format(
-                requested=f"{check.requested_percent}%", verdict=verdict,
-                ceiling=f"{check.ceiling_percent}%"))
-    lines.append(_("Estimated discount cost: {cost}").format(cost=money(seen.cost, settings,
-                                                                        i18n)))
-    lines.append(_("Time to send at {rate}/s: {time}").format(
-        rate=f"{settings.send.delivery_rate:g}",
-        time=format_span(seen.send_time, i18n.current_locale)))
-    await message.answer("\n".join(lines))
+    await message.answer(campaign_preview.render_preview(
+        seen, locale=i18n.current_locale, currency=settings.shop.currency,
+        rate=settings.send.delivery_rate))
 
 
 def create_router() -> Router:

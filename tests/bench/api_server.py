@@ -18,14 +18,10 @@ from pathlib import Path
 import aiohttp
 
 from tests.bench.api_seed import API_KEY, HOST, PREFIX
-from tests.bench.data import (
-    cpu_seconds,
-    rss_mib,
-)
+from tests.bench.data import cpu_seconds, python_module, rss_mib
 from tests.support.ports import free_port
 
 # --------------------------------------------------------------------------- server
-
 
 
 def cli_has_api() -> bool:
@@ -92,8 +88,11 @@ def spawn_server(url: str, workdir: Path, how: str, workers: int) -> Server:
     }
     if how == "auto":
         how = "cli" if cli_has_api() else "inline"
-    command = ([sys.executable, "-m", "bot", "api"] if how == "cli"
-               else [sys.executable, str(Path(__file__).resolve()), "--serve"])
+    if how == "cli":
+        command = [sys.executable, "-m", "bot", "api"]
+    else:
+        command, child_env = python_module(__spec__.name)
+        env["PYTHONPATH"] = child_env["PYTHONPATH"]
     log = workdir / "server.log"
     with log.open("wb") as out:
         # cwd is the scratch folder: a developer's .env must not change the settings.
@@ -129,7 +128,7 @@ async def serve_inline() -> None:
     from bot.db.migrate import ensure_schema
 
     settings = Settings()
-    await ensure_schema(settings)
+    await ensure_schema(settings.db.url)
     db = create_database(settings.db.url)
     runner = web.AppRunner(create_app(settings, db))
     await runner.setup()
@@ -141,7 +140,6 @@ async def serve_inline() -> None:
     await stop.wait()
     await runner.cleanup()
     await db.dispose()
-
 
 
 # --------------------------------------------------------------------------- profile
@@ -211,3 +209,6 @@ def summarize_profile(path: Path, top: int = 12) -> str:
     return "\n".join(lines)
 
 
+if __name__ == "__main__":
+    # The inline server `spawn_server` starts when the installed CLI has no `api` command.
+    asyncio.run(serve_inline())

@@ -11,7 +11,7 @@ Targets on SQLite (2-core machine): validate >= 3 000/s with p99 < 10 ms, redeem
 
 Load comes from wrk when it is installed (`apt install wrk`; see wrk_api.lua), else from
 an aiohttp client in this process. The server is `promobot api` in a process of its own
-(falling back to an equivalent `create_app` server in this file when the installed CLI
+(falling back to an equivalent `create_app` server, `api_server.py`, when the installed CLI
 has no `api` command), so the load generator never shares its event loop. The database
 is made from empty with the migrations and seeded before the server starts: customers,
 one personal code each for validation, a pool of single-use personal codes (one per
@@ -26,10 +26,9 @@ import argparse
 import asyncio
 import random
 import shutil
-import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -43,20 +42,15 @@ from tests.bench.api_load import (
     validate_bodies,
     wrk_feeds,
 )
-from tests.bench.api_seed import seed
+from tests.bench.api_seed import Seeded, seed
 from tests.bench.api_server import (
-    serve_inline,
+    Server,
     spawn_server,
     start_profile,
     summarize_profile,
     wait_healthy,
 )
-from tests.bench.data import (
-    backend,
-    recreate_postgres,
-    remove_sqlite,
-    safe,
-)
+from tests.bench.data import backend, recreate_postgres, remove_sqlite, safe
 
 # --------------------------------------------------------------------------- main
 
@@ -79,97 +73,112 @@ HEADER = ("| backend | case | conns | requests | errors | ok/s | p50 | p99 | ser
 
 
 async def main(args: argparse.Namespace) -> None:
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     with tempfile.TemporaryDirectory(prefix="promobot-bench-api-") as tmp:
         workdir = Path(tmp)
-        url = args.database_url
-        if url is None:
-            path = workdir / "bench.sqlite3"
-            remove_sqlite(path)
-            url = f"sqlite+aiosqlite:///{path}"
-        elif backend(url) == "postgresql":
-            await recreate_postgres(url)
-        else:
-            raise SystemExit("--database-url: a SQLite file is made for you; give PostgreSQL")
-        name = backend(url)
-        pool_size = args.redeem_pool or max(
-            20_000, int((args.duration_s + args.warmup_s) * 6_000))
-        seeded = await seed(url, args.customers, pool_size)
-        print(f"# {safe(url)}: seeded {len(seeded.customers):,} customers, "
-              f"{len(seeded.personal):,} validation codes, {len(seeded.pool):,} single-use "
-              f"redeem codes, 1 shared code in {seeded.seconds:.1f} s", flush=True)
+        url = await prepare_database(args.database_url, workdir)
+        seeded = await seed_database(url, args)
         server = await wait_healthy(spawn_server(url, workdir, args.server, args.workers))
-        client_name = "wrk" if args.client == "wrk" else "aiohttp"
-        feeds = wrk_feeds(seeded, workdir) if args.client == "wrk" else {}
         print(f"# server: {server.how}, pid {server.pid}, {args.workers} worker(s); "
-              f"client: {client_name}, "
+              f"client: {'wrk' if args.client == 'wrk' else 'aiohttp'}, "
               f"{args.connections} connections, {args.duration_s:g} s per case after "
               f"{args.warmup_s:g} s warm-up", flush=True)
-        rng = random.Random(11)
-        run = f"r{int(time.time())}"
-        pool = iter(seeded.pool)
-        results: list[Phase] = []
-        profiles: list[tuple[str, str]] = []
-        connector = aiohttp.TCPConnector(limit=args.connections, force_close=False)
         try:
-            async with aiohttp.ClientSession(connector=connector) as client:
-                for case in cases:
-                    if case == "validate":
-                        path, check = "/codes/validate", True
-                        make = validate_bodies(seeded, rng)
-                    elif case == "redeem":
-                        path, check = "/codes/redeem", False
-                        make = redeem_personal_bodies(pool, run)
-                    elif case == "redeem_shared":
-                        path, check = "/codes/redeem", False
-                        make = redeem_shared_bodies(seeded, rng, run)
-                    else:
-                        raise SystemExit(f"unknown case {case!r}")
-
-                    async def measure(
-                        phase: Phase, seconds: float, path: str = path,
-                        make: Callable[[], bytes | None] = make, check: bool = check,
-                    ) -> Phase:
-                        if args.client == "wrk":
-                            return await load_wrk(server, phase, path, feeds[phase.case], run,
-                                                  connections=args.connections, seconds=seconds)
-                        return await load(client, server, phase, path, make,
-                                          connections=args.connections, seconds=seconds,
-                                          max_requests=args.max_requests, check_valid=check)
-
-                    if args.warmup_s > 0:
-                        await measure(Phase(case), args.warmup_s)
-                    spy = None
-                    if args.profile:
-                        spy_out = workdir / f"{case}.spy.txt"
-                        spy = start_profile(server.pid, args.duration_s, spy_out)
-                    phase = await measure(Phase(case), args.duration_s)
-                    results.append(phase)
-                    print(row(name, phase, args.connections), flush=True)
-                    if spy is not None:
-                        _, err = spy.communicate(timeout=args.duration_s + 60)
-                        if spy_out.exists():
-                            profiles.append((case, summarize_profile(spy_out)))
-                        else:
-                            profiles.append((case, "py-spy failed: " + err.decode()[-500:]))
-                    if server.process.poll() is not None:
-                        raise SystemExit(f"server died:\n{server.tail()}")
+            results, profiles = await run_cases(args, server, seeded, workdir, backend(url))
         finally:
             server.stop()
-        print()
-        print(HEADER)
-        for phase in results:
-            print(row(name, phase, args.connections))
-        for case, text in profiles:
-            print(f"\n## server profile, {name}, {case}\n{text}")
-        if any(p.statuses.keys() - {"200"} for p in results):
-            print("\n# server log tail:\n" + server.tail(15))
+        print_results(backend(url), args.connections, results, profiles, server)
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve"]:
-        asyncio.run(serve_inline())
-        raise SystemExit(0)
+async def prepare_database(url: str | None, workdir: Path) -> str:
+    """A fresh SQLite file in the scratch folder, or the PostgreSQL database made empty."""
+    if url is None:
+        path = workdir / "bench.sqlite3"
+        remove_sqlite(path)
+        return f"sqlite+aiosqlite:///{path}"
+    if backend(url) != "postgresql":
+        raise SystemExit("--database-url: a SQLite file is made for you; give PostgreSQL")
+    await recreate_postgres(url)
+    return url
+
+
+async def seed_database(url: str, args: argparse.Namespace) -> Seeded:
+    pool_size = args.redeem_pool or max(20_000, int((args.duration_s + args.warmup_s) * 6_000))
+    seeded = await seed(url, args.customers, pool_size)
+    print(f"# {safe(url)}: seeded {len(seeded.customers):,} customers, "
+          f"{len(seeded.personal):,} validation codes, {len(seeded.pool):,} single-use "
+          f"redeem codes, 1 shared code in {seeded.seconds:.1f} s", flush=True)
+    return seeded
+
+
+def case_requests(
+    case: str, seeded: Seeded, rng: random.Random, pool: Iterator[tuple[str, str]], run: str,
+) -> tuple[str, bool, Callable[[], bytes | None]]:
+    """A case's path, whether its answers are checked, and what makes its request bodies."""
+    if case == "validate":
+        return "/codes/validate", True, validate_bodies(seeded, rng)
+    if case == "redeem":
+        return "/codes/redeem", False, redeem_personal_bodies(pool, run)
+    if case == "redeem_shared":
+        return "/codes/redeem", False, redeem_shared_bodies(seeded, rng, run)
+    raise SystemExit(f"unknown case {case!r}")
+
+
+async def run_cases(
+    args: argparse.Namespace, server: Server, seeded: Seeded, workdir: Path, name: str,
+) -> tuple[list[Phase], list[tuple[str, str]]]:
+    """Each case: a warm-up, then the timed phase (profiled if asked); its row is printed
+    as soon as it is measured. Returns the phases and the profiles' summaries."""
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    feeds = wrk_feeds(seeded, workdir) if args.client == "wrk" else {}
+    rng, run = random.Random(11), f"r{int(time.time())}"
+    pool = iter(seeded.pool)
+    results: list[Phase] = []
+    profiles: list[tuple[str, str]] = []
+    connector = aiohttp.TCPConnector(limit=args.connections, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as client:
+        for case in cases:
+            path, check, make = case_requests(case, seeded, rng, pool, run)
+
+            async def measure(phase: Phase, seconds: float, path: str = path,
+                              make: Callable[[], bytes | None] = make,
+                              check: bool = check) -> Phase:
+                if args.client == "wrk":
+                    return await load_wrk(server, phase, path, feeds[phase.case], run,
+                                          connections=args.connections, seconds=seconds)
+                return await load(client, server, phase, path, make,
+                                  connections=args.connections, seconds=seconds,
+                                  max_requests=args.max_requests, check_valid=check)
+
+            if args.warmup_s > 0:
+                await measure(Phase(case), args.warmup_s)
+            spy, spy_out = None, workdir / f"{case}.spy.txt"
+            if args.profile:
+                spy = start_profile(server.pid, args.duration_s, spy_out)
+            phase = await measure(Phase(case), args.duration_s)
+            results.append(phase)
+            print(row(name, phase, args.connections), flush=True)
+            if spy is not None:
+                _, err = spy.communicate(timeout=args.duration_s + 60)
+                profiles.append((case, summarize_profile(spy_out) if spy_out.exists()
+                                 else "py-spy failed: " + err.decode()[-500:]))
+            if server.process.poll() is not None:
+                raise SystemExit(f"server died:\n{server.tail()}")
+    return results, profiles
+
+
+def print_results(name: str, connections: int, results: list[Phase],
+                  profiles: list[tuple[str, str]], server: Server) -> None:
+    print()
+    print(HEADER)
+    for phase in results:
+        print(row(name, phase, connections))
+    for case, text in profiles:
+        print(f"\n## server profile, {name}, {case}\n{text}")
+    if any(p.statuses.keys() - {"200"} for p in results):
+        print("\n# server log tail:\n" + server.tail(15))
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="PostgreSQL URL (default: a temp SQLite file); "
@@ -192,8 +201,11 @@ if __name__ == "__main__":
                         help="cap per phase, whatever the duration")
     parser.add_argument("--cases", default="validate,redeem,redeem_shared")
     parser.add_argument("--server", choices=("auto", "cli", "inline"), default="auto",
-                        help="`promobot api`, or the in-file create_app server")
+                        help="`promobot api`, or the create_app server of api_server.py")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the server during each timed phase; print top frames")
-    asyncio.run(main(parser.parse_args()))
+    return parser.parse_args()
 
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))

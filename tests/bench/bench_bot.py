@@ -19,22 +19,19 @@ import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from aiogram import Dispatcher, Router
 from aiogram.types import Message
 from sqlalchemy import insert, text
 
-ROOT = Path(__file__).resolve().parents[2]
-
-import tests.support.updates as u  # noqa: E402
-from bot.app.process import calm_garbage_collector  # noqa: E402
-from bot.app.telegram import create_bot, create_dispatcher  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.db import Base, Database, create_database  # noqa: E402
-from bot.db.models import Customer, PromoCode, TelegramAccount  # noqa: E402
-from tests.support.fake_bot_api import FakeBotAPI  # noqa: E402
+import tests.support.updates as u
+from bot.app.process import calm_garbage_collector
+from bot.app.telegram import create_bot, create_dispatcher
+from bot.config import Settings
+from bot.db import Base, Database, create_database
+from bot.db.models import Customer, PromoCode, TelegramAccount
+from tests.support.fake_bot_api import FakeBotAPI
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FIRST_USER = 10_000_000
@@ -100,7 +97,8 @@ async def measure(dp: Dispatcher, bot: Any, updates: list[dict[str, Any]],
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--updates", type=int, default=2000, help="per handler and round")
     parser.add_argument("--rounds", type=int, default=5)
@@ -142,6 +140,11 @@ async def main() -> None:
             await bot.session.close()
         await db.dispose()
 
+    print_report(args, url, rates, latencies)
+
+
+def print_report(args: argparse.Namespace, url: str, rates: dict[str, list[float]],
+                 latencies: dict[str, list[float]]) -> None:
     echo_rates = rates["echo (bare aiogram)"]
     backend = "PostgreSQL" if "postgresql" in url else "SQLite"
     print(f"\n{args.rounds} rounds × {args.updates} updates per handler, {args.users} linked "

@@ -31,19 +31,18 @@ from typing import Any, ClassVar
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[2]
-
-from bot.app.process import calm_garbage_collector  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.db import Base, Database, create_database  # noqa: E402
-from bot.db.models import Customer, Delivery, PromoCode, TelegramAccount  # noqa: E402
-from bot.delivery.caps import Policy  # noqa: E402
-from bot.delivery.outbox import enqueue_many  # noqa: E402
-from bot.delivery.sender import Sender  # noqa: E402
-from bot.delivery.sender.claim import claim  # noqa: E402
-from bot.texts.notices import render_message  # noqa: E402
-from tests.support.fake_bot_api import Request  # noqa: E402
-from tests.support.limits import LimitedBotAPI  # noqa: E402
+from bot.app.process import calm_garbage_collector
+from bot.config import Settings
+from bot.db import Base, Database, create_database
+from bot.db.models import Customer, Delivery, PromoCode, TelegramAccount
+from bot.delivery.caps import Policy
+from bot.delivery.outbox import enqueue_many
+from bot.delivery.sender import Sender
+from bot.delivery.sender.claim import claim
+from bot.texts.notices import render_message
+from tests.bench.data import cpu_seconds, python_module, rss_mib
+from tests.support.fake_bot_api import Request
+from tests.support.limits import LimitedBotAPI
 
 TOKEN = "123456:TEST-token-for-tests-only"
 CHAT_BASE = 50_000_000
@@ -150,9 +149,9 @@ async def serve_fake(latency: float, overall: int) -> None:
 
 
 async def start_fake(latency: float, overall: int) -> tuple[asyncio.subprocess.Process, str]:
+    command, env = python_module(__spec__.name, "--serve-fake", str(latency), str(overall))
     process = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve-fake", str(latency), str(overall),
-        stdout=asyncio.subprocess.PIPE,
+        *command, env=env, stdout=asyncio.subprocess.PIPE
     )
     assert process.stdout is not None
     url = (await process.stdout.readline()).decode().strip()
@@ -284,26 +283,13 @@ def remove_sqlite(url: str) -> None:
             Path(str(make_url(url).database) + suffix).unlink(missing_ok=True)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 async def queue_audience(url: str, audience: int, batch: int = 5000) -> dict[str, Any]:
     """Queue one row per customer, streaming ids by keyset pages: memory must stay flat."""
     db = await fresh_database(url)
     try:
         await seed_customers(db, audience, linked=False)
         gc.collect()
-        baseline = peak = rss_mib()
+        baseline = peak = rss_mib(os.getpid())
         started = time.perf_counter()
         last, queued = 0, 0
         while True:
@@ -321,7 +307,7 @@ async def queue_audience(url: str, audience: int, batch: int = 5000) -> dict[str
                 ))
                 await session.commit()
             last = ids[-1]
-            peak = max(peak, rss_mib())
+            peak = max(peak, rss_mib(os.getpid()))
         elapsed = time.perf_counter() - started
         # One sender claim with the whole audience queued: must not scan the queue. (Right
         # after a bulk load PostgreSQL has no statistics yet and sorts the whole queue, ~0.8 s,

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Select, event
 
-from bot.db import create_database
+from bot.db import Database, create_database
 from bot.db.models import Customer
 from bot.promo.customers import segments
 from tests.bench.data import backend, safe
@@ -70,63 +70,67 @@ def cases() -> list[tuple[str, Select[Any]]]:
 
 async def run_queries(url: str, repeat: int, batch_size: int, plans: bool) -> list[str]:
     db = create_database(url)
-    sqlite = db.is_sqlite
     captured = Captured()
 
     @event.listens_for(db.read_engine.sync_engine, "before_cursor_execute")
     def _capture(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
         captured.statement, captured.parameters = statement, parameters
 
-    name_backend = backend(url)
-    rows: list[str] = []
-    for name, query in cases():
-        counts: list[float] = []
-        streams: list[float] = []
-        singles: list[float] = []
-        total = streamed = batches = 0
-        count_plan: list[str] = []
-        stream_plan: list[str] = []
-        for attempt in range(repeat):
-            async with db.read_session() as session:
-                started = time.perf_counter()
-                total = await segments.count(session, query)
-                counts.append(time.perf_counter() - started)
-                if attempt == 0 and plans:
-                    count_plan = await explain(session, captured, sqlite)
-            async with db.read_session() as session:
-                started = time.perf_counter()
-                streamed = batches = 0
-                async for batch in segments.iter_ids(session, query, batch_size=batch_size):
-                    if batches == 0 and attempt == 0:
-                        first_batch = Captured(captured.statement, captured.parameters)
-                    streamed += len(batch)
-                    batches += 1
-                streams.append(time.perf_counter() - started)
-                if attempt == 0 and plans and batches:
-                    stream_plan = await explain(session, first_batch, sqlite)
-            async with db.read_session() as session:
-                # The alternative: one ordered SELECT read through a cursor, no re-planning.
-                started = time.perf_counter()
-                one = 0
-                result = await session.stream_scalars(
-                    query.order_by(Customer.id).execution_options(yield_per=batch_size))
-                async for partition in result.partitions():
-                    one += len(partition)
-                singles.append(time.perf_counter() - started)
-        shown = " / ".join(f"{t * 1000:,.0f}" for t in counts)
-        stream_shown = " / ".join(f"{t * 1000:,.0f}" for t in streams)
-        single_shown = " / ".join(f"{t * 1000:,.0f}" for t in singles)
-        mismatch = "" if streamed == total == one else f" (streamed {streamed:,}/{one:,}!)"
-        row = (f"| {name_backend} | {name} | {total:,}{mismatch} | {shown} ms | "
-               f"{stream_shown} ms | {batches:,} | {single_shown} ms |")
-        rows.append(row)
-        print(row, flush=True)
-        if plans:
-            print("    count plan:\n      " + "\n      ".join(count_plan), flush=True)
-            print(f"    id-stream batch plan (batch 1 of {batches}):\n      "
-                  + "\n      ".join(stream_plan), flush=True)
+    rows = [await time_segment(db, captured, name, query, repeat, batch_size, plans)
+            for name, query in cases()]
     await db.dispose()
     return rows
+
+
+async def time_segment(db: Database, captured: Captured, name: str, query: Select[Any],
+                       repeat: int, batch_size: int, plans: bool) -> str:
+    """Time one segment `repeat` times three ways and print its row (and plans)."""
+    sqlite, name_backend = db.is_sqlite, db.engine.dialect.name
+    counts: list[float] = []
+    streams: list[float] = []
+    singles: list[float] = []
+    total = streamed = batches = 0
+    count_plan: list[str] = []
+    stream_plan: list[str] = []
+    for attempt in range(repeat):
+        async with db.read_session() as session:
+            started = time.perf_counter()
+            total = await segments.count(session, query)
+            counts.append(time.perf_counter() - started)
+            if attempt == 0 and plans:
+                count_plan = await explain(session, captured, sqlite)
+        async with db.read_session() as session:
+            started = time.perf_counter()
+            streamed = batches = 0
+            async for batch in segments.iter_ids(session, query, batch_size=batch_size):
+                if batches == 0 and attempt == 0:
+                    first_batch = Captured(captured.statement, captured.parameters)
+                streamed += len(batch)
+                batches += 1
+            streams.append(time.perf_counter() - started)
+            if attempt == 0 and plans and batches:
+                stream_plan = await explain(session, first_batch, sqlite)
+        async with db.read_session() as session:
+            # The alternative: one ordered SELECT read through a cursor, no re-planning.
+            started = time.perf_counter()
+            one = 0
+            result = await session.stream_scalars(
+                query.order_by(Customer.id).execution_options(yield_per=batch_size))
+            async for partition in result.partitions():
+                one += len(partition)
+            singles.append(time.perf_counter() - started)
+    shown = " / ".join(f"{t * 1000:,.0f}" for t in counts)
+    stream_shown = " / ".join(f"{t * 1000:,.0f}" for t in streams)
+    single_shown = " / ".join(f"{t * 1000:,.0f}" for t in singles)
+    mismatch = "" if streamed == total == one else f" (streamed {streamed:,}/{one:,}!)"
+    row = (f"| {name_backend} | {name} | {total:,}{mismatch} | {shown} ms | "
+           f"{stream_shown} ms | {batches:,} | {single_shown} ms |")
+    print(row, flush=True)
+    if plans:
+        print("    count plan:\n      " + "\n      ".join(count_plan), flush=True)
+        print(f"    id-stream batch plan (batch 1 of {batches}):\n      "
+              + "\n      ".join(stream_plan), flush=True)
+    return row
 
 
 HEADER = ("| backend | segment | customers | count (run 1 / 2) | iter_ids, all ids (run 1 / 2) "

@@ -5,13 +5,25 @@ Not a test module and not part of the app: the benchmarks are run by hand.
 
 from __future__ import annotations
 
+import os
 import statistics
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def python_module(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that run `python -m module` in a child process
+    from any working directory: `tests` is not installed, so a child finds it only with
+    the repository root on its PYTHONPATH (a script path would not do either way)."""
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    return [sys.executable, "-m", module, *args], env
 
 
 def backend(url: str) -> str:
@@ -90,8 +102,6 @@ def rss_mib(pid: int) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
-    import os
-
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:

@@ -109,13 +109,13 @@ async def test_ensure_schema(empty_url: str) -> None:
 
     settings = Settings(_env_file=None, database_url=empty_url)
     if is_sqlite_url(empty_url):
-        await migrate.ensure_schema(settings)
+        await migrate.ensure_schema(settings.db.url)
         assert await migrate.current(empty_url) == migrate.heads(empty_url)
     else:
         with pytest.raises(migrate.SchemaNotCurrentError, match="promobot migrate"):
-            await migrate.ensure_schema(settings)
+            await migrate.ensure_schema(settings.db.url)
         await migrate.upgrade(empty_url)
-    await migrate.ensure_schema(settings)  # at head: nothing to do, no error
+    await migrate.ensure_schema(settings.db.url)  # at head: nothing to do, no error
 
 
 def test_cli_migrate(

@@ -14,6 +14,9 @@ from bot.config import Settings
 from bot.db import Database, create_database
 from bot.db.models import CodeStatus, Delivery, DeliveryStatus, PromoCode, TelegramAccount
 from bot.delivery.sender import Sender
+from bot.delivery.sender import send as send_module
+from bot.delivery.sender.claim import Job, claim
+from bot.delivery.sender.record import Kind, Outcome
 from bot.texts.notices import render_message
 from tests.support.delivery import deliver_all, eventually, make_bot, queue, shoppers, statuses
 from tests.support.limits import LimitedBotAPI
@@ -207,7 +210,8 @@ async def test_within_telegrams_limits_at_full_speed(
     db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
 ) -> None:
     """30/s overall and one message per chat per second, enforced by the fake (a breach
-    is answered 429 and counted); three messages to one chat go a second apart."""
+    is answered 429 and counted); three messages to one chat go a second apart. How
+    close to 30/s it gets is measured by `tests.bench.bench_broadcast`, not here."""
     api.enforce, api.overall = True, 30
     people = await shoppers(db, 75)
     await queue(db, people, now=utcnow())
@@ -219,9 +223,6 @@ async def test_within_telegrams_limits_at_full_speed(
 
     assert api.violations == []
     assert len(api.send_times()) == 77
-    firsts = sorted(min(r.at for r in api.calls("sendMessage", chat_id=p.chat_id))
-                    for p in people)
-    assert (len(firsts) - 1) / (firsts[-1] - firsts[0]) >= 0.97 * 30
     mine = [r.at for r in api.calls("sendMessage", chat_id=people[0].chat_id)]
     assert all(b - a >= 1.0 for a, b in itertools.pairwise(mine))
 
@@ -249,3 +250,40 @@ async def test_several_blocked_shoppers_all_get_their_codes_back(
 async def _all_codes(db: Database) -> list[PromoCode]:
     async with db.session() as session:
         return list(await session.scalars(select(PromoCode)))
+
+
+async def test_a_row_claimed_while_leases_renew_keeps_its_own_lease(
+    db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings, monkeypatch
+) -> None:
+    """Renewal pushes forward only the rows it held when it began: a row claimed while
+    the renewal's transaction was open keeps its claim's lease, so its outcome (here a
+    final 400) is still recorded instead of leaving the row `sending` until the lease
+    runs out and another sender retries it."""
+    people = await shoppers(db, 2)
+    await queue(db, people, now=utcnow())
+    sender = Sender(db, bot, dsettings, render=render_message)
+    now = utcnow()
+
+    async def claim_one() -> Job:
+        [job] = await claim(db, now=now, limit=1, lease=sender.lease, policy=sender.policy,
+                            shop=dsettings.shop)
+        sender._held[job.id] = job
+        return job
+
+    first = await claim_one()
+    late: list[Job] = []
+    real_renew = send_module.renew_leases
+
+    async def renew_while_another_claims(session, jobs, new_lease) -> None:
+        late.append(await claim_one())
+        await real_renew(session, jobs, new_lease)
+
+    monkeypatch.setattr(send_module, "renew_leases", renew_while_another_claims)
+    await sender._renew()
+    await sender._write([Outcome(late[0], Kind.FAILED, utcnow(), error="Bad Request")])
+
+    rows = {row.id: row for row in (await _rows(db)).values()}
+    assert rows[late[0].id].status == DeliveryStatus.FAILED
+    assert rows[first.id].status == DeliveryStatus.SENDING
+    renewed = rows[first.id].lease_until
+    assert renewed is not None and renewed > now + sender.lease == late[0].lease

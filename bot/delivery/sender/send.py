@@ -377,5 +377,7 @@ class Sender:
         except Exception:
             log.exception("renewing leases failed")
             return
-        for job in self._held.values():
+        # Only the rows this renewal held: one claimed meanwhile keeps its claim's lease,
+        # which is what its row says, and its outcome is fenced by it.
+        for job in held:
             job.lease = new_lease

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.dialect import insert_ignoring_conflict
@@ -60,9 +60,9 @@ async def sticky_arm(
 
 
 async def offer_for_carts(ctx: Context) -> RunResult:
+    """Decide each cart whose delay has passed: a code and a message, or why not."""
     result = RunResult(kind="cart")
-    rewards = ctx.settings.rewards
-    if rewards.cart_delay_hours <= 0:
+    if ctx.settings.rewards.cart_delay_hours <= 0:
         return result
     campaign_id = await active_builtin(ctx, "cart", result)
     if campaign_id is None:
@@ -73,6 +73,15 @@ async def offer_for_carts(ctx: Context) -> RunResult:
     split = design(*loaded)
     if not await guardrail_ok(ctx, [cart_offer(ctx, arm) for arm in split.arms], result):
         return result
+    async for session, rows in batches(ctx, _due_carts(ctx), AbandonedCart.id):
+        for row in rows:
+            await _decide(session, ctx, row, campaign_id, split, result)
+    return result
+
+
+def _due_carts(ctx: Context) -> Select[Any]:
+    """Undecided carts past the delay and not yet past `cart_max_age_hours`."""
+    rewards = ctx.settings.rewards
     query = select(Customer.id).join(AbandonedCart, AbandonedCart.customer_id == Customer.id).where(
         AbandonedCart.handled_at.is_(None),
         AbandonedCart.code_id.is_(None),
@@ -80,41 +89,46 @@ async def offer_for_carts(ctx: Context) -> RunResult:
         AbandonedCart.created_at <= ctx.now - timedelta(hours=rewards.cart_delay_hours),
         AbandonedCart.created_at > ctx.now - timedelta(hours=rewards.cart_max_age_hours),
     )
-    rows_query = audience(query, AbandonedCart.items, AbandonedCart.created_at.label("cart_at"),
-                          key=AbandonedCart.id)
-    async for session, rows in batches(ctx, rows_query, AbandonedCart.id):
-        for row in rows:
-            result.audience += 1
-            claimed = await session.execute(
-                update(carts).where(carts.c.id == row.batch_key, carts.c.handled_at.is_(None))
-                .values(handled_at=ctx.now)
-            )
-            if claimed.rowcount != 1:
-                result.taken += 1
-                continue
-            if row.last_order_at is not None and row.last_order_at >= row.cart_at:
-                result.held += 1  # bought since: the cart did its job
-                continue
-            if not admit(row, result):
-                continue
-            arm = await sticky_arm(session, campaign_id, split, row.id, ctx.now)
-            if arm.is_holdout:
-                result.holdout += 1
-                continue
-            skus = tuple(dict.fromkeys(str(item["sku"]) for item in row.items or ()))
-            code = await issue_code(
-                session, cart_offer(ctx, arm, skus), source=CodeSource.CART, now=ctx.now,
-                customer_id=row.id, campaign_id=campaign_id, variant_id=arm.variant_id,
-                length=ctx.settings.shop.code_length, expires_on_delivery=True,
-            )
-            await session.execute(
-                update(carts).where(carts.c.id == row.batch_key).values(code_id=code.id)
-            )
-            result.issued += 1
-            queued = await enqueue(
-                session, dedupe_key=f"cart:{row.batch_key}", customer_id=row.id,
-                reason=Reason.CART, code_id=code.id, campaign_id=campaign_id,
-                due_at=ctx.now, payload={"items": len(row.items or ())},
-            )
-            result.queued += queued is not None
-    return result
+    return audience(query, AbandonedCart.items, AbandonedCart.created_at.label("cart_at"),
+                    key=AbandonedCart.id)
+
+
+async def _decide(
+    session: AsyncSession, ctx: Context, row: Any, campaign_id: int, split: Design,
+    result: RunResult,
+) -> None:
+    """Claim one cart (a run that loses the claim leaves it), then give it its code and
+    message unless the customer bought since, cannot be told, or is in the holdout."""
+    result.audience += 1
+    claimed = await session.execute(
+        update(carts).where(carts.c.id == row.batch_key, carts.c.handled_at.is_(None))
+        .values(handled_at=ctx.now)
+    )
+    if claimed.rowcount != 1:
+        result.taken += 1
+        return
+    if row.last_order_at is not None and row.last_order_at >= row.cart_at:
+        result.held += 1  # bought since: the cart did its job
+        return
+    if not admit(row, result):
+        return
+    arm = await sticky_arm(session, campaign_id, split, row.id, ctx.now)
+    if arm.is_holdout:
+        result.holdout += 1
+        return
+    skus = tuple(dict.fromkeys(str(item["sku"]) for item in row.items or ()))
+    code = await issue_code(
+        session, cart_offer(ctx, arm, skus), source=CodeSource.CART, now=ctx.now,
+        customer_id=row.id, campaign_id=campaign_id, variant_id=arm.variant_id,
+        length=ctx.settings.shop.code_length, expires_on_delivery=True,
+    )
+    await session.execute(
+        update(carts).where(carts.c.id == row.batch_key).values(code_id=code.id)
+    )
+    result.issued += 1
+    queued = await enqueue(
+        session, dedupe_key=f"cart:{row.batch_key}", customer_id=row.id,
+        reason=Reason.CART, code_id=code.id, campaign_id=campaign_id,
+        due_at=ctx.now, payload={"items": len(row.items or ())},
+    )
+    result.queued += queued is not None

@@ -72,54 +72,82 @@ async def claim_new(
     """
     if not rows:
         return []
-    ids = [row.id for row in rows]
-    existing = {
-        r.customer_id: r for r in (await session.execute(
-            select(assignments.c.customer_id, assignments.c.id, assignments.c.variant_id,
-                   assignments.c.is_holdout, assignments.c.reference_at)
-            .where(assignments.c.campaign_id == campaign_id, assignments.c.customer_id.in_(ids))
-        )).all()
-    }
+    existing = await _existing(session, campaign_id, [row.id for row in rows])
     refs = reference or {}
     fresh = [row for row in rows if row.id not in existing]
     arms = {row.id: design.choose(campaign_id, row.id) for row in fresh}
-    won: set[int] = set()
-    if fresh:
-        values = [
-            {"campaign_id": campaign_id, "customer_id": row.id,
-             "variant_id": arms[row.id].variant_id, "is_holdout": arms[row.id].is_holdout,
-             "step": step, "assigned_at": now, "reference_at": refs.get(row.id),
-             "escalated": False}
-            for row in fresh
-        ]
-        inserted = await session.execute(
-            insert_ignoring_conflict(session, assignments).returning(assignments.c.customer_id),
-            values,
-        )
-        won.update(inserted.scalars())
+    won = await _insert_fresh(session, campaign_id, fresh, arms, refs, step=step, now=now)
     if reference is not None:
-        for row in rows:
-            old = existing.get(row.id)
-            ref = refs.get(row.id)
-            if old is None or ref is None:
-                continue
-            moved = await session.execute(
-                update(assignments)
-                .where(assignments.c.id == old.id,
-                       or_(assignments.c.reference_at.is_(None),
-                           assignments.c.reference_at < ref))
-                .values(step=step, reference_at=ref, escalated=False, code_id=None,
-                        assigned_at=now)
-            )
-            if moved.rowcount == 1:
-                won.add(row.id)
-                arms[row.id] = recorded_arm(design, old.variant_id, old.is_holdout,
-                                            campaign_id, row.id)
+        moved = await _move_to_cycle(session, campaign_id, design, rows, existing, refs,
+                                     step=step, now=now)
+        won.update(moved)
+        arms.update(moved)
     claims = [Claim(row, arms[row.id]) for row in rows if row.id in won]
     result.taken += len(rows) - len(claims)
     result.assigned += len(claims)
     result.holdout += sum(1 for claim in claims if claim.arm.is_holdout)
     return claims
+
+
+async def _existing(
+    session: AsyncSession, campaign_id: int, ids: list[int]
+) -> dict[int, Row[Any]]:
+    """The assignments these customers already have in the campaign, by customer."""
+    rows = await session.execute(
+        select(assignments.c.customer_id, assignments.c.id, assignments.c.variant_id,
+               assignments.c.is_holdout, assignments.c.reference_at)
+        .where(assignments.c.campaign_id == campaign_id, assignments.c.customer_id.in_(ids))
+    )
+    return {row.customer_id: row for row in rows.all()}
+
+
+async def _insert_fresh(
+    session: AsyncSession, campaign_id: int, fresh: Sequence[Row[Any]], arms: Mapping[int, Arm],
+    refs: Mapping[int, datetime | None], *, step: int, now: datetime,
+) -> set[int]:
+    """Insert the new assignments; the customers whose row this run inserted (a concurrent
+    run's row wins the conflict and is left alone)."""
+    if not fresh:
+        return set()
+    values = [
+        {"campaign_id": campaign_id, "customer_id": row.id,
+         "variant_id": arms[row.id].variant_id, "is_holdout": arms[row.id].is_holdout,
+         "step": step, "assigned_at": now, "reference_at": refs.get(row.id),
+         "escalated": False}
+        for row in fresh
+    ]
+    inserted = await session.execute(
+        insert_ignoring_conflict(session, assignments).returning(assignments.c.customer_id),
+        values,
+    )
+    return set(inserted.scalars())
+
+
+async def _move_to_cycle(
+    session: AsyncSession, campaign_id: int, design: Design, rows: Sequence[Row[Any]],
+    existing: Mapping[int, Row[Any]], refs: Mapping[int, datetime | None], *, step: int,
+    now: datetime,
+) -> dict[int, Arm]:
+    """Move assignments of an older cycle to this one, each by a conditional UPDATE a
+    concurrent run cannot also win; the customers moved, with the arm they had."""
+    moved: dict[int, Arm] = {}
+    for row in rows:
+        old = existing.get(row.id)
+        ref = refs.get(row.id)
+        if old is None or ref is None:
+            continue
+        updated = await session.execute(
+            update(assignments)
+            .where(assignments.c.id == old.id,
+                   or_(assignments.c.reference_at.is_(None),
+                       assignments.c.reference_at < ref))
+            .values(step=step, reference_at=ref, escalated=False, code_id=None,
+                    assigned_at=now)
+        )
+        if updated.rowcount == 1:
+            moved[row.id] = recorded_arm(design, old.variant_id, old.is_holdout,
+                                         campaign_id, row.id)
+    return moved
 
 
 async def record_codes(

@@ -11,7 +11,7 @@ the moment the message is delivered.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.config.values import Rung, comeback_steps, parse_offer, parse_rungs
 from bot.db.models import (
+    Campaign,
     CampaignAssignment,
     CodeSource,
     CodeStatus,
@@ -161,62 +162,101 @@ async def run_comeback(ctx: Context, campaign_id: int) -> RunResult:
         return result
     campaign, split = opened
     steps = ladder(ctx.settings, campaign.params)
-    offers: dict[tuple[int, int | None], Offer | None] = {}
+    offers = await _offers_per_step(ctx, split, steps, result)
+    if offers is None:
+        return result
+    run = _Run(ctx, campaign, split, steps, offers, result)
+    for index in range(len(steps) - 1):
+        if not await run.escalate(index):
+            return result
+    for step in steps:
+        if not await run.enter(step):
+            return result
+    return result
+
+
+async def _offers_per_step(
+    ctx: Context, split: Design, steps: tuple[Step, ...], result: RunResult
+) -> dict[int, dict[int | None, Offer | None]] | None:
+    """Each step's offer per arm, every one checked against the margin guardrail before
+    anything is issued; None (the result says why) if one is above it."""
+    offers = {}
     for step in steps:
         per_arm = await offers_by_arm(
             ctx, split, lambda arm, step=step: arm_offer(step, arm), result
         )
         if per_arm is None:
-            return result
-        offers.update({(step.index, key): offer for key, offer in per_arm.items()})
-    tz = ctx.settings.shop.zone
-    max_days = ctx.settings.comeback.max_silent_days
+            return None
+        offers[step.index] = per_arm
+    return offers
 
-    def payload(row: Any, step: int) -> dict[str, Any]:
-        return {"category": row.favourite_category, "step": step}
 
-    for index in range(len(steps) - 1):
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What one run's passes share; each pass returns False when the campaign was paused
+    during it (the result says so, and the batch in flight is rolled back)."""
+
+    ctx: Context
+    campaign: Campaign
+    split: Design
+    steps: tuple[Step, ...]
+    offers: dict[int, dict[int | None, Offer | None]]
+    result: RunResult
+
+    async def escalate(self, index: int) -> bool:
+        """Holders of an expired step-`index` code move to the next step."""
         query = audience(
-            escalation_query(campaign_id, steps, index, now=ctx.now, tz=tz, max_days=max_days),
+            escalation_query(self.campaign.id, self.steps, index, **self._window()),
             CampaignAssignment.id.label("assignment_id"),
             CampaignAssignment.variant_id, CampaignAssignment.reference_at,
         )
-        async for session, rows in batches(ctx, query):
-            if await campaign_status(session, campaign_id) != "active":
-                result.status, result.message = "inactive", "paused during the run"
-                return result
-            claims = await _claim_escalations(session, split, campaign_id, index, rows, ctx,
-                                              result)
-            await issue_and_queue(
-                session, ctx, campaign, claims, offers={
-                    key: offer for (i, key), offer in offers.items() if i == index + 1
-                },
-                source=CodeSource.COMEBACK, reason=Reason.COMEBACK,
-                dedupe=lambda row, index=index: dedupe_key(
-                    campaign_id, row.id, row.reference_at, index + 1),
-                payload=lambda row, index=index: payload(row, index + 1), result=result,
-            )
-    for step in steps:
-        query = audience(entry_query(campaign_id, steps, step.index, now=ctx.now, tz=tz,
-                                     max_days=max_days))
-        async for session, rows in batches(ctx, query):
-            if await campaign_status(session, campaign_id) != "active":
-                result.status, result.message = "inactive", "paused during the run"
-                return result
-            keep = reachable(rows, result)
+        async for session, rows in batches(self.ctx, query):
+            if not await self._active(session):
+                return False
+            claims = await _claim_escalations(session, self.split, self.campaign.id, index,
+                                              rows, self.ctx, self.result)
+            await self._issue(session, claims, index + 1, lambda row: row.reference_at)
+        return True
+
+    async def enter(self, step: Step) -> bool:
+        """Customers whose silence reached this step start a cycle on it."""
+        query = audience(entry_query(self.campaign.id, self.steps, step.index,
+                                     **self._window()))
+        async for session, rows in batches(self.ctx, query):
+            if not await self._active(session):
+                return False
+            keep = reachable(rows, self.result)
             claims = await claim_new(
-                session, campaign_id, split, keep, step=step.index, now=ctx.now,
-                reference={row.id: row.last_order_at for row in keep}, result=result,
+                session, self.campaign.id, self.split, keep, step=step.index,
+                now=self.ctx.now, reference={row.id: row.last_order_at for row in keep},
+                result=self.result,
             )
-            await issue_and_queue(
-                session, ctx, campaign, claims,
-                offers={key: o for (i, key), o in offers.items() if i == step.index},
-                source=CodeSource.COMEBACK, reason=Reason.COMEBACK,
-                dedupe=lambda row, index=step.index: dedupe_key(
-                    campaign_id, row.id, row.last_order_at, index),
-                payload=lambda row, index=step.index: payload(row, index), result=result,
-            )
-    return result
+            await self._issue(session, claims, step.index, lambda row: row.last_order_at)
+        return True
+
+    def _window(self) -> dict[str, Any]:
+        settings = self.ctx.settings
+        return {"now": self.ctx.now, "tz": settings.shop.zone,
+                "max_days": settings.comeback.max_silent_days}
+
+    async def _active(self, session: AsyncSession) -> bool:
+        if await campaign_status(session, self.campaign.id) == "active":
+            return True
+        self.result.status, self.result.message = "inactive", "paused during the run"
+        return False
+
+    async def _issue(
+        self, session: AsyncSession, claims: Sequence[Claim], index: int,
+        reference: Callable[[Any], datetime],
+    ) -> None:
+        """The step-`index` code and message of each claim; `reference` names the cycle."""
+        await issue_and_queue(
+            session, self.ctx, self.campaign, claims, offers=self.offers[index],
+            source=CodeSource.COMEBACK, reason=Reason.COMEBACK,
+            dedupe=lambda row: dedupe_key(self.campaign.id, row.id, reference(row), index),
+            payload=lambda row: {"category": row.favourite_category, "step": index},
+            result=self.result,
+        )
 
 
 async def _claim_escalations(

@@ -16,12 +16,13 @@ messages (the shopper earned them): they skip opt-out, but not a missing Telegra
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import month_start
 from bot.db.models import (
     CodeSource,
     Customer,
@@ -95,60 +96,66 @@ async def reward_reviews(ctx: Context) -> RunResult:
     photo = _percent_offer(rewards.review_photo_percent, rewards.review_valid_days, currency)
     if not await guardrail_ok(ctx, [plain, photo], result):
         return result
+    async for session, rows in batches(ctx, _unrewarded_reviews(ctx), Review.id):
+        for row in rows:
+            await _reward_review(session, ctx, row, photo if row.has_photo else plain,
+                                 campaign_id=campaign_id, result=result)
+    return result
+
+
+def _unrewarded_reviews(ctx: Context) -> Select[Any]:
+    """Reviews without a reward whose delay has passed, of orders still paid or delivered."""
+    delay = timedelta(hours=ctx.settings.rewards.review_delay_hours)
     query = (
         select(Customer.id)
         .join(Review, Review.customer_id == Customer.id)
         .join(Order, Order.id == Review.order_id)
         .where(
             Review.reward_code_id.is_(None),
-            Review.created_at <= ctx.now - timedelta(hours=rewards.review_delay_hours),
+            Review.created_at <= ctx.now - delay,
             Order.status.in_([OrderStatus.PAID, OrderStatus.DELIVERED]),
         )
     )
-    rows_query = audience(query, Review.has_photo, Order.id.label("order_id"),
-                          Order.external_id.label("order_ref"), key=Review.id)
-    async for session, rows in batches(ctx, rows_query, Review.id):
-        for row in rows:
-            result.audience += 1
-            told = admit(row, result, promotional=False)
-            try:
-                async with session.begin_nested():
-                    code = await issue_code(
-                        session, photo if row.has_photo else plain, source=CodeSource.REVIEW,
-                        now=ctx.now, customer_id=row.id, campaign_id=campaign_id,
-                        earned_by_order_id=row.order_id, length=ctx.settings.shop.code_length,
-                        expires_on_delivery=told,
-                    )
-                    claimed = await session.execute(
-                        update(Review.__table__)
-                        .where(Review.__table__.c.id == row.batch_key,
-                               Review.__table__.c.reward_code_id.is_(None))
-                        .values(reward_code_id=code.id)
-                    )
-                    if claimed.rowcount != 1:
-                        raise _Taken
-            except _Taken:
-                result.taken += 1
-                continue
-            result.issued += 1
-            if not told:
-                continue
-            queued = await enqueue(
-                session, dedupe_key=f"review_reward:{row.order_id}", customer_id=row.id,
-                reason=Reason.REVIEW_REWARD, promotional=False, code_id=code.id,
-                campaign_id=campaign_id, due_at=ctx.now,
-                payload={"order": row.order_ref, "has_photo": bool(row.has_photo)},
+    return audience(query, Review.has_photo, Order.id.label("order_id"),
+                    Order.external_id.label("order_ref"), key=Review.id)
+
+
+async def _reward_review(
+    session: AsyncSession, ctx: Context, row: Any, offer: Offer, *, campaign_id: int,
+    result: RunResult,
+) -> None:
+    """Issue the review's code and claim the review for it in one savepoint (undone if
+    another run claimed it first), then tell the shopper if they can be told."""
+    result.audience += 1
+    told = admit(row, result, promotional=False)
+    try:
+        async with session.begin_nested():
+            code = await issue_code(
+                session, offer, source=CodeSource.REVIEW, now=ctx.now, customer_id=row.id,
+                campaign_id=campaign_id, earned_by_order_id=row.order_id,
+                length=ctx.settings.shop.code_length, expires_on_delivery=told,
             )
-            result.queued += queued is not None
-    return result
-
-
-def month_start(now: datetime, ctx: Context) -> datetime:
-    """The first moment of the shop's current calendar month, in UTC."""
-    local = now.astimezone(ctx.settings.shop.zone)
-    start = datetime.combine(local.date().replace(day=1), time(0),
-                             tzinfo=ctx.settings.shop.zone)
-    return start.astimezone(now.tzinfo)
+            claimed = await session.execute(
+                update(Review.__table__)
+                .where(Review.__table__.c.id == row.batch_key,
+                       Review.__table__.c.reward_code_id.is_(None))
+                .values(reward_code_id=code.id)
+            )
+            if claimed.rowcount != 1:
+                raise _Taken
+    except _Taken:
+        result.taken += 1
+        return
+    result.issued += 1
+    if not told:
+        return
+    queued = await enqueue(
+        session, dedupe_key=f"review_reward:{row.order_id}", customer_id=row.id,
+        reason=Reason.REVIEW_REWARD, promotional=False, code_id=code.id,
+        campaign_id=campaign_id, due_at=ctx.now,
+        payload={"order": row.order_ref, "has_photo": bool(row.has_photo)},
+    )
+    result.queued += queued is not None
 
 
 async def _bind_first_orders(ctx: Context) -> None:
@@ -244,7 +251,7 @@ async def reward_referrals(ctx: Context) -> RunResult:
 async def _pay_referrers(ctx: Context, offer: Offer, campaign_id: int, result: RunResult
                          ) -> None:
     cap = ctx.settings.rewards.referral_monthly_cap
-    since = month_start(ctx.now, ctx)
+    since = month_start(ctx.now, ctx.settings.shop.zone)
     referrers = (
         select(Customer.id)
         .join(Referral, Referral.referrer_id == Customer.id)

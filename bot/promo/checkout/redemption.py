@@ -117,6 +117,8 @@ def _redeem_in(
     basket: Basket,
     now: datetime,
 ) -> RedeemOutcome:
+    """`redeem`'s transaction: judge the code, take a use of it (and of the customer's
+    share), then record the redemption; `_Refused` rolls it all back."""
     code = load_code(conn, raw_code)
     if code is None:
         raise _Refused(Verdict(Reason.UNKNOWN))
@@ -143,24 +145,19 @@ def _redeem_in(
         if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
             raise _Refused(replay.verdict, replay)
         raise _Refused(Verdict(Reason.ALREADY_USED, code))
-    if previous is not None:
-        # The order had released this code and now uses it again: revive that row.
-        revived = conn.execute(
-            update(redemptions)
-            .where(redemptions.c.id == previous.id, redemptions.c.released_at.is_not(None))
-            .values(
-                released_at=None,
-                discount=verdict.discount,
-                free_shipping=verdict.free_shipping,
-                order_total=basket.total,
-                created_at=now,
-            )
-        )
-        if revived.rowcount != 1:
-            raise _Refused(Verdict(Reason.USED_UP, code))
-        redemption_id = previous.id
-    else:
-        redemption_id = _INSERT_REDEMPTION.scalar(conn, {
+    redemption_id = _record_redemption(conn, code, previous, customer_id, order_external_id,
+                                       basket, verdict, now)
+    return RedeemOutcome(verdict, redemption_id, verdict.discount, verdict.free_shipping)
+
+
+def _record_redemption(
+    conn: Connection, code: Any, previous: Any | None, customer_id: int,
+    order_external_id: str, basket: Basket, verdict: Verdict, now: datetime,
+) -> int:
+    """The redemption row of the use just taken: a new one, or the order's released row
+    revived (the unique (code, order) key allows one row per order)."""
+    if previous is None:
+        return _INSERT_REDEMPTION.scalar(conn, {
             "b_code_id": code.id,
             "b_customer_id": customer_id,
             "b_order_external_id": order_external_id,
@@ -169,7 +166,21 @@ def _redeem_in(
             "b_free_shipping": verdict.free_shipping,
             "b_created_at": now,
         })
-    return RedeemOutcome(verdict, redemption_id, verdict.discount, verdict.free_shipping)
+    # The order had released this code and now uses it again: revive that row.
+    revived = conn.execute(
+        update(redemptions)
+        .where(redemptions.c.id == previous.id, redemptions.c.released_at.is_not(None))
+        .values(
+            released_at=None,
+            discount=verdict.discount,
+            free_shipping=verdict.free_shipping,
+            order_total=basket.total,
+            created_at=now,
+        )
+    )
+    if revived.rowcount != 1:
+        raise _Refused(Verdict(Reason.USED_UP, code))
+    return previous.id
 
 
 def _replay_if_redeemed(

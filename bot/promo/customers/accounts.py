@@ -20,7 +20,7 @@ from bot.db.hotpath import HotPath
 from bot.db.models import Customer, LinkToken, Referral, ReferralStatus, TelegramAccount
 from bot.db.prepared import DetachedRows, Prepared
 from bot.i18n import LOCALES
-from bot.promo.customers.linking import START_PREFIX, LinkOutcome, token_hash
+from bot.promo.customers.linking import START_PREFIX, LinkOutcome, link, token_hash
 from bot.promo.customers.profiles import normalize_phone
 
 accounts_table = TelegramAccount.__table__
@@ -163,26 +163,6 @@ async def customers_with_phone(session: AsyncSession, raw_phone: str) -> list[Cu
         select(Customer).where(Customer.phone == phone).order_by(Customer.id).limit(2)
     )
     return list(rows)
-
-
-async def link(session: AsyncSession, customer_id: int, telegram_id: int, now: datetime) -> None:
-    """Link the account to the customer; whatever either was linked to before lets go."""
-    await session.execute(
-        update(accounts_table)
-        .where(accounts_table.c.customer_id == customer_id, accounts_table.c.id != telegram_id)
-        .values(customer_id=None, updated_at=now)
-    )
-    await session.execute(
-        insert_ignoring_conflict(
-            session, accounts_table, id=telegram_id, is_blocked=False, created_at=now,
-            updated_at=now,
-        )
-    )
-    await session.execute(
-        update(accounts_table)
-        .where(accounts_table.c.id == telegram_id)
-        .values(customer_id=customer_id, linked_at=now, updated_at=now)
-    )
 
 
 async def link_offered(

@@ -70,23 +70,20 @@ async def create_link_token(
     return token, expires_at
 
 
-async def _link_account(
-    session: AsyncSession, customer_id: int, telegram_user_id: int, now: datetime
-) -> None:
-    """Point the Telegram account at the customer; another account of theirs lets go."""
+async def link(session: AsyncSession, customer_id: int, telegram_id: int, now: datetime) -> None:
+    """Link the account to the customer; whatever either was linked to before lets go."""
     await session.execute(
         update(accounts_table)
-        .where(accounts_table.c.customer_id == customer_id,
-               accounts_table.c.id != telegram_user_id)
+        .where(accounts_table.c.customer_id == customer_id, accounts_table.c.id != telegram_id)
         .values(customer_id=None, updated_at=now)
     )
     await session.execute(insert_ignoring_conflict(
-        session, accounts_table, id=telegram_user_id, is_blocked=False,
-        created_at=now, updated_at=now,
+        session, accounts_table, id=telegram_id, is_blocked=False, created_at=now,
+        updated_at=now,
     ))
     await session.execute(
         update(accounts_table)
-        .where(accounts_table.c.id == telegram_user_id)
+        .where(accounts_table.c.id == telegram_id)
         .values(customer_id=customer_id, linked_at=now, updated_at=now)
     )
 
@@ -123,5 +120,5 @@ async def consume_link_token(
     if taken.rowcount != 1:
         outcome = LinkOutcome.USED if row.used_at is not None else LinkOutcome.EXPIRED
         return LinkResult(outcome, customer)
-    await _link_account(session, row.customer_id, telegram_user_id, now)
+    await link(session, row.customer_id, telegram_user_id, now)
     return LinkResult(LinkOutcome.LINKED, customer)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,28 +58,6 @@ class OrderResult:
     # The customer's aggregates after this push.
     orders_count: int = 0
     net_spend: int = 0
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 async def _resolve_customer(session: AsyncSession, customer: Customer | str | int) -> int:
@@ -132,42 +110,55 @@ async def upsert_order(
         currency=currency, discount=discount, promo_code=promo_code or None,
         returned_amount=returned_amount, now=now, delivered_at=delivered_at,
     )
-
     for _attempt in range(_MAX_ATTEMPTS):
-        new = target(None, **fields)
-        inserted = (await session.execute(
-            insert_ignoring_conflict(
-                session, orders_table, external_id=external_id, created_at=now, updated_at=now,
-                **new.columns(),
-            ).returning(orders_table.c.id)
-        )).first()
-        if inserted is not None:
-            order_id = inserted[0]
-            old: OrderState | None = None
-            await replace_items(session, order_id, items, fresh=True)
-            items_changed = bool(items)
-        else:
-            updated = await _update_row(session, external_id, customer_id, items, fields, now)
-            if updated is None:
-                continue  # deleted, or changed by someone else since we read it: again
-            order_id, old, new, items_changed = updated
-            if new == old:
-                return await _result(session, order_id, external_id, old, new,
-                                     created=False, changed=items_changed)
-
-        effects = await apply_effects(session, order_id, external_id, old, new,
-                                      items_changed=items_changed, now=now)
+        change = (await _insert_row(session, external_id, items, fields, now)
+                  or await _update_row(session, external_id, customer_id, items, fields, now))
+        if change is None:
+            continue  # deleted, or changed by someone else since we read it: again
+        if change.new == change.old:
+            return await _result(session, external_id, change, changed=change.items_changed)
+        effects = await apply_effects(session, change.order_id, external_id, change.old,
+                                      change.new, items_changed=change.items_changed, now=now)
         return await _result(
-            session, order_id, external_id, old, new, created=old is None, changed=True,
+            session, external_id, change, changed=True,
             released=effects.released, revoked=effects.revoked, rejected=effects.rejected,
         )
     raise DomainError(ErrorCode.CONFLICT, "the order kept changing under us; retry")
 
 
+class _Change(NamedTuple):
+    """What a push did to the order's row: `old` is None when it created the row."""
+
+    order_id: int
+    old: OrderState | None
+    new: OrderState
+    items_changed: bool
+
+
+async def _insert_row(
+    session: AsyncSession, external_id: str, items: Sequence[Item] | None,
+    fields: dict[str, Any], now: datetime,
+) -> _Change | None:
+    """Create the row of an order seen for the first time, with its lines; None when the
+    row exists (a concurrent push may have just created it): update it instead."""
+    new = target(None, **fields)
+    inserted = (await session.execute(
+        insert_ignoring_conflict(
+            session, orders_table, external_id=external_id, created_at=now, updated_at=now,
+            **new.columns(),
+        ).returning(orders_table.c.id)
+    )).first()
+    if inserted is None:
+        return None
+    order_id = inserted[0]
+    await replace_items(session, order_id, items, fresh=True)
+    return _Change(order_id, None, new, bool(items))
+
+
 async def _update_row(
     session: AsyncSession, external_id: str, customer_id: int, items: Sequence[Item] | None,
     fields: dict[str, Any], now: datetime,
-) -> tuple[int, OrderState, OrderState, bool] | None:
+) -> _Change | None:
     """Move an existing row to its new state: locked, then a conditional UPDATE checked by
     its row count. None when the row changed under us (read it again); `new == old`
     when the push repeats what is stored (only changed lines are written)."""
@@ -190,7 +181,7 @@ async def _update_row(
     if new == old:
         if items_changed:
             await refresh_recency(session, customer_id, categories=True)
-        return order_id, old, new, items_changed
+        return _Change(order_id, old, new, items_changed)
     moved = await session.execute(
         update(orders_table)
         .where(
@@ -201,24 +192,23 @@ async def _update_row(
         )
         .values(updated_at=now, **new.columns())
     )
-    return (order_id, old, new, items_changed) if moved.rowcount == 1 else None
+    return _Change(order_id, old, new, items_changed) if moved.rowcount == 1 else None
 
 
 async def _result(
-    session: AsyncSession, order_id: int, external_id: str, old: OrderState | None,
-    new: OrderState,
-    *, created: bool, changed: bool, released: int = 0, revoked: int = 0, rejected: int = 0,
+    session: AsyncSession, external_id: str, change: _Change,
+    *, changed: bool, released: int = 0, revoked: int = 0, rejected: int = 0,
 ) -> OrderResult:
     # Bring a Customer the caller holds in this session up to date with the SQL above.
-    customer = await session.get(Customer, new.customer_id, populate_existing=True)
+    customer = await session.get(Customer, change.new.customer_id, populate_existing=True)
     assert customer is not None
     return OrderResult(
-        order_id=order_id,
+        order_id=change.order_id,
         external_id=external_id,
-        customer_id=new.customer_id,
-        status=new.status,
-        previous_status=old.status if old else None,
-        created=created,
+        customer_id=change.new.customer_id,
+        status=change.new.status,
+        previous_status=change.old.status if change.old else None,
+        created=change.old is None,
         changed=changed,
         released_uses=released,
         revoked_codes=revoked,

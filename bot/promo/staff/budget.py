@@ -12,12 +12,13 @@ owners are never limited.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 
 from sqlalchemy import and_, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings, ShopSettings, StaffSettings
+from bot.clock import month_start
+from bot.config import Settings, StaffSettings
 from bot.db.models import CodeStatus, DiscountType, Manager, PromoCode, Role
 from bot.promo.codes.guardrail import average_order_value
 from bot.promo.codes.offers import Offer
@@ -42,13 +43,6 @@ def unit_cost(
 def offer_cost(offer: Offer, aov: int) -> int:
     return unit_cost(str(offer.discount_type), offer.value, offer.min_order,
                      offer.max_discount, aov)
-
-
-def month_start(now: datetime, shop: ShopSettings) -> datetime:
-    """The first moment of the shop's calendar month, in UTC."""
-    local = now.astimezone(shop.zone)
-    start = datetime.combine(local.date().replace(day=1), time(0), tzinfo=shop.zone)
-    return start.astimezone(now.tzinfo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +87,7 @@ async def state(
     session: AsyncSession, staff: Staff, *, settings: Settings, now: datetime
 ) -> BudgetState:
     aov, _source = await average_order_value(session, settings.guardrail, now=now)
-    used = await spent(session, staff.telegram_id, since=month_start(now, settings.shop),
+    used = await spent(session, staff.telegram_id, since=month_start(now, settings.shop.zone),
                        aov=aov)
     return BudgetState(budget_of(staff, settings.staff), used, aov)
 
