@@ -252,6 +252,20 @@ async def test_revoke_cancels_the_queued_message_and_audits(chat: Chat, db, cloc
     assert len(await audit_rows(db, "code.revoke")) == 1
 
 
+async def test_revoke_takes_the_code_as_people_type_it(chat: Chat, db, clock) -> None:
+    """Lower case, spaces and hyphens, as the checkout accepts them (issue 11)."""
+    await add_staff(db, MANAGER, "manager")
+    await factories.customer(db, "c-1", now=clock(), telegram_id=SHOPPER)
+    await chat.send(u.message(MANAGER, "/issue c-1 5%", language_code="en"))
+    async with db.read_session() as session:
+        code = await session.scalar(select(PromoCode.code))
+    typed = f"{code[:4]}-{code[4:]}".lower()
+    reply = await chat.send(u.message(MANAGER, f"/revoke {typed}", language_code="en"))
+    assert "revoked" in reply
+    async with db.read_session() as session:
+        assert await session.scalar(select(PromoCode.status)) == "revoked"
+
+
 # --- /bulk -----------------------------------------------------------------------------
 
 # The active broadcast the /bulk tests print codes for.

@@ -82,6 +82,21 @@ async def test_review_reward_waits_for_the_delay(db, settings, clock):
             ).issued == 1
 
 
+async def test_review_reward_waits_for_the_order_to_be_delivered(db, settings, clock):
+    """A review of an order still on its way earns nothing yet (it may be returned
+    unopened); once the shop says it was delivered, the next run pays it (issue 11)."""
+    now = clock()
+    cid = (await factories.linked_customer(db, "anna", now=now)).id
+    await shop.order(db, settings, "o1", cid, placed_at=now - timedelta(days=3), now=now,
+                     status="paid")
+    await _review(db, cid, "o1", now)
+    ctx = shop.context(db, settings, now)
+    assert (await run_kind(ctx, "review")).issued == 0
+    await shop.order(db, settings, "o1", cid, placed_at=now - timedelta(days=3), now=now,
+                     status="delivered", delivered_at=now)
+    assert (await run_kind(ctx, "review")).issued == 1
+
+
 async def _referral(db, settings, now, referrer_id, name, *, delivered_days_ago):
     friend = (await factories.linked_customer(db, name, now=now)).id
     async with db.session() as session:

@@ -104,7 +104,8 @@ async def reward_reviews(ctx: Context) -> RunResult:
 
 
 def _unrewarded_reviews(ctx: Context) -> Select[Any]:
-    """Reviews without a reward whose delay has passed, of orders still paid or delivered."""
+    """Reviews without a reward whose delay has passed, of delivered orders: an order
+    still on its way may come back unopened, and its review is paid once it arrives."""
     delay = timedelta(hours=ctx.settings.rewards.review_delay_hours)
     query = (
         select(Customer.id)
@@ -113,7 +114,7 @@ def _unrewarded_reviews(ctx: Context) -> Select[Any]:
         .where(
             Review.reward_code_id.is_(None),
             Review.created_at <= ctx.now - delay,
-            Order.status.in_([OrderStatus.PAID, OrderStatus.DELIVERED]),
+            Order.status == OrderStatus.DELIVERED,
         )
     )
     return audience(query, Review.has_photo, Order.id.label("order_id"),

@@ -37,6 +37,7 @@ from bot.db.models import (
     TelegramAccount,
 )
 from bot.delivery.outbox import Reason, enqueue
+from bot.promo.codes.generator import normalize
 from bot.promo.codes.issuing import ensure_within_guardrail, issue_bulk, issue_code
 from bot.promo.codes.offers import Offer
 from bot.promo.errors import DomainError, ErrorCode
@@ -183,7 +184,7 @@ async def revoke(
 ) -> PromoCode:
     """Revoke a code: one conditional UPDATE (active → revoked), and its queued messages
     are cancelled so the shopper is never told about a dead code."""
-    code = await session.scalar(select(PromoCode).where(PromoCode.code == code_text.strip()))
+    code = await session.scalar(select(PromoCode).where(PromoCode.code == normalize(code_text)))
     if code is None:
         raise DomainError(ErrorCode.UNKNOWN_CODE, "no such code", promo_code=code_text)
     why = (reason or "").strip()[:200] or None
