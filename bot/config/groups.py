@@ -188,6 +188,9 @@ class GuardrailSettings(Group):
         500_000, alias="guardrail_fallback_average_order_value", gt=0)
     # How far below the break-even discount the ceiling sits.
     safety_share: float = Field(0.4, alias="guardrail_safety_share", ge=0, lt=1)
+    # What free shipping costs the shop on an order (minor units): it counts against the
+    # ceiling like a price discount.
+    shipping_cost: int = Field(30_000, alias="shipping_cost", ge=0)
 
 
 class StaffSettings(Group):

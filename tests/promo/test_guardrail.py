@@ -40,10 +40,23 @@ async def test_fixed_amounts_are_a_share_of_the_order(db, settings, clock):
     assert (await check(db, settings, clock, "fixed", 150_000, order_value=1_000_000)).allowed
 
 
-async def test_free_shipping_counts_as_no_price_discount(db, settings, clock):
-    result = await check(db, settings, clock, "free_shipping", 0)
-    assert result.allowed
-    assert result.requested_percent == 0
+async def test_free_shipping_costs_its_share_of_the_order(db, settings, clock):
+    """Free shipping is not free to the shop (issue 11: it counted as 0 %): 300 ₽ of a
+    5 000 ₽ order is 6 %, on its own or on top of a percent."""
+    alone = await check(db, settings, clock, "free_shipping", 0)
+    assert alone.allowed and alone.requested_percent == Decimal("6.0")
+    assert (await check(db, settings, clock, "percent", 12, free_shipping=True)).allowed
+    over = await check(db, settings, clock, "percent", 13, free_shipping=True)
+    assert not over.allowed and over.requested_percent == Decimal("19.0")
+    # Against a 1 000 ₽ minimum order the same shipping is 30 %.
+    small = await check(db, settings, clock, "free_shipping", 0, order_value=100_000)
+    assert not small.allowed and small.requested_percent == Decimal("30.0")
+
+
+async def test_free_shipping_without_a_cost_is_not_counted(db, settings, clock):
+    free = settings.replace(shipping_cost=0)
+    result = await check(db, free, clock, "free_shipping", 0)
+    assert result.allowed and result.requested_percent == 0
     assert result.note == "free_shipping_not_counted"
 
 

@@ -226,7 +226,8 @@ async def create(
     for offer in draft.offers():
         check = await check_discount(session, discount_type=str(offer.discount_type),
                                      value=offer.value, guardrail=guardrail, now=now,
-                                     order_value=offer.min_order or None)
+                                     order_value=offer.min_order or None,
+                                     free_shipping=offer.free_shipping)
         if not check.allowed:
             raise DomainError(ErrorCode.GUARDRAIL, "above the ceiling",
                               requested_percent=check.requested_percent,
@@ -345,7 +346,8 @@ async def preview(
         if offer is not None:
             check = await check_discount(session, discount_type=str(offer.discount_type),
                                          value=offer.value, guardrail=settings.guardrail,
-                                         now=now, order_value=offer.min_order or None)
+                                         now=now, order_value=offer.min_order or None,
+                                         free_shipping=offer.free_shipping)
         arms.append(ArmPreview(names.get(arm.variant_id, "") if arm.variant_id else "",
                                customers, offer, cost, check))
     rate = max(settings.send.delivery_rate, 0.001)

@@ -2,8 +2,9 @@
 
 ceiling % = net profit per order / average order value × (1 − safety share).
 A fixed amount is read as a share of the order value (the code's expected order, else
-the average); free shipping is not a price discount and counts as 0 %. Nothing here
-raises: callers refuse with the numbers, in the reader's language.
+the average); free shipping costs the shop `shipping_cost` and counts as that share of
+the order too, on its own or on top of a percent or an amount. Nothing here raises:
+callers refuse with the numbers, in the reader's language.
 """
 
 from __future__ import annotations
@@ -73,10 +74,12 @@ async def check_discount(
     guardrail: GuardrailSettings,
     now: datetime,
     order_value: int | None = None,
+    free_shipping: bool = False,
 ) -> GuardrailCheck:
     """Is this discount within the margin ceiling? `value` is a whole percent or an amount
     in minor units; `order_value` (e.g. the code's minimum order) is the order a fixed
-    amount is measured against, else the average order value."""
+    amount and the cost of free shipping are measured against, else the average order
+    value."""
     average, source = await average_order_value(session, guardrail, now=now)
     net_profit = guardrail.net_profit_per_order
     safety = Decimal(str(guardrail.safety_share))
@@ -84,15 +87,19 @@ async def check_discount(
     ceiling = break_even * (1 - safety)
 
     kind = DiscountType(discount_type)
-    note = None
+    base = order_value if order_value and order_value > 0 else average
     if kind is DiscountType.PERCENT:
         requested = Decimal(value)
     elif kind is DiscountType.FIXED:
-        base = order_value if order_value and order_value > 0 else average
         requested = _HUNDRED * value / base if base > 0 else _HUNDRED
     else:
         requested = Decimal(0)
-        note = NOTE_FREE_SHIPPING
+    note = None
+    if free_shipping or kind is DiscountType.FREE_SHIPPING:
+        if guardrail.shipping_cost:
+            requested += _HUNDRED * guardrail.shipping_cost / base if base > 0 else _HUNDRED
+        else:
+            note = NOTE_FREE_SHIPPING
 
     floor_ceiling = ceiling.quantize(_TENTH, rounding=ROUND_FLOOR)
     return GuardrailCheck(

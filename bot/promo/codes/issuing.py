@@ -27,7 +27,7 @@ async def ensure_within_guardrail(
     """Refuse an offer above the margin ceiling, with the numbers for the message."""
     check = await check_discount(
         session, discount_type=offer.discount_type, value=offer.value, guardrail=guardrail,
-        now=now,
+        now=now, free_shipping=offer.free_shipping,
     )
     if not check.allowed:
         raise DomainError(
