@@ -2,13 +2,13 @@
 per segment or per rung of a comeback ladder, split by variant, what it may cost against
 the margin guardrail, and how long sending takes.
 
-Telegram HTML in the reader's language; names a manager typed are escaped as aiogram's
-`html.quote` does.
+Telegram HTML in the reader's language; names a manager typed are escaped with aiogram's
+`html.quote`.
 """
 
 from __future__ import annotations
 
-from html import escape
+from aiogram import html
 
 from bot.i18n import format_money, format_span, gettext
 from bot.promo.campaigns.admin import ArmPreview, Preview
@@ -16,20 +16,16 @@ from bot.promo.codes.offers import Offer
 from bot.texts.wording import conditions, reward_text
 
 
-def _quote(text: str) -> str:
-    return escape(text, quote=False)
-
-
 def offer_line(offer: Offer, locale: str) -> str:
     """The reward and its conditions on one line: `10% off; on orders from RUB1,000`."""
-    return "; ".join(_quote(part) for part in [reward_text(offer, locale),
+    return "; ".join(html.quote(part) for part in [reward_text(offer, locale),
                                                *conditions(offer, locale)])
 
 
 def _audience(seen: Preview, locale: str) -> list[str]:
     if seen.segment:
         return [gettext("Segment {segment}: {size} customers, {reachable} reachable in "
-                        "Telegram", locale).format(segment=_quote(seen.segment),
+                        "Telegram", locale).format(segment=html.quote(seen.segment),
                                                    size=seen.segment_size,
                                                    reachable=seen.reachable)]
     if not seen.steps:
@@ -49,7 +45,7 @@ def _audience(seen: Preview, locale: str) -> list[str]:
 def _arm(arm: ArmPreview, locale: str, currency: str) -> list[str]:
     if arm.name == "holdout":
         return [gettext("• holdout: {n} (get nothing)", locale).format(n=arm.customers)]
-    name = _quote(arm.name) or gettext("offer", locale)
+    name = html.quote(arm.name) or gettext("offer", locale)
     if arm.offer is None:
         return [gettext("• {name}: {n}, message only", locale).format(name=name,
                                                                       n=arm.customers)]
@@ -71,7 +67,7 @@ def render_preview(seen: Preview, *, locale: str, currency: str, rate: float) ->
     sending rate (messages a second) the time to send was reckoned at."""
     campaign = seen.campaign
     lines = [gettext("🔎 Preview of #{id} {name}", locale).format(
-        id=campaign.id, name=_quote(campaign.name))]
+        id=campaign.id, name=html.quote(campaign.name))]
     lines += _audience(seen, locale)
     for arm in seen.arms:
         lines += _arm(arm, locale, currency)

@@ -2,24 +2,21 @@
 spend, segments, codes and their state, recent messages, the frequency caps.
 
 Telegram HTML in the reader's language. What came from people (names, usernames, code
-strings, message reasons) is escaped as aiogram's `html.quote` does, quotes left as
-they are.
+strings, message reasons) is escaped with aiogram's `html.quote` (quotes left as
+they are).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from html import escape
 from zoneinfo import ZoneInfo
+
+from aiogram import html
 
 from bot.i18n import format_money, format_when, gettext
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.card import CapState, Card, code_state
 from bot.texts.wording import reward_text
-
-
-def _quote(text: str) -> str:
-    return escape(text, quote=False)
 
 
 def state_name(state: str, locale: str) -> str:
@@ -44,7 +41,7 @@ def _who(seen: Card, locale: str, tz: ZoneInfo, currency: str) -> list[str]:
     customer, tier = seen.customer, seen.tier
     telegram = gettext("not linked", locale)
     if seen.account is not None:
-        telegram = f"{seen.account.id}" + (f" @{_quote(seen.account.username)}"
+        telegram = f"{seen.account.id}" + (f" @{html.quote(seen.account.username)}"
                                            if seen.account.username else "")
         if seen.account.is_blocked:
             telegram += " " + gettext("(blocked the bot)", locale)
@@ -52,7 +49,7 @@ def _who(seen: Card, locale: str, tz: ZoneInfo, currency: str) -> list[str]:
     opted_in = gettext("on", locale) if customer.marketing_opt_in else gettext("off", locale)
     return [
         gettext("👤 {name} (shop id {id})", locale).format(
-            name=_quote(customer.name or "—"), id=_quote(customer.external_id)),
+            name=html.quote(customer.name or "—"), id=html.quote(customer.external_id)),
         gettext("Telegram: {telegram}", locale).format(telegram=telegram),
         gettext("Level: {level} ({percent}%), net spend {spend}", locale).format(
             level=tier.current.index if tier.current else 0, percent=tier.percent,
@@ -68,8 +65,8 @@ def _who(seen: Card, locale: str, tz: ZoneInfo, currency: str) -> list[str]:
 def _codes(seen: Card, now: datetime, locale: str) -> list[str]:
     lines = [gettext("Codes:", locale) if seen.codes else gettext("Codes: none", locale)]
     for code in seen.codes:
-        lines.append(f"• <code>{_quote(code.code)}</code> "
-                     f"{_quote(reward_text(Offer.of_code(code), locale))} — "
+        lines.append(f"• <code>{html.quote(code.code)}</code> "
+                     f"{html.quote(reward_text(Offer.of_code(code), locale))} — "
                      f"{state_name(code_state(code, now), locale)}")
     return lines
 
@@ -79,7 +76,7 @@ def _messages(seen: Card, locale: str, tz: ZoneInfo) -> list[str]:
              else gettext("Recent messages: none", locale)]
     for sent in seen.messages:
         when = format_when(sent.sent_at or sent.due_at, locale, tz)
-        lines.append(f"• {when} {_quote(sent.reason)}: {_quote(sent.status)}")
+        lines.append(f"• {when} {html.quote(sent.reason)}: {html.quote(sent.status)}")
     return lines
 
 

@@ -57,12 +57,6 @@ def action_name(action: str) -> str:
     return names[action]
 
 
-
-
-def offer_line(offer: Offer, i18n: I18n) -> str:
-    return campaign_preview.offer_line(offer, i18n.current_locale)
-
-
 def card_keyboard(campaign: Campaign) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for action, (sources, _target) in ACTIONS.items():
@@ -104,10 +98,12 @@ async def card_text(session: AsyncSession, campaign_id: int, settings: Settings,
         lines.append(_("Segment: {segment}").format(segment=html.quote(campaign.segment)))
     if (campaign.offer or {}).get("discount_type"):
         lines.append(_("Offer: {offer}").format(
-            offer=offer_line(Offer.from_json(campaign.offer), i18n)))
+            offer=campaign_preview.offer_line(Offer.from_json(campaign.offer),
+                                              i18n.current_locale)))
     for variant in variants:
         data = {**(campaign.offer or {}), **(variant.offer or {})}
-        text = offer_line(Offer.from_json(data), i18n) if data.get("discount_type") else "—"
+        text = (campaign_preview.offer_line(Offer.from_json(data), i18n.current_locale)
+                if data.get("discount_type") else "—")
         lines.append(_("Variant {name} (weight {weight}): {offer}").format(
             name=html.quote(variant.name), weight=variant.weight, offer=text))
     lines.append(_("Holdout: {percent}%").format(percent=campaign.holdout_percent))

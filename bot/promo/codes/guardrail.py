@@ -66,6 +66,11 @@ async def average_order_value(
     return guardrail.fallback_average_order_value, AOV_FALLBACK
 
 
+def _share(amount: int, order_value: int) -> Decimal:
+    """An amount as a percent of the order; all of it when there is no order to measure."""
+    return _HUNDRED * amount / order_value if order_value > 0 else _HUNDRED
+
+
 async def check_discount(
     session: AsyncSession,
     *,
@@ -91,13 +96,13 @@ async def check_discount(
     if kind is DiscountType.PERCENT:
         requested = Decimal(value)
     elif kind is DiscountType.FIXED:
-        requested = _HUNDRED * value / base if base > 0 else _HUNDRED
+        requested = _share(value, base)
     else:
         requested = Decimal(0)
     note = None
     if free_shipping or kind is DiscountType.FREE_SHIPPING:
         if guardrail.shipping_cost:
-            requested += _HUNDRED * guardrail.shipping_cost / base if base > 0 else _HUNDRED
+            requested += _share(guardrail.shipping_cost, base)
         else:
             note = NOTE_FREE_SHIPPING
 

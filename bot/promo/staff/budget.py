@@ -2,7 +2,8 @@
 
 A code's cost is what one use is expected to give away: a fixed amount, or the percent
 of the larger of its minimum order and the average order value (capped by its
-`max_discount`); free shipping costs nothing here, as in the margin guardrail. What a
+`max_discount`); free shipping costs nothing here yet, although the margin guardrail
+now counts it at `PROMOBOT_SHIPPING_COST` (issue 11 brings the two together). What a
 manager has spent this month is the cost of the codes they issued since the first of
 the shop's calendar month, except codes revoked unused (their budget comes back).
 The budget is `Manager.monthly_budget`, else `manager_monthly_budget`; 0 = unlimited;
