@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_percent as format_babel_percent
 from babel.support import NullTranslations, Translations
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -51,6 +52,12 @@ def N_(message: str) -> str:
     """Marks a text for the catalogs (pybabel extracts `N_` by default) where it is
     stored, not shown: a table's entry, translated later by `gettext(text, locale)`."""
     return message
+
+
+def format_percent(percent: Decimal | int, locale: str) -> str:
+    """`Decimal("7.2"), "ru"` → `'7,2 %'` (a no-break space in Russian), `12, "en"` →
+    `'12%'`: the decimals given, none when the number is whole."""
+    return format_babel_percent(Decimal(percent) / 100, locale=locale, decimal_quantization=False)
 
 
 def minor_to_decimal(amount: int, currency: str) -> Decimal:

@@ -48,8 +48,10 @@ def welcome_text(customer: Customer | None) -> str:
         )
     name = html.quote(customer.name or "")
     greeting = _("Hello, {name}!").format(name=name) if name else _("Hello!")
-    return greeting + "\n" + _(
-        "Your codes, your loyalty level and your invitation link are in the menu below."
+    return (
+        greeting
+        + "\n"
+        + _("Your codes, your loyalty level and your invitation link are in the menu below.")
     )
 
 
@@ -68,10 +70,14 @@ async def _finish_link(
     customer: Customer,
     clock: Clock,
 ) -> None:
-    """After the link is written: settle a remembered referral, commit, greet."""
-    await accounts.settle_pending_referral(session, who.id, customer, clock())
+    """After the link is written: settle a remembered referral, commit, greet; the
+    shopper told "you came by a friend's invitation" learns how it ended."""
+    referral = await accounts.settle_pending_referral(session, who.id, customer, clock())
     await session.commit()
-    await message.answer(linked_text(customer), reply_markup=menu_keyboard())
+    text = linked_text(customer)
+    if referral is not None:
+        text += "\n\n" + referral_text(referral)
+    await message.answer(text, reply_markup=menu_keyboard())
 
 
 async def _conflict(
@@ -79,14 +85,10 @@ async def _conflict(
 ) -> str | None:
     """The question to ask before moving a link, or None when nothing would move."""
     if account is not None and account.customer_id not in (None, target_id):
-        return _(
-            "Your Telegram is linked to another shop account. Link it to this one instead?"
-        )
+        return _("Your Telegram is linked to another shop account. Link it to this one instead?")
     holder = await accounts.linked_telegram_id(session, target_id)
     if holder is not None and holder != telegram_id:
-        return _(
-            "This shop account is linked to another Telegram account. Move the link here?"
-        )
+        return _("This shop account is linked to another Telegram account. Move the link here?")
     return None
 
 
@@ -101,15 +103,22 @@ async def start_link(
     """`/start link_<token>`: the shop's one-time link."""
     token = command.args or ""
     pending = await accounts.peek_link_token(session, token, clock())
-    if pending.outcome is LinkOutcome.USED and pending.used_by_telegram_id == who.id and (
-        account is not None and account.customer_id == pending.customer_id
+    if (
+        pending.outcome is LinkOutcome.USED
+        and pending.used_by_telegram_id == who.id
+        and (account is not None and account.customer_id == pending.customer_id)
     ):
-        await message.answer(_("Your Telegram is already linked to this shop account."),
-                             reply_markup=menu_keyboard())
+        await message.answer(
+            _("Your Telegram is already linked to this shop account."), reply_markup=menu_keyboard()
+        )
         return
     if pending.outcome is not LinkOutcome.LINKED or pending.customer_id is None:
-        await message.answer(link_failure(pending.outcome), reply_markup=link_keyboard()
-                             if account is None or account.customer_id is None else None)
+        await message.answer(
+            link_failure(pending.outcome),
+            reply_markup=link_keyboard()
+            if account is None or account.customer_id is None
+            else None,
+        )
         return
     question = await _conflict(session, account, pending.customer_id, who.id)
     if question is not None:
@@ -129,8 +138,7 @@ def link_failure(outcome: LinkOutcome) -> str:
         return _("This link has expired. Get a new one in your account on the shop's website.")
     if outcome is LinkOutcome.USED:
         return _(
-            "This link has already been used. Get a new one in your account on the shop's "
-            "website."
+            "This link has already been used. Get a new one in your account on the shop's website."
         )
     return _("This link is not valid. Copy it again from your account on the shop's website.")
 
@@ -147,7 +155,15 @@ async def start_referral(
     code = (command.args or "").removeprefix(accounts.REFERRAL_PREFIX)
     outcome = await accounts.start_referral(session, who, customer, code, clock())
     await session.commit()
-    text = {
+    await message.answer(
+        referral_text(outcome) + "\n\n" + welcome_text(customer),
+        reply_markup=menu_keyboard() if customer else link_keyboard(),
+    )
+
+
+def referral_text(outcome: ReferralOutcome) -> str:
+    """What the invitee reads about a friend's invitation, as soon as it is decided."""
+    return {
         ReferralOutcome.RECORDED: _(
             "You came by a friend's invitation: after your first order you both get a gift."
         ),
@@ -156,6 +172,14 @@ async def start_referral(
             "first order you both get a gift."
         ),
         ReferralOutcome.SELF: _("This is your own invitation link: share it with friends."),
+        ReferralOutcome.OWN_ACCOUNT: _(
+            "This invitation comes from your own shop account: it is for friends who have "
+            "not shopped with us yet."
+        ),
+        ReferralOutcome.RELINKED: _(
+            "Invitations are for new customers, and this Telegram account was linked to "
+            "another shop account before."
+        ),
         ReferralOutcome.EXISTING_BUYER: _(
             "Invitations are for new customers, and you already shop with us. "
             "Thank you for coming back!"
@@ -163,8 +187,6 @@ async def start_referral(
         ReferralOutcome.ALREADY_REFERRED: _("You have already joined by an invitation."),
         ReferralOutcome.UNKNOWN: _("This invitation link is not valid."),
     }[outcome]
-    await message.answer(text + "\n\n" + welcome_text(customer),
-                         reply_markup=menu_keyboard() if customer else link_keyboard())
 
 
 async def start(message: Message, customer: Customer | None) -> None:
@@ -195,22 +217,27 @@ async def shared_contact(
     await read_session.close()
     if not found:
         await message.answer(
-            _("I could not find a shop account with this phone number. Use the Telegram link "
-              "in your account on the shop's website."),
+            _(
+                "I could not find a shop account with this phone number. Use the Telegram link "
+                "in your account on the shop's website."
+            ),
             reply_markup=link_keyboard(),
         )
         return
     if len(found) > 1:
         await message.answer(
-            _("Several shop accounts use this phone number. Please use the Telegram link in "
-              "your account on the shop's website."),
+            _(
+                "Several shop accounts use this phone number. Please use the Telegram link in "
+                "your account on the shop's website."
+            ),
             reply_markup=link_keyboard(),
         )
         return
     target = found[0]
     if account is not None and account.customer_id == target.id:
-        await message.answer(_("Your Telegram is already linked to this shop account."),
-                             reply_markup=menu_keyboard())
+        await message.answer(
+            _("Your Telegram is already linked to this shop account."), reply_markup=menu_keyboard()
+        )
         return
     question = await _conflict(session, account, target.id, who.id)
     if question is not None:
@@ -243,8 +270,10 @@ async def confirm_move(
             await message.edit_text(link_failure(result.outcome))
             return
         target = result.customer
-    elif callback_data.kind == "p" and callback_data.ref.isdigit() and check_offer(
-        link_secret, who.id, int(callback_data.ref), callback_data.sig
+    elif (
+        callback_data.kind == "p"
+        and callback_data.ref.isdigit()
+        and check_offer(link_secret, who.id, int(callback_data.ref), callback_data.sig)
     ):
         target = await accounts.link_offered(session, int(callback_data.ref), who.id, clock())
     if target is None:

@@ -7,7 +7,7 @@ import math
 from aiohttp import web
 
 from bot.api.auth import auth_middleware
-from bot.api.context import CLOCK, DATABASE, SETTINGS
+from bot.api.context import CLOCK, DATABASE, SETTINGS, SHOP_TERMS
 from bot.api.errors import errors_middleware
 from bot.api.idempotency import idempotency_middleware
 from bot.api.openapi import OPENAPI, build_document, get_openapi
@@ -16,6 +16,7 @@ from bot.api.routes import PREFIX, ROUTES
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db.engine import Database
+from bot.promo.checkout.terms import ShopTerms
 
 
 def create_app(settings: Settings, db: Database, clock: Clock = utcnow) -> web.Application:
@@ -28,6 +29,7 @@ def create_app(settings: Settings, db: Database, clock: Clock = utcnow) -> web.A
     app[SETTINGS] = settings
     app[DATABASE] = db
     app[CLOCK] = clock
+    app[SHOP_TERMS] = ShopTerms(settings.guardrail, settings.loyalty)
     # Each of several workers counts on its own, so each gets its share of the limit.
     app[LIMITER] = FailureLimiter(
         math.ceil(settings.api.failed_validations_per_minute / settings.api.workers))

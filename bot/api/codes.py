@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from bot.api.body import parse, reply
-from bot.api.context import CLOCK, DATABASE, SETTINGS
+from bot.api.context import CLOCK, DATABASE, SETTINGS, SHOP_TERMS
 from bot.api.errors import ApiError
 from bot.api.lookups import customer_or_404, locale_for, unknown_customer, zone_for
 from bot.api.orders import items_of
@@ -16,6 +17,7 @@ from bot.api.schemas import (
     BasketIn,
     CodeOut,
     IssueIn,
+    LineOut,
     RedeemIn,
     RedeemOut,
     ReleaseIn,
@@ -26,10 +28,12 @@ from bot.api.schemas import (
 from bot.db.hotpath import on_connection
 from bot.db.models import CodeSource, PromoCode
 from bot.promo.checkout.lookup import Shopper, find_shopper, validate_for
-from bot.promo.checkout.redemption import redeem, release
+from bot.promo.checkout.redemption import redeem
+from bot.promo.checkout.release import release
 from bot.promo.checkout.validation import Reason, Verdict, load_code
 from bot.promo.codes.issuing import ensure_within_guardrail, issue_code
 from bot.promo.codes.offers import Basket, Offer
+from bot.promo.customers.tiers import customer_tier
 from bot.texts.wording import describe, verdict_message
 
 
@@ -50,10 +54,24 @@ def _message(request: web.Request, shopper: Shopper, verdict: Verdict) -> str:
     )
 
 
+def _order_discount(basket: Basket, verdict: Verdict) -> dict[str, Any]:
+    """The order's figures every checkout answer carries; free shipping is the order's,
+    whichever of the tier and the code gives it."""
+    return {
+        "discount": verdict.discount,
+        "free_shipping": verdict.order.free_shipping if verdict.order else verdict.free_shipping,
+        "tier_discount": verdict.tier_discount, "total_discount": verdict.total_discount,
+        "lines": [LineOut(sku=item.sku, discount=share)
+                  for item, share in zip(basket.items, verdict.lines, strict=True)],
+    }
+
+
 async def post_validate(request: web.Request) -> web.Response:
     body = await parse(request, ValidateIn)
+    basket = basket_of(body.order)
     shopper, verdict = await request.app[DATABASE].hot.read(
-        validate_for, body.customer_id, body.code, basket_of(body.order), request.app[CLOCK]()
+        validate_for, body.customer_id, body.code, basket, request.app[SHOP_TERMS],
+        request.app[CLOCK](), body.order_id,
     )
     if shopper is None or verdict is None:
         raise _unknown_shopper(request, body.customer_id)
@@ -61,18 +79,19 @@ async def post_validate(request: web.Request) -> web.Response:
         note_failure(request, body.customer_id)
     return reply(ValidateOut(valid=verdict.valid, reason=str(verdict.reason),
                              message=_message(request, shopper, verdict),
-                             discount=verdict.discount, free_shipping=verdict.free_shipping))
+                             **_order_discount(basket, verdict)))
 
 
 async def post_redeem(request: web.Request) -> web.Response:
     body = await parse(request, RedeemIn)
-    db = request.app[DATABASE]
+    db, shop = request.app[DATABASE], request.app[SHOP_TERMS]
     shopper = await db.hot.read(find_shopper, body.customer_id)
     if shopper is None:
         raise _unknown_shopper(request, body.customer_id)
+    basket = basket_of(body.order)
     outcome = await redeem(
-        db.hot, body.code, customer_id=shopper.id,
-        order_external_id=body.order_id, basket=basket_of(body.order), now=request.app[CLOCK](),
+        db.hot, body.code, customer_id=shopper.id, order_external_id=body.order_id,
+        basket=basket, now=request.app[CLOCK](), shop=shop, tier=shop.tier(shopper.standing),
     )
     message = _message(request, shopper, outcome.verdict)
     if not outcome.ok:
@@ -80,9 +99,8 @@ async def post_redeem(request: web.Request) -> web.Response:
         reason = outcome.verdict.reason
         raise ApiError(404 if reason is Reason.UNKNOWN else 409, str(reason), message)
     assert outcome.redemption_id is not None
-    return reply(RedeemOut(redemption_id=outcome.redemption_id, discount=outcome.discount,
-                           free_shipping=outcome.free_shipping, message=message,
-                           replayed=outcome.replayed))
+    return reply(RedeemOut(redemption_id=outcome.redemption_id, message=message,
+                           replayed=outcome.replayed, **_order_discount(basket, outcome.verdict)))
 
 
 async def post_release(request: web.Request) -> web.Response:
@@ -100,7 +118,8 @@ def code_out(code: PromoCode, customer_id: str | None, locale: str, tz: ZoneInfo
     return CodeOut(
         code=code.code, customer_id=customer_id, channel=code.channel,
         discount_type=code.discount_type, value=code.discount_value,
-        free_shipping=code.free_shipping, min_order=code.min_order, expires_at=code.expires_at,
+        free_shipping=code.free_shipping, combinable=code.combinable, min_order=code.min_order,
+        expires_at=code.expires_at,
         valid_days=code.valid_days, usage_limit=code.usage_limit, uses_left=uses_left,
         description=describe(code, locale, tz),
     )
@@ -125,15 +144,20 @@ async def post_code(request: web.Request) -> web.Response:
     settings, now = request.app[SETTINGS], request.app[CLOCK]()
     offer = offer_of(body, settings.shop.currency)
     async with request.app[DATABASE].session() as session:
-        customer = None
+        customer = tier = None
         if body.customer_id is not None:
             customer = await customer_or_404(session, body.customer_id)
-        await ensure_within_guardrail(session, offer, guardrail=settings.guardrail, now=now)
+            # A personal code adds to (or competes with) the customer's tier.
+            tier = customer_tier(customer, settings.loyalty).current
+        await ensure_within_guardrail(
+            session, offer, guardrail=settings.guardrail, now=now, tier=tier
+        )
         code = await issue_code(
             session, offer, source=CodeSource.API, now=now,
             customer_id=customer.id if customer else None, channel=body.channel,
             prefix=body.prefix, length=settings.shop.code_length, usage_limit=body.usage_limit,
             per_customer_limit=body.per_customer_limit, expires_at=body.expires_at,
+            combinable=body.combinable,
         )
         # issue_code's ORM insert turns an explicit None ("unlimited") into the column
         # default 1; set the limits again so that the commit writes what was asked.

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 
-from bot.api import codes, customers, events, health, links, offers, orders, schemas
+from bot.api import (
+    campaign_schemas,
+    campaigns,
+    codes,
+    customers,
+    events,
+    health,
+    links,
+    offers,
+    orders,
+    schemas,
+)
 
 PREFIX = "/api/v1"
 
@@ -28,6 +39,31 @@ class Route:
     public: bool = False
     description: str = ""
 
+
+_BUDGET = ("A redemption that would take a campaign beyond its money budget "
+           "(`budget_amount`, minor units) or its uses budget (`budget_uses`) is refused at the "
+           "checkout; `budget` says what is spent and left.")
+campaign_routes = (
+    Route("POST", "/campaigns", "campaigns.post", campaigns.post_campaign,
+          "Create a campaign (a draft)", campaign_schemas.CampaignOut,
+          campaign_schemas.CampaignIn, (201,), (409,),
+          description="Every variant's offer is checked against the margin guardrail. "
+          + _BUDGET),
+    Route("GET", "/campaigns", "campaigns.list", campaigns.get_campaigns,
+          "The latest campaigns", campaign_schemas.CampaignListOut),
+    Route("GET", "/campaigns/{campaign_id}", "campaigns.get", campaigns.get_campaign,
+          "One campaign with its budget", campaign_schemas.CampaignOut, errors=(404,)),
+    Route("PATCH", "/campaigns/{campaign_id}", "campaigns.patch", campaigns.patch_campaign,
+          "Set or remove a campaign's budget", campaign_schemas.CampaignOut,
+          campaign_schemas.CampaignPatchIn, errors=(404,),
+          description="Only the fields given change; `null` removes that budget. A budget "
+          "below what is already spent stops the campaign's codes at once. " + _BUDGET),
+    Route("GET", "/campaigns/{campaign_id}/stats", "campaigns.stats",
+          campaigns.get_campaign_stats, "A campaign's results and budget",
+          campaign_schemas.CampaignStatsOut, errors=(404,),
+          description="Since the campaign was created: the funnel, money, treatment vs "
+          "holdout with the uplift (percentage points, 95 % interval), and the budget."),
+)
 
 ROUTES: tuple[Route, ...] = (
     Route("PUT", "/customers/{customer_id}", "customers.put", customers.put_customer,
@@ -57,9 +93,12 @@ ROUTES: tuple[Route, ...] = (
           "Give back the use an order took", schemas.ReleaseOut, schemas.ReleaseIn,
           (200,), (404,)),
     Route("POST", "/codes", "codes.issue", codes.post_code,
-          "Issue a code for any channel", schemas.CodeOut, schemas.IssueIn, (201,), (404,),
-          description="Refused with 422 `guardrail` (and the numbers) above the margin "
-          "ceiling."),
+          "Issue a code for any channel", schemas.CodeOut, schemas.IssueIn, (201,), (404, 409),
+          description="Refused with 409 `guardrail` and the numbers in the message above the "
+          "margin ceiling. A personal code (`customer_id`) is weighed with the customer's "
+          "tier under `PROMOBOT_STACKING`: additive, tier + code (+ free shipping once) must "
+          "fit the ceiling (`tier 12% + code 18% = 30% > ceiling 18%`); exclusive, a code no "
+          "larger than the tier is refused, since the checkout would never apply it."),
     Route("GET", "/customers/{customer_id}/offers", "customers.offers", offers.get_offers,
           "Tier, progress and active codes of a customer", schemas.OffersOut, errors=(404,)),
     Route("POST", "/events/review", "events.review", events.post_review,
@@ -68,6 +107,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/events/cart-abandoned", "events.cart_abandoned",
           events.post_cart_abandoned, "An abandoned cart", schemas.CartOut, schemas.CartIn,
           (200, 201), (404, 409), description="One per cart_id; the total is computed."),
+    *campaign_routes,
     Route("GET", "/health", "health", health.get_health, "Liveness", schemas.HealthOut,
           public=True),
 )

@@ -99,31 +99,81 @@ class LinkTokenOut(Out):
     expires_at: datetime
 
 
+_BASKET_EXAMPLE = {"total": 500000, "items": [
+    {"sku": "SNEAKER-42", "category": "Shoes", "price": 300000, "quantity": 1},
+    {"sku": "SOCKS-3", "category": "Sale", "price": 100000, "quantity": 2},
+]}
+_DISCOUNT_EXAMPLE = {
+    "discount": 30000, "free_shipping": False, "tier_discount": 0, "total_discount": 30000,
+    "lines": [{"sku": "SNEAKER-42", "discount": 30000}, {"sku": "SOCKS-3", "discount": 0}],
+}
+
+
 class ValidateIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"code": "BACK-7K3M-Q9", "customer_id": "c-1024", "order_id": "o-5531",
+         "order": _BASKET_EXAMPLE},
+    ]})
+
     code: CodeText
     customer_id: ExternalId
+    order_id: ExternalId | None = Field(
+        None, description="the order, when it may already hold a code (one code per order)")
     order: BasketIn
 
 
-class ValidateOut(Out):
+class LineOut(Out):
+    sku: str
+    discount: int = Field(description="this line's share of `total_discount`, minor units")
+
+
+class OrderDiscountOut(Out):
+    """What the whole order gets: the code's part, the tier's part, their total, and the
+    total spread over the order's lines to the kopeck (one entry per line sent, in order;
+    empty when no lines were sent)."""
+
+    discount: int = Field(description="the code's part, minor units")
+    free_shipping: bool = Field(description="the order ships free (by the code or the tier)")
+    tier_discount: int = Field(description="the loyalty tier's part, minor units")
+    total_discount: int = Field(description="tier and code(s) together, within the ceiling")
+    lines: list[LineOut]
+
+
+class ValidateOut(OrderDiscountOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"valid": True, "reason": "ok", "message": "Код применён: скидка 300 ₽.",
+         **_DISCOUNT_EXAMPLE},
+        {"valid": False, "reason": "tier_better",
+         "message": "Ваш уровень даёт больше: 12 % и бесплатная доставка. Код останется у вас.",
+         "discount": 0, "free_shipping": True, "tier_discount": 60000, "total_discount": 60000,
+         "lines": [{"sku": "SNEAKER-42", "discount": 36000},
+                   {"sku": "SOCKS-3", "discount": 24000}]},
+    ]})
+
     valid: bool
     reason: str = Field(description="`ok` or why the code does not apply")
     message: str = Field(description="for the shopper, in their language")
-    discount: int
-    free_shipping: bool
 
 
 class RedeemIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"code": "BACK-7K3M-Q9", "customer_id": "c-1024", "order_id": "o-5531",
+         "order": _BASKET_EXAMPLE},
+    ]})
+
     code: CodeText
     customer_id: ExternalId
     order_id: ExternalId
     order: BasketIn
 
 
-class RedeemOut(Out):
+class RedeemOut(OrderDiscountOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"redemption_id": 812, "message": "Код применён: скидка 300 ₽.", "replayed": False,
+         **_DISCOUNT_EXAMPLE},
+    ]})
+
     redemption_id: int
-    discount: int
-    free_shipping: bool
     message: str
     replayed: bool = Field(description="this order had already redeemed the code")
 
@@ -154,6 +204,8 @@ class IssueIn(Body):
     usage_limit: Annotated[int, Field(ge=1, le=10**9)] | None = 1
     per_customer_limit: Annotated[int, Field(ge=1, le=10**9)] | None = 1
     prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,12}$")] | None = None
+    combinable: bool = Field(
+        False, description="may share an order with other combinable codes (additive stacking)")
 
 
 class CodeOut(Out):
@@ -163,6 +215,7 @@ class CodeOut(Out):
     discount_type: str
     value: int
     free_shipping: bool
+    combinable: bool = False
     min_order: int
     expires_at: datetime | None
     valid_days: int | None

@@ -1,7 +1,8 @@
 """`promobot campaign list | run <id or kind> | status [id]`.
 
 `run` does now what the schedule would do (select, assign, issue, queue); the running
-sender delivers. `status` prints what managers see in the live progress message.
+sender delivers. `status` prints what managers see in the live progress message, and
+what is spent and left of the campaign's budget.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db import Database
 from bot.i18n import format_span
+from bot.promo.campaigns import budget
 from bot.promo.campaigns import running as campaigns
 from bot.promo.campaigns.context import Context
+from bot.texts.campaigns import budget_lines
 
 KINDS = ("comeback", "broadcast", *campaigns.JOB_KINDS)
 
@@ -23,12 +26,11 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="every campaign with its kind, status and schedule")
     run = actions.add_parser("run", help="run a campaign (by id) or a kind now")
-    run.add_argument("target", metavar="ID|KIND",
-                     help=f"a campaign id, or one of: {', '.join(KINDS)}")
+    run.add_argument(
+        "target", metavar="ID|KIND", help=f"a campaign id, or one of: {', '.join(KINDS)}"
+    )
     status = actions.add_parser("status", help="delivery progress (active campaigns, or one)")
     status.add_argument("id", nargs="?", type=int, help="campaign id")
-
-
 
 
 async def list_campaigns(ctx: Context, out: Callable[[str], None]) -> int:
@@ -36,11 +38,15 @@ async def list_campaigns(ctx: Context, out: Callable[[str], None]) -> int:
     if not rows:
         out("no campaigns yet (the automatic ones appear after their first run)")
         return 0
-    out(f"{'id':>4}  {'kind':<10} {'status':<8} {'segment':<14} {'holdout':>7}  "
-        f"{'schedule':<14} name")
+    out(
+        f"{'id':>4}  {'kind':<10} {'status':<8} {'segment':<14} {'holdout':>7}  "
+        f"{'schedule':<14} name"
+    )
     for c in rows:
-        out(f"{c.id:>4}  {c.kind:<10} {c.status:<8} {c.segment or '-':<14} "
-            f"{c.holdout_percent:>6}%  {c.schedule or '-':<14} {c.name}")
+        out(
+            f"{c.id:>4}  {c.kind:<10} {c.status:<8} {c.segment or '-':<14} "
+            f"{c.holdout_percent:>6}%  {c.schedule or '-':<14} {c.name}"
+        )
     return 0
 
 
@@ -62,14 +68,24 @@ async def show_status(ctx: Context, campaign_id: int | None, out: Callable[[str]
         c, d = row.campaign, row.delivery
         share = f"{d.sent / d.total:.0%}" if d.total else "-"
         eta = format_span(d.eta, "en") if d.eta is not None else "-"
-        out(f"#{c.id} {c.name} ({c.kind}, {c.status}): sent {d.sent}/{d.total} ({share}), "
+        out(
+            f"#{c.id} {c.name} ({c.kind}, {c.status}): sent {d.sent}/{d.total} ({share}), "
             f"waiting {d.pending}, failed {d.failed}, skipped {d.skipped}; "
-            f"assigned {row.assigned} (holdout {row.holdout}); ETA {eta}")
+            f"assigned {row.assigned} (holdout {row.holdout}); ETA {eta}"
+        )
+        for line in budget_lines(budget.state_of(c), "en", ctx.settings.shop.currency):
+            out(f"  {line}")
     return 0
 
 
-async def run(args: argparse.Namespace, settings: Settings, *, db: Database | None = None,
-              clock: Clock = utcnow, out: Callable[[str], None] = print) -> int:
+async def run(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    clock: Clock = utcnow,
+    out: Callable[[str], None] = print,
+) -> int:
     from bot.commands import open_database
 
     own = db is None

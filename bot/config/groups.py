@@ -191,6 +191,10 @@ class GuardrailSettings(Group):
     # What free shipping costs the shop on an order (minor units): it counts against the
     # ceiling like a price discount.
     shipping_cost: int = Field(30_000, alias="shipping_cost", ge=0)
+    # How a tier discount and codes combine on one order: `exclusive` (the larger of the
+    # tier and one code) or `additive` (the tier plus codes, combinable codes together,
+    # capped at the ceiling). See `bot.promo.checkout.order_discount`.
+    stacking: Literal["exclusive", "additive"] = Field("exclusive", alias="stacking")
 
 
 class StaffSettings(Group):
@@ -303,6 +307,8 @@ class RewardSettings(Group):
     referral_percent: int = Field(10, alias="referral_reward_percent", ge=0, le=100)
     referral_valid_days: int = Field(30, alias="referral_valid_days", gt=0)
     referral_monthly_cap: int = Field(5, alias="referral_monthly_cap", ge=0)
+    # ... and at most this many rewards in all (0 = no lifetime cap).
+    referral_lifetime_cap: int = Field(20, alias="referral_lifetime_cap", ge=0)
     # Expiry reminder this many hours before a code expires (0 = off).
     reminder_hours_before: int = Field(24, alias="reminder_hours_before", ge=0)
     # "Almost the next tier" nudge at this share of the next threshold (0 = off).

@@ -5,19 +5,28 @@ job run twice, or by two instances at once, queues the message once. Rows are in
 with `INSERT … ON CONFLICT DO NOTHING` — never read-then-write — so two transactions
 racing on the same key cannot both insert, and the loser's transaction is not aborted.
 Nothing here commits: the row becomes visible together with the code it carries.
+A message that has become pointless before the sender took it is withdrawn the same way
+(`withdraw`): in the transaction that made it pointless, with the codes it carried.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import exists, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.dialect import conflict_insert
-from bot.db.models import Delivery, DeliveryStatus
+from bot.db.models import CodeStatus, Delivery, DeliveryStatus, PromoCode
+
+deliveries = Delivery.__table__
+codes = PromoCode.__table__
+# A message in these states still carries its code to the shopper, or already did.
+LIVE_STATES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT)
 
 
 class Reason(StrEnum):
@@ -126,3 +135,73 @@ async def enqueue_many(session: AsyncSession, rows: Iterable[Mapping[str, Any]])
     )
     result = await session.execute(statement, values)
     return len(result.all())
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    messages: int = 0
+    codes: int = 0
+
+
+async def withdraw(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    reasons: Collection[str],
+    queued_before: datetime,
+    why: str,
+    now: datetime,
+) -> Withdrawn:
+    """Cancel the customer's queued messages of these reasons, queued before
+    `queued_before`, and give back the codes they carry; in the caller's transaction.
+
+    Only `pending` rows are touched, by one conditional UPDATE: a row the sender has
+    claimed (`sending`) goes out as it would have. Race-free with a claim at the same
+    moment: on PostgreSQL the claim locks its rows (`FOR UPDATE`), so this UPDATE waits
+    and then re-checks the status the claim wrote, while a claim skips rows this UPDATE
+    holds (`SKIP LOCKED`) and finds them cancelled; SQLite runs the two one after the
+    other. Either way a message is withdrawn or sent, never both. Call it before the
+    transaction writes the customer's row: a claim locks its rows, then their customers.
+    """
+    statement = (
+        update(deliveries)
+        .where(
+            deliveries.c.customer_id == customer_id,
+            deliveries.c.status == DeliveryStatus.PENDING,
+            deliveries.c.reason.in_(list(reasons)),
+            deliveries.c.created_at < queued_before,
+        )
+        .values(status=DeliveryStatus.CANCELLED, error=f"withdrawn: {why}"[:500])
+        .returning(deliveries.c.code_id)
+    )
+    carried = (await session.execute(statement)).scalars().all()
+    code_ids = sorted({code_id for code_id in carried if code_id is not None})
+    given_back = await give_back(session, code_ids, customer_id=customer_id, why=why, now=now)
+    return Withdrawn(len(carried), given_back)
+
+
+async def give_back(
+    session: AsyncSession,
+    code_ids: Collection[int],
+    *,
+    customer_id: int,
+    why: str,
+    now: datetime,
+) -> int:
+    """Revoke the customer's own unused codes among `code_ids` whose messages will not go
+    out; a code some other message still carries or delivered is kept. How many."""
+    if not code_ids:
+        return 0
+    other = deliveries.alias("other")
+    revoked = await session.execute(
+        update(codes)
+        .where(
+            codes.c.id.in_(list(code_ids)),
+            codes.c.customer_id == customer_id,
+            codes.c.status == CodeStatus.ACTIVE,
+            codes.c.used_count == 0,
+            ~exists().where(other.c.code_id == codes.c.id, other.c.status.in_(LIVE_STATES)),
+        )
+        .values(status=CodeStatus.REVOKED, revoked_at=now, revoke_reason=why[:200])
+    )
+    return revoked.rowcount

@@ -14,11 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.i18n import N_, format_money, gettext
+from bot.i18n import N_, format_money, format_percent, gettext
+from bot.promo.codes.guardrail import REFUSED_TIER, Share, Stacking
 from bot.promo.errors import DomainError, ErrorCode
 from bot.texts.campaigns import status_name
 
-# The API's statuses: the input is wrong / the thing does not exist / the state forbids it.
+# The API's statuses: the input is wrong / the thing does not exist / the state or a
+# business rule forbids it (the margin guardrail, a budget, a stopped campaign).
 INVALID, NOT_FOUND, CONFLICT = 422, 404, 409
 
 
@@ -43,14 +45,81 @@ class Meaning:
     # The reader's words (a msgid, translated when shown); None: the English detail.
     text: str | None = None
     values: Values | None = None
+    # Which words, when the params tell refusals of one code apart (else `text`).
+    choose: Callable[[Mapping[str, Any]], str] | None = None
+
+
+_GUARDRAIL = N_(
+    "⛔ Refused by the margin guardrail: the discount is {requested} but the ceiling "
+    "is {ceiling}: net profit per order {profit} ÷ average order {aov}, less a "
+    "safety margin of {safety}."
+)
+_GUARDRAIL_TIER = N_(
+    "⛔ Refused by the margin guardrail: {terms} = {requested}, above the ceiling "
+    "{ceiling} (net profit per order {profit} ÷ average order {aov}, less a safety margin "
+    "of {safety})."
+)
+_TIER_COVERS = N_(
+    "⛔ This code would never apply: the customer's tier already gives {tier} ≥ code "
+    "{code}. Without stacking, the order takes the larger of the two."
+)
+_TERM_TIER = N_("the customer's tier {percent}")
+_TERM_CODE = N_("code {percent}")
+_TERM_SHIPPING = N_("free shipping {percent}")
+_WITH_SHIPPING = N_("{percent} + free shipping {shipping} = {total}")
+
+
+def _which_guardrail(p: Mapping[str, Any]) -> str:
+    """Plain, the tier added to the code (additive stacking), or the tier that makes
+    the code pointless (exclusive): `bot.promo.codes.guardrail.judge` tells them apart."""
+    if p.get("refusal") == REFUSED_TIER:
+        return _TIER_COVERS
+    if p.get("tier_share") is not None and p.get("stacking") == Stacking.ADDITIVE:
+        return _GUARDRAIL_TIER
+    return _GUARDRAIL
+
+
+def _side(share: Share, locale: str) -> str:
+    """What the tier or the code gives: `12 %`, `12 % + free shipping 6 % = 18 %`."""
+    percent = format_percent(share.percent, locale)
+    shipping = format_percent(share.shipping, locale)
+    if not share.shipping:
+        return percent
+    if not share.percent:
+        return gettext(_TERM_SHIPPING, locale).format(percent=shipping)
+    return gettext(_WITH_SHIPPING, locale).format(
+        percent=percent, shipping=shipping, total=format_percent(share.total, locale)
+    )
+
+
+def _terms(p: Mapping[str, Any], locale: str) -> str:
+    """The additive sum's parts: the tier, the code, free shipping counted once."""
+    tier, code = p["tier_share"], p["code_share"]
+    parts = [
+        (_TERM_TIER, tier.percent),
+        (_TERM_CODE, code.percent),
+        (_TERM_SHIPPING, max(tier.shipping, code.shipping)),
+    ]
+    return " + ".join(
+        gettext(text, locale).format(percent=format_percent(value, locale))
+        for text, value in parts
+        if value
+    )
 
 
 def _guardrail(p: Mapping[str, Any], reader: Reader) -> Mapping[str, object]:
-    return {
-        "requested": f"{p['requested_percent']}%", "ceiling": f"{p['ceiling_percent']}%",
-        "profit": reader.money(p["net_profit"]), "aov": reader.money(p["average_order_value"]),
-        "safety": f"{int(p['safety_share'] * 100)}%",
+    locale = reader.locale
+    values: dict[str, object] = {
+        "requested": format_percent(p["requested_percent"], locale),
+        "ceiling": format_percent(p["ceiling_percent"], locale),
+        "profit": reader.money(p["net_profit"]),
+        "aov": reader.money(p["average_order_value"]),
+        "safety": format_percent(p["safety_share"] * 100, locale),
     }
+    tier, code = p.get("tier_share"), p.get("code_share")
+    if tier is not None and code is not None:
+        values.update(tier=_side(tier, locale), code=_side(code, locale), terms=_terms(p, locale))
+    return values
 
 
 def _budget(p: Mapping[str, Any], reader: Reader) -> Mapping[str, object]:
@@ -62,32 +131,40 @@ def _transition(p: Mapping[str, Any], reader: Reader) -> Mapping[str, object]:
 
 
 MEANINGS: dict[ErrorCode, Meaning] = {
-    ErrorCode.GUARDRAIL: Meaning(INVALID, N_(
-        "⛔ Refused by the margin guardrail: the discount is {requested} but the ceiling "
-        "is {ceiling}: net profit per order {profit} ÷ average order {aov}, less a "
-        "safety margin of {safety}."), _guardrail),
+    # A rule refused (409): the request was well formed, the shop's rules or the stored
+    # state say no. Malformed input stays 422; a reference to nothing keeps its status.
+    ErrorCode.GUARDRAIL: Meaning(CONFLICT, _GUARDRAIL, _guardrail, _which_guardrail),
     ErrorCode.INVALID_EXPIRY: Meaning(INVALID),
     ErrorCode.INVALID_LIMIT: Meaning(INVALID),
     ErrorCode.CODE_SPACE_EXHAUSTED: Meaning(
-        INVALID, N_("Could not draw that many unique codes; try fewer.")),
+        CONFLICT, N_("Could not draw that many unique codes; try fewer.")
+    ),
     ErrorCode.UNKNOWN_CODE: Meaning(INVALID, N_("There is no such code.")),
-    ErrorCode.ALREADY_REVOKED: Meaning(INVALID, N_("This code is revoked already.")),
+    ErrorCode.ALREADY_REVOKED: Meaning(CONFLICT, N_("This code is revoked already.")),
     ErrorCode.INVALID_COUNT: Meaning(INVALID, N_("The number of codes is 1 to {maximum}.")),
     ErrorCode.UNKNOWN_CAMPAIGN: Meaning(INVALID, N_("There is no such campaign.")),
-    ErrorCode.CAMPAIGN_STOPPED: Meaning(INVALID, N_("This campaign is stopped.")),
-    ErrorCode.NO_OFFER: Meaning(INVALID, N_(
-        "This campaign has no discount offer, so it has no codes to issue.")),
-    ErrorCode.BAD_TRANSITION: Meaning(INVALID, N_(
-        "The campaign is {status}: “{action}” does not apply to it."), _transition),
+    ErrorCode.CAMPAIGN_STOPPED: Meaning(CONFLICT, N_("This campaign is stopped.")),
+    ErrorCode.NO_OFFER: Meaning(
+        CONFLICT, N_("This campaign has no discount offer, so it has no codes to issue.")
+    ),
+    ErrorCode.BAD_TRANSITION: Meaning(
+        CONFLICT, N_("The campaign is {status}: “{action}” does not apply to it."), _transition
+    ),
     ErrorCode.INVALID_KIND: Meaning(INVALID),
     ErrorCode.INVALID_HOLDOUT: Meaning(INVALID),
-    ErrorCode.BUDGET: Meaning(INVALID, N_(
-        "⛔ Over your monthly discount budget: this would cost about {requested}, and you "
-        "have {left} left of {budget} (spent {spent} this month)."), _budget),
+    ErrorCode.BUDGET: Meaning(
+        CONFLICT,
+        N_(
+            "⛔ Over your monthly discount budget: this would cost about {requested}, and you "
+            "have {left} left of {budget} (spent {spent} this month)."
+        ),
+        _budget,
+    ),
     ErrorCode.INVALID_BUDGET: Meaning(INVALID, N_("A budget cannot be negative.")),
-    ErrorCode.CONFIGURED_OWNER: Meaning(INVALID, N_(
-        "Owners listed in PROMOBOT_OWNER_IDS stay owners; change the setting to change "
-        "that.")),
+    ErrorCode.CONFIGURED_OWNER: Meaning(
+        CONFLICT,
+        N_("Owners listed in PROMOBOT_OWNER_IDS stay owners; change the setting to change that."),
+    ),
     ErrorCode.NOT_STAFF: Meaning(INVALID, N_("This person is not on the staff.")),
     ErrorCode.UNKNOWN_CUSTOMER: Meaning(NOT_FOUND),
     ErrorCode.INVALID_CUSTOMER_ID: Meaning(INVALID),
@@ -115,7 +192,8 @@ MEANINGS: dict[ErrorCode, Meaning] = {
 def refusal_text(error: DomainError, reader: Reader) -> str:
     """A refusal in the reader's words, with the numbers behind it."""
     meaning = MEANINGS[error.code]
-    if meaning.text is None:
+    text = meaning.choose(error.params) if meaning.choose else meaning.text
+    if text is None:
         return gettext("⛔ Refused: {reason}", reader.locale).format(reason=error.message)
     values = meaning.values(error.params, reader) if meaning.values else error.params
-    return gettext(meaning.text, reader.locale).format(**values)
+    return gettext(text, reader.locale).format(**values)

@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.db.models import DiscountType, PromoCode
-from bot.i18n import format_money, format_when, gettext
+from bot.i18n import N_, format_money, format_when, gettext
 from bot.promo.checkout.validation import CodeLike, Reason, Verdict
 from bot.promo.codes.offers import Offer
 
@@ -100,50 +100,103 @@ def describe(code: CodeLike, locale: str, tz: ZoneInfo) -> list[str]:
     return [reward_text(offer, locale), *conditions(offer, locale), deadline(code, locale, tz)]
 
 
+# Refusals that read the same whatever the code.
+_PLAIN = {
+    Reason.UNKNOWN: N_("There is no such code. Check it for typos."),
+    Reason.REVOKED: N_("This code has been cancelled."),
+    Reason.NOT_YOURS: N_("This is another customer's personal code."),
+    Reason.USED_UP: N_("This code has already been used."),
+    Reason.ALREADY_USED: N_("You have already used this code."),
+    Reason.NOT_DELIVERED: N_(
+        "This code is not active yet: it starts working when our message with it reaches you."),
+    Reason.CEILING_REACHED: N_(
+        "Your order already has the largest discount we can give, so this code adds nothing. "
+        "It stays with you for another order."),
+    Reason.ORDER_HAS_CODE: N_("This order already has a promo code: one order takes one code."),
+    Reason.BUDGET_SPENT: N_("The promotion this code belongs to has ended."),
+}
+
+
 def verdict_message(verdict: Verdict, locale: str, tz: ZoneInfo, currency: str) -> str:
     """Why a code does or does not apply, in the shopper's language."""
-    code = verdict.code
-    if verdict.reason is Reason.OK:
-        if verdict.discount:
-            return gettext("Code applied: {amount} off your order.", locale).format(
-                amount=format_money(verdict.discount, currency, locale)
-            )
-        return gettext("Code applied: free shipping.", locale)
-    if verdict.reason is Reason.UNKNOWN:
-        return gettext("There is no such code. Check it for typos.", locale)
-    if verdict.reason is Reason.REVOKED:
-        return gettext("This code has been cancelled.", locale)
-    if verdict.reason is Reason.NOT_STARTED:
-        assert code is not None
+    code, reason = verdict.code, verdict.reason
+    if reason is Reason.OK:
+        return _applied(verdict, locale, currency)
+    if reason in _PLAIN:
+        return gettext(_PLAIN[reason], locale)
+    if reason is Reason.TIER_BETTER:
+        return _tier_better(verdict, locale, currency)
+    assert code is not None
+    if reason is Reason.NOT_STARTED:
         if code.starts_at is None:
             return gettext("This code is not active yet.", locale)
         return gettext("This code works from {when}.", locale).format(
             when=format_when(code.starts_at, locale, tz)
         )
-    if verdict.reason is Reason.EXPIRED:
-        assert code is not None and code.expires_at is not None
+    if reason is Reason.EXPIRED:
+        assert code.expires_at is not None
         return gettext("This code expired on {when}.", locale).format(
             when=format_when(code.expires_at, locale, tz)
         )
-    if verdict.reason is Reason.NOT_YOURS:
-        return gettext("This is another customer's personal code.", locale)
-    if verdict.reason is Reason.USED_UP:
-        return gettext("This code has already been used.", locale)
-    if verdict.reason is Reason.ALREADY_USED:
-        return gettext("You have already used this code.", locale)
-    if verdict.reason is Reason.MIN_ORDER:
-        assert code is not None
+    if reason is Reason.MIN_ORDER:
         return gettext(
             "The code works on orders from {minimum}: add {missing} more.", locale
         ).format(
             minimum=format_money(code.min_order, code.currency, locale),
             missing=format_money(verdict.missing, code.currency, locale),
         )
-    if verdict.reason is Reason.ITEMS_EXCLUDED:
-        assert code is not None
-        offer = Offer.of_code(code)  # type: ignore[arg-type]
-        detail = "; ".join(goods_conditions(offer, locale))
+    detail = "; ".join(goods_conditions(Offer.of_code(code), locale))  # type: ignore[arg-type]
+    if reason is Reason.ITEMS_REQUIRED:
+        return gettext(
+            "We could not check the code's conditions ({detail}) without the items of the "
+            "cart. Please try again from the cart.", locale
+        ).format(detail=detail)
+    if reason is Reason.ITEMS_EXCLUDED:
         return gettext(
             "The code does not apply to the items in your cart ({detail}).", locale
         ).format(detail=detail)
-    raise ValueError(f"no wording for {verdict.reason}")  # pragma: no cover
+    raise ValueError(f"no wording for {reason}")  # pragma: no cover
+
+
+def _applied(verdict: Verdict, locale: str, currency: str) -> str:
+    """What the code gives, how it stands with the loyalty level, and the cap if it bit."""
+    if verdict.discount:
+        sentences = [gettext("Code applied: {amount} off your order.", locale).format(
+            amount=format_money(verdict.discount, currency, locale))]
+    else:
+        sentences = [gettext("Code applied: free shipping.", locale)]
+    order = verdict.order
+    if order is None:
+        return sentences[0]
+    tier = order.tier
+    if tier.kept and tier.applied:
+        sentences.append(gettext("Your loyalty level adds {tier}.", locale).format(
+            tier=_gift(tier.discount, tier.free_shipping, locale, currency)))
+    elif not tier.kept and (tier.wanted or tier.wanted_free_shipping):
+        sentences.append(gettext(
+            "It gives more than your loyalty level ({tier}), and the two do not add up.", locale
+        ).format(tier=_gift(tier.wanted, tier.wanted_free_shipping, locale, currency)))
+    if order.codes and order.codes[-1].capped:
+        sentences.append(gettext(
+            "One order's discount is at most {cap}, so the code gives less than usual.", locale
+        ).format(cap=format_money(order.ceiling, currency, locale)))
+    return " ".join(sentences)
+
+
+def _tier_better(verdict: Verdict, locale: str, currency: str) -> str:
+    order = verdict.order
+    assert order is not None
+    return gettext(
+        "Your loyalty level gives more on this order: {tier}. The code was not applied and "
+        "stays with you.", locale
+    ).format(tier=_gift(order.tier.discount, order.free_shipping, locale, currency))
+
+
+def _gift(amount: int, free_shipping: bool, locale: str, currency: str) -> str:
+    """`600 ₽ off`, `600 ₽ off and free shipping`, `free shipping`."""
+    if not amount:
+        return gettext("free shipping", locale)
+    money = format_money(amount, currency, locale)
+    if free_shipping:
+        return gettext("{amount} off and free shipping", locale).format(amount=money)
+    return gettext("{amount} off", locale).format(amount=money)

@@ -1,8 +1,8 @@
 """`/issue`, `/revoke` and `/bulk`: codes by hand (managers and owners).
 
 Parse → the domain (`bot.promo.staff.manual_codes`) → render. The domain refuses with the numbers
-(guardrail, budget), worded by `handlers.managers.refusals`; nothing is committed unless the
-whole action succeeded.
+(guardrail, with the customer's tier; budget), worded by `bot.texts.errors`; nothing is
+committed unless the whole action succeeded.
 """
 
 from __future__ import annotations
@@ -44,36 +44,47 @@ async def issue(
         await answer_usage(message, "issue")
         return
     try:
-        offer = manual.build_offer(args[1], currency=settings.shop.currency,
-                                   days=args[2] if len(args) > 2 else None,
-                                   min_order=args[3] if len(args) > 3 else None,
-                                   categories=args[4] if len(args) > 4 else None)
+        offer = manual.build_offer(
+            args[1],
+            currency=settings.shop.currency,
+            days=args[2] if len(args) > 2 else None,
+            min_order=args[3] if len(args) > 3 else None,
+            categories=args[4] if len(args) > 4 else None,
+        )
     except ValueError:
         await answer_usage(message, "issue", _("I could not read the reward or conditions."))
         return
     customer = await find_customer(session, args[0])
     if customer is None:
-        await answer_usage(message, "issue", _("No customer matches {who}.").format(
-            who=args[0]))
+        await answer_usage(message, "issue", _("No customer matches {who}.").format(who=args[0]))
         return
-    issued = await manual.issue_to_customer(session, staff, customer, offer,
-                                            settings=settings, now=clock())
+    issued = await manual.issue_to_customer(
+        session, staff, customer, offer, settings=settings, now=clock()
+    )
     await session.commit()
-    lines = [_("✅ Code for {customer}:").format(
-        customer=html.quote(customer.name or customer.external_id)),
-        html.code(html.quote(issued.code.code))]
+    lines = [
+        _("✅ Code for {customer}:").format(
+            customer=html.quote(customer.name or customer.external_id)
+        ),
+        html.code(html.quote(issued.code.code)),
+    ]
     lines += [f"• {html.quote(line)}" for line in _terms(issued.code, i18n, settings)]
     if issued.not_sent is None:
         lines.append(_("📨 Queued to the customer in Telegram."))
     else:
-        why = {"no_telegram": _("their Telegram is not linked"),
-               "blocked": _("they blocked the bot"),
-               "opted_out": _("they turned promotional messages off")}[issued.not_sent]
+        why = {
+            "no_telegram": _("their Telegram is not linked"),
+            "blocked": _("they blocked the bot"),
+            "opted_out": _("they turned promotional messages off"),
+        }[issued.not_sent]
         lines.append(_("⚠️ Not sent: {why}. Hand the code over another way.").format(why=why))
     if issued.budget.budget:
-        lines.append(_("Budget: {spent} of {budget} used this month.").format(
-            spent=money(issued.budget.spent, settings, i18n),
-            budget=money(issued.budget.budget, settings, i18n)))
+        lines.append(
+            _("Budget: {spent} of {budget} used this month.").format(
+                spent=money(issued.budget.spent, settings, i18n),
+                budget=money(issued.budget.budget, settings, i18n),
+            )
+        )
     await message.answer("\n".join(lines))
 
 
@@ -92,8 +103,9 @@ async def revoke(
     code_text, _sep, reason = text.partition(" ")
     code = await manual.revoke(session, staff, code_text, reason, now=clock())
     await session.commit()
-    await message.answer(_("✅ Code {code} is revoked.").format(
-        code=html.code(html.quote(code.code))))
+    await message.answer(
+        _("✅ Code {code} is revoked.").format(code=html.code(html.quote(code.code)))
+    )
 
 
 async def bulk(
@@ -110,8 +122,9 @@ async def bulk(
     if len(args) != 2 or not args[0].isdigit() or not args[1].isdigit():
         await answer_usage(message, "bulk")
         return
-    made = await manual.issue_for_campaign(session, staff, int(args[0]), int(args[1]),
-                                           settings=settings, now=clock())
+    made = await manual.issue_for_campaign(
+        session, staff, int(args[0]), int(args[1]), settings=settings, now=clock()
+    )
     terms = _terms(sample_code(made.offer, expires_at=made.expires_at), i18n, settings)
     document = manual.bulk_csv(made.codes, terms, made.expires_at)
     # Sent before the commit: if Telegram refuses the upload, no codes exist that nobody
@@ -119,7 +132,8 @@ async def bulk(
     await message.answer_document(
         BufferedInputFile(document, filename=f"campaign-{made.campaign.id}-codes.csv"),
         caption=_("✅ {count} codes of campaign #{id} ({name}).").format(
-            count=len(made.codes), id=made.campaign.id, name=html.quote(made.campaign.name)),
+            count=len(made.codes), id=made.campaign.id, name=html.quote(made.campaign.name)
+        ),
     )
     await session.commit()
 

@@ -27,8 +27,11 @@ def usages() -> dict[str, tuple[str, str]]:
         "bulk": (_("/bulk <campaign id> <number of codes>"), _("/bulk 3 500")),
         "customer": (_("/customer <shop id, phone, @username or Telegram id>"),
                      _("/customer @anna_k")),
-        "campaign": (_("/campaign new | /campaign <id> [pause|resume|stop]"),
+        "campaign": (_("/campaign new | /campaign <id> [pause|resume|stop] | "
+                       "/campaign budget <id> <amount or -> [uses or -]"),
                      _("/campaign 3 pause")),
+        "campaign budget": (_("/campaign budget <campaign id> <amount or -> [uses or -]"),
+                            _("/campaign budget 3 50000 200")),
         "preview": (_("/preview <campaign id>"), _("/preview 3")),
         "stats": (_("/stats [campaign id] [days]"), _("/stats 3 30")),
         "export": (_("/export [campaign id] [days]"), _("/export 3 30")),

@@ -100,7 +100,7 @@ async def test_issue_code_and_offers(api: Api, db: Database, clock: Any) -> None
     assert body["code"].startswith("MAIL") and body["channel"] == "email"
     assert "10" in body["description"][0] and len(body["description"]) == 3
     status, body2, _ = await api.post("/codes", {"discount_type": "percent", "value": 40})
-    assert status == 422 and body2["error"]["code"] == "guardrail"
+    assert status == 409 and body2["error"]["code"] == "guardrail"
     await api.put("/orders/o1", ORDER)
     status, offers, _ = await api.get("/customers/c1/offers")
     assert status == 200

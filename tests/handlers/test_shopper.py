@@ -235,6 +235,52 @@ async def test_invite_and_referral(chat, db, clock, language) -> None:
     assert ": 1" in text
 
 
+async def invite_code(chat: Chat, user_id: int, language: str) -> str:
+    """The referral code in the link `/invite` shows."""
+    text = await chat.send(u.message(user_id, "/invite", language_code=language))
+    return next(line for line in text.splitlines() if "start=ref_" in line).rsplit("ref_", 1)[1]
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("ru", "из вашего же аккаунта"), ("en", "from your own shop account"),
+])
+async def test_relinked_telegram_does_not_refer_itself(chat, db, clock, api, language,
+                                                       expected) -> None:
+    """Issue 11: linked to A, the shopper relinks the same Telegram to a new account B with
+    the same phone and opens A's invitation. It used to answer "You came by a friend's
+    invitation" and record A → B."""
+    first = await factories.customer(db, "acc-a", now=clock(), phone="+79161234567")
+    await link(chat, db, clock, first, language_code=language)
+    code = await invite_code(chat, USER, language)
+    second = await factories.customer(db, "acc-b", now=clock(), phone="8 916 123-45-67")
+    await link(chat, db, clock, second, language_code=language)
+    yes = api.sent(USER)[-1].reply_markup["inline_keyboard"][0][0]["callback_data"]
+    await chat.send(u.callback(USER, yes, language_code=language))
+    assert (await account(db, USER)).customer_id == second.id
+
+    text = await chat.send(u.message(USER, f"/start ref_{code}", language_code=language))
+    assert expected in text
+    assert "friend's invitation" not in text and "по приглашению друга" not in text
+    async with db.read_session() as session:
+        assert await session.scalar(select(func.count()).select_from(Referral)) == 0
+        assert (await session.get(Customer, second.id)).referred_by_id is None
+
+
+async def test_remembered_invitation_refused_on_linking_says_why(chat, db, clock) -> None:
+    """A fresh Telegram account opens the invitation (remembered), then links to a shop
+    account with the referrer's phone: the greeting says the invitation does not count."""
+    host = await factories.customer(db, "host", now=clock(), phone="+79161234567")
+    await link(chat, db, clock, host, language_code="en")
+    code = await invite_code(chat, USER, "en")
+    assert "link your shop account" in await chat.send(
+        u.message(OTHER, f"/start ref_{code}", language_code="en"))
+    twin = await factories.customer(db, "twin", now=clock(), phone="+7 916 123 45 67")
+    text = await link(chat, db, clock, twin, user_id=OTHER, language_code="en")
+    assert "✅" in text and "from your own shop account" in text
+    async with db.read_session() as session:
+        assert await session.scalar(select(func.count()).select_from(Referral)) == 0
+
+
 # --- settings and language ------------------------------------------------------------------------
 
 async def test_lang_switches_language_by_button(chat, db, clock, api) -> None:

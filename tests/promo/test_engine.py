@@ -13,13 +13,14 @@ from sqlalchemy.util import await_only
 
 from bot.db.models import DiscountType, PromoCode, Redemption
 from bot.promo.checkout import redemption
-from bot.promo.checkout.redemption import redeem, release
-from bot.promo.checkout.validation import Reason, validate
+from bot.promo.checkout.release import release
+from bot.promo.checkout.validation import Reason
 from bot.promo.codes import generator as codegen
 from bot.promo.codes.issuing import issue_bulk
 from bot.promo.codes.offers import Basket, Item, Offer
 from bot.texts.wording import describe, verdict_message
 from tests.support import factories
+from tests.support.checkout import redeem, validate
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 

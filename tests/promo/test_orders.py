@@ -16,12 +16,12 @@ from bot.db.models import (
     Referral,
     ReferralStatus,
 )
-from bot.promo.checkout.redemption import redeem
 from bot.promo.codes.offers import Basket
 from bot.promo.customers.profiles import upsert_customer
 from bot.promo.errors import DomainError, NotFound
 from bot.promo.shop.orders import ItemIn, upsert_order
 from tests.support import factories
+from tests.support.checkout import redeem
 
 
 async def push(db, settings, clock, order_id, *, customer="c-1", **fields):

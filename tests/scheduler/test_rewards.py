@@ -144,6 +144,52 @@ async def test_referral_pays_after_the_return_window_capped_per_month(db, settin
     assert len(keys) == len(set(keys)) == len(owners)
 
 
+async def test_referral_waits_for_delivery_then_the_return_window_from_it(db, settings, clock):
+    """A first order placed long ago but not delivered pays nothing (it may still come
+    back); once delivered, the window counts from the delivery, not from the order."""
+    now = clock()
+    referrer = (await factories.linked_customer(db, "host", now=now)).id
+    friend = (await factories.linked_customer(db, "friend", now=now)).id
+    async with db.session() as session:
+        await record_referral(session, referrer, await session.get(Customer, friend), now)
+        await session.commit()
+    placed = now - timedelta(days=40)
+    await shop.order(db, settings, "first", friend, placed_at=placed, now=now, status="paid")
+    assert (await run_kind(shop.context(db, settings, now), "referral")).issued == 0
+
+    await shop.order(db, settings, "first", friend, placed_at=placed, now=now, delivered_at=now)
+    window = timedelta(days=settings.shop.return_window_days)
+    inside = now + window - timedelta(hours=1)
+    assert (await run_kind(shop.context(db, settings, inside), "referral")).issued == 0
+    assert await shop.codes(db, source="referral") == []
+    paid = await run_kind(shop.context(db, settings, now + window), "referral")
+    assert paid.issued == 2
+    assert sorted(c.customer_id for c in await shop.codes(db, source="referral")) == sorted(
+        [referrer, friend])
+
+
+async def test_referrer_at_the_lifetime_cap_is_not_paid_any_more(db, settings, clock):
+    """Besides the monthly cap: two rewards in all, so the third friend is paid and the
+    referrer is not, this month or any other; the referral says so and is not retried."""
+    now = clock()
+    capped = settings.replace(referral_monthly_cap=5, referral_lifetime_cap=2)
+    referrer = (await factories.linked_customer(db, "host", now=now)).id
+    friends = [await _referral(db, capped, now, referrer, f"f{i}", delivered_days_ago=20)
+               for i in range(3)]
+
+    result = await run_kind(shop.context(db, capped, now), "referral")
+    owners = [c.customer_id for c in await shop.codes(db, source="referral")]
+    assert sorted(owners) == sorted([*friends, referrer, referrer])
+    assert result.held == 1
+    async with db.read_session() as session:
+        statuses = sorted((await session.scalars(select(Referral.status))).all())
+    assert statuses == [ReferralStatus.CAPPED, ReferralStatus.REWARDED, ReferralStatus.REWARDED]
+
+    later = await run_kind(shop.context(db, capped, now + timedelta(days=40)), "referral")
+    assert (later.issued, later.held, later.audience) == (0, 0, 0)
+    assert len(await shop.codes(db, source="referral")) == 5
+
+
 async def test_abandoned_cart_code_after_delay_for_those_items_once(db, settings, clock):
     now = clock()
     cid = (await factories.linked_customer(db, "anna", now=now)).id

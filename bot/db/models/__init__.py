@@ -6,8 +6,14 @@ Money columns are integers in minor units. Times are aware UTC (`UTCDateTime`).
 
 from bot.db.models.base import NAMING_CONVENTION, Base
 from bot.db.models.campaigns import Campaign, CampaignAssignment, CampaignVariant
-from bot.db.models.codes import CodeCustomerUsage, PromoCode, Redemption
-from bot.db.models.customers import Customer, LinkToken, Referral, TelegramAccount
+from bot.db.models.codes import CodeCustomerUsage, OrderDiscount, PromoCode, Redemption
+from bot.db.models.customers import (
+    AccountLink,
+    Customer,
+    LinkToken,
+    Referral,
+    TelegramAccount,
+)
 from bot.db.models.delivery import Delivery
 from bot.db.models.enums import (
     CampaignKind,
@@ -26,6 +32,7 @@ from bot.db.models.staff import AuditLog, IdempotencyRecord, Manager
 __all__ = [
     "NAMING_CONVENTION",
     "AbandonedCart",
+    "AccountLink",
     "AuditLog",
     "Base",
     "Campaign",
@@ -44,6 +51,7 @@ __all__ = [
     "LinkToken",
     "Manager",
     "Order",
+    "OrderDiscount",
     "OrderItem",
     "OrderStatus",
     "PromoCode",

@@ -33,6 +33,12 @@ class Campaign(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     offer: Mapped[dict[str, Any]] = mapped_column(default=dict)
     holdout_percent: Mapped[int] = mapped_column(Integer, default=0)
+    # Budgets stop the campaign's codes at the checkout when spent (None: no budget);
+    # `spent_*` grow and shrink in the redeem and release transactions.
+    budget_amount: Mapped[int | None] = mapped_column(BigInteger)
+    budget_uses: Mapped[int | None] = mapped_column(Integer)
+    spent_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    spent_uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     schedule: Mapped[str | None] = mapped_column(String(100))
     message_ru: Mapped[str | None] = mapped_column(Text)
     message_en: Mapped[str | None] = mapped_column(Text)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,6 +41,8 @@ class PromoCode(Base):
     # Percent as a whole number (10 = 10 %) or an amount in minor units.
     discount_value: Mapped[int] = mapped_column(BigInteger, default=0)
     free_shipping: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Under additive stacking, combinable codes may share an order; others take it alone.
+    combinable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     currency: Mapped[str] = mapped_column(String(3))
     min_order: Mapped[int] = mapped_column(BigInteger, default=0)
     max_discount: Mapped[int | None] = mapped_column(BigInteger)
@@ -90,6 +93,32 @@ class Redemption(Base):
     order_external_id: Mapped[str] = mapped_column(String(64), index=True)
     order_total: Mapped[int] = mapped_column(BigInteger)
     discount: Mapped[int] = mapped_column(BigInteger)
+    # The tier's part of the order's discount when this code was redeemed (additive
+    # stacking); a retried redeem answers with it.
+    tier_discount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     free_shipping: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What this use cost the shop: the discount plus the cost of the free shipping it
+    # gave. Counted against the order's ceiling and the campaign's budget, and given back
+    # exactly by a release.
+    cost: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     released_at: Mapped[datetime | None]
+
+
+class OrderDiscount(Base):
+    """What the codes redeemed on one order took, so that order-level rules (one code per
+    order, the ceiling) hold across concurrent redeems: each redeem updates this row
+    conditionally in its own transaction."""
+
+    __tablename__ = "order_discounts"
+
+    order_external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    # Live (not released) codes on the order.
+    codes: Mapped[int] = mapped_column(Integer, default=0)
+    # A code that is not combinable holds the order alone.
+    exclusive: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the live codes cost (`Redemption.cost` summed): a redeem that computed the
+    # order from other figures finds them changed and is refused.
+    cost: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

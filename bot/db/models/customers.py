@@ -81,6 +81,19 @@ class TelegramAccount(Base):
     )
 
 
+class AccountLink(Base):
+    """Every link ever made between a Telegram account and a customer: relinking moves
+    the account, this keeps who it was, so that nobody refers themselves by a new
+    account."""
+
+    __tablename__ = "account_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LinkToken(Base):
     """A one-time deep-link token; only its SHA-256 is stored."""
 

@@ -68,6 +68,7 @@ class ReferralStatus(StrEnum):
     QUALIFIED = "qualified"
     REWARDED = "rewarded"
     REJECTED = "rejected"
+    CAPPED = "capped"  # the referrer had all the rewards the lifetime cap allows
 
 
 class Role(StrEnum):

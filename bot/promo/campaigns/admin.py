@@ -38,6 +38,7 @@ from bot.promo.campaigns import comeback
 from bot.promo.campaigns.comeback import Step
 from bot.promo.campaigns.experiments import design
 from bot.promo.codes.guardrail import GuardrailCheck, average_order_value, check_discount
+from bot.promo.codes.issuing import ensure_within_guardrail
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import get_segment
 from bot.promo.errors import DomainError, ErrorCode
@@ -212,11 +213,12 @@ class Draft:
 
 
 async def create(
-    session: AsyncSession, staff: Staff, draft: Draft, *, guardrail: GuardrailSettings,
-    now: datetime,
+    session: AsyncSession, staff: Staff | None, draft: Draft, *,
+    guardrail: GuardrailSettings, now: datetime, actor: str | None = None,
 ) -> Campaign:
     """Insert the campaign and its variants (draft, or active when `draft.start`), after
-    checking every offer against the margin guardrail; audited."""
+    checking every offer against the margin guardrail; audited. Without `staff` the shop
+    API creates it, and `actor` names its key (`api:<name>`)."""
     if draft.kind not in {k.value for k in CampaignKind}:
         raise DomainError(ErrorCode.INVALID_KIND, "unknown kind", kind=draft.kind)
     if draft.segment is not None:
@@ -224,24 +226,16 @@ async def create(
     if not 0 <= draft.holdout_percent < 100:
         raise DomainError(ErrorCode.INVALID_HOLDOUT, "holdout is 0..99 %")
     for offer in draft.offers():
-        check = await check_discount(session, discount_type=str(offer.discount_type),
-                                     value=offer.value, guardrail=guardrail, now=now,
-                                     order_value=offer.min_order or None,
-                                     free_shipping=offer.free_shipping)
-        if not check.allowed:
-            raise DomainError(ErrorCode.GUARDRAIL, "above the ceiling",
-                              requested_percent=check.requested_percent,
-                              ceiling_percent=check.ceiling_percent,
-                              net_profit=check.net_profit,
-                              average_order_value=check.average_order_value,
-                              safety_share=check.safety_share)
+        # Each customer's tier is weighed when the run issues their code.
+        await ensure_within_guardrail(session, offer, guardrail=guardrail, now=now)
     status = CampaignStatus.ACTIVE if draft.start else CampaignStatus.DRAFT
     campaign = Campaign(
         name=(draft.name or f"{draft.kind} {now:%Y-%m-%d}")[:200], kind=draft.kind,
         status=status.value, segment=draft.segment, params={}, offer=dict(draft.offer),
         holdout_percent=draft.holdout_percent, schedule=draft.schedule,
         message_ru=draft.message_ru, message_en=draft.message_en,
-        created_by=staff.telegram_id, started_at=now if draft.start else None,
+        created_by=staff.telegram_id if staff else None,
+        started_at=now if draft.start else None,
         created_at=now, updated_at=now,
     )
     session.add(campaign)
@@ -250,7 +244,8 @@ async def create(
         session.add(CampaignVariant(campaign_id=campaign.id, name=str(variant["name"])[:64],
                                     weight=int(variant.get("weight", 1)),
                                     offer=dict(variant.get("offer", {}))))
-    await audit(session, actor=staff.actor, action="campaign.create", entity="campaign",
+    await audit(session, actor=staff.actor if staff else str(actor), action="campaign.create",
+                entity="campaign",
                 entity_id=campaign.id, before=None,
                 after={"name": campaign.name, "kind": draft.kind, "status": status.value,
                        "segment": draft.segment, "offer": draft.offer,
@@ -336,12 +331,14 @@ async def preview(
             # Each rung gives its own offer; the guardrail is checked on the richest one.
             offers = [(comeback.arm_offer(step, arm), reached) for step, _n, reached in steps]
             offer = max((o for o, _r in offers), key=lambda o: (o.value, o.free_shipping))
-            cost = sum(budget.offer_cost(o, aov) * round(r * share * (1 - split.holdout_share))
+            cost = sum(budget.offer_cost(o, aov, settings.guardrail)
+                       * round(r * share * (1 - split.holdout_share))
                        for o, r in offers)
         else:
             data = {**(campaign.offer or {}), **arm.offer}
             offer = Offer.from_json(data) if data.get("discount_type") else None
-            cost = budget.offer_cost(offer, aov) * customers if offer is not None else 0
+            cost = (budget.offer_cost(offer, aov, settings.guardrail) * customers
+                    if offer is not None else 0)
         check = None
         if offer is not None:
             check = await check_discount(session, discount_type=str(offer.discount_type),

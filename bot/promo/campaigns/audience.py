@@ -48,6 +48,7 @@ def audience(query: Select[Any], *extra: Any, key: Any = None) -> Select[Any]:
         Customer.last_order_at,
         Customer.favourite_category,
         Customer.orders_count,
+        Customer.net_spend,  # with orders_count, the tier a code is weighed with
         _linked(TelegramAccount.id).label("telegram_id"),
         _linked(TelegramAccount.is_blocked).label("is_blocked"),
         *extra,

@@ -22,7 +22,7 @@ from bot.promo.campaigns.builtin import active_builtin, load_campaign
 from bot.promo.campaigns.claims import guardrail_ok, recorded_arm
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Arm, Design, design
-from bot.promo.codes.issuing import issue_code
+from bot.promo.codes.issuing import Headroom, issue_code
 from bot.promo.codes.offers import Offer
 
 carts = AbandonedCart.__table__
@@ -71,11 +71,12 @@ async def offer_for_carts(ctx: Context) -> RunResult:
         loaded = await load_campaign(session, campaign_id)
     assert loaded is not None
     split = design(*loaded)
-    if not await guardrail_ok(ctx, [cart_offer(ctx, arm) for arm in split.arms], result):
+    room = await guardrail_ok(ctx, [cart_offer(ctx, arm) for arm in split.arms], result)
+    if room is None:
         return result
     async for session, rows in batches(ctx, _due_carts(ctx), AbandonedCart.id):
         for row in rows:
-            await _decide(session, ctx, row, campaign_id, split, result)
+            await _decide(session, ctx, row, campaign_id, split, room, result)
     return result
 
 
@@ -95,10 +96,11 @@ def _due_carts(ctx: Context) -> Select[Any]:
 
 async def _decide(
     session: AsyncSession, ctx: Context, row: Any, campaign_id: int, split: Design,
-    result: RunResult,
+    room: Headroom, result: RunResult,
 ) -> None:
     """Claim one cart (a run that loses the claim leaves it), then give it its code and
-    message unless the customer bought since, cannot be told, or is in the holdout."""
+    message unless the customer bought since, cannot be told, is in the holdout, or has a
+    tier that leaves the offer no room."""
     result.audience += 1
     claimed = await session.execute(
         update(carts).where(carts.c.id == row.batch_key, carts.c.handled_at.is_(None))
@@ -117,8 +119,12 @@ async def _decide(
         result.holdout += 1
         return
     skus = tuple(dict.fromkeys(str(item["sku"]) for item in row.items or ()))
+    offer = cart_offer(ctx, arm, skus)
+    if not room.allows(offer, row):
+        result.no_room += 1
+        return
     code = await issue_code(
-        session, cart_offer(ctx, arm, skus), source=CodeSource.CART, now=ctx.now,
+        session, offer, source=CodeSource.CART, now=ctx.now,
         customer_id=row.id, campaign_id=campaign_id, variant_id=arm.variant_id,
         length=ctx.settings.shop.code_length, expires_on_delivery=True,
     )

@@ -27,9 +27,8 @@ from bot.db.models import Campaign, CampaignAssignment, CodeSource
 from bot.delivery.outbox import enqueue_many
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import HOLDOUT, Arm, Design
-from bot.promo.codes.issuing import ensure_within_guardrail, issue_code
+from bot.promo.codes.issuing import Headroom, headroom, issue_code, refusal
 from bot.promo.codes.offers import Offer
-from bot.promo.errors import DomainError
 
 assignments = CampaignAssignment.__table__
 
@@ -175,14 +174,23 @@ async def queue(session: AsyncSession, rows: list[dict[str, Any]], result: RunRe
     result.queued += queued
 
 
+@dataclass(frozen=True, slots=True)
+class ArmOffers:
+    """Each treated arm's offer (None: the message alone), and the guardrail that weighs
+    it against each customer's tier."""
+
+    by_arm: Mapping[int | None, Offer | None]
+    room: Headroom
+
+
 async def offers_by_arm(
     ctx: Context, split: Design, make: Callable[[Arm], Offer | None], result: RunResult,
-) -> dict[int | None, Offer | None] | None:
+) -> ArmOffers | None:
     """Each treated arm's offer, checked against the margin guardrail before anything is
     issued; None (and the result marked refused, with the numbers) if one is above it."""
     offers = {arm.variant_id: make(arm) for arm in split.arms}
-    ok = await guardrail_ok(ctx, [o for o in offers.values() if o is not None], result)
-    return offers if ok else None
+    room = await guardrail_ok(ctx, [o for o in offers.values() if o is not None], result)
+    return ArmOffers(offers, room) if room is not None else None
 
 
 async def issue_and_queue(
@@ -191,7 +199,7 @@ async def issue_and_queue(
     campaign: Campaign,
     claims: Sequence[Claim],
     *,
-    offers: Mapping[int | None, Offer | None],
+    offers: ArmOffers,
     source: CodeSource,
     reason: str,
     dedupe: Callable[[Row[Any]], str],
@@ -200,13 +208,16 @@ async def issue_and_queue(
 ) -> None:
     """For each treated claim: its arm's code (validity from delivery) and its message,
     in the batch's transaction. The holdout gets nothing; an arm without an offer gets
-    the message alone."""
+    the message alone; a customer whose tier leaves the offer no room gets neither."""
     codes: dict[int, int] = {}
     rows: list[dict[str, Any]] = []
     for claim in claims:
         if claim.arm.is_holdout:
             continue
-        offer = offers.get(claim.arm.variant_id)
+        offer = offers.by_arm.get(claim.arm.variant_id)
+        if offer is not None and not offers.room.allows(offer, claim.row):
+            result.no_room += 1
+            continue
         code_id = None
         if offer is not None:
             code = await issue_code(
@@ -226,14 +237,14 @@ async def issue_and_queue(
     await queue(session, rows, result)
 
 
-async def guardrail_ok(ctx: Context, offers: Sequence[Offer], result: RunResult) -> bool:
-    """All offers within the margin ceiling; else the result is refused, with the numbers."""
+async def guardrail_ok(ctx: Context, offers: Sequence[Offer], result: RunResult) -> Headroom | None:
+    """All offers within the margin ceiling: the guardrail that then weighs each customer's
+    tier (`Headroom.allows`). Else None, and the result is refused, with the numbers."""
     async with ctx.db.read_session() as session:
-        for offer in offers:
-            try:
-                await ensure_within_guardrail(session, offer, guardrail=ctx.settings.guardrail,
-                                              now=ctx.now)
-            except DomainError as refusal:
-                result.status, result.message = "refused", refusal.message
-                return False
-    return True
+        room = await headroom(session, ctx.settings, now=ctx.now)
+    for offer in offers:
+        check = room.check(offer)
+        if not check.allowed:
+            result.status, result.message = "refused", refusal(check).message
+            return None
+    return room

@@ -34,6 +34,7 @@ from bot.delivery.outbox import Reason
 from bot.promo.campaigns.audience import audience, batches, reachable
 from bot.promo.campaigns.builtin import campaign_status, open_campaign
 from bot.promo.campaigns.claims import (
+    ArmOffers,
     Claim,
     claim_new,
     issue_and_queue,
@@ -177,7 +178,7 @@ async def run_comeback(ctx: Context, campaign_id: int) -> RunResult:
 
 async def _offers_per_step(
     ctx: Context, split: Design, steps: tuple[Step, ...], result: RunResult
-) -> dict[int, dict[int | None, Offer | None]] | None:
+) -> dict[int, ArmOffers] | None:
     """Each step's offer per arm, every one checked against the margin guardrail before
     anything is issued; None (the result says why) if one is above it."""
     offers = {}
@@ -200,7 +201,7 @@ class _Run:
     campaign: Campaign
     split: Design
     steps: tuple[Step, ...]
-    offers: dict[int, dict[int | None, Offer | None]]
+    offers: dict[int, ArmOffers]
     result: RunResult
 
     async def escalate(self, index: int) -> bool:

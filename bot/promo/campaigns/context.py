@@ -34,6 +34,9 @@ class RunResult:
     taken: int = 0
     # Held back by a rule (monthly cap, order returned, ...).
     held: int = 0
+    # No code: with their tier, the margin guardrail leaves no room for the offer (or,
+    # without stacking, the tier gives as much and the code would never apply).
+    no_room: int = 0
 
     def merge(self, other: RunResult) -> None:
         for name, value in other.as_dict().items():

@@ -4,9 +4,11 @@
 - Review reward: for a review the shop reported, a code (bigger with a photo), one per
   order, never for an order that was cancelled or returned, after an optional delay.
   The code is earned by the order, so a later return revokes it (`bot.promo.shop.orders`).
-- Referral: when the friend's first order has passed the return window, the friend
-  gets a code and so does the referrer, at most `referral_monthly_cap` a calendar month
-  (shop's time zone); a referrer over the cap is paid first thing next month.
+- Referral: when the friend's first order was delivered and its return window has passed
+  since delivery (an order not delivered yet may still come back), the friend gets a code
+  and so does the referrer, at most `referral_monthly_cap` a calendar month (shop's time
+  zone) and `referral_lifetime_cap` in all; a referrer over the monthly cap is paid first
+  thing next month, one at the lifetime cap never for that referral (`capped`).
 
 Each reward is claimed by a conditional UPDATE (review.reward_code_id, referral.status)
 inside a savepoint with its code, so two runs at once pay once. Rewards are service
@@ -19,7 +21,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, select, update
+from sqlalchemy import Select, case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import month_start
@@ -39,7 +41,7 @@ from bot.promo.campaigns.audience import admit, audience, batches, queued_key, r
 from bot.promo.campaigns.builtin import active_builtin
 from bot.promo.campaigns.claims import guardrail_ok
 from bot.promo.campaigns.context import Context, RunResult
-from bot.promo.codes.issuing import issue_code
+from bot.promo.codes.issuing import Headroom, issue_code
 from bot.promo.codes.offers import Offer
 
 # Deliveries older than this many days past the ask date are not asked any more.
@@ -94,12 +96,19 @@ async def reward_reviews(ctx: Context) -> RunResult:
         return result
     plain = _percent_offer(rewards.review_percent, rewards.review_valid_days, currency)
     photo = _percent_offer(rewards.review_photo_percent, rewards.review_valid_days, currency)
-    if not await guardrail_ok(ctx, [plain, photo], result):
+    room = await guardrail_ok(ctx, [plain, photo], result)
+    if room is None:
         return result
     async for session, rows in batches(ctx, _unrewarded_reviews(ctx), Review.id):
         for row in rows:
-            await _reward_review(session, ctx, row, photo if row.has_photo else plain,
-                                 campaign_id=campaign_id, result=result)
+            offer = photo if row.has_photo else plain
+            if not room.allows(offer, row):
+                # Left unrewarded: paid by a later run if the tier then leaves room.
+                result.audience += 1
+                result.no_room += 1
+                continue
+            await _reward_review(session, ctx, row, offer, campaign_id=campaign_id,
+                                 result=result)
     return result
 
 
@@ -188,10 +197,14 @@ async def _bind_first_orders(ctx: Context) -> None:
 
 
 async def _pay(
-    session: AsyncSession, ctx: Context, row: Any, *, offer: Offer, campaign_id: int,
-    role: str, order_id: int | None, result: RunResult,
+    session: AsyncSession, ctx: Context, row: Any, *, offer: Offer, room: Headroom,
+    campaign_id: int, role: str, order_id: int | None, result: RunResult,
 ) -> None:
-    """Issue one side's code and tell them (if they can be told); not committed."""
+    """Issue one side's code and tell them (if they can be told); not committed. A side
+    whose tier leaves the offer no room gets nothing; the other side is paid all the same."""
+    if not room.allows(offer, row):
+        result.no_room += 1
+        return
     told = admit(row, result, promotional=False)
     code = await issue_code(
         session, offer, source=CodeSource.REFERRAL, now=ctx.now, customer_id=row.id,
@@ -218,7 +231,8 @@ async def reward_referrals(ctx: Context) -> RunResult:
     if campaign_id is None:
         return result
     offer = _percent_offer(rewards.referral_percent, rewards.referral_valid_days, shop.currency)
-    if not await guardrail_ok(ctx, [offer], result):
+    room = await guardrail_ok(ctx, [offer], result)
+    if room is None:
         return result
     await _bind_first_orders(ctx)
     window_end = ctx.now - timedelta(days=shop.return_window_days)
@@ -243,16 +257,15 @@ async def reward_referrals(ctx: Context) -> RunResult:
             if qualified.rowcount != 1:
                 result.taken += 1
                 continue
-            await _pay(session, ctx, row, offer=offer, campaign_id=campaign_id,
+            await _pay(session, ctx, row, offer=offer, room=room, campaign_id=campaign_id,
                        role="referee", order_id=row.order_id, result=result)
-    await _pay_referrers(ctx, offer, campaign_id, result)
+    await _pay_referrers(ctx, offer, room, campaign_id, result)
     return result
 
 
-async def _pay_referrers(ctx: Context, offer: Offer, campaign_id: int, result: RunResult
-                         ) -> None:
-    cap = ctx.settings.rewards.referral_monthly_cap
-    since = month_start(ctx.now, ctx.settings.shop.zone)
+async def _pay_referrers(
+    ctx: Context, offer: Offer, room: Headroom, campaign_id: int, result: RunResult
+) -> None:
     referrers = (
         select(Customer.id)
         .join(Referral, Referral.referrer_id == Customer.id)
@@ -266,24 +279,56 @@ async def _pay_referrers(ctx: Context, offer: Offer, campaign_id: int, result: R
             await session.execute(
                 select(Customer.id).where(Customer.id == row.id).with_for_update()
             )
-            paid = await session.scalar(
-                select(func.count()).select_from(Referral).where(and_(
-                    Referral.referrer_id == row.id,
-                    Referral.status == ReferralStatus.REWARDED,
-                    Referral.rewarded_at >= since,
-                ))
-            ) or 0
-            if cap >= 0 and paid >= cap:
+            status = await _referrer_verdict(session, ctx, row.id)
+            if status is None:
                 result.held += 1
                 continue
             moved = await session.execute(
                 update(Referral.__table__)
-                .where(Referral.__table__.c.id == row.referral_id,
-                       Referral.__table__.c.status == ReferralStatus.QUALIFIED)
-                .values(status=ReferralStatus.REWARDED, rewarded_at=ctx.now)
+                .where(
+                    Referral.__table__.c.id == row.referral_id,
+                    Referral.__table__.c.status == ReferralStatus.QUALIFIED,
+                )
+                .values(
+                    status=status,
+                    rewarded_at=ctx.now if status is ReferralStatus.REWARDED else None,
+                )
             )
             if moved.rowcount != 1:
                 result.taken += 1
-                continue
-            await _pay(session, ctx, row, offer=offer, campaign_id=campaign_id,
-                       role="referrer", order_id=None, result=result)
+            elif status is ReferralStatus.CAPPED:
+                result.held += 1
+            else:
+                await _pay(
+                    session,
+                    ctx,
+                    row,
+                    offer=offer,
+                    room=room,
+                    campaign_id=campaign_id,
+                    role="referrer",
+                    order_id=None,
+                    result=result,
+                )
+
+
+async def _referrer_verdict(
+    session: AsyncSession, ctx: Context, referrer_id: int
+) -> ReferralStatus | None:
+    """REWARDED within both caps; CAPPED at the lifetime cap, for good (a referral left
+    qualified would be retried every run for ever); None over the monthly cap: it waits
+    for next month."""
+    rewards = ctx.settings.rewards
+    since = month_start(ctx.now, ctx.settings.shop.zone)
+    lifetime, monthly = (
+        await session.execute(
+            select(func.count(), func.count(case((Referral.rewarded_at >= since, 1)))).where(
+                Referral.referrer_id == referrer_id, Referral.status == ReferralStatus.REWARDED
+            )
+        )
+    ).one()
+    if rewards.referral_lifetime_cap and lifetime >= rewards.referral_lifetime_cap:
+        return ReferralStatus.CAPPED
+    if monthly >= rewards.referral_monthly_cap:
+        return None
+    return ReferralStatus.REWARDED

@@ -1,4 +1,4 @@
-"""Redemption and release: a use of a code is taken and given back atomically.
+"""Redemption: a use of a code is taken for an order atomically (`release` gives it back).
 
 Never read-then-write. Taking a use is one conditional UPDATE of the code, checked
 by its row count (limits, status and validity window are in its WHERE), plus a
@@ -6,28 +6,37 @@ conditional upsert of the per-customer counter, plus the redemption row whose un
 (code, order) key makes a retried redeem of the same order find the first one. On
 PostgreSQL concurrent updates of the code row queue on its row lock and re-check the
 WHERE; on SQLite the write transaction is `BEGIN IMMEDIATE`, so they queue on the file.
+The order-level rules (one code per order, the ceiling, campaign budgets) ride in the
+same transaction as conditional writes of their own (`order_rules`).
 
 The statements run on a sync Core `Connection`: `redeem` hands the whole transaction to
-the `HotPath` as one job, and `release` runs inside an async session via `run_sync`.
+the `HotPath` as one job.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.dialect import BACKENDS, backend, conflict_insert
-from bot.db.hotpath import HotPath, on_connection
+from bot.db.hotpath import HotPath
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode, Redemption
 from bot.db.prepared import Prepared
+from bot.promo.checkout.order_discount import settled
+from bot.promo.checkout.order_rules import (
+    Judged,
+    charge_budget,
+    claim_order,
+    judge_order,
+)
+from bot.promo.checkout.terms import ShopTerms
 from bot.promo.checkout.validation import Reason, Verdict, customer_uses, judge, load_code
-from bot.promo.codes.generator import normalize
-from bot.promo.codes.offers import Basket
+from bot.promo.codes.guardrail import Stacking
+from bot.promo.codes.offers import Basket, Offer
 
 codes = PromoCode.__table__
 usage = CodeCustomerUsage.__table__
@@ -71,9 +80,22 @@ _TAKE_USE = Prepared(
 )
 _INSERT_REDEMPTION = Prepared(
     redemptions.insert()
-    .values({name: bindparam(f"b_{name}") for name in (
-        "code_id", "customer_id", "order_external_id", "order_total", "discount",
-        "free_shipping", "created_at")})
+    .values(
+        {
+            name: bindparam(f"b_{name}")
+            for name in (
+                "code_id",
+                "customer_id",
+                "order_external_id",
+                "order_total",
+                "discount",
+                "tier_discount",
+                "free_shipping",
+                "cost",
+                "created_at",
+            )
+        }
+    )
     .returning(redemptions.c.id)
 )
 
@@ -98,10 +120,12 @@ def _take_customer_use(conn: Connection, code_id: int, customer_id: int, limit: 
     return stmt.rowcount(conn, params) == 1
 
 
-_EXISTING = Prepared(select(redemptions).where(
-    redemptions.c.code_id == bindparam("code_id"),
-    redemptions.c.order_external_id == bindparam("order_external_id"),
-))
+_EXISTING = Prepared(
+    select(redemptions).where(
+        redemptions.c.code_id == bindparam("code_id"),
+        redemptions.c.order_external_id == bindparam("order_external_id"),
+    )
+)
 
 
 def _existing(conn: Connection, code_id: int, order_external_id: str) -> Any | None:
@@ -116,67 +140,126 @@ def _redeem_in(
     order_external_id: str,
     basket: Basket,
     now: datetime,
+    shop: ShopTerms,
+    tier: Offer | None,
 ) -> RedeemOutcome:
-    """`redeem`'s transaction: judge the code, take a use of it (and of the customer's
-    share), then record the redemption; `_Refused` rolls it all back."""
+    """`redeem`'s transaction: judge the code and its order, take a use of it (and of the
+    customer's share), hold the order and the campaign's budget, then record the
+    redemption; `_Refused` rolls it all back."""
     code = load_code(conn, raw_code)
     if code is None:
         raise _Refused(Verdict(Reason.UNKNOWN))
     previous = _existing(conn, code.id, order_external_id)
     if previous is not None and previous.released_at is None:
-        return _replay(code, previous, customer_id)
+        return _replay(conn, code, previous, customer_id, basket)
+    terms = shop.terms(conn, now)
     shared = code.customer_id is None and code.per_customer_limit is not None
     uses = customer_uses(conn, code.id, customer_id) if shared else 0
     verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
-    if not verdict.valid:
+    judged = judge_order(
+        conn, verdict, basket=basket, tier=tier, terms=terms, order_external_id=order_external_id
+    )
+    if not judged.verdict.valid:
         # On PostgreSQL each read sees what committed before it: a concurrent redeem of
         # this order may have committed after `previous` was read, and counted as a use.
-        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
+        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id, basket):
             return replay
-        raise _Refused(verdict)
+        raise _Refused(judged.verdict)
     if _TAKE_USE.rowcount(conn, {"b_id": code.id, "b_now": now}) != 1:
         # Someone else took the last use between our read and write; on PostgreSQL that
         # may have been a concurrent redeem of this very order, now visible.
-        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
+        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id, basket):
             return replay
         raise _Refused(_explain(conn, raw_code, customer_id, basket, now))
     if shared and not _take_customer_use(conn, code.id, customer_id, code.per_customer_limit):
-        # The use taken above must not stay when the order is already redeemed.
-        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id):
-            raise _Refused(replay.verdict, replay)
-        raise _Refused(Verdict(Reason.ALREADY_USED, code))
-    redemption_id = _record_redemption(conn, code, previous, customer_id, order_external_id,
-                                       basket, verdict, now)
+        _refuse_taken(conn, code, order_external_id, customer_id, basket, Reason.ALREADY_USED)
+    # Under additive stacking a combinable code shares the order; any other holds it alone.
+    alone = not (terms.stacking is Stacking.ADDITIVE and code.combinable)
+    _hold(conn, code, judged, alone, customer_id, order_external_id, basket, now)
+    redemption_id = _record_redemption(
+        conn, code, previous, customer_id, order_external_id, basket, judged.verdict, now
+    )
+    verdict = judged.verdict
     return RedeemOutcome(verdict, redemption_id, verdict.discount, verdict.free_shipping)
 
 
+def _hold(
+    conn: Connection,
+    code: Any,
+    judged: Judged,
+    alone: bool,
+    customer_id: int,
+    order_external_id: str,
+    basket: Basket,
+    now: datetime,
+) -> None:
+    """The order-level writes: the order takes this code, the campaign pays for it."""
+    verdict = judged.verdict
+    if not claim_order(
+        conn,
+        order_external_id,
+        customer_id,
+        judged.state,
+        exclusive=alone,
+        cost=verdict.cost,
+        now=now,
+    ):
+        _refuse_taken(conn, code, order_external_id, customer_id, basket, Reason.ORDER_HAS_CODE)
+    if judged.budget is not None and not charge_budget(conn, code.campaign_id, verdict.cost, now):
+        raise _Refused(Verdict(Reason.BUDGET_SPENT, code))
+
+
+def _refuse_taken(
+    conn: Connection,
+    code: Any,
+    order_external_id: str,
+    customer_id: int,
+    basket: Basket,
+    reason: Reason,
+) -> NoReturn:
+    """Refuse after a use was taken: the use must not stay. If the order already holds
+    this code (a concurrent retry got there first), answer with that redemption."""
+    if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id, basket):
+        raise _Refused(replay.verdict, replay)
+    raise _Refused(Verdict(reason, code))
+
+
 def _record_redemption(
-    conn: Connection, code: Any, previous: Any | None, customer_id: int,
-    order_external_id: str, basket: Basket, verdict: Verdict, now: datetime,
+    conn: Connection,
+    code: Any,
+    previous: Any | None,
+    customer_id: int,
+    order_external_id: str,
+    basket: Basket,
+    verdict: Verdict,
+    now: datetime,
 ) -> int:
     """The redemption row of the use just taken: a new one, or the order's released row
     revived (the unique (code, order) key allows one row per order)."""
+    amounts = {
+        "discount": verdict.discount,
+        "tier_discount": verdict.tier_discount,
+        "free_shipping": verdict.free_shipping,
+        "cost": verdict.cost,
+        "order_total": basket.total,
+        "created_at": now,
+    }
     if previous is None:
-        return _INSERT_REDEMPTION.scalar(conn, {
-            "b_code_id": code.id,
-            "b_customer_id": customer_id,
-            "b_order_external_id": order_external_id,
-            "b_order_total": basket.total,
-            "b_discount": verdict.discount,
-            "b_free_shipping": verdict.free_shipping,
-            "b_created_at": now,
-        })
+        params = {f"b_{name}": value for name, value in amounts.items()}
+        return _INSERT_REDEMPTION.scalar(
+            conn,
+            {
+                **params,
+                "b_code_id": code.id,
+                "b_customer_id": customer_id,
+                "b_order_external_id": order_external_id,
+            },
+        )
     # The order had released this code and now uses it again: revive that row.
     revived = conn.execute(
         update(redemptions)
         .where(redemptions.c.id == previous.id, redemptions.c.released_at.is_not(None))
-        .values(
-            released_at=None,
-            discount=verdict.discount,
-            free_shipping=verdict.free_shipping,
-            order_total=basket.total,
-            created_at=now,
-        )
+        .values(released_at=None, **amounts)
     )
     if revived.rowcount != 1:
         raise _Refused(Verdict(Reason.USED_UP, code))
@@ -184,20 +267,49 @@ def _record_redemption(
 
 
 def _replay_if_redeemed(
-    conn: Connection, code: Any, order_external_id: str, customer_id: int
+    conn: Connection, code: Any, order_external_id: str, customer_id: int, basket: Basket
 ) -> RedeemOutcome | None:
     """The first answer, when this order already holds a live use of the code."""
     previous = _existing(conn, code.id, order_external_id)
     if previous is None or previous.released_at is not None:
         return None
-    return _replay(code, previous, customer_id)
+    return _replay(conn, code, previous, customer_id, basket)
 
 
-def _replay(code: Any, previous: Any, customer_id: int) -> RedeemOutcome:
+_LIVE_USES = Prepared(
+    select(
+        codes,
+        redemptions.c.discount.label("use_discount"),
+        redemptions.c.free_shipping.label("use_free_shipping"),
+    )
+    .join(redemptions, redemptions.c.code_id == codes.c.id)
+    .where(
+        redemptions.c.order_external_id == bindparam("order"), redemptions.c.released_at.is_(None)
+    )
+    .order_by(redemptions.c.id)
+)
+
+
+def _replay(
+    conn: Connection, code: Any, previous: Any, customer_id: int, basket: Basket
+) -> RedeemOutcome:
+    """The order's first answer again: what each of its live codes took, on this basket."""
     if previous.customer_id != customer_id:
         raise _Refused(Verdict(Reason.NOT_YOURS, code))
+    uses = _LIVE_USES.all(conn, {"order": previous.order_external_id})
+    order = settled(
+        basket,
+        previous.tier_discount,
+        [(Offer.of_code(use), use.use_discount, use.use_free_shipping) for use in uses],
+        # What this use's free shipping was counted at.
+        previous.cost - previous.discount,
+    )
     verdict = Verdict(
-        Reason.OK, code, discount=previous.discount, free_shipping=previous.free_shipping
+        Reason.OK,
+        code,
+        discount=previous.discount,
+        free_shipping=previous.free_shipping,
+        order=order,
     )
     return RedeemOutcome(
         verdict, previous.id, previous.discount, previous.free_shipping, replayed=True
@@ -221,8 +333,11 @@ async def redeem(
     order_external_id: str,
     basket: Basket,
     now: datetime,
+    shop: ShopTerms,
+    tier: Offer | None = None,
 ) -> RedeemOutcome:
-    """Take one use of the code for this order, in a transaction of its own.
+    """Take one use of the code for this order, in a transaction of its own, within the
+    order-level rules (`order_rules`); `tier` is the shopper's tier offer.
 
     Redeeming the same code for the same order again returns the first redemption.
     The hot path: the whole transaction is one `HotPath` job, not a session's statements.
@@ -230,7 +345,7 @@ async def redeem(
     for _attempt in range(3):
         try:
             return await hot.write(
-                _redeem_in, raw_code, customer_id, order_external_id, basket, now
+                _redeem_in, raw_code, customer_id, order_external_id, basket, now, shop, tier
             )
         except _Refused as refused:
             return refused.outcome
@@ -238,57 +353,3 @@ async def redeem(
             # A concurrent redeem of the same order won the unique key: read its answer.
             continue
     raise RuntimeError("redemption kept conflicting")  # pragma: no cover
-
-
-async def release(
-    session: AsyncSession, raw_code: str | None, order_external_id: str, *, now: datetime
-) -> int:
-    """Give back the use(s) an order took; each redemption is released once.
-
-    Runs inside the caller's transaction. Returns how many uses were given back.
-    """
-    return await on_connection(session, release_uses, raw_code, order_external_id, now)
-
-
-def release_uses(
-    conn: Connection, raw_code: str | None, order_external_id: str, now: datetime
-) -> int:
-    """`release` over a sync connection."""
-    query = select(redemptions.c.id, redemptions.c.code_id, redemptions.c.customer_id).where(
-        redemptions.c.order_external_id == order_external_id,
-        redemptions.c.released_at.is_(None),
-    )
-    if raw_code is not None:
-        query = query.join(codes, codes.c.id == redemptions.c.code_id).where(
-            codes.c.code == normalize(raw_code)
-        )
-    released = 0
-    for row in conn.execute(query).all():
-        done = conn.execute(
-            update(redemptions)
-            .where(redemptions.c.id == row.id, redemptions.c.released_at.is_(None))
-            .values(released_at=now)
-        )
-        if done.rowcount != 1:
-            continue  # a concurrent release got there first
-        conn.execute(
-            update(codes)
-            .where(codes.c.id == row.code_id, codes.c.used_count > 0)
-            .values(used_count=codes.c.used_count - 1)
-        )
-        conn.execute(
-            update(usage)
-            .where(
-                and_(usage.c.code_id == row.code_id, usage.c.customer_id == row.customer_id),
-                usage.c.used_count > 0,
-            )
-            .values(used_count=usage.c.used_count - 1)
-        )
-        released += 1
-    return released
-
-
-async def release_order(session: AsyncSession, order_external_id: str, *, now: datetime) -> int:
-    """Give back every code use of a cancelled or returned order."""
-    return await release(session, None, order_external_id, now=now)
-

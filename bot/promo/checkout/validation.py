@@ -7,17 +7,17 @@ shopper's language.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.hotpath import on_connection
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode
 from bot.db.prepared import Prepared
+from bot.promo.checkout.order_discount import OrderDiscount, Terms, compute
 from bot.promo.codes.generator import looks_like_code, normalize
 from bot.promo.codes.offers import Basket, Offer, calculate
 
@@ -34,8 +34,15 @@ class Reason(StrEnum):
     NOT_YOURS = "not_yours"
     USED_UP = "used_up"
     ALREADY_USED = "already_used"
+    NOT_DELIVERED = "not_delivered"
     MIN_ORDER = "min_order"
+    ITEMS_REQUIRED = "items_required"
     ITEMS_EXCLUDED = "items_excluded"
+    # Order-level rules (`within_order`, `redemption`).
+    TIER_BETTER = "tier_better"
+    CEILING_REACHED = "ceiling_reached"
+    ORDER_HAS_CODE = "order_has_code"
+    BUDGET_SPENT = "budget_spent"
 
 
 class CodeLike(Protocol):
@@ -45,6 +52,8 @@ class CodeLike(Protocol):
     code: str
     status: str
     customer_id: int | None
+    campaign_id: int | None
+    combinable: bool
     discount_type: str
     discount_value: int
     free_shipping: bool
@@ -72,10 +81,31 @@ class Verdict:
     # For MIN_ORDER: how much more the basket needs.
     missing: int = 0
     excluded_items: tuple[str, ...] = ()
+    # The whole order's discount (the tier, the policy, the ceiling), once `within_order`
+    # has seen it.
+    order: OrderDiscount | None = None
 
     @property
     def valid(self) -> bool:
         return self.reason is Reason.OK
+
+    @property
+    def tier_discount(self) -> int:
+        return self.order.tier.discount if self.order else 0
+
+    @property
+    def total_discount(self) -> int:
+        return self.order.total if self.order else self.discount
+
+    @property
+    def lines(self) -> tuple[int, ...]:
+        return self.order.lines if self.order else ()
+
+    @property
+    def cost(self) -> int:
+        """What the code's part costs the shop: its discount and the free shipping it gives."""
+        shipping = self.order.shipping_cost if self.order and self.free_shipping else 0
+        return self.discount + shipping
 
 
 def judge(
@@ -95,6 +125,10 @@ def judge(
         return Verdict(Reason.NOT_YOURS, code)
     if code.starts_at is not None and now < code.starts_at:
         return Verdict(Reason.NOT_STARTED, code)
+    if code.expires_at is None and code.valid_days is not None:
+        # A lifetime without a deadline: the code's lifetime starts when the bot delivers
+        # its message, and until then the code does not exist for the shopper.
+        return Verdict(Reason.NOT_DELIVERED, code)
     if code.expires_at is not None and now >= code.expires_at:
         return Verdict(Reason.EXPIRED, code)
     if code.usage_limit is not None and code.used_count >= code.usage_limit:
@@ -104,6 +138,8 @@ def judge(
     offer = Offer.of_code(code)  # type: ignore[arg-type]
     if basket.total < offer.min_order:
         return Verdict(Reason.MIN_ORDER, code, missing=offer.min_order - basket.total)
+    if offer.restricts_items and not basket.items:
+        return Verdict(Reason.ITEMS_REQUIRED, code)
     calc = calculate(offer, basket)
     if calc.eligible_amount == 0 and offer.restricts_items and not offer.free_shipping:
         return Verdict(Reason.ITEMS_EXCLUDED, code, excluded_items=calc.excluded_items)
@@ -118,10 +154,32 @@ def judge(
 
 # Prepared once: checkout runs these thousands of times a second.
 _CODE_BY_STRING = Prepared(select(codes_table).where(codes_table.c.code == bindparam("code")))
-_CUSTOMER_USES = Prepared(select(usage_table.c.used_count).where(
-    usage_table.c.code_id == bindparam("code_id"),
-    usage_table.c.customer_id == bindparam("customer_id"),
-))
+_CUSTOMER_USES = Prepared(
+    select(usage_table.c.used_count).where(
+        usage_table.c.code_id == bindparam("code_id"),
+        usage_table.c.customer_id == bindparam("customer_id"),
+    )
+)
+
+
+def within_order(
+    verdict: Verdict,
+    basket: Basket,
+    tier: Offer | None,
+    terms: Terms,
+    earlier: Sequence[Offer] = (),
+) -> Verdict:
+    """The code's verdict within the whole order: with the tier (and the order's earlier
+    codes) under the stacking policy and the ceiling. An invalid code leaves the tier."""
+    if not verdict.valid or verdict.code is None:
+        return replace(verdict, order=compute(basket, tier, earlier, terms))
+    order = compute(basket, tier, [*earlier, Offer.of_code(verdict.code)], terms)  # type: ignore[arg-type]
+    part = order.codes[-1]
+    if not part.kept:
+        return Verdict(Reason.TIER_BETTER, verdict.code, order=order)
+    if not part.applied:
+        return Verdict(Reason.CEILING_REACHED, verdict.code, order=order)
+    return replace(verdict, discount=part.discount, free_shipping=part.free_shipping, order=order)
 
 
 def load_code(conn: Connection, raw_code: str) -> Any | None:
@@ -136,28 +194,3 @@ def customer_uses(conn: Connection, code_id: int, customer_id: int | None) -> in
         return 0
     uses = _CUSTOMER_USES.scalar(conn, {"code_id": code_id, "customer_id": customer_id})
     return uses or 0
-
-
-def check(
-    conn: Connection, raw_code: str, *, customer_id: int | None, basket: Basket, now: datetime
-) -> Verdict:
-    """Validation over a sync connection: the hot path's form (`HotPath.read`)."""
-    code = load_code(conn, raw_code)
-    uses = 0
-    if code is not None and code.customer_id is None and code.per_customer_limit is not None:
-        uses = customer_uses(conn, code.id, customer_id)
-    return judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
-
-
-async def validate(
-    session: AsyncSession,
-    raw_code: str,
-    *,
-    customer_id: int | None,
-    basket: Basket,
-    now: datetime,
-) -> Verdict:
-    """`check` inside an async session's transaction."""
-    return await on_connection(
-        session, check, raw_code, customer_id=customer_id, basket=basket, now=now
-    )

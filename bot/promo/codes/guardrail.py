@@ -3,21 +3,25 @@
 ceiling % = net profit per order / average order value × (1 − safety share).
 A fixed amount is read as a share of the order value (the code's expected order, else
 the average); free shipping costs the shop `shipping_cost` and counts as that share of
-the order too, on its own or on top of a percent or an amount. Nothing here raises:
-callers refuse with the numbers, in the reader's language.
+the order too, on its own or on top of a percent or an amount. A personal code is
+weighed with its customer's tier under the stacking policy (`judge`). Nothing here
+raises: callers refuse with the numbers, in the reader's language.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import GuardrailSettings
 from bot.db.models import DiscountType, Order, OrderStatus
+from bot.promo.customers.tiers import Tier
 
 AOV_WINDOW_DAYS = 180
 _TENTH = Decimal("0.1")
@@ -27,6 +31,29 @@ AOV_SETTING = "setting"
 AOV_MEASURED = "measured"
 AOV_FALLBACK = "fallback"
 NOTE_FREE_SHIPPING = "free_shipping_not_counted"
+REFUSED_CEILING = "ceiling"
+REFUSED_TIER = "tier"
+
+
+class Stacking(StrEnum):
+    """How a tier discount and codes combine on one order (`PROMOBOT_STACKING`; the
+    checkout's `order_discount` applies it, the guardrail weighs issuing by it)."""
+
+    EXCLUSIVE = "exclusive"
+    ADDITIVE = "additive"
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """What a discount takes from an order, in percent: off the goods, and the cost of
+    free shipping when it gives that (0 when it does not, or shipping costs nothing)."""
+
+    percent: Decimal
+    shipping: Decimal = Decimal(0)
+
+    @property
+    def total(self) -> Decimal:
+        return self.percent + self.shipping
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +63,8 @@ class GuardrailCheck:
     ceiling_percent: Decimal
     # Net profit / average order value, before the safety share, rounded down to 0.1 %.
     break_even_percent: Decimal
-    # What the discount asks, rounded up to 0.1 % so that a refusal never shows "x > x".
+    # What the discount asks, rounded up to 0.1 % so that a refusal never shows "x > x";
+    # under additive stacking, with the customer's tier added.
     requested_percent: Decimal
     net_profit: int
     average_order_value: int
@@ -45,6 +73,14 @@ class GuardrailCheck:
     safety_share: Decimal
     discount_type: str
     note: str | None = None
+    # Why not allowed: REFUSED_CEILING, or REFUSED_TIER (exclusive stacking: the tier
+    # gives at least as much, so the code would never apply).
+    refusal: str | None = None
+    # The parts, rounded to 0.1 % for the message: the code's, and the customer's tier
+    # when one was weighed (None: no tier, or a tier that gives nothing).
+    code: Share | None = None
+    tier: Share | None = None
+    stacking: str = Stacking.EXCLUSIVE
 
 
 async def average_order_value(
@@ -54,21 +90,42 @@ async def average_order_value(
     that were not cancelled (one aggregate query), else the fallback setting."""
     if guardrail.average_order_value > 0:
         return guardrail.average_order_value, AOV_SETTING
-    measured = await session.scalar(
-        select(func.avg(Order.total)).where(
-            Order.placed_at >= now - timedelta(days=AOV_WINDOW_DAYS),
-            Order.placed_at <= now,
-            Order.status != OrderStatus.CANCELLED,
-        )
+    return settle_average(guardrail, await session.scalar(average_query(now)))
+
+
+def average_query(now: datetime) -> Select[Any]:
+    """The average order over the last 180 days, cancelled orders left out."""
+    return select(func.avg(Order.total)).where(
+        Order.placed_at >= now - timedelta(days=AOV_WINDOW_DAYS),
+        Order.placed_at <= now,
+        Order.status != OrderStatus.CANCELLED,
     )
+
+
+def settle_average(guardrail: GuardrailSettings, measured: Any) -> tuple[int, str]:
+    """The measured average if there is one, else the fallback setting."""
     if measured is not None and measured > 0:
         return int(Decimal(measured).to_integral_value()), AOV_MEASURED
     return guardrail.fallback_average_order_value, AOV_FALLBACK
 
 
+def shipping_cost(guardrail: GuardrailSettings, discount_type: str, free_shipping: bool) -> int:
+    """What one order's free shipping costs the shop when the discount gives it, else 0: the
+    guardrail counts it as a share of the order, a budget as money."""
+    gives = free_shipping or DiscountType(discount_type) is DiscountType.FREE_SHIPPING
+    return guardrail.shipping_cost if gives else 0
+
+
 def _share(amount: int, order_value: int) -> Decimal:
     """An amount as a percent of the order; all of it when there is no order to measure."""
     return _HUNDRED * amount / order_value if order_value > 0 else _HUNDRED
+
+
+def ceiling_percent(guardrail: GuardrailSettings, average: int) -> tuple[Decimal, Decimal]:
+    """The break-even discount and the usable ceiling (safety share taken off) for an
+    average order, both in percent, unrounded."""
+    break_even = _HUNDRED * guardrail.net_profit_per_order / average if average > 0 else Decimal(0)
+    return break_even, break_even * (1 - Decimal(str(guardrail.safety_share)))
 
 
 async def check_discount(
@@ -80,42 +137,109 @@ async def check_discount(
     now: datetime,
     order_value: int | None = None,
     free_shipping: bool = False,
+    tier: Tier | None = None,
 ) -> GuardrailCheck:
     """Is this discount within the margin ceiling? `value` is a whole percent or an amount
     in minor units; `order_value` (e.g. the code's minimum order) is the order a fixed
     amount and the cost of free shipping are measured against, else the average order
-    value."""
+    value. With `tier` (a personal code's customer), see `judge`."""
     average, source = await average_order_value(session, guardrail, now=now)
-    net_profit = guardrail.net_profit_per_order
-    safety = Decimal(str(guardrail.safety_share))
-    break_even = _HUNDRED * net_profit / average if average > 0 else Decimal(0)
-    ceiling = break_even * (1 - safety)
+    return judge(
+        guardrail,
+        average,
+        source,
+        discount_type=discount_type,
+        value=value,
+        order_value=order_value,
+        free_shipping=free_shipping,
+        tier=tier,
+    )
 
+
+def judge(
+    guardrail: GuardrailSettings,
+    average: int,
+    source: str,
+    *,
+    discount_type: str,
+    value: int,
+    order_value: int | None = None,
+    free_shipping: bool = False,
+    tier: Tier | None = None,
+) -> GuardrailCheck:
+    """`check_discount` for an average order already known: pure, so a run over many
+    customers measures the average once.
+
+    With the customer's `tier`, the stacking policy decides what the order would take:
+    additive, the tier's percent + the code + free shipping once if either gives it, all
+    within the ceiling; exclusive, the larger of the two (free shipping's cost counted in,
+    a tie to the tier, as at the checkout), so a code no larger than the tier is refused:
+    it would never apply."""
+    break_even, ceiling = ceiling_percent(guardrail, average)
     kind = DiscountType(discount_type)
     base = order_value if order_value and order_value > 0 else average
-    if kind is DiscountType.PERCENT:
-        requested = Decimal(value)
-    elif kind is DiscountType.FIXED:
-        requested = _share(value, base)
-    else:
-        requested = Decimal(0)
-    note = None
-    if free_shipping or kind is DiscountType.FREE_SHIPPING:
-        if guardrail.shipping_cost:
-            requested += _share(guardrail.shipping_cost, base)
-        else:
-            note = NOTE_FREE_SHIPPING
+    code = Share(
+        _price_share(kind, value, base),
+        _share_of(shipping_cost(guardrail, kind, free_shipping), base),
+    )
+    ranked = None
+    if tier is not None and (tier.percent or tier.free_shipping):
+        ranked = Share(
+            Decimal(tier.percent),
+            _share_of(shipping_cost(guardrail, DiscountType.PERCENT, tier.free_shipping), base),
+        )
 
     floor_ceiling = ceiling.quantize(_TENTH, rounding=ROUND_FLOOR)
+    requested, refusal = _verdict(code, ranked, floor_ceiling, guardrail.stacking)
     return GuardrailCheck(
-        allowed=requested <= floor_ceiling,
+        allowed=refusal is None,
         ceiling_percent=floor_ceiling,
         break_even_percent=break_even.quantize(_TENTH, rounding=ROUND_FLOOR),
         requested_percent=requested.quantize(_TENTH, rounding=ROUND_CEILING),
-        net_profit=net_profit,
+        net_profit=guardrail.net_profit_per_order,
         average_order_value=average,
         average_source=source,
-        safety_share=safety,
+        safety_share=Decimal(str(guardrail.safety_share)),
         discount_type=kind.value,
-        note=note,
+        note=NOTE_FREE_SHIPPING
+        if (free_shipping or kind is DiscountType.FREE_SHIPPING) and not guardrail.shipping_cost
+        else None,
+        refusal=refusal,
+        code=_shown(code),
+        tier=_shown(ranked) if ranked is not None else None,
+        stacking=guardrail.stacking,
+    )
+
+
+def _verdict(
+    code: Share, tier: Share | None, ceiling: Decimal, stacking: str
+) -> tuple[Decimal, str | None]:
+    """What the order would take, and why that is refused (None: it is not)."""
+    additive = tier is not None and stacking == Stacking.ADDITIVE
+    requested = code.total
+    if tier is not None and additive:
+        requested = tier.percent + code.percent + max(tier.shipping, code.shipping)
+    if requested > ceiling:
+        return requested, REFUSED_CEILING
+    if tier is not None and not additive and code.total <= tier.total:
+        return requested, REFUSED_TIER
+    return requested, None
+
+
+def _price_share(kind: DiscountType, value: int, base: int) -> Decimal:
+    """What the discount takes off the goods, in percent of the order."""
+    if kind is DiscountType.PERCENT:
+        return Decimal(value)
+    return _share(value, base) if kind is DiscountType.FIXED else Decimal(0)
+
+
+def _share_of(cost: int, base: int) -> Decimal:
+    """A cost that may be nothing (no free shipping) as a share of the order."""
+    return _share(cost, base) if cost else Decimal(0)
+
+
+def _shown(share: Share) -> Share:
+    return Share(
+        share.percent.quantize(_TENTH, rounding=ROUND_HALF_UP),
+        share.shipping.quantize(_TENTH, rounding=ROUND_HALF_UP),
     )

@@ -1,20 +1,32 @@
-"""Issuing codes: one for a customer, or many for a channel, within the margin guardrail."""
+"""Issuing codes: one for a customer, or many for a channel, within the margin guardrail
+(a personal code weighed with its customer's tier)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import String, column, delete, insert, literal, select, table, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import GuardrailSettings
+from bot.config import GuardrailSettings, LoyaltySettings, Settings
 from bot.db.dialect import is_postgresql
 from bot.db.models import CodeSource, CodeStatus, PromoCode
 from bot.promo.codes import generator as codegen
-from bot.promo.codes.guardrail import check_discount
+from bot.promo.codes.guardrail import (
+    REFUSED_TIER,
+    GuardrailCheck,
+    Share,
+    Stacking,
+    average_order_value,
+    check_discount,
+    judge,
+)
 from bot.promo.codes.offers import Offer
+from bot.promo.customers.tiers import Tier, customer_tier
 from bot.promo.errors import DomainError, ErrorCode
 
 DEFAULT_VALID_DAYS = 30
@@ -22,23 +34,113 @@ BULK_CHUNK = 5_000
 
 
 async def ensure_within_guardrail(
-    session: AsyncSession, offer: Offer, *, guardrail: GuardrailSettings, now: datetime
+    session: AsyncSession,
+    offer: Offer,
+    *,
+    guardrail: GuardrailSettings,
+    now: datetime,
+    tier: Tier | None = None,
 ) -> None:
-    """Refuse an offer above the margin ceiling, with the numbers for the message."""
+    """Refuse an offer above the margin ceiling, with the numbers for the message. A
+    personal code passes its customer's `tier` (`customer_tier(...).current`): the
+    stacking policy then weighs the two together (`guardrail.judge`)."""
     check = await check_discount(
-        session, discount_type=offer.discount_type, value=offer.value, guardrail=guardrail,
-        now=now, free_shipping=offer.free_shipping,
+        session,
+        discount_type=offer.discount_type,
+        value=offer.value,
+        guardrail=guardrail,
+        now=now,
+        order_value=offer.min_order or None,
+        free_shipping=offer.free_shipping,
+        tier=tier,
     )
     if not check.allowed:
-        raise DomainError(
-            ErrorCode.GUARDRAIL,
-            f"discount {check.requested_percent}% is above the ceiling {check.ceiling_percent}%",
-            requested_percent=check.requested_percent,
-            ceiling_percent=check.ceiling_percent,
-            net_profit=check.net_profit,
-            average_order_value=check.average_order_value,
-            safety_share=check.safety_share,
+        raise refusal(check)
+
+
+def refusal(check: GuardrailCheck) -> DomainError:
+    """The guardrail's refusal: the English detail (the API, logs, run results) and every
+    number the reader's text shows (`bot.texts.errors`)."""
+    return DomainError(
+        ErrorCode.GUARDRAIL,
+        _detail(check),
+        refusal=check.refusal,
+        stacking=check.stacking,
+        requested_percent=check.requested_percent,
+        ceiling_percent=check.ceiling_percent,
+        net_profit=check.net_profit,
+        average_order_value=check.average_order_value,
+        safety_share=check.safety_share,
+        code_share=check.code,
+        tier_share=check.tier,
+    )
+
+
+def _pct(value: Decimal) -> str:
+    return f"{value.normalize():f}%"
+
+
+def _side(share: Share) -> str:
+    if not share.shipping:
+        return _pct(share.percent)
+    return f"{_pct(share.percent)} + free shipping {_pct(share.shipping)} = {_pct(share.total)}"
+
+
+def _detail(check: GuardrailCheck) -> str:
+    code, tier = check.code or Share(check.requested_percent), check.tier
+    if check.refusal == REFUSED_TIER and tier is not None:
+        return (
+            f"the customer's tier already gives {_side(tier)} >= code {_side(code)}: "
+            "without stacking the order takes the larger, so the code would never apply"
         )
+    ceiling = _pct(check.ceiling_percent)
+    if tier is None or check.stacking != Stacking.ADDITIVE:
+        return f"discount {_pct(check.requested_percent)} is above the ceiling {ceiling}"
+    terms = [f"tier {_pct(tier.percent)}"] if tier.percent else []
+    terms += [f"code {_pct(code.percent)}"] if code.percent else []
+    if shipping := max(tier.shipping, code.shipping):
+        terms.append(f"free shipping {_pct(shipping)}")
+    return f"{' + '.join(terms)} = {_pct(check.requested_percent)} > ceiling {ceiling}"
+
+
+@dataclass(slots=True)
+class Headroom:
+    """The guardrail over a run's customers: the average order measured once, then each
+    (offer, tier) judged once and remembered, so that a customer costs a lookup, not a
+    query. A customer's tier comes from the `net_spend` and `orders_count` loaded with
+    their row."""
+
+    guardrail: GuardrailSettings
+    loyalty: LoyaltySettings
+    average: int
+    source: str
+    _seen: dict[tuple[Any, ...], bool] = field(default_factory=dict)
+
+    def check(self, offer: Offer, tier: Tier | None = None) -> GuardrailCheck:
+        return judge(
+            self.guardrail,
+            self.average,
+            self.source,
+            discount_type=offer.discount_type,
+            value=offer.value,
+            order_value=offer.min_order or None,
+            free_shipping=offer.free_shipping,
+            tier=tier,
+        )
+
+    def allows(self, offer: Offer, customer: Any) -> bool:
+        """Whether a personal code of `offer` for this customer passes the guardrail."""
+        tier = customer_tier(customer, self.loyalty).current
+        key = (offer.discount_type, offer.value, offer.free_shipping, offer.min_order, tier)
+        fits = self._seen.get(key)
+        if fits is None:
+            fits = self._seen[key] = self.check(offer, tier).allowed
+        return fits
+
+
+async def headroom(session: AsyncSession, settings: Settings, *, now: datetime) -> Headroom:
+    average, source = await average_order_value(session, settings.guardrail, now=now)
+    return Headroom(settings.guardrail, settings.loyalty, average, source)
 
 
 def _deadline(
@@ -119,10 +221,13 @@ async def issue_code(
     expires_on_delivery: bool = False,
     earned_by_order_id: int | None = None,
     issued_by: int | None = None,
+    combinable: bool = False,
 ) -> PromoCode:
     """Create one code (not committed). A personal code is bound to `customer_id`.
 
     With `expires_on_delivery` the lifetime starts when the sender delivers the message.
+    A `combinable` code may share an order with other combinable codes under additive
+    stacking (`bot.promo.checkout.order_discount`).
     """
     columns = _columns(
         offer,
@@ -140,6 +245,7 @@ async def issue_code(
         issued_by=issued_by,
         now=now,
     )
+    columns["combinable"] = combinable
     for _attempt in range(5):
         code = PromoCode(code=codegen.generate(length, prefix), **columns)
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import bindparam, func, select, update
@@ -20,8 +19,10 @@ from bot.db.hotpath import HotPath
 from bot.db.models import Customer, LinkToken, Referral, ReferralStatus, TelegramAccount
 from bot.db.prepared import DetachedRows, Prepared
 from bot.i18n import LOCALES
+from bot.promo.customers import referrals
 from bot.promo.customers.linking import START_PREFIX, LinkOutcome, link, token_hash
 from bot.promo.customers.profiles import normalize_phone
+from bot.promo.customers.referrals import ReferralOutcome
 
 accounts_table = TelegramAccount.__table__
 REFERRAL_PREFIX = "ref_"
@@ -69,9 +70,7 @@ _LOOKUP = Prepared(
 )
 
 
-async def lookup(
-    hot: HotPath, telegram_id: int
-) -> tuple[TelegramAccount | None, Customer | None]:
+async def lookup(hot: HotPath, telegram_id: int) -> tuple[TelegramAccount | None, Customer | None]:
     """`load` as a hot read, for every update whose sender is not cached. The objects
     come back detached, as from a closed session."""
     row = await hot.first(_LOOKUP, {"telegram_id": telegram_id})
@@ -104,8 +103,13 @@ async def touch(session: AsyncSession, who: Who, now: datetime) -> None:
         values["chat_id"] = who.chat_id
     await session.execute(
         insert_ignoring_conflict(
-            session, accounts_table, id=who.id, is_blocked=False, created_at=now,
-            updated_at=now, **values,
+            session,
+            accounts_table,
+            id=who.id,
+            is_blocked=False,
+            created_at=now,
+            updated_at=now,
+            **values,
         )
     )
     await session.execute(
@@ -129,14 +133,17 @@ class PendingLink:
 async def peek_link_token(session: AsyncSession, token: str, now: datetime) -> PendingLink:
     """Check a token before asking the shopper to confirm; `consume_link_token` decides."""
     if token.startswith(START_PREFIX):
-        token = token[len(START_PREFIX):]
+        token = token[len(START_PREFIX) :]
     if not _LINK_TOKEN.match(token):
         return PendingLink(LinkOutcome.MALFORMED)
     row = (
         await session.execute(
-            select(LinkToken.customer_id, LinkToken.used_at, LinkToken.expires_at,
-                   LinkToken.used_by_telegram_id)
-            .where(LinkToken.token_hash == token_hash(token))
+            select(
+                LinkToken.customer_id,
+                LinkToken.used_at,
+                LinkToken.expires_at,
+                LinkToken.used_by_telegram_id,
+            ).where(LinkToken.token_hash == token_hash(token))
         )
     ).first()
     if row is None:
@@ -176,35 +183,32 @@ async def link_offered(
     return customer
 
 
-class ReferralOutcome(StrEnum):
-    RECORDED = "recorded"
-    REMEMBERED = "remembered"  # not linked yet: recorded when the account links
-    UNKNOWN = "unknown"
-    SELF = "self"
-    EXISTING_BUYER = "existing_buyer"
-    ALREADY_REFERRED = "already_referred"
-
-
 async def _referrer(session: AsyncSession, code: str) -> int | None:
     if not _REFERRAL_CODE.match(code):
         return None
-    return await session.scalar(
-        select(Customer.id).where(Customer.referral_code == code.upper())
-    )
+    return await session.scalar(select(Customer.id).where(Customer.referral_code == code.upper()))
 
 
 async def record_referral(
     session: AsyncSession, referrer_id: int, referee: Customer, now: datetime
 ) -> ReferralOutcome:
-    """A referral for a new customer only: not oneself, not someone who already bought."""
+    """A referral for a new customer only: not oneself by any route
+    (`bot.promo.customers.referrals`), not someone who already bought."""
     if referrer_id == referee.id:
         return ReferralOutcome.SELF
     if referee.orders_count or referee.first_order_at is not None:
         return ReferralOutcome.EXISTING_BUYER
+    refused = await referrals.refusal(session, referrer_id, customer_id=referee.id)
+    if refused is not None:
+        return refused
     inserted = await session.execute(
         insert_ignoring_conflict(
-            session, Referral.__table__, referrer_id=referrer_id, referee_id=referee.id,
-            status=ReferralStatus.PENDING, created_at=now,
+            session,
+            Referral.__table__,
+            referrer_id=referrer_id,
+            referee_id=referee.id,
+            status=ReferralStatus.PENDING,
+            created_at=now,
         ).returning(Referral.__table__.c.id)
     )
     if inserted.first() is None:
@@ -227,6 +231,9 @@ async def start_referral(
         return ReferralOutcome.UNKNOWN
     if customer is not None:
         return await record_referral(session, referrer_id, customer, now)
+    refused = await referrals.refusal(session, referrer_id, telegram_id=who.id)
+    if refused is not None:
+        return refused
     await session.execute(
         update(accounts_table)
         .where(accounts_table.c.id == who.id, accounts_table.c.customer_id.is_(None))
@@ -245,8 +252,7 @@ async def settle_pending_referral(
     if referrer_id is None:
         return None
     await session.execute(
-        update(accounts_table).where(accounts_table.c.id == telegram_id)
-        .values(referred_by_id=None)
+        update(accounts_table).where(accounts_table.c.id == telegram_id).values(referred_by_id=None)
     )
     return await record_referral(session, referrer_id, customer, now)
 
@@ -281,7 +287,8 @@ async def set_locale(
     if locale not in LOCALES:
         raise ValueError(f"unsupported locale {locale!r}")
     await session.execute(
-        update(accounts_table).where(accounts_table.c.id == telegram_id)
+        update(accounts_table)
+        .where(accounts_table.c.id == telegram_id)
         .values(locale=locale, updated_at=now)
     )
     if customer_id is not None:

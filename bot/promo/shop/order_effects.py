@@ -6,7 +6,11 @@ it earned.
 - cancelled, returned or partially returned: reward codes the order earned are revoked
   and a referral whose first order it was is rejected;
 - delivered: `delivered_at` is stamped (by `order_state.target`; the return window
-  counts from it).
+  counts from it);
+- a new order (or one that counts again): the customer's comeback and abandoned-cart
+  messages still waiting in the outbox are withdrawn and their codes given back, if they
+  were queued before the order was placed. They asked for an order that has now come;
+  an old order imported late changes nothing queued after it.
 """
 
 from __future__ import annotations
@@ -29,12 +33,17 @@ from bot.db.models import (
     Referral,
     ReferralStatus,
 )
-from bot.promo.checkout.redemption import release_order
+from bot.delivery.outbox import Reason, withdraw
+from bot.promo.checkout.release import release_order
 from bot.promo.codes.offers import Item
 from bot.promo.shop.order_state import OrderState
 
 REVOKE_REASON_RETURNED = "order returned"
 REVOKE_REASON_CANCELLED = "order cancelled"
+WITHDRAW_REASON = "the customer ordered before it went out"
+# Offers whose purpose an order fulfils. Broadcasts, rewards and managers' codes keep
+# their point after an order and stay queued.
+_FULFILLED_BY_ORDER = (Reason.COMEBACK, Reason.CART)
 _UNDOING = frozenset({OrderStatus.CANCELLED, OrderStatus.RETURNED, OrderStatus.PARTIALLY_RETURNED})
 _RELEASING = frozenset({OrderStatus.CANCELLED, OrderStatus.RETURNED})
 
@@ -48,6 +57,7 @@ class Effects:
     released: int = 0
     revoked: int = 0
     rejected: int = 0
+    withdrawn: int = 0
 
 
 async def apply_effects(
@@ -56,8 +66,13 @@ async def apply_effects(
 ) -> Effects:
     """Everything the move from `old` (None: a new order) to `new` means, in the caller's
     transaction; the caller has won the row, so this runs once per change."""
-    await apply_aggregates(session, new.customer_id, old, new, now)
     counted_changed = old is None or old.counted_in_orders != new.counted_in_orders
+    withdrawn = 0
+    if counted_changed and new.counted_in_orders:
+        # Before the customer's row is written: the sender locks a message, then its
+        # customer, and the same order here keeps the two from deadlocking.
+        withdrawn = await withdraw_offers(session, new, now)
+    await apply_aggregates(session, new.customer_id, old, new, now)
     if counted_changed or items_changed or old.placed_at != new.placed_at:
         await refresh_recency(
             session, new.customer_id, categories=counted_changed or items_changed
@@ -71,7 +86,21 @@ async def apply_effects(
         released = await release_order(session, external_id, now=now)
     if status_changed and status in _UNDOING and old is not None:
         revoked, rejected = await undo_rewards(session, order_id, new.status, now)
-    return Effects(released, revoked, rejected)
+    return Effects(released, revoked, rejected, withdrawn)
+
+
+async def withdraw_offers(session: AsyncSession, new: OrderState, now: datetime) -> int:
+    """The customer's comeback and cart messages queued before this order was placed,
+    withdrawn with their codes; how many messages."""
+    withdrawn = await withdraw(
+        session,
+        customer_id=new.customer_id,
+        reasons=_FULFILLED_BY_ORDER,
+        queued_before=new.placed_at,
+        why=WITHDRAW_REASON,
+        now=now,
+    )
+    return withdrawn.messages
 
 
 def _item_rows(order_id: int, items: Sequence[Item]) -> list[dict[str, Any]]:

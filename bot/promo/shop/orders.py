@@ -55,6 +55,8 @@ class OrderResult:
     released_uses: int = 0
     revoked_codes: int = 0
     rejected_referrals: int = 0
+    # Comeback and cart messages this order withdrew before they went out.
+    withdrawn_messages: int = 0
     # The customer's aggregates after this push.
     orders_count: int = 0
     net_spend: int = 0
@@ -122,6 +124,7 @@ async def upsert_order(
         return await _result(
             session, external_id, change, changed=True,
             released=effects.released, revoked=effects.revoked, rejected=effects.rejected,
+            withdrawn=effects.withdrawn,
         )
     raise DomainError(ErrorCode.CONFLICT, "the order kept changing under us; retry")
 
@@ -198,6 +201,7 @@ async def _update_row(
 async def _result(
     session: AsyncSession, external_id: str, change: _Change,
     *, changed: bool, released: int = 0, revoked: int = 0, rejected: int = 0,
+    withdrawn: int = 0,
 ) -> OrderResult:
     # Bring a Customer the caller holds in this session up to date with the SQL above.
     customer = await session.get(Customer, change.new.customer_id, populate_existing=True)
@@ -213,6 +217,7 @@ async def _result(
         released_uses=released,
         revoked_codes=revoked,
         rejected_referrals=rejected,
+        withdrawn_messages=withdrawn,
         orders_count=customer.orders_count,
         net_spend=customer.net_spend,
     )

@@ -40,6 +40,7 @@ from bot.delivery.outbox import Reason, enqueue
 from bot.promo.codes.generator import normalize
 from bot.promo.codes.issuing import ensure_within_guardrail, issue_bulk, issue_code
 from bot.promo.codes.offers import Offer
+from bot.promo.customers.tiers import customer_tier
 from bot.promo.errors import DomainError, ErrorCode
 from bot.promo.staff import budget
 from bot.promo.staff.managers import Staff, audit
@@ -48,11 +49,13 @@ REASON = str(Reason.MANUAL)
 MAX_BULK = 100_000
 MAX_DAYS = 366
 _PERCENT = re.compile(r"^(\d{1,3})\s*%$")
-_FREE_SHIPPING = frozenset({"free-shipping", "freeshipping", "free_shipping", "fs",
-                            "доставка", "бесплатная-доставка"})
+_FREE_SHIPPING = frozenset(
+    {"free-shipping", "freeshipping", "free_shipping", "fs", "доставка", "бесплатная-доставка"}
+)
 
 
 # --- parsing what a manager types (pure; ValueError = show the usage) -------------------
+
 
 def parse_amount(text: str, currency: str) -> int:
     """`1500`, `1 500`, `1500.50`, `1500,50` (major units) → minor units."""
@@ -107,21 +110,29 @@ def parse_categories(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def build_offer(
-    reward: str, *, currency: str, days: str | None = None, min_order: str | None = None,
+    reward: str,
+    *,
+    currency: str,
+    days: str | None = None,
+    min_order: str | None = None,
     categories: str | None = None,
 ) -> Offer:
     """The offer of `/issue <customer> <reward> [days] [min order] [categories]`."""
     kind, value = parse_reward(reward, currency)
     include, exclude = parse_categories(categories) if categories else ((), ())
     return Offer(
-        kind, value=value, currency=currency,
+        kind,
+        value=value,
+        currency=currency,
         valid_days=parse_days(days) if days else None,
         min_order=parse_amount(min_order, currency) if min_order else 0,
-        include_categories=include, exclude_categories=exclude,
+        include_categories=include,
+        exclude_categories=exclude,
     )
 
 
 # --- issuing ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Issued:
@@ -147,39 +158,74 @@ async def _reachability(session: AsyncSession, customer: Customer) -> str | None
 
 
 async def issue_to_customer(
-    session: AsyncSession, staff: Staff, customer: Customer, offer: Offer, *,
-    settings: Settings, now: datetime,
+    session: AsyncSession,
+    staff: Staff,
+    customer: Customer,
+    offer: Offer,
+    *,
+    settings: Settings,
+    now: datetime,
 ) -> Issued:
-    """Guardrail, budget, the bound code, its outbox row and the audit row (not committed)."""
-    await ensure_within_guardrail(session, offer, guardrail=settings.guardrail, now=now)
-    state = await budget.ensure_within_budget(session, staff, offer, 1, settings=settings,
-                                              now=now)
-    code = await issue_code(session, offer, source=CodeSource.MANUAL, now=now,
-                            customer_id=customer.id, issued_by=staff.telegram_id)
+    """Guardrail (with the customer's tier), budget, the bound code, its outbox row and the
+    audit row (not committed)."""
+    await ensure_within_guardrail(
+        session,
+        offer,
+        guardrail=settings.guardrail,
+        now=now,
+        tier=customer_tier(customer, settings.loyalty).current,
+    )
+    state = await budget.ensure_within_budget(session, staff, offer, 1, settings=settings, now=now)
+    code = await issue_code(
+        session,
+        offer,
+        source=CodeSource.MANUAL,
+        now=now,
+        customer_id=customer.id,
+        issued_by=staff.telegram_id,
+    )
     not_sent = await _reachability(session, customer)
     delivery_id = None
     if not_sent is None:
         delivery = await enqueue(
-            session, dedupe_key=f"{REASON}:{code.id}", customer_id=customer.id, reason=REASON,
-            payload={"issued_by": staff.telegram_id}, promotional=True, code_id=code.id,
+            session,
+            dedupe_key=f"{REASON}:{code.id}",
+            customer_id=customer.id,
+            reason=REASON,
+            payload={"issued_by": staff.telegram_id},
+            promotional=True,
+            code_id=code.id,
             due_at=now,
         )
         delivery_id = delivery.id if delivery is not None else None
-    cost = budget.offer_cost(offer, state.average_order_value)
+    cost = budget.offer_cost(offer, state.average_order_value, settings.guardrail)
     await audit(
-        session, actor=staff.actor, action="code.issue", entity="promo_code",
-        entity_id=code.code, now=now,
-        after={"customer_id": customer.id, "customer": customer.external_id,
-               "offer": offer.to_json(), "expires_at": code.expires_at.isoformat()
-               if code.expires_at else None, "delivery_id": delivery_id,
-               "not_sent": not_sent, "cost": cost},
+        session,
+        actor=staff.actor,
+        action="code.issue",
+        entity="promo_code",
+        entity_id=code.code,
+        now=now,
+        after={
+            "customer_id": customer.id,
+            "customer": customer.external_id,
+            "offer": offer.to_json(),
+            "expires_at": code.expires_at.isoformat() if code.expires_at else None,
+            "delivery_id": delivery_id,
+            "not_sent": not_sent,
+            "cost": cost,
+        },
     )
     spent = budget.BudgetState(state.budget, state.spent + cost, state.average_order_value)
     return Issued(code, delivery_id, not_sent, spent, cost)
 
 
 async def revoke(
-    session: AsyncSession, staff: Staff, code_text: str, reason: str | None, *,
+    session: AsyncSession,
+    staff: Staff,
+    code_text: str,
+    reason: str | None,
+    *,
     now: datetime,
 ) -> PromoCode:
     """Revoke a code: one conditional UPDATE (active → revoked), and its queued messages
@@ -191,13 +237,17 @@ async def revoke(
     done = await session.execute(
         update(PromoCode)
         .where(PromoCode.id == code.id, PromoCode.status == CodeStatus.ACTIVE)
-        .values(status=CodeStatus.REVOKED, revoked_at=now,
-                revoke_reason=why or f"revoked by {staff.actor}")
+        .values(
+            status=CodeStatus.REVOKED,
+            revoked_at=now,
+            revoke_reason=why or f"revoked by {staff.actor}",
+        )
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        raise DomainError(ErrorCode.ALREADY_REVOKED, "the code is revoked already",
-                          promo_code=code.code)
+        raise DomainError(
+            ErrorCode.ALREADY_REVOKED, "the code is revoked already", promo_code=code.code
+        )
     cancelled = await session.execute(
         update(Delivery)
         .where(Delivery.code_id == code.id, Delivery.status == DeliveryStatus.PENDING)
@@ -205,11 +255,18 @@ async def revoke(
         .execution_options(synchronize_session=False)
     )
     await audit(
-        session, actor=staff.actor, action="code.revoke", entity="promo_code",
-        entity_id=code.code, now=now,
+        session,
+        actor=staff.actor,
+        action="code.revoke",
+        entity="promo_code",
+        entity_id=code.code,
+        now=now,
         before={"status": code.status, "used_count": code.used_count},
-        after={"status": CodeStatus.REVOKED.value, "reason": why,
-               "cancelled_messages": cancelled.rowcount},
+        after={
+            "status": CodeStatus.REVOKED.value,
+            "reason": why,
+            "cancelled_messages": cancelled.rowcount,
+        },
     )
     await session.refresh(code)
     return code
@@ -217,13 +274,16 @@ async def revoke(
 
 # --- bulk ------------------------------------------------------------------------------
 
+
 async def campaign_offer(session: AsyncSession, campaign: Campaign) -> Offer:
     """The offer bulk codes of a campaign carry: its own, else its first variant's."""
     data = dict(campaign.offer or {})
     if not data.get("discount_type"):
         variant = await session.scalar(
-            select(CampaignVariant).where(CampaignVariant.campaign_id == campaign.id)
-            .order_by(CampaignVariant.id).limit(1)
+            select(CampaignVariant)
+            .where(CampaignVariant.campaign_id == campaign.id)
+            .order_by(CampaignVariant.id)
+            .limit(1)
         )
         data = {**data, **(variant.offer if variant else {})}
     if not data.get("discount_type"):
@@ -240,8 +300,13 @@ class Bulk:
 
 
 async def issue_for_campaign(
-    session: AsyncSession, staff: Staff, campaign_id: int, count: int, *,
-    settings: Settings, now: datetime,
+    session: AsyncSession,
+    staff: Staff,
+    campaign_id: int,
+    count: int,
+    *,
+    settings: Settings,
+    now: datetime,
 ) -> Bulk:
     """`count` unbound codes of a campaign's offer for e-mail and offline channels."""
     if not 1 <= count <= MAX_BULK:
@@ -250,21 +315,38 @@ async def issue_for_campaign(
     if campaign is None:
         raise DomainError(ErrorCode.UNKNOWN_CAMPAIGN, "no such campaign", campaign_id=campaign_id)
     if campaign.status == "stopped":
-        raise DomainError(ErrorCode.CAMPAIGN_STOPPED, "the campaign is stopped",
-                          campaign_id=campaign_id)
+        raise DomainError(
+            ErrorCode.CAMPAIGN_STOPPED, "the campaign is stopped", campaign_id=campaign_id
+        )
     offer = await campaign_offer(session, campaign)
     await ensure_within_guardrail(session, offer, guardrail=settings.guardrail, now=now)
-    await budget.ensure_within_budget(session, staff, offer, count, settings=settings,
-                                      now=now)
+    await budget.ensure_within_budget(session, staff, offer, count, settings=settings, now=now)
     expires_at = now + timedelta(days=offer.valid_days or 30)
-    codes = await issue_bulk(session, offer, count, now=now, campaign_id=campaign.id,
-                             prefix=campaign.code_prefix, issued_by=staff.telegram_id,
-                             expires_at=expires_at)
-    await audit(session, actor=staff.actor, action="code.bulk", entity="campaign",
-                entity_id=campaign.id, now=now,
-                after={"count": len(codes), "offer": offer.to_json(),
-                       "expires_at": expires_at.isoformat(), "first": codes[0],
-                       "last": codes[-1]})
+    codes = await issue_bulk(
+        session,
+        offer,
+        count,
+        now=now,
+        campaign_id=campaign.id,
+        prefix=campaign.code_prefix,
+        issued_by=staff.telegram_id,
+        expires_at=expires_at,
+    )
+    await audit(
+        session,
+        actor=staff.actor,
+        action="code.bulk",
+        entity="campaign",
+        entity_id=campaign.id,
+        now=now,
+        after={
+            "count": len(codes),
+            "offer": offer.to_json(),
+            "expires_at": expires_at.isoformat(),
+            "first": codes[0],
+            "last": codes[-1],
+        },
+    )
     return Bulk(codes, offer, expires_at, campaign)
 
 

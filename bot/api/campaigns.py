@@ -1,0 +1,241 @@
+"""Campaigns for shops that automate: create, list, read, set the budget, read the results.
+
+A campaign made here is a draft, as one made by a manager's dialog is; it starts from the
+bot (`/campaign <id> start`). Its budget stops its codes at the checkout once spent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.api.body import parse, reply
+from bot.api.campaign_schemas import (
+    CampaignBudgetOut,
+    CampaignIn,
+    CampaignListOut,
+    CampaignOut,
+    CampaignPatchIn,
+    CampaignStatsOut,
+    GroupOut,
+    UpliftOut,
+    VariantIn,
+)
+from bot.api.context import API_KEY_NAME, CLOCK, DATABASE, SETTINGS
+from bot.api.errors import ApiError
+from bot.db.models import Campaign
+from bot.promo.campaigns import admin, analytics, budget
+from bot.promo.campaigns.admin import Draft
+from bot.promo.campaigns.budget import KEEP, BudgetState
+from bot.promo.codes.offers import Offer
+from bot.promo.errors import DomainError, ErrorCode
+
+# The ids are INTEGER; anything else names no campaign (and must not reach the database).
+_MAX_ID = 2**31 - 1
+LIST_LIMIT = 100
+
+
+def _unknown(raw: object) -> ApiError:
+    return ApiError(404, "unknown_campaign", f"no campaign with id {str(raw)[:64]!r}")
+
+
+def campaign_id_of(request: web.Request) -> int:
+    raw = request.match_info["campaign_id"]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and 1 <= int(raw) <= _MAX_ID):
+        raise _unknown(raw)
+    return int(raw)
+
+
+async def campaign_or_404(session: AsyncSession, campaign_id: int) -> tuple[Campaign, BudgetState]:
+    """The campaign as stored now; in a path, an unknown one is 404 (the domain's 422 is
+    for an id given in a body)."""
+    try:
+        return await budget.read(session, campaign_id)
+    except DomainError as error:
+        if error.code is not ErrorCode.UNKNOWN_CAMPAIGN:
+            raise
+        raise _unknown(campaign_id) from None
+
+
+def actor_of(request: web.Request) -> str:
+    return f"api:{request[API_KEY_NAME]}"
+
+
+def budget_out(state: BudgetState) -> CampaignBudgetOut:
+    return CampaignBudgetOut(
+        amount=state.amount,
+        uses=state.uses,
+        spent_amount=state.spent_amount,
+        spent_uses=state.spent_uses,
+        amount_left=state.amount_left,
+        uses_left=state.uses_left,
+        exhausted=state.exhausted,
+    )
+
+
+def campaign_out(campaign: Campaign) -> CampaignOut:
+    return CampaignOut(
+        id=campaign.id,
+        name=campaign.name,
+        kind=campaign.kind,
+        status=campaign.status,
+        segment=campaign.segment,
+        holdout=campaign.holdout_percent / 100,
+        schedule=campaign.schedule,
+        created_at=campaign.created_at,
+        started_at=campaign.started_at,
+        budget_amount=campaign.budget_amount,
+        budget_uses=campaign.budget_uses,
+        budget=budget_out(budget.state_of(campaign)),
+    )
+
+
+def variant_json(variant: VariantIn, index: int, currency: str) -> dict[str, object]:
+    """A variant as the campaign stores it, its offer checked as `Offer` checks it."""
+    offer: dict[str, object] = {}
+    if variant.discount_type is not None:
+        fields = variant.model_dump(exclude={"name", "weight"})
+        try:
+            offer = Offer.from_json({**fields, "currency": currency}).to_json()
+        except ValueError as error:
+            raise ApiError(
+                422,
+                "invalid_offer",
+                f"variants[{index}].value: {error}",
+                fields=[f"variants[{index}].value"],
+            ) from None
+    return {"name": variant.name, "weight": variant.weight, "offer": offer}
+
+
+def draft_of(body: CampaignIn, currency: str) -> Draft:
+    if body.kind == "broadcast" and body.segment is None:
+        raise ApiError(
+            422, "invalid_body", "segment: a broadcast needs a segment", fields=["segment"]
+        )
+    names = [v.name for v in body.variants]
+    if len(set(names)) != len(names):
+        raise ApiError(422, "invalid_body", "variants: names must differ", fields=["variants"])
+    texts = body.texts
+    return Draft(
+        kind=body.kind,
+        name=body.name,
+        segment=body.segment,
+        variants=[variant_json(v, i, currency) for i, v in enumerate(body.variants)],
+        holdout_percent=round(body.holdout * 100),
+        schedule=body.schedule,
+        message_ru=texts.ru if texts else None,
+        message_en=texts.en if texts else None,
+    )
+
+
+async def post_campaign(request: web.Request) -> web.Response:
+    body = await parse(request, CampaignIn)
+    settings, now = request.app[SETTINGS], request.app[CLOCK]()
+    draft = draft_of(body, settings.shop.currency)
+    async with request.app[DATABASE].session() as session:
+        campaign = await admin.create(
+            session, None, draft, guardrail=settings.guardrail, now=now, actor=actor_of(request)
+        )
+        if body.budget_amount is not None or body.budget_uses is not None:
+            await budget.set_budget(
+                session,
+                campaign.id,
+                amount=body.budget_amount,
+                uses=body.budget_uses,
+                actor=actor_of(request),
+                now=now,
+            )
+        await session.commit()
+        campaign, _state = await budget.read(session, campaign.id)
+    return reply(campaign_out(campaign), 201)
+
+
+async def get_campaigns(request: web.Request) -> web.Response:
+    async with request.app[DATABASE].read_session() as session:
+        rows = await admin.list_campaigns(session, limit=LIST_LIMIT)
+    return reply(CampaignListOut(campaigns=[campaign_out(c) for c, _counts in rows]))
+
+
+async def get_campaign(request: web.Request) -> web.Response:
+    campaign_id = campaign_id_of(request)
+    async with request.app[DATABASE].read_session() as session:
+        campaign, _state = await campaign_or_404(session, campaign_id)
+    return reply(campaign_out(campaign))
+
+
+async def patch_campaign(request: web.Request) -> web.Response:
+    campaign_id = campaign_id_of(request)
+    body = await parse(request, CampaignPatchIn)
+    given = body.model_fields_set
+    async with request.app[DATABASE].session() as session:
+        await campaign_or_404(session, campaign_id)
+        if given & {"budget_amount", "budget_uses"}:
+            await budget.set_budget(
+                session,
+                campaign_id,
+                amount=body.budget_amount if "budget_amount" in given else KEEP,
+                uses=body.budget_uses if "budget_uses" in given else KEEP,
+                actor=actor_of(request),
+                now=request.app[CLOCK](),
+            )
+            await session.commit()
+        campaign, _state = await budget.read(session, campaign_id)
+    return reply(campaign_out(campaign))
+
+
+def _percent(rate: float | None) -> float | None:
+    return None if rate is None else round(rate * 100, 2)
+
+
+def _group(group: analytics.Group) -> GroupOut:
+    return GroupOut(
+        customers=group.customers,
+        buyers=group.buyers,
+        repeat_purchase_rate=_percent(group.rate),
+        revenue=group.revenue,
+    )
+
+
+def stats_out(stats: analytics.Stats, state: BudgetState, campaign_id: int) -> CampaignStatsOut:
+    lift = stats.uplift
+    return CampaignStatsOut(
+        campaign_id=campaign_id,
+        since=stats.since,
+        until=stats.until,
+        sent=stats.sent,
+        delivered=stats.delivered,
+        redeemed=stats.redeemed,
+        redemption_rate=_percent(stats.redemption_rate),
+        repeat_purchase_rate=_percent(stats.repeat_rate),
+        revenue=stats.revenue,
+        discount_cost=stats.discount_cost,
+        margin=stats.margin,
+        uplift=None
+        if lift is None
+        else UpliftOut(
+            difference=round(lift.difference * 100, 2),
+            low=round(lift.low * 100, 2),
+            high=round(lift.high * 100, 2),
+        ),
+        treatment=_group(stats.treatment),
+        holdout=_group(stats.holdout),
+        budget=budget_out(state),
+    )
+
+
+async def get_campaign_stats(request: web.Request) -> web.Response:
+    """Since the campaign was created, until now."""
+    campaign_id = campaign_id_of(request)
+    now: datetime = request.app[CLOCK]()
+    async with request.app[DATABASE].read_session() as session:
+        campaign, state = await campaign_or_404(session, campaign_id)
+        stats = await analytics.campaign_stats(
+            session,
+            campaign_id=campaign_id,
+            since=min(campaign.created_at, now),
+            until=now,
+            guardrail=request.app[SETTINGS].guardrail,
+        )
+    return reply(stats_out(stats, state, campaign_id))

@@ -1,0 +1,267 @@
+"""Order-level rules in the database: one code per order unless codes combine, and
+campaign budgets.
+
+Both are checked when validating (a read) and enforced when redeeming, inside the
+redeem transaction, by conditional writes checked by their row counts:
+
+- the order's row in `order_discounts` is upserted only if it still holds what the
+  redeem computed the order from (its number of codes and their cost) and no code holds
+  it alone. Of two concurrent redeems of different codes on one order exactly one finds
+  that true: on PostgreSQL the second waits on the first's row and re-checks the WHERE
+  against the committed row; on SQLite writes are serialized;
+- a campaign with a budget is charged the use's cost only while the charge stays
+  within it, so concurrent redeems never spend one kopeck or one use past it. Campaigns
+  without a budget are not written at all: their codes' redeems would otherwise queue on
+  the campaign's row. (Setting a budget counts what the campaign spent until then.)
+
+Release undoes both with the cost recorded on the redemption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, not_, or_, select, update
+
+from bot.db.dialect import BACKENDS, backend, conflict_insert
+from bot.db.models import Campaign, OrderDiscount, PromoCode, Redemption
+from bot.db.prepared import Prepared
+from bot.promo.checkout.order_discount import Terms, compute
+from bot.promo.checkout.validation import Reason, Verdict, within_order
+from bot.promo.codes.guardrail import Stacking
+from bot.promo.codes.offers import Basket, Offer
+
+orders = OrderDiscount.__table__
+campaigns = Campaign.__table__
+codes = PromoCode.__table__
+redemptions = Redemption.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """The order's live codes as the redeem saw them."""
+
+    codes: int = 0
+    exclusive: bool = False
+    cost: int = 0
+    # The live codes' offers, in the order they were redeemed (additive stacking only).
+    earlier: tuple[Offer, ...] = ()
+
+    def refuses(self, *, stacking: Stacking, combinable: bool) -> bool:
+        """Does the order already hold a code this one cannot join?"""
+        if self.codes == 0:
+            return False
+        return stacking is Stacking.EXCLUSIVE or self.exclusive or not combinable
+
+
+_NONE = OrderState()
+_ORDER = Prepared(
+    select(orders.c.codes, orders.c.exclusive, orders.c.cost).where(
+        orders.c.order_external_id == bindparam("order")
+    )
+)
+_LIVE_CODES = Prepared(
+    select(codes)
+    .join(redemptions, redemptions.c.code_id == codes.c.id)
+    .where(
+        redemptions.c.order_external_id == bindparam("order"), redemptions.c.released_at.is_(None)
+    )
+    .order_by(redemptions.c.id)
+)
+
+
+def order_state(conn: Connection, order_external_id: str | None, stacking: Stacking) -> OrderState:
+    """What the order holds now; the earlier codes' offers are read only when a code may
+    join them."""
+    if order_external_id is None:
+        return _NONE
+    row = _ORDER.first(conn, {"order": order_external_id})
+    if row is None or row.codes == 0:
+        return OrderState(0, False, row.cost if row else 0)
+    earlier: tuple[Offer, ...] = ()
+    if stacking is Stacking.ADDITIVE and not row.exclusive:
+        earlier = tuple(
+            Offer.of_code(code) for code in _LIVE_CODES.all(conn, {"order": order_external_id})
+        )
+    return OrderState(row.codes, row.exclusive, row.cost, earlier)
+
+
+def _claim_statement(name: str) -> Any:
+    stmt = conflict_insert(name, orders).values(
+        order_external_id=bindparam("b_order"),
+        customer_id=bindparam("b_customer"),
+        codes=1,
+        exclusive=bindparam("b_exclusive"),
+        cost=bindparam("b_cost"),
+        updated_at=bindparam("b_now"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[orders.c.order_external_id],
+        set_={
+            "codes": orders.c.codes + 1,
+            "exclusive": bindparam("b_exclusive"),
+            "cost": orders.c.cost + bindparam("b_cost"),
+            "updated_at": bindparam("b_now"),
+        },
+        where=and_(
+            orders.c.codes == bindparam("b_seen_codes"),
+            orders.c.cost == bindparam("b_seen_cost"),
+            or_(orders.c.codes == 0, not_(orders.c.exclusive)),
+        ),
+    )
+
+
+_CLAIM = {name: Prepared(_claim_statement(name)) for name in BACKENDS}
+
+
+def claim_order(
+    conn: Connection,
+    order_external_id: str,
+    customer_id: int,
+    seen: OrderState,
+    *,
+    exclusive: bool,
+    cost: int,
+    now: datetime,
+) -> bool:
+    """Add this code to the order if the order is still as `seen`; False if it changed."""
+    return (
+        _CLAIM[backend(conn)].rowcount(
+            conn,
+            {
+                "b_order": order_external_id,
+                "b_customer": customer_id,
+                "b_exclusive": exclusive,
+                "b_cost": cost,
+                "b_now": now,
+                "b_seen_codes": seen.codes,
+                "b_seen_cost": seen.cost,
+            },
+        )
+        == 1
+    )
+
+
+def unclaim_order(conn: Connection, order_external_id: str, cost: int, now: datetime) -> None:
+    """A released use leaves the order; its last one frees it for any code."""
+    conn.execute(
+        update(orders)
+        .where(orders.c.order_external_id == order_external_id, orders.c.codes > 0)
+        .values(
+            codes=orders.c.codes - 1,
+            cost=orders.c.cost - cost,
+            updated_at=now,
+            exclusive=and_(orders.c.exclusive, orders.c.codes > 1),
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    amount: int | None
+    uses: int | None
+    spent_amount: int
+    spent_uses: int
+
+    def allows(self, cost: int) -> bool:
+        """Would one more use costing `cost` stay within the budget?"""
+        if self.uses is not None and self.spent_uses >= self.uses:
+            return False
+        return self.amount is None or self.spent_amount + cost <= self.amount
+
+
+_BUDGET = Prepared(
+    select(
+        campaigns.c.budget_amount,
+        campaigns.c.budget_uses,
+        campaigns.c.spent_amount,
+        campaigns.c.spent_uses,
+    ).where(campaigns.c.id == bindparam("campaign"))
+)
+_CHARGE = Prepared(
+    update(campaigns)
+    .where(
+        campaigns.c.id == bindparam("b_campaign"),
+        or_(campaigns.c.budget_uses.is_(None), campaigns.c.spent_uses < campaigns.c.budget_uses),
+        or_(
+            campaigns.c.budget_amount.is_(None),
+            campaigns.c.spent_amount + bindparam("b_cost") <= campaigns.c.budget_amount,
+        ),
+    )
+    .values(
+        spent_amount=campaigns.c.spent_amount + bindparam("b_cost"),
+        spent_uses=campaigns.c.spent_uses + 1,
+        # Named, or the column's Python `onupdate` would be bound as NULL here.
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
+def budget_of(conn: Connection, campaign_id: int | None) -> Budget | None:
+    """The campaign's budget, None when it has none."""
+    if campaign_id is None:
+        return None
+    row = _BUDGET.first(conn, {"campaign": campaign_id})
+    if row is None or (row.budget_amount is None and row.budget_uses is None):
+        return None
+    return Budget(*row)
+
+
+def charge_budget(conn: Connection, campaign_id: int, cost: int, now: datetime) -> bool:
+    """Count one use costing `cost` against the campaign; False when it would overspend."""
+    params = {"b_campaign": campaign_id, "b_cost": cost, "b_now": now}
+    return _CHARGE.rowcount(conn, params) == 1
+
+
+def refund_budget(conn: Connection, campaign_id: int | None, cost: int) -> None:
+    """Give a released use's cost back to a campaign that keeps a budget."""
+    if campaign_id is None:
+        return
+    conn.execute(
+        update(campaigns)
+        .where(
+            campaigns.c.id == campaign_id,
+            or_(campaigns.c.budget_amount.is_not(None), campaigns.c.budget_uses.is_not(None)),
+            campaigns.c.spent_uses > 0,
+        )
+        .values(spent_amount=campaigns.c.spent_amount - cost, spent_uses=campaigns.c.spent_uses - 1)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A code's verdict within its order, with what the redeem must write conditionally."""
+
+    verdict: Verdict
+    state: OrderState = _NONE
+    budget: Budget | None = None
+
+
+def judge_order(
+    conn: Connection,
+    verdict: Verdict,
+    *,
+    basket: Basket,
+    tier: Offer | None,
+    terms: Terms,
+    order_external_id: str | None,
+) -> Judged:
+    """The order-level rules after the code's own: the order's other codes, the tier under
+    the stacking policy, the ceiling, the campaign's budget."""
+    code = verdict.code
+    if not verdict.valid or code is None:
+        return Judged(within_order(verdict, basket, tier, terms))
+    state = order_state(conn, order_external_id, terms.stacking)
+    if state.refuses(stacking=terms.stacking, combinable=code.combinable):
+        order = compute(basket, tier, state.earlier, terms)
+        return Judged(Verdict(Reason.ORDER_HAS_CODE, code, order=order), state)
+    verdict = within_order(verdict, basket, tier, terms, state.earlier)
+    if not verdict.valid:
+        return Judged(verdict, state)
+    budget = budget_of(conn, code.campaign_id)
+    if budget is not None and not budget.allows(verdict.cost):
+        without = compute(basket, tier, state.earlier, terms)
+        return Judged(Verdict(Reason.BUDGET_SPENT, code, order=without), state, budget)
+    return Judged(verdict, state, budget)
