@@ -88,10 +88,11 @@ async def post_redeem(request: web.Request) -> web.Response:
     shopper = await db.hot.read(find_shopper, body.customer_id)
     if shopper is None:
         raise _unknown_shopper(request, body.customer_id)
-    basket = basket_of(body.order)
+    basket, now = basket_of(body.order), request.app[CLOCK]()
+    terms = shop.cached(now) or await db.hot.read(shop.terms, now)
     outcome = await redeem(
         db.hot, body.code, customer_id=shopper.id, order_external_id=body.order_id,
-        basket=basket, now=request.app[CLOCK](), shop=shop, tier=shop.tier(shopper.standing),
+        basket=basket, now=now, terms=terms, tier=shop.tier(shopper.standing),
     )
     message = _message(request, shopper, outcome.verdict)
     if not outcome.ok:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
 from bot.db.models import Campaign, DiscountType, OrderDiscount, PromoCode, Redemption
 from bot.promo.campaigns import budget
+from bot.promo.checkout.order_discount import tier_offer
+from bot.promo.checkout.order_rules import budget_of
 from bot.promo.checkout.release import release
 from bot.promo.checkout.validation import Reason
 from bot.promo.codes.offers import Basket, Item, Offer
@@ -130,4 +134,62 @@ async def test_a_first_budget_counts_what_the_campaign_spent_before(db, clock) -
     assert (state.spent_uses, state.spent_amount) == (1, 25_000)
     outcomes = [await redeem(db.hot, code, shop=SHOP, **_order(customers[i], f"o{i}", clock()))
                 for i in (1, 2)]
+    assert [o.ok for o in outcomes] == [True, False]
+
+
+async def test_a_retry_answers_with_the_tiers_free_shipping_too(db, clock) -> None:
+    customer = (await factories.customer(db, now=clock())).id
+    code = (await factories.code(db, Offer(DiscountType.PERCENT, 5), now=clock(),
+                                 customer_id=customer)).code
+    wide = terms(stacking="additive", guardrail_net_profit_per_order=250_000,
+                 guardrail_average_order_value=500_000, guardrail_safety_share=0)
+    order = {**_order(customer, "o1", clock()), "tier": tier_offer(12, True)}
+    first = await redeem(db.hot, code, shop=wide, **order)
+    again = await redeem(db.hot, code, shop=wide, **order)
+    assert first.ok and again.replayed
+    assert first.verdict.order.free_shipping and again.verdict.order.free_shipping
+    assert again.verdict.total_discount == first.verdict.total_discount == 85_000
+
+
+async def test_no_code_joins_an_order_whose_total_changed(db, clock) -> None:
+    customer = (await factories.customer(db, now=clock())).id
+    codes = [(await factories.code(db, Offer(DiscountType.PERCENT, 5), now=clock(),
+                                   customer_id=customer)).code for _ in range(2)]
+    async with db.session() as session:
+        await session.execute(update(PromoCode).values(combinable=True))
+        await session.commit()
+    assert (await redeem(db.hot, codes[0], shop=ADDITIVE, **_order(customer, "o1", clock()))).ok
+    bigger = {**_order(customer, "o1", clock()), "basket": Basket(900_000, (Item("A", 900_000),))}
+    outcome = await redeem(db.hot, codes[1], shop=ADDITIVE, **bigger)
+    assert outcome.verdict.reason is Reason.ORDER_HAS_CODE
+
+
+@pytest.mark.skipif(not os.environ.get("PROMOBOT_TEST_DATABASE_URL"),
+                    reason="SQLite serializes writers: no redeem runs beside set_budget")
+async def test_a_first_budget_waits_for_a_redeem_under_way(db, clock) -> None:
+    customers = [c.id for c in await factories.customers(db, 2, now=clock())]
+    code = await _campaign_code(db, clock, Offer(DiscountType.PERCENT, 5))
+    async with db.read_session() as session:
+        campaign_id = await session.scalar(select(Campaign.id))
+    # A redeem that has read "no budget" and not committed yet holds the lock shared.
+    async with db.engine.connect() as conn:
+        transaction = await conn.begin()
+        await conn.run_sync(lambda sync: budget_of(sync, campaign_id))
+
+        async def set_one_use() -> budget.BudgetState:
+            async with db.session() as session:
+                state = await budget.set_budget(session, campaign_id, uses=1, actor="test",
+                                                now=clock())
+                await session.commit()
+                return state
+
+        setting = asyncio.ensure_future(set_one_use())
+        await asyncio.sleep(0.3)
+        assert not setting.done()
+        await transaction.commit()
+    state = await setting
+    assert state.spent_uses == 0
+    # Now every redeem reads the budget: one use, then no more.
+    outcomes = [await redeem(db.hot, code, shop=SHOP, **_order(customers[i], f"o{i}", clock()))
+                for i in (0, 1)]
     assert [o.ok for o in outcomes] == [True, False]

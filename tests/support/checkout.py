@@ -48,4 +48,5 @@ async def validate(
 
 async def redeem(hot: HotPath, raw_code: str, *, shop: ShopTerms = OPEN, **order: Any
                  ) -> RedeemOutcome:
-    return await redemption.redeem(hot, raw_code, shop=shop, **order)
+    terms = await hot.read(shop.terms, order["now"])
+    return await redemption.redeem(hot, raw_code, terms=terms, **order)

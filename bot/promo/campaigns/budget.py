@@ -21,7 +21,9 @@ from typing import Any
 from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.dialect import is_postgresql
 from bot.db.models import Campaign, PromoCode, Redemption
+from bot.promo.checkout.order_rules import BUDGET_LOCK_CLASS
 from bot.promo.errors import DomainError, ErrorCode
 from bot.promo.staff.managers import audit
 
@@ -127,15 +129,21 @@ async def set_budget(
 ) -> BudgetState:
     """Set or clear (None) the money and the uses budget; KEEP leaves one as it is.
     Audited in the caller's transaction (not committed)."""
+    if is_postgresql(session):
+        # Wait for the redeems and releases under way (they hold it shared) so that the
+        # sum below counts them, and keep new ones out until this commits.
+        await session.execute(select(func.pg_advisory_xact_lock(BUDGET_LOCK_CLASS, campaign_id)))
     campaign, before = await read(session, campaign_id)
     after_amount = before.amount if amount is KEEP else amount
     after_uses = before.uses if uses is KEEP else uses
     check_budget(after_amount, after_uses)
+    # Only what was asked is written: a concurrent change of the other part stays.
+    changes = {name: value for name, value in (("budget_amount", amount), ("budget_uses", uses))
+               if value is not KEEP}
     await session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id)
-        .values(budget_amount=after_amount, budget_uses=after_uses, updated_at=now,
-                **_spent_so_far(campaign_id))
+        .values(**changes, updated_at=now, **_spent_so_far(campaign_id))
         .execution_options(synchronize_session=False)
     )
     await audit(

@@ -166,7 +166,8 @@ def tier_offer(percent: int, free_shipping: bool) -> Offer | None:
 
 
 def settled(
-    basket: Basket, tier_discount: int, codes: Sequence[tuple[Offer, int, bool]], shipping_cost: int
+    basket: Basket, tier_discount: int, codes: Sequence[tuple[Offer, int, bool]],
+    shipping_cost: int, *, tier_free_shipping: bool = False,
 ) -> OrderDiscount:
     """An order's discount as it was redeemed (the tier's amount, each code's offer, amount
     and free shipping), spread over this basket's lines: a retried redeem's answer."""
@@ -181,5 +182,5 @@ def settled(
         parts.append(Part(amount, shipping, amount, shipping))
     lines = tuple(item.amount - left for item, left in zip(basket.items, remaining, strict=True))
     tier = Part(tier_discount, False, tier_discount, False, kept=tier_discount > 0)
-    free_shipping = any(shipping for _, _, shipping in codes)
+    free_shipping = tier_free_shipping or any(shipping for _, _, shipping in codes)
     return OrderDiscount(tier, tuple(parts), lines, free_shipping, shipping_cost, 0)

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, not_, or_, select, update
+from sqlalchemy import Connection, Integer, and_, bindparam, func, not_, or_, select, update
 
-from bot.db.dialect import BACKENDS, backend, conflict_insert
+from bot.db.dialect import BACKENDS, POSTGRESQL, backend, conflict_insert
 from bot.db.models import Campaign, OrderDiscount, PromoCode, Redemption
 from bot.db.prepared import Prepared
 from bot.promo.checkout.order_discount import Terms, compute
@@ -46,14 +46,21 @@ class OrderState:
     codes: int = 0
     exclusive: bool = False
     cost: int = 0
-    # The live codes' offers, in the order they were redeemed (additive stacking only).
+    # The live codes' offers, in the order they were redeemed (additive stacking only),
+    # and the order total they were redeemed on.
     earlier: tuple[Offer, ...] = ()
+    total: int | None = None
 
     def refuses(self, *, stacking: Stacking, combinable: bool) -> bool:
         """Does the order already hold a code this one cannot join?"""
         if self.codes == 0:
             return False
         return stacking is Stacking.EXCLUSIVE or self.exclusive or not combinable
+
+    def changed(self, basket: Basket) -> bool:
+        """The order's earlier codes were redeemed on another total: what they took cannot
+        be recomputed on this basket, so no code joins them (release and redeem again)."""
+        return self.total is not None and self.total != basket.total
 
 
 _NONE = OrderState()
@@ -63,7 +70,7 @@ _ORDER = Prepared(
     )
 )
 _LIVE_CODES = Prepared(
-    select(codes)
+    select(codes, redemptions.c.order_total)
     .join(redemptions, redemptions.c.code_id == codes.c.id)
     .where(
         redemptions.c.order_external_id == bindparam("order"), redemptions.c.released_at.is_(None)
@@ -80,12 +87,12 @@ def order_state(conn: Connection, order_external_id: str | None, stacking: Stack
     row = _ORDER.first(conn, {"order": order_external_id})
     if row is None or row.codes == 0:
         return OrderState(0, False, row.cost if row else 0)
-    earlier: tuple[Offer, ...] = ()
-    if stacking is Stacking.ADDITIVE and not row.exclusive:
-        earlier = tuple(
-            Offer.of_code(code) for code in _LIVE_CODES.all(conn, {"order": order_external_id})
-        )
-    return OrderState(row.codes, row.exclusive, row.cost, earlier)
+    if stacking is not Stacking.ADDITIVE or row.exclusive:
+        return OrderState(row.codes, row.exclusive, row.cost)
+    uses = _LIVE_CODES.all(conn, {"order": order_external_id})
+    earlier = tuple(Offer.of_code(use) for use in uses)
+    return OrderState(row.codes, row.exclusive, row.cost, earlier,
+                      uses[0].order_total if uses else None)
 
 
 def _claim_statement(name: str) -> Any:
@@ -144,16 +151,18 @@ def claim_order(
     )
 
 
-def unclaim_order(conn: Connection, order_external_id: str, cost: int, now: datetime) -> None:
-    """A released use leaves the order; its last one frees it for any code."""
+def unclaim_order(
+    conn: Connection, order_external_id: str, uses: int, cost: int, now: datetime
+) -> None:
+    """Released uses leave the order; its last one frees it for any code."""
     conn.execute(
         update(orders)
-        .where(orders.c.order_external_id == order_external_id, orders.c.codes > 0)
+        .where(orders.c.order_external_id == order_external_id, orders.c.codes >= uses)
         .values(
-            codes=orders.c.codes - 1,
+            codes=orders.c.codes - uses,
             cost=orders.c.cost - cost,
             updated_at=now,
-            exclusive=and_(orders.c.exclusive, orders.c.codes > 1),
+            exclusive=and_(orders.c.exclusive, orders.c.codes > uses),
         )
     )
 
@@ -172,6 +181,10 @@ class Budget:
         return self.amount is None or self.spent_amount + cost <= self.amount
 
 
+# PostgreSQL advisory locks are keyed by two integers: this class, and the campaign id.
+BUDGET_LOCK_CLASS = 0x62756467  # "budg"
+_SHARE_LOCK = Prepared(select(func.pg_advisory_xact_lock_shared(
+    bindparam("class", type_=Integer), bindparam("campaign", type_=Integer)).label("locked")))
 _BUDGET = Prepared(
     select(
         campaigns.c.budget_amount,
@@ -199,10 +212,19 @@ _CHARGE = Prepared(
 )
 
 
+def _share_budget_lock(conn: Connection, campaign_id: int) -> None:
+    """PostgreSQL: hold the campaign's budget lock shared until commit, so that setting a
+    first budget (`lock_budget`) waits for this redeem or release and counts it, and a
+    later one reads the budget it set. SQLite serializes writes anyway."""
+    if backend(conn) == POSTGRESQL:
+        _SHARE_LOCK.first(conn, {"class": BUDGET_LOCK_CLASS, "campaign": campaign_id})
+
+
 def budget_of(conn: Connection, campaign_id: int | None) -> Budget | None:
     """The campaign's budget, None when it has none."""
     if campaign_id is None:
         return None
+    _share_budget_lock(conn, campaign_id)
     row = _BUDGET.first(conn, {"campaign": campaign_id})
     if row is None or (row.budget_amount is None and row.budget_uses is None):
         return None
@@ -215,18 +237,19 @@ def charge_budget(conn: Connection, campaign_id: int, cost: int, now: datetime) 
     return _CHARGE.rowcount(conn, params) == 1
 
 
-def refund_budget(conn: Connection, campaign_id: int | None, cost: int) -> None:
-    """Give a released use's cost back to a campaign that keeps a budget."""
-    if campaign_id is None:
-        return
+def refund_budget(conn: Connection, campaign_id: int, uses: int, cost: int) -> None:
+    """Give released uses' cost back to a campaign that keeps a budget."""
+    _share_budget_lock(conn, campaign_id)
     conn.execute(
         update(campaigns)
         .where(
             campaigns.c.id == campaign_id,
             or_(campaigns.c.budget_amount.is_not(None), campaigns.c.budget_uses.is_not(None)),
-            campaigns.c.spent_uses > 0,
+            campaigns.c.spent_uses >= uses,
+            campaigns.c.spent_amount >= cost,
         )
-        .values(spent_amount=campaigns.c.spent_amount - cost, spent_uses=campaigns.c.spent_uses - 1)
+        .values(spent_amount=campaigns.c.spent_amount - cost,
+                spent_uses=campaigns.c.spent_uses - uses)
     )
 
 
@@ -254,7 +277,9 @@ def judge_order(
     if not verdict.valid or code is None:
         return Judged(within_order(verdict, basket, tier, terms))
     state = order_state(conn, order_external_id, terms.stacking)
-    if state.refuses(stacking=terms.stacking, combinable=code.combinable):
+    if state.refuses(stacking=terms.stacking, combinable=code.combinable) or state.changed(
+        basket
+    ):
         order = compute(basket, tier, state.earlier, terms)
         return Judged(Verdict(Reason.ORDER_HAS_CODE, code, order=order), state)
     verdict = within_order(verdict, basket, tier, terms, state.earlier)

@@ -26,14 +26,13 @@ from bot.db.dialect import BACKENDS, backend, conflict_insert
 from bot.db.hotpath import HotPath
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode, Redemption
 from bot.db.prepared import Prepared
-from bot.promo.checkout.order_discount import settled
+from bot.promo.checkout.order_discount import Terms, settled
 from bot.promo.checkout.order_rules import (
     Judged,
     charge_budget,
     claim_order,
     judge_order,
 )
-from bot.promo.checkout.terms import ShopTerms
 from bot.promo.checkout.validation import Reason, Verdict, customer_uses, judge, load_code
 from bot.promo.codes.guardrail import Stacking
 from bot.promo.codes.offers import Basket, Offer
@@ -133,106 +132,80 @@ def _existing(conn: Connection, code_id: int, order_external_id: str) -> Any | N
     return _EXISTING.first(conn, params)
 
 
-def _redeem_in(
-    conn: Connection,
-    raw_code: str,
-    customer_id: int,
-    order_external_id: str,
-    basket: Basket,
-    now: datetime,
-    shop: ShopTerms,
-    tier: Offer | None,
-) -> RedeemOutcome:
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One redeem as the checkout asked for it."""
+
+    raw_code: str
+    customer_id: int
+    order_id: str
+    basket: Basket
+    now: datetime
+    terms: Terms
+    tier: Offer | None
+
+
+def _redeem_in(conn: Connection, attempt: _Attempt) -> RedeemOutcome:
     """`redeem`'s transaction: judge the code and its order, take a use of it (and of the
     customer's share), hold the order and the campaign's budget, then record the
     redemption; `_Refused` rolls it all back."""
-    code = load_code(conn, raw_code)
+    code = load_code(conn, attempt.raw_code)
     if code is None:
         raise _Refused(Verdict(Reason.UNKNOWN))
-    previous = _existing(conn, code.id, order_external_id)
+    previous = _existing(conn, code.id, attempt.order_id)
     if previous is not None and previous.released_at is None:
-        return _replay(conn, code, previous, customer_id, basket)
-    terms = shop.terms(conn, now)
+        return _replay(conn, code, previous, attempt)
     shared = code.customer_id is None and code.per_customer_limit is not None
-    uses = customer_uses(conn, code.id, customer_id) if shared else 0
-    verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
-    judged = judge_order(
-        conn, verdict, basket=basket, tier=tier, terms=terms, order_external_id=order_external_id
-    )
+    uses = customer_uses(conn, code.id, attempt.customer_id) if shared else 0
+    verdict = judge(code, customer_id=attempt.customer_id, basket=attempt.basket,
+                    now=attempt.now, customer_uses=uses)
+    # Under additive stacking a combinable code may share the order, so what the order
+    # holds is read first; any other code holds it alone, and the claim's row count says
+    # whether the order was free.
+    alone = not (attempt.terms.stacking is Stacking.ADDITIVE and code.combinable)
+    judged = judge_order(conn, verdict, basket=attempt.basket, tier=attempt.tier,
+                         terms=attempt.terms, order_external_id=None if alone else attempt.order_id)
     if not judged.verdict.valid:
         # On PostgreSQL each read sees what committed before it: a concurrent redeem of
         # this order may have committed after `previous` was read, and counted as a use.
-        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id, basket):
+        if replay := _replay_if_redeemed(conn, code, attempt):
             return replay
         raise _Refused(judged.verdict)
-    if _TAKE_USE.rowcount(conn, {"b_id": code.id, "b_now": now}) != 1:
+    if _TAKE_USE.rowcount(conn, {"b_id": code.id, "b_now": attempt.now}) != 1:
         # Someone else took the last use between our read and write; on PostgreSQL that
         # may have been a concurrent redeem of this very order, now visible.
-        if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id, basket):
+        if replay := _replay_if_redeemed(conn, code, attempt):
             return replay
-        raise _Refused(_explain(conn, raw_code, customer_id, basket, now))
-    if shared and not _take_customer_use(conn, code.id, customer_id, code.per_customer_limit):
-        _refuse_taken(conn, code, order_external_id, customer_id, basket, Reason.ALREADY_USED)
-    # Under additive stacking a combinable code shares the order; any other holds it alone.
-    alone = not (terms.stacking is Stacking.ADDITIVE and code.combinable)
-    _hold(conn, code, judged, alone, customer_id, order_external_id, basket, now)
-    redemption_id = _record_redemption(
-        conn, code, previous, customer_id, order_external_id, basket, judged.verdict, now
-    )
+        raise _Refused(_explain(conn, attempt))
+    if shared and not _take_customer_use(conn, code.id, attempt.customer_id,
+                                         code.per_customer_limit):
+        _refuse_taken(conn, code, attempt, Reason.ALREADY_USED)
+    _hold(conn, code, judged, alone, attempt)
+    redemption_id = _record_redemption(conn, code, previous, attempt, judged.verdict)
     verdict = judged.verdict
     return RedeemOutcome(verdict, redemption_id, verdict.discount, verdict.free_shipping)
 
 
-def _hold(
-    conn: Connection,
-    code: Any,
-    judged: Judged,
-    alone: bool,
-    customer_id: int,
-    order_external_id: str,
-    basket: Basket,
-    now: datetime,
-) -> None:
+def _hold(conn: Connection, code: Any, judged: Judged, alone: bool, attempt: _Attempt) -> None:
     """The order-level writes: the order takes this code, the campaign pays for it."""
-    verdict = judged.verdict
-    if not claim_order(
-        conn,
-        order_external_id,
-        customer_id,
-        judged.state,
-        exclusive=alone,
-        cost=verdict.cost,
-        now=now,
-    ):
-        _refuse_taken(conn, code, order_external_id, customer_id, basket, Reason.ORDER_HAS_CODE)
-    if judged.budget is not None and not charge_budget(conn, code.campaign_id, verdict.cost, now):
+    cost = judged.verdict.cost
+    if not claim_order(conn, attempt.order_id, attempt.customer_id, judged.state,
+                       exclusive=alone, cost=cost, now=attempt.now):
+        _refuse_taken(conn, code, attempt, Reason.ORDER_HAS_CODE)
+    if judged.budget is not None and not charge_budget(conn, code.campaign_id, cost, attempt.now):
         raise _Refused(Verdict(Reason.BUDGET_SPENT, code))
 
 
-def _refuse_taken(
-    conn: Connection,
-    code: Any,
-    order_external_id: str,
-    customer_id: int,
-    basket: Basket,
-    reason: Reason,
-) -> NoReturn:
+def _refuse_taken(conn: Connection, code: Any, attempt: _Attempt, reason: Reason) -> NoReturn:
     """Refuse after a use was taken: the use must not stay. If the order already holds
     this code (a concurrent retry got there first), answer with that redemption."""
-    if replay := _replay_if_redeemed(conn, code, order_external_id, customer_id, basket):
+    if replay := _replay_if_redeemed(conn, code, attempt):
         raise _Refused(replay.verdict, replay)
     raise _Refused(Verdict(reason, code))
 
 
 def _record_redemption(
-    conn: Connection,
-    code: Any,
-    previous: Any | None,
-    customer_id: int,
-    order_external_id: str,
-    basket: Basket,
-    verdict: Verdict,
-    now: datetime,
+    conn: Connection, code: Any, previous: Any | None, attempt: _Attempt, verdict: Verdict
 ) -> int:
     """The redemption row of the use just taken: a new one, or the order's released row
     revived (the unique (code, order) key allows one row per order)."""
@@ -241,8 +214,8 @@ def _record_redemption(
         "tier_discount": verdict.tier_discount,
         "free_shipping": verdict.free_shipping,
         "cost": verdict.cost,
-        "order_total": basket.total,
-        "created_at": now,
+        "order_total": attempt.basket.total,
+        "created_at": attempt.now,
     }
     if previous is None:
         params = {f"b_{name}": value for name, value in amounts.items()}
@@ -251,8 +224,8 @@ def _record_redemption(
             {
                 **params,
                 "b_code_id": code.id,
-                "b_customer_id": customer_id,
-                "b_order_external_id": order_external_id,
+                "b_customer_id": attempt.customer_id,
+                "b_order_external_id": attempt.order_id,
             },
         )
     # The order had released this code and now uses it again: revive that row.
@@ -266,62 +239,53 @@ def _record_redemption(
     return previous.id
 
 
-def _replay_if_redeemed(
-    conn: Connection, code: Any, order_external_id: str, customer_id: int, basket: Basket
-) -> RedeemOutcome | None:
+def _replay_if_redeemed(conn: Connection, code: Any, attempt: _Attempt) -> RedeemOutcome | None:
     """The first answer, when this order already holds a live use of the code."""
-    previous = _existing(conn, code.id, order_external_id)
+    previous = _existing(conn, code.id, attempt.order_id)
     if previous is None or previous.released_at is not None:
         return None
-    return _replay(conn, code, previous, customer_id, basket)
+    return _replay(conn, code, previous, attempt)
 
 
 _LIVE_USES = Prepared(
-    select(
-        codes,
-        redemptions.c.discount.label("use_discount"),
-        redemptions.c.free_shipping.label("use_free_shipping"),
-    )
+    select(codes, redemptions.c.discount.label("use_discount"),
+           redemptions.c.free_shipping.label("use_free_shipping"))
     .join(redemptions, redemptions.c.code_id == codes.c.id)
-    .where(
-        redemptions.c.order_external_id == bindparam("order"), redemptions.c.released_at.is_(None)
-    )
+    .where(redemptions.c.order_external_id == bindparam("order"),
+           redemptions.c.released_at.is_(None))
     .order_by(redemptions.c.id)
 )
 
 
-def _replay(
-    conn: Connection, code: Any, previous: Any, customer_id: int, basket: Basket
-) -> RedeemOutcome:
+def _replay(conn: Connection, code: Any, previous: Any, attempt: _Attempt) -> RedeemOutcome:
     """The order's first answer again: what each of its live codes took, on this basket."""
-    if previous.customer_id != customer_id:
+    if previous.customer_id != attempt.customer_id:
         raise _Refused(Verdict(Reason.NOT_YOURS, code))
     uses = _LIVE_USES.all(conn, {"order": previous.order_external_id})
+    # The tier's free shipping was not the code's: under additive stacking it came with
+    # the tier whenever its cost fitted the ceiling.
+    tier = attempt.tier
+    terms = attempt.terms
+    tier_ships = (terms.stacking is Stacking.ADDITIVE and tier is not None
+                  and tier.free_shipping
+                  and terms.shipping_cost <= terms.ceiling(attempt.basket.total))
     order = settled(
-        basket,
-        previous.tier_discount,
+        attempt.basket, previous.tier_discount,
         [(Offer.of_code(use), use.use_discount, use.use_free_shipping) for use in uses],
-        # What this use's free shipping was counted at.
-        previous.cost - previous.discount,
+        terms.shipping_cost, tier_free_shipping=tier_ships,
     )
-    verdict = Verdict(
-        Reason.OK,
-        code,
-        discount=previous.discount,
-        free_shipping=previous.free_shipping,
-        order=order,
-    )
+    verdict = Verdict(Reason.OK, code, discount=previous.discount,
+                      free_shipping=previous.free_shipping, order=order)
     return RedeemOutcome(
         verdict, previous.id, previous.discount, previous.free_shipping, replayed=True
     )
 
 
-def _explain(
-    conn: Connection, raw_code: str, customer_id: int, basket: Basket, now: datetime
-) -> Verdict:
-    code = load_code(conn, raw_code)
-    uses = customer_uses(conn, code.id, customer_id) if code is not None else 0
-    verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
+def _explain(conn: Connection, attempt: _Attempt) -> Verdict:
+    code = load_code(conn, attempt.raw_code)
+    uses = customer_uses(conn, code.id, attempt.customer_id) if code is not None else 0
+    verdict = judge(code, customer_id=attempt.customer_id, basket=attempt.basket,
+                    now=attempt.now, customer_uses=uses)
     return verdict if not verdict.valid else Verdict(Reason.USED_UP, code)
 
 
@@ -333,20 +297,20 @@ async def redeem(
     order_external_id: str,
     basket: Basket,
     now: datetime,
-    shop: ShopTerms,
+    terms: Terms,
     tier: Offer | None = None,
 ) -> RedeemOutcome:
     """Take one use of the code for this order, in a transaction of its own, within the
-    order-level rules (`order_rules`); `tier` is the shopper's tier offer.
+    order-level rules (`order_rules`) under the shop's `terms`; `tier` is the shopper's
+    tier offer.
 
     Redeeming the same code for the same order again returns the first redemption.
     The hot path: the whole transaction is one `HotPath` job, not a session's statements.
     """
+    attempt = _Attempt(raw_code, customer_id, order_external_id, basket, now, terms, tier)
     for _attempt in range(3):
         try:
-            return await hot.write(
-                _redeem_in, raw_code, customer_id, order_external_id, basket, now, shop, tier
-            )
+            return await hot.write(_redeem_in, attempt)
         except _Refused as refused:
             return refused.outcome
         except IntegrityError:

@@ -43,11 +43,18 @@ class ShopTerms:
         self._terms: Terms | None = None
         self._measured_at: datetime | None = None
 
-    def terms(self, conn: Connection, now: datetime) -> Terms:
-        """The terms for an order now; may measure the average order on `conn`."""
+    def cached(self, now: datetime) -> Terms | None:
+        """The terms if nothing needs measuring: a redeem measures outside its write
+        transaction (`terms` in a read job), never while it holds the writers' lock."""
         fresh = self._measured_at is not None and now - self._measured_at < REFRESH
         if self._terms is not None and (fresh or self._guardrail.average_order_value > 0):
             return self._terms
+        return None
+
+    def terms(self, conn: Connection, now: datetime) -> Terms:
+        """The terms for an order now; may measure the average order on `conn`."""
+        if (terms := self.cached(now)) is not None:
+            return terms
         if self._guardrail.average_order_value > 0:
             average = self._guardrail.average_order_value
         else:
