@@ -168,7 +168,8 @@ def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
     arguments(parser)
 
 
-@command("campaign", "list campaigns, run one (or a kind) now, show delivery progress",
+@command("campaign", "list campaigns, run one (or a kind) now, show delivery progress "
+         "and results",
          arguments=_campaign_arguments)
 async def _campaign(args: argparse.Namespace, settings: Settings) -> int:
     from bot.commands.campaign import run

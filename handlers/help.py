@@ -11,6 +11,8 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.db.models import Customer
+from bot.promo.staff.managers import Staff
+from handlers.commands import shopper_commands, staff_help
 from handlers.filters import Magic
 from handlers.keyboards import (
     BTN_CODES,
@@ -20,24 +22,14 @@ from handlers.keyboards import (
     MenuButton,
     keyboard_for,
 )
+from handlers.managers.access import IsStaff
 from handlers.start import how_to_link
-
-
-def command_descriptions() -> list[tuple[str, str]]:
-    """Shopper commands for /help and for Telegram's command menu (set at start-up)."""
-    return [
-        ("codes", _("your active promo codes")),
-        ("tier", _("your loyalty level and progress")),
-        ("invite", _("your invitation link for friends")),
-        ("settings", _("language, promotional messages, time zone")),
-        ("lang", _("change the language")),
-        ("help", _("what I can do")),
-    ]
 
 
 def help_text() -> str:
     lines = [_("I keep your personal promo codes and your loyalty level."), ""]
-    lines += [f"/{name} — {text}" for name, text in command_descriptions()]
+    lines += [f"/{name} — {text}" for name, text in shopper_commands()]
+    lines.append("/myid — " + _("your Telegram id (the shop's staff are added by it)"))
     return "\n".join(lines)
 
 
@@ -47,6 +39,24 @@ async def show_help(message: Message, customer: Customer | None) -> None:
     if customer is None:
         text += "\n\n" + how_to_link()
     await message.answer(text, reply_markup=keyboard_for(customer))
+
+
+async def show_staff_help(message: Message, customer: Customer | None, staff: Staff) -> None:
+    """Staff read the shopper commands, then those of their role, each with an example."""
+    await message.answer(help_text() + "\n\n" + staff_help(staff.role),
+                         reply_markup=keyboard_for(customer))
+
+
+async def show_id(message: Message) -> None:
+    """`/myid`: anyone's Telegram id, which an owner puts in PROMOBOT_OWNER_IDS (their own)
+    or gives to `/managers add` (a colleague's)."""
+    user = message.from_user
+    assert user is not None  # a private chat's message has a sender
+    await message.answer("\n".join([
+        _("Your Telegram id: <code>{id}</code>").format(id=user.id),
+        _("The shop's owner puts it in PROMOBOT_OWNER_IDS to become the bot's owner, or "
+          "adds a colleague with /managers add {id} manager.").format(id=user.id),
+    ]))
 
 
 async def not_linked(message: Message, customer: Customer | None) -> None:
@@ -68,8 +78,11 @@ async def fallback(message: Message, customer: Customer | None) -> None:
 def create_router() -> Router:
     router = Router(name="help")
     router.message.filter(Magic(F.chat.type == "private"))
+    router.message.register(show_staff_help, Command("help"), IsStaff())
+    router.message.register(show_staff_help, MenuButton(BTN_HELP), IsStaff())
     router.message.register(show_help, Command("help"))
     router.message.register(show_help, MenuButton(BTN_HELP))
+    router.message.register(show_id, Command("myid"))
     router.message.register(not_linked, Command("codes", "tier", "invite"))
     router.message.register(not_linked, MenuButton(BTN_CODES, BTN_TIER, BTN_INVITE))
     router.message.register(fallback)

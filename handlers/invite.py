@@ -17,7 +17,7 @@ from handlers.keyboards import BTN_INVITE, MenuButton
 
 
 def referral_link(settings: Settings, code: str) -> str:
-    return f"https://t.me/{settings.telegram.username}?start={accounts.REFERRAL_PREFIX}{code}"
+    return f"https://t.me/{settings.telegram.link_username}?start={accounts.REFERRAL_PREFIX}{code}"
 
 
 async def show_invite(

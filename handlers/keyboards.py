@@ -18,11 +18,13 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
 )
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.support import LazyProxy
+
+from bot.i18n import zone_name
 
 BTN_CODES = __("🎟 My codes")
 BTN_TIER = __("⭐ My level")
@@ -137,12 +139,13 @@ def settings_keyboard(*, linked: bool, opt_in: bool) -> InlineKeyboardMarkup:
         else:
             builder.button(text=_("🔔 Turn on promotional messages"),
                            callback_data=SettingsAction(action="promo", value="on"))
+        locale = get_i18n().current_locale
         for zone in COMMON_ZONES:
-            builder.button(text=zone.split("/")[-1].replace("_", " "),
+            builder.button(text=zone_name(zone, locale),
                            callback_data=SettingsAction(action="tz", value=zone))
         builder.button(text=_("🌍 Other time zone…"),
                        callback_data=SettingsAction(action="tz_other"))
-        sizes += [1, 3, 3, 1]
+        sizes += [1, 2, 2, 2, 1]  # a city and its offset: two fit a row
     builder.adjust(*sizes)
     return builder.as_markup()
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Customer
+from bot.i18n import zone_name
 from bot.promo.customers import accounts
 from bot.promo.customers.accounts import Who
 from handlers.filters import Magic
@@ -46,7 +47,7 @@ def settings_text(customer: Customer | None, locale: str, settings: Settings) ->
     zone = customer.timezone or settings.shop.timezone
     lines += [
         _("Promotional messages: {state}").format(state=promo),
-        _("Time zone for reminders: {zone}").format(zone=html.quote(zone)),
+        _("Time zone for reminders: {zone}").format(zone=html.quote(zone_name(zone, locale))),
     ]
     return "\n".join(lines)
 
@@ -155,6 +156,7 @@ async def typed_zone(
     state: FSMContext,
     customer: Customer | None,
     clock: Clock,
+    i18n: I18n,
 ) -> None:
     """A typed IANA zone name: saved when Python knows it, asked again when not."""
     if customer is None:
@@ -170,7 +172,8 @@ async def typed_zone(
     await accounts.set_timezone(session, customer.id, zone, clock())
     await session.commit()
     await state.clear()
-    await message.answer(_("Time zone saved: {zone}").format(zone=html.quote(zone)))
+    await message.answer(_("Time zone saved: {zone}").format(
+        zone=html.quote(zone_name(zone, i18n.current_locale))))
 
 
 def create_router() -> Router:

@@ -8,6 +8,7 @@ while the `alembic` command line gets none and opens its own async engine here.
 from __future__ import annotations
 
 import asyncio
+import logging
 from logging.config import fileConfig
 from typing import Any
 
@@ -23,6 +24,22 @@ from bot.db.models import Base
 config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+# Alembic says which dialect it talks to every time it opens a context, that is at every
+# start of the SQLite default even when there is nothing to migrate; the upgrades it runs
+# ("Running upgrade ...") are what the operator needs to see.
+_CONTEXT_NOISE = frozenset({"Context impl %s.", "Will assume %s DDL."})
+
+
+def _not_context_noise(record: logging.LogRecord) -> bool:
+    return record.msg not in _CONTEXT_NOISE
+
+
+_migration_log = logging.getLogger("alembic.runtime.migration")
+# env.py runs once per command: add the filter once per process.
+if not any(getattr(f, "__name__", "") == _not_context_noise.__name__
+           for f in _migration_log.filters):
+    _migration_log.addFilter(_not_context_noise)
 
 target_metadata = Base.metadata
 

@@ -7,7 +7,7 @@ import math
 from aiohttp import web
 
 from bot.api.auth import auth_middleware
-from bot.api.context import CLOCK, DATABASE, SETTINGS, SHOP_TERMS
+from bot.api.context import CLOCK, DATABASE, LAUNCHER, SETTINGS, SHOP_TERMS
 from bot.api.errors import errors_middleware
 from bot.api.idempotency import idempotency_middleware
 from bot.api.openapi import OPENAPI, build_document, get_openapi
@@ -16,11 +16,16 @@ from bot.api.routes import PREFIX, ROUTES
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db.engine import Database
+from bot.promo.campaigns.launcher import Launcher
 from bot.promo.checkout.terms import ShopTerms
 
 
-def create_app(settings: Settings, db: Database, clock: Clock = utcnow) -> web.Application:
-    """Middlewares run outermost first: errors → auth → rate limit → idempotency."""
+def create_app(
+    settings: Settings, db: Database, clock: Clock = utcnow, *, launcher: Launcher | None = None
+) -> web.Application:
+    """Middlewares run outermost first: errors → auth → rate limit → idempotency. Campaigns
+    started here run on `launcher` (`promobot run` shares the bot's), else on one of the
+    app's own, whose runs end with the app."""
     app = web.Application(
         client_max_size=settings.api.max_body_bytes,
         middlewares=[errors_middleware, auth_middleware, ratelimit_middleware,
@@ -30,6 +35,10 @@ def create_app(settings: Settings, db: Database, clock: Clock = utcnow) -> web.A
     app[DATABASE] = db
     app[CLOCK] = clock
     app[SHOP_TERMS] = ShopTerms(settings.guardrail, settings.loyalty)
+    if launcher is None:
+        own = launcher = Launcher(db, settings, clock)
+        app.on_cleanup.append(lambda _app: own.close())
+    app[LAUNCHER] = launcher
     # Each of several workers counts on its own, so each gets its share of the limit.
     app[LIMITER] = FailureLimiter(
         math.ceil(settings.api.failed_validations_per_minute / settings.api.workers))

@@ -112,10 +112,21 @@ class CampaignIn(Body):
 
 
 class CampaignPatchIn(Body):
-    """Only the fields given change; `null` removes that budget."""
+    """Only the fields given change; `null` removes that budget. `action` changes the
+    campaign's state: `start` (a draft) and `resume` (a paused one) also run it now, in
+    the background, as the bot's buttons do; `pause` holds its queued messages, `stop`
+    cancels them and revokes their unused codes. An action its state does not allow is
+    409 `bad_transition`."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_BUDGET, {"budget_uses": None}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"action": "start"}, {"action": "pause"}, _BUDGET, {"budget_uses": None}]
+        }
+    )
 
+    action: Literal["start", "pause", "resume", "stop"] | None = Field(
+        None, description="start (draft), pause (active), resume (paused), stop (not stopped)"
+    )
     budget_amount: BudgetAmount | None = None
     budget_uses: BudgetUses | None = None
 
@@ -177,14 +188,29 @@ class CampaignOut(Out):
 
 
 class CampaignListOut(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"campaigns": CampaignOut.model_config["json_schema_extra"]["examples"]},  # type: ignore[index]
+    ]})
+
     campaigns: list[CampaignOut] = Field(description="newest first, at most 100")
 
 
 class GroupOut(Out):
-    customers: int
+    """One group's figures over the campaign's window: its own customers and codes only."""
+
+    customers: int = Field(description="the audience: customers assigned to the group")
     buyers: int = Field(description="ordered again after they were assigned")
-    repeat_purchase_rate: float | None = Field(description="percent")
-    revenue: int
+    repeat_purchase_rate: float | None = Field(description="percent: buyers / audience")
+    revenue: int = Field(description="their orders after assignment, net of returns")
+    audience: int = 0
+    delivered: int = Field(
+        0, description="customers the offer reached (Telegram, the shop's channel, or a use)"
+    )
+    redeemed: int = Field(0, description="customers who used a code of the campaign")
+    uses: int = 0
+    redemption_rate: float | None = Field(None, description="percent: redeemed / delivered")
+    discount_cost: int = Field(0, description="the uses' discount plus free shipping's cost")
+    margin: int = Field(0, description="revenue × the shop's margin rate − discount cost")
 
 
 class UpliftOut(Out):
@@ -195,14 +221,81 @@ class UpliftOut(Out):
     high: float
 
 
+class MoneyIntervalOut(Out):
+    """An amount in minor units with its 95 % interval."""
+
+    amount: int
+    low: int
+    high: int
+
+
+class VariantStatsOut(GroupOut):
+    name: str = Field(description="the variant's name; `offer`: the campaign's own offer")
+    variant_id: int | None
+    offer_percent: float | None = Field(
+        description="the offer's share of an order in percent, free shipping at its cost"
+    )
+    uplift: UpliftOut | None = Field(description="vs the holdout, percentage points")
+    incremental_margin: MoneyIntervalOut | None = Field(
+        description="margin beyond the holdout's for the variant's whole audience"
+    )
+    pays: bool = Field(description="the incremental margin's interval lies above zero")
+
+
+class ChannelStatsOut(Out):
+    channel: str = Field(description="telegram, email or site")
+    variant: str | None
+    codes: int
+    redeemed: int = Field(description="customers")
+    uses: int
+    revenue: int = Field(description="totals of the orders the codes were used on")
+    discount_cost: int
+
+
+_GROUP = {
+    "customers": 450, "audience": 450, "delivered": 431, "redeemed": 97, "uses": 99,
+    "redemption_rate": 22.51, "buyers": 121, "repeat_purchase_rate": 26.89,
+    "revenue": 59_300_000, "discount_cost": 2_910_000, "margin": 14_880_000,
+}
+_HOLDOUT = {
+    "customers": 100, "audience": 100, "delivered": 0, "redeemed": 0, "uses": 0,
+    "redemption_rate": None, "buyers": 15, "repeat_purchase_rate": 15.0,
+    "revenue": 6_800_000, "discount_cost": 0, "margin": 2_040_000,
+}
+_STATS_EXAMPLE = {
+    "campaign_id": 3, "since": "2026-03-01T09:00:00Z", "until": "2026-03-31T09:00:00Z",
+    "sent": 440, "delivered": 431, "redeemed": 97, "redemption_rate": 22.51,
+    "repeat_purchase_rate": 26.89, "revenue": 59_300_000, "discount_cost": 2_910_000,
+    "margin": 14_880_000, "uplift": {"difference": 11.89, "low": 3.9, "high": 19.88},
+    "treatment": _GROUP, "holdout": _HOLDOUT,
+    "variants": [{
+        **_GROUP, "name": "A", "variant_id": 7, "offer_percent": 5.0,
+        "uplift": {"difference": 11.89, "low": 3.9, "high": 19.88},
+        "incremental_margin": {"amount": 5_700_000, "low": 1_100_000, "high": 10_300_000},
+        "pays": True,
+    }],
+    "smallest_paying_variant": "A",
+    "channels": [{"channel": "telegram", "variant": "A", "codes": 431, "redeemed": 97,
+                  "uses": 99, "revenue": 39_600_000, "discount_cost": 2_910_000}],
+    "budget": {"amount": 5_000_000, "uses": 200, "spent_amount": 2_910_000, "spent_uses": 99,
+               "amount_left": 2_090_000, "uses_left": 101, "exhausted": False},
+}
+
+
 class CampaignStatsOut(Out):
+    """Since the campaign was created. The top-level figures are the treated customers (all
+    variants together), kept for clients of the first version; `variants` and `holdout`
+    carry the same figures per group."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_STATS_EXAMPLE]})
+
     campaign_id: int
     since: datetime
     until: datetime
-    sent: int
-    delivered: int
-    redeemed: int
-    redemption_rate: float | None = Field(description="percent of the codes delivered")
+    sent: int = Field(description="messages that left the outbox")
+    delivered: int = Field(description="messages Telegram accepted")
+    redeemed: int = Field(description="treated customers who used a code")
+    redemption_rate: float | None = Field(description="percent of the customers reached")
     repeat_purchase_rate: float | None = Field(description="percent")
     revenue: int
     discount_cost: int
@@ -210,4 +303,11 @@ class CampaignStatsOut(Out):
     uplift: UpliftOut | None
     treatment: GroupOut
     holdout: GroupOut
+    variants: list[VariantStatsOut] = Field(default_factory=list)
+    smallest_paying_variant: str | None = Field(
+        None, description="the smallest offer whose incremental margin is proven above zero"
+    )
+    channels: list[ChannelStatsOut] = Field(
+        default_factory=list, description="the campaign's codes by variant and channel"
+    )
     budget: CampaignBudgetOut

@@ -1,7 +1,8 @@
 """Campaigns for shops that automate: create, list, read, set the budget, read the results.
 
 A campaign made here is a draft, as one made by a manager's dialog is; it starts from the
-bot (`/campaign <id> start`). Its budget stops its codes at the checkout once spent.
+bot (`/campaign <id> start`) or here (`PATCH` with `{"action": "start"}`), and then runs at
+once. Its budget stops its codes at the checkout once spent.
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ from bot.api.campaign_schemas import (
     CampaignOut,
     CampaignPatchIn,
     CampaignStatsOut,
+    ChannelStatsOut,
     GroupOut,
+    MoneyIntervalOut,
     UpliftOut,
     VariantIn,
+    VariantStatsOut,
 )
-from bot.api.context import API_KEY_NAME, CLOCK, DATABASE, SETTINGS
+from bot.api.context import API_KEY_NAME, CLOCK, DATABASE, LAUNCHER, SETTINGS
 from bot.api.errors import ApiError
+from bot.config import Settings
+from bot.db import Database
 from bot.db.models import Campaign
 from bot.promo.campaigns import admin, analytics, budget
 from bot.promo.campaigns.admin import Draft
@@ -130,25 +136,27 @@ def draft_of(body: CampaignIn, currency: str) -> Draft:
     )
 
 
-async def post_campaign(request: web.Request) -> web.Response:
-    body = await parse(request, CampaignIn)
-    settings, now = request.app[SETTINGS], request.app[CLOCK]()
+async def create_campaign(
+    db: Database, body: CampaignIn, settings: Settings, *, now: datetime, actor: str
+) -> Campaign:
+    """A new draft campaign and its budget, committed: the API's and the CLI's create."""
     draft = draft_of(body, settings.shop.currency)
-    async with request.app[DATABASE].session() as session:
+    async with db.session() as session:
         campaign = await admin.create(
-            session, None, draft, guardrail=settings.guardrail, now=now, actor=actor_of(request)
+            session, None, draft, guardrail=settings.guardrail, now=now, actor=actor
         )
         if body.budget_amount is not None or body.budget_uses is not None:
-            await budget.set_budget(
-                session,
-                campaign.id,
-                amount=body.budget_amount,
-                uses=body.budget_uses,
-                actor=actor_of(request),
-                now=now,
-            )
+            await budget.set_budget(session, campaign.id, amount=body.budget_amount,
+                                    uses=body.budget_uses, actor=actor, now=now)
         await session.commit()
         campaign, _state = await budget.read(session, campaign.id)
+    return campaign
+
+
+async def post_campaign(request: web.Request) -> web.Response:
+    body = await parse(request, CampaignIn)
+    campaign = await create_campaign(request.app[DATABASE], body, request.app[SETTINGS],
+                                     now=request.app[CLOCK](), actor=actor_of(request))
     return reply(campaign_out(campaign), 201)
 
 
@@ -166,9 +174,13 @@ async def get_campaign(request: web.Request) -> web.Response:
 
 
 async def patch_campaign(request: web.Request) -> web.Response:
+    """The budget and the state in one transaction (a refused action changes nothing);
+    `start` and `resume` then run the campaign in the background, and the answer, with the
+    new status, does not wait for it."""
     campaign_id = campaign_id_of(request)
     body = await parse(request, CampaignPatchIn)
     given = body.model_fields_set
+    now = request.app[CLOCK]()
     async with request.app[DATABASE].session() as session:
         await campaign_or_404(session, campaign_id)
         if given & {"budget_amount", "budget_uses"}:
@@ -178,10 +190,16 @@ async def patch_campaign(request: web.Request) -> web.Response:
                 amount=body.budget_amount if "budget_amount" in given else KEEP,
                 uses=body.budget_uses if "budget_uses" in given else KEEP,
                 actor=actor_of(request),
-                now=request.app[CLOCK](),
+                now=now,
             )
-            await session.commit()
+        if body.action is not None:
+            await admin.change_status(
+                session, None, campaign_id, body.action, now=now, actor=actor_of(request)
+            )
+        await session.commit()
         campaign, _state = await budget.read(session, campaign_id)
+    if body.action in admin.RUN_ACTIONS:
+        request.app[LAUNCHER].launch(campaign_id)
     return reply(campaign_out(campaign))
 
 
@@ -189,17 +207,57 @@ def _percent(rate: float | None) -> float | None:
     return None if rate is None else round(rate * 100, 2)
 
 
-def _group(group: analytics.Group) -> GroupOut:
-    return GroupOut(
-        customers=group.customers,
-        buyers=group.buyers,
-        repeat_purchase_rate=_percent(group.rate),
-        revenue=group.revenue,
+def _figures(group: analytics.Figures) -> dict[str, object]:
+    return {
+        "customers": group.audience,
+        "audience": group.audience,
+        "delivered": group.delivered,
+        "redeemed": group.redeemed,
+        "uses": group.uses,
+        "redemption_rate": _percent(group.redemption_rate),
+        "buyers": group.buyers,
+        "repeat_purchase_rate": _percent(group.rate),
+        "revenue": group.revenue,
+        "discount_cost": group.discount_cost,
+        "margin": group.margin,
+    }
+
+
+def _uplift(lift: analytics.Uplift | None) -> UpliftOut | None:
+    if lift is None:
+        return None
+    return UpliftOut(
+        difference=round(lift.difference * 100, 2),
+        low=round(lift.low * 100, 2),
+        high=round(lift.high * 100, 2),
     )
 
 
+def _variant(variant: analytics.VariantResult) -> VariantStatsOut:
+    extra = variant.incremental
+    return VariantStatsOut(
+        **_figures(variant.figures),
+        name=variant_name(variant),
+        variant_id=variant.variant_id,
+        offer_percent=None if variant.offer_percent is None else float(variant.offer_percent),
+        uplift=_uplift(variant.uplift),
+        incremental_margin=None
+        if extra is None
+        else MoneyIntervalOut(
+            amount=round(extra.difference), low=round(extra.low), high=round(extra.high)
+        ),
+        pays=bool(extra and extra.proven),
+    )
+
+
+def variant_name(variant: analytics.VariantResult) -> str:
+    return variant.name or "offer"
+
+
 def stats_out(stats: analytics.Stats, state: BudgetState, campaign_id: int) -> CampaignStatsOut:
-    lift = stats.uplift
+    """The API's answer; `promobot campaign stats --json` prints the same."""
+    names = {v.variant_id: variant_name(v) for v in stats.variants}
+    paying = stats.paying
     return CampaignStatsOut(
         campaign_id=campaign_id,
         since=stats.since,
@@ -212,15 +270,23 @@ def stats_out(stats: analytics.Stats, state: BudgetState, campaign_id: int) -> C
         revenue=stats.revenue,
         discount_cost=stats.discount_cost,
         margin=stats.margin,
-        uplift=None
-        if lift is None
-        else UpliftOut(
-            difference=round(lift.difference * 100, 2),
-            low=round(lift.low * 100, 2),
-            high=round(lift.high * 100, 2),
-        ),
-        treatment=_group(stats.treatment),
-        holdout=_group(stats.holdout),
+        uplift=_uplift(stats.uplift),
+        treatment=GroupOut(**_figures(stats.treatment)),
+        holdout=GroupOut(**_figures(stats.holdout)),
+        variants=[_variant(v) for v in stats.variants],
+        smallest_paying_variant=None if paying is None else variant_name(paying),
+        channels=[
+            ChannelStatsOut(
+                channel=row.channel,
+                variant=names.get(row.variant_id),
+                codes=row.codes,
+                redeemed=row.redeemed,
+                uses=row.uses,
+                revenue=row.revenue,
+                discount_cost=row.discount_cost,
+            )
+            for row in stats.channels
+        ],
         budget=budget_out(state),
     )
 
@@ -231,11 +297,7 @@ async def get_campaign_stats(request: web.Request) -> web.Response:
     now: datetime = request.app[CLOCK]()
     async with request.app[DATABASE].read_session() as session:
         campaign, state = await campaign_or_404(session, campaign_id)
-        stats = await analytics.campaign_stats(
-            session,
-            campaign_id=campaign_id,
-            since=min(campaign.created_at, now),
-            until=now,
-            guardrail=request.app[SETTINGS].guardrail,
+        stats = await analytics.for_campaign(
+            session, campaign, now=now, guardrail=request.app[SETTINGS].guardrail
         )
     return reply(stats_out(stats, state, campaign_id))

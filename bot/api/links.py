@@ -23,6 +23,6 @@ async def post_link_token(request: web.Request) -> web.Response:
             now=request.app[CLOCK](),
         )
         await session.commit()
-    out = LinkTokenOut(token=token, url=link_url(settings.telegram.username, token),
+    out = LinkTokenOut(token=token, url=link_url(settings.telegram.link_username, token),
                        expires_at=expires_at)
     return reply(out, 201)

@@ -46,6 +46,10 @@ _ACCEPT_LANGUAGE = {
 }
 
 
+# An example of each path parameter, from the same story as `bot.api.examples`.
+_PATH_EXAMPLES = {"customer_id": "c-1024", "order_id": "o-5531", "campaign_id": "3"}
+
+
 def _json(model: type[BaseModel]) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}
 
@@ -72,6 +76,7 @@ def _operation(route: Route) -> dict[str, Any]:
             "in": "path",
             "required": True,
             "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+            "example": _PATH_EXAMPLES[name],
         }
         for name in re.findall(r"{(\w+)}", route.path)
     ]
@@ -115,7 +120,12 @@ def build_document() -> dict[str, Any]:
             "responses": {
                 "200": {
                     "description": "OpenAPI 3.1 document",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
+                    "content": {"application/json": {
+                        "schema": {"type": "object"},
+                        "example": {"openapi": "3.1.0", "info": {"title": "promobot shop API",
+                                                                  "version": "1"},
+                                    "paths": {"/api/v1/health": {"get": {}}}},
+                    }},
                 }
             },
         }

@@ -19,14 +19,15 @@ def items_of(items: list[ItemIn]) -> list[Item]:
 async def put_order(request: web.Request) -> web.Response:
     order_id = path_id(request, "order_id")
     body = await parse(request, OrderIn)
+    shop = request.app[SETTINGS].shop
     async with request.app[DATABASE].session() as session:
         result = await upsert_order(
             session, order_id, customer=body.customer_id, placed_at=body.placed_at,
-            status=body.status, total=body.total, currency=body.currency,
+            status=body.status, total=body.total, currency=body.currency or shop.currency,
             items=None if body.items is None else items_of(body.items),
             promo_code=body.promo_code, discount=body.discount,
             returned_amount=body.returned_amount, delivered_at=body.delivered_at,
-            now=request.app[CLOCK](), shop=request.app[SETTINGS].shop,
+            now=request.app[CLOCK](), shop=shop,
         )
         await session.commit()
     out = OrderOut(

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from bot.api import examples as ex
 from bot.db.models import OrderStatus
 
 Money = Annotated[int, Field(ge=0, le=10**15, description="minor units (kopecks)")]
@@ -44,15 +45,21 @@ class BasketIn(Body):
 
 
 class CustomerIn(Body):
+    model_config = ConfigDict(json_schema_extra=ex.CUSTOMER_IN)
+
     name: Annotated[str, Field(max_length=200)] | None = None
     phone: Annotated[str, Field(max_length=32)] | None = None
     email: Annotated[str, Field(max_length=254)] | None = None
     locale: Annotated[str, Field(max_length=16)] | None = None
     timezone: Annotated[str, Field(max_length=64)] | None = None
-    marketing_opt_in: bool | None = None
+    marketing_opt_in: bool | None = Field(
+        None, description="the customer agreed to promotional messages; a new customer "
+        "without it has not (false), an existing one keeps what they had")
 
 
 class CustomerOut(Out):
+    model_config = ConfigDict(json_schema_extra=ex.CUSTOMER_OUT)
+
     customer_id: str
     created: bool
     name: str | None
@@ -64,11 +71,14 @@ class CustomerOut(Out):
 
 
 class OrderIn(Body):
+    model_config = ConfigDict(json_schema_extra=ex.ORDER_IN)
+
     customer_id: ExternalId
     placed_at: AwareDatetime
     status: Literal[tuple(s.value for s in OrderStatus)]  # type: ignore[valid-type]
     total: Money
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = Field(
+        None, description="ISO 4217; omitted, the shop's own (PROMOBOT_CURRENCY)")
     items: Annotated[list[ItemIn], Field(max_length=MAX_ITEMS)] | None = None
     promo_code: CodeText | None = None
     discount: Money | None = None
@@ -77,6 +87,8 @@ class OrderIn(Body):
 
 
 class OrderOut(Out):
+    model_config = ConfigDict(json_schema_extra=ex.ORDER_OUT)
+
     order_id: str
     customer_id: str
     status: str
@@ -90,29 +102,23 @@ class OrderOut(Out):
 
 
 class LinkTokenIn(Body):
+    model_config = ConfigDict(json_schema_extra=ex.LINK_TOKEN_IN)
+
     customer_id: ExternalId
 
 
 class LinkTokenOut(Out):
+    model_config = ConfigDict(json_schema_extra=ex.LINK_TOKEN_OUT)
+
     token: str
     url: str
     expires_at: datetime
 
 
-_BASKET_EXAMPLE = {"total": 500000, "items": [
-    {"sku": "SNEAKER-42", "category": "Shoes", "price": 300000, "quantity": 1},
-    {"sku": "SOCKS-3", "category": "Sale", "price": 100000, "quantity": 2},
-]}
-_DISCOUNT_EXAMPLE = {
-    "discount": 30000, "free_shipping": False, "tier_discount": 0, "total_discount": 30000,
-    "lines": [{"sku": "SNEAKER-42", "discount": 30000}, {"sku": "SOCKS-3", "discount": 0}],
-}
-
-
 class ValidateIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"code": "BACK-7K3M-Q9", "customer_id": "c-1024", "order_id": "o-5531",
-         "order": _BASKET_EXAMPLE},
+         "order": ex.BASKET},
     ]})
 
     code: CodeText
@@ -142,7 +148,7 @@ class OrderDiscountOut(Out):
 class ValidateOut(OrderDiscountOut):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"valid": True, "reason": "ok", "message": "Код применён: скидка 300 ₽.",
-         **_DISCOUNT_EXAMPLE},
+         **ex.DISCOUNT},
         {"valid": False, "reason": "tier_better",
          "message": "Ваш уровень даёт больше: 12 % и бесплатная доставка. Код останется у вас.",
          "discount": 0, "free_shipping": True, "tier_discount": 60000, "total_discount": 60000,
@@ -158,7 +164,7 @@ class ValidateOut(OrderDiscountOut):
 class RedeemIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"code": "BACK-7K3M-Q9", "customer_id": "c-1024", "order_id": "o-5531",
-         "order": _BASKET_EXAMPLE},
+         "order": ex.BASKET},
     ]})
 
     code: CodeText
@@ -170,7 +176,7 @@ class RedeemIn(Body):
 class RedeemOut(OrderDiscountOut):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"redemption_id": 812, "message": "Код применён: скидка 300 ₽.", "replayed": False,
-         **_DISCOUNT_EXAMPLE},
+         **ex.DISCOUNT},
     ]})
 
     redemption_id: int
@@ -179,15 +185,21 @@ class RedeemOut(OrderDiscountOut):
 
 
 class ReleaseIn(Body):
+    model_config = ConfigDict(json_schema_extra=ex.RELEASE_IN)
+
     code: CodeText
     order_id: ExternalId
 
 
 class ReleaseOut(Out):
+    model_config = ConfigDict(json_schema_extra=ex.RELEASE_OUT)
+
     released: int = Field(description="uses given back now (0 if there was none to give back)")
 
 
 class IssueIn(Body):
+    model_config = ConfigDict(json_schema_extra=ex.ISSUE_IN)
+
     customer_id: ExternalId | None = Field(None, description="bind the code to this customer")
     channel: Literal["telegram", "email", "site"] = "site"
     discount_type: Literal["percent", "fixed", "free_shipping"]
@@ -209,6 +221,8 @@ class IssueIn(Body):
 
 
 class CodeOut(Out):
+    model_config = ConfigDict(json_schema_extra=ex.CODE_OUT)
+
     code: str
     customer_id: str | None = None
     channel: str
@@ -240,6 +254,8 @@ class ProgressOut(Out):
 
 
 class OffersOut(Out):
+    model_config = ConfigDict(json_schema_extra=ex.OFFERS_OUT)
+
     customer_id: str
     locale: str
     tier: TierOut
@@ -248,6 +264,8 @@ class OffersOut(Out):
 
 
 class ReviewIn(Body):
+    model_config = ConfigDict(json_schema_extra=ex.REVIEW_IN)
+
     order_id: ExternalId
     customer_id: ExternalId
     rating: Annotated[int, Field(ge=1, le=5)]
@@ -255,6 +273,8 @@ class ReviewIn(Body):
 
 
 class ReviewOut(Out):
+    model_config = ConfigDict(json_schema_extra=ex.REVIEW_OUT)
+
     review_id: int
     created: bool = Field(description="false when the order's review was already recorded")
     rating: int
@@ -262,18 +282,24 @@ class ReviewOut(Out):
 
 
 class CartIn(Body):
+    model_config = ConfigDict(json_schema_extra=ex.CART_IN)
+
     customer_id: ExternalId
     cart_id: ExternalId
     items: Annotated[list[ItemIn], Field(min_length=1, max_length=MAX_ITEMS)]
 
 
 class CartOut(Out):
+    model_config = ConfigDict(json_schema_extra=ex.CART_OUT)
+
     cart_id: str
     created: bool
     total: int
 
 
 class HealthOut(Out):
+    model_config = ConfigDict(json_schema_extra=ex.HEALTH_OUT)
+
     status: Literal["ok"]
 
 
@@ -284,4 +310,6 @@ class ErrorDetail(Out):
 
 
 class ErrorOut(Out):
+    model_config = ConfigDict(json_schema_extra=ex.ERROR_OUT)
+
     error: ErrorDetail

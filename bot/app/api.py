@@ -20,6 +20,7 @@ from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db import Database
 from bot.db.migrate import ensure_schema
+from bot.promo.campaigns.launcher import Launcher
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,13 @@ async def serve(
 
 async def listen(
     settings: Settings, db: Database, clock: Clock, stack: contextlib.AsyncExitStack, *,
-    reuse_port: bool = False,
+    reuse_port: bool = False, launcher: Launcher | None = None,
 ) -> None:
     """The shop API on `api_host:api_port`, on `db`, until `stack` closes (here, and in
-    `promobot run` when the API shares its process with the bot)."""
-    runner = await start_site(create_app(settings, db, clock), settings.api.host,
+    `promobot run` when the API shares its process, and its campaign `launcher`, with the
+    bot)."""
+    runner = await start_site(create_app(settings, db, clock, launcher=launcher),
+                              settings.api.host,
                               settings.api.port, access_log=settings.api.access_log,
                               reuse_port=reuse_port)
     stack.push_async_callback(runner.cleanup)
@@ -59,12 +62,16 @@ async def run(settings: Settings) -> int:
     """The `promobot api` subcommand: 0 on a clean stop, 2 when the schema is not current,
     1 when a worker fails or the port is taken."""
 
+    # The bot's modules stay out of the worker processes, which import this one.
+    from bot.app.telegram import ask_username
+
     async def main(stop: asyncio.Event) -> int:
-        if settings.api.workers == 1:
-            await serve(settings, stop)
+        named = await ask_username(settings)
+        if named.api.workers == 1:
+            await serve(named, stop)
             return 0
-        await ensure_schema(settings.db.url)  # once, before the workers start
-        workers = ApiWorkers(settings, serve)
+        await ensure_schema(named.db.url)  # once, before the workers start
+        workers = ApiWorkers(named, serve)
         await workers.start()
         return await workers.serve_until(stop)
 

@@ -16,25 +16,26 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 
 from bot.app.api import listen
 from bot.app.api import serve as serve_api
 from bot.app.process import calm_garbage_collector
-from bot.app.startup import Exit, open_database, run_command
+from bot.app.startup import Exit, host_of, open_database, run_command, unreachable
 from bot.app.telegram import (
+    adopt_username,
     check_identity,
     create_bot,
     create_dispatcher,
-    create_i18n,
     receive_updates,
-    set_commands,
+    set_menus,
     webhook_secret,
 )
 from bot.app.workers import ApiWorkers, WorkerFailed
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db import Database
+from bot.promo.campaigns.launcher import Launcher
 from scheduler import SchedulerService
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class Runtime:
     clock: Clock
     bot: Bot
     dispatcher: Dispatcher
+    # Runs the campaigns that managers and the shop API start (both share this one).
+    launcher: Launcher
     services: list[Service] = field(default_factory=list)
 
 
@@ -67,11 +70,14 @@ def _scheduler(runtime: Runtime) -> Service:
 
 def _sender(runtime: Runtime) -> Service:
     from bot.delivery.sender import Sender
-    from bot.texts.notices import render_message
+    from bot.texts.shop_messages import ShopMessages
 
-    return Sender(
-        runtime.db, runtime.bot, runtime.settings, render=render_message, clock=runtime.clock
-    )
+    shop = ShopMessages.of(runtime.settings.shop)
+    sender = Sender(runtime.db, runtime.bot, runtime.settings, render=shop.render,
+                    buttons=shop.buttons, clock=runtime.clock)
+    # A started campaign's messages go out now rather than at the next poll.
+    runtime.launcher.after_run.append(lambda _result: sender.wake())
+    return sender
 
 
 # Started in this order after the bot and the API, stopped in reverse before them.
@@ -85,11 +91,14 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
     async with contextlib.AsyncExitStack() as stack:
         db = await open_database(settings, stack)
         stack.push_async_callback(bot.session.close)
-        dp = create_dispatcher(settings, db, clock)
-        runtime = Runtime(settings, db, clock, bot, dp)
         try:
             me = await check_identity(bot, settings)
-            await set_commands(bot, create_i18n())
+            settings = adopt_username(settings, me)
+            launcher = Launcher(db, settings, clock)
+            stack.push_async_callback(launcher.close)
+            dp = create_dispatcher(settings, db, clock, launcher=launcher)
+            runtime = Runtime(settings, db, clock, bot, dp, launcher)
+            await set_menus(bot, db, settings)
             api_workers = await _start_api(runtime, stack)
             polling = await receive_updates(settings, bot, dp, me, stack)
             for factory in SERVICES:
@@ -108,7 +117,7 @@ async def _start_api(runtime: Runtime, stack: contextlib.AsyncExitStack) -> ApiW
     in worker processes: those are returned, to be watched."""
     settings = runtime.settings
     if settings.api.workers == 1:
-        await listen(settings, runtime.db, runtime.clock, stack)
+        await listen(settings, runtime.db, runtime.clock, stack, launcher=runtime.launcher)
         log.info("shop API on http://%s:%s", settings.api.host, settings.api.port)
         return None
     api_workers = ApiWorkers(settings, serve_api)
@@ -153,4 +162,7 @@ _EXITS: tuple[Exit, ...] = ((TelegramAPIError, 1, "Telegram refused at start-up:
 
 async def run(settings: Settings) -> int:
     """`promobot run`: serve until SIGINT/SIGTERM; configuration errors exit with 2."""
-    return await run_command(lambda stop: serve(settings, stop), exits=_EXITS)
+    # Before `_EXITS`: a network failure is a TelegramAPIError too, but no refusal.
+    offline: Exit = (TelegramNetworkError, 1, lambda error: unreachable(
+        "Telegram", host_of(settings.telegram.api_url), error))
+    return await run_command(lambda stop: serve(settings, stop), exits=(offline, *_EXITS))

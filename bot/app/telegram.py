@@ -17,7 +17,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods import Response
@@ -33,8 +33,9 @@ from bot.config import Settings
 from bot.db import Database
 from bot.delivery.sender.transport import JsonSession
 from bot.i18n import DOMAIN, LOCALES, LOCALES_DIR
+from bot.promo.campaigns.launcher import LAUNCHER, Launcher
 from handlers import get_routers
-from handlers.help import command_descriptions
+from handlers.commands import set_staff_menus, shopper_commands
 from handlers.middlewares import (
     AccountCache,
     AccountMiddleware,
@@ -122,8 +123,11 @@ def create_dispatcher(
     *,
     throttle_rate: float = 2.0,
     throttle_burst: int = 8,
+    launcher: Launcher | None = None,
 ) -> Dispatcher:
-    """The Dispatcher with every router and middleware; dependencies as workflow data."""
+    """The Dispatcher with every router and middleware; dependencies as workflow data.
+    Campaigns the managers start run on `launcher` (`promobot run` shares it with the
+    shop API), else on one of the dispatcher's own; either way its shutdown ends them."""
     link_secret = ("link:" + (settings.telegram.token.get_secret_value()
                               if settings.telegram.token else "")).encode()
     dp = Dispatcher(
@@ -133,6 +137,8 @@ def create_dispatcher(
         clock=clock,
         link_secret=link_secret,
     )
+    dp[LAUNCHER] = launcher = launcher or Launcher(db, settings, clock)
+    dp.shutdown.register(launcher.close)
     i18n = create_i18n()
     dp.update.outer_middleware(DedupeMiddleware())
     dp.update.outer_middleware(ThrottlingMiddleware(rate=throttle_rate, burst=throttle_burst))
@@ -171,8 +177,15 @@ async def set_commands(bot: Bot, i18n: I18n) -> None:
     for locale in (*LOCALES, None):
         with i18n.context(), i18n.use_locale(locale or i18n.default_locale):
             commands = [BotCommand(command=name, description=text)
-                        for name, text in command_descriptions()]
+                        for name, text in shopper_commands()]
         await bot.set_my_commands(commands, scope=scope, language_code=locale)
+
+
+async def set_menus(bot: Bot, db: Database, settings: Settings) -> None:
+    """The shoppers' command menu, then each staff member's own."""
+    i18n = create_i18n()
+    await set_commands(bot, i18n)
+    await set_staff_menus(bot, db, settings, i18n)
 
 
 async def check_identity(bot: Bot, settings: Settings) -> User:
@@ -182,10 +195,40 @@ async def check_identity(bot: Bot, settings: Settings) -> User:
         me = await bot.get_me()
     except TelegramUnauthorizedError:
         raise StartupError("Telegram rejected PROMOBOT_BOT_TOKEN (401): check it") from None
-    if me.username and me.username != settings.telegram.username:
+    named = settings.telegram.username
+    if named and me.username and me.username.lower() != named.lower():
         log.warning("bot is @%s but PROMOBOT_BOT_USERNAME says %s: links use the latter",
-                    me.username, settings.telegram.username)
+                    me.username, named)
     return me
+
+
+def adopt_username(settings: Settings, me: User) -> Settings:
+    """Links name the bot Telegram says it is, unless PROMOBOT_BOT_USERNAME overrides."""
+    if settings.telegram.username or not me.username:
+        return settings
+    return settings.replace(bot_username=me.username)
+
+
+async def ask_username(settings: Settings) -> Settings:
+    """For the shop API alone (`promobot api`): the bot's name for its t.me links, asked
+    of Telegram when PROMOBOT_BOT_USERNAME is unset. Best effort: the API serves without
+    Telegram, and says what its links will be missing."""
+    if settings.telegram.username or settings.telegram.token is None:
+        return settings
+    try:
+        bot = create_bot(settings)
+    except StartupError:
+        return settings
+    try:
+        async with asyncio.timeout(10):
+            return adopt_username(settings, await bot.get_me())
+    except (TelegramAPIError, TimeoutError) as error:
+        log.warning("cannot ask Telegram for the bot's username (%s): link-token URLs "
+                    "name @%s; set PROMOBOT_BOT_USERNAME", error,
+                    settings.telegram.link_username)
+        return settings
+    finally:
+        await bot.session.close()
 
 
 async def receive_updates(

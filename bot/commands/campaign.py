@@ -1,4 +1,4 @@
-"""`promobot campaign list | run <id or kind> | status [id]`.
+"""`promobot campaign list | create FILE | run <id or kind> | status [id] | stats <id> [--json]`.
 
 `run` does now what the schedule would do (select, assign, issue, queue); the running
 sender delivers. `status` prints what managers see in the live progress message, and
@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Callable
 
 from bot.clock import Clock, utcnow
+from bot.commands import campaign_create, campaign_stats
 from bot.config import Settings
 from bot.db import Database
 from bot.i18n import format_span
@@ -31,6 +32,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     )
     status = actions.add_parser("status", help="delivery progress (active campaigns, or one)")
     status.add_argument("id", nargs="?", type=int, help="campaign id")
+    campaign_stats.arguments(actions)
+    campaign_create.arguments(actions)
 
 
 async def list_campaigns(ctx: Context, out: Callable[[str], None]) -> int:
@@ -98,6 +101,10 @@ async def run(
             return await list_campaigns(ctx, out)
         if args.action == "run":
             return await run_target(ctx, args.target, out)
+        if args.action == "create":
+            return await campaign_create.create(ctx, args.file, out)
+        if args.action == "stats":
+            return await campaign_stats.show_stats(ctx, args.id, args.json, out)
         return await show_status(ctx, args.id, out)
     finally:
         if own:

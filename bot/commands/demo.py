@@ -28,6 +28,7 @@ from sqlalchemy import desc, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, utcnow
+from bot.commands import demo_next
 from bot.commands.demo_plan import (
     PREFIX,
     PROFILES,
@@ -288,7 +289,8 @@ async def _write_redemptions(
 
 
 async def run(settings: Settings, *, customers: int, seed: int, force: bool) -> int:
-    """The CLI: refuse real data unless forced, do nothing when seeded already."""
+    """The CLI: refuse real data unless forced, do nothing when seeded already; either
+    way end with what to try next."""
     from bot.commands import open_database, safe_url
 
     if customers < 1:
@@ -302,24 +304,30 @@ async def run(settings: Settings, *, customers: int, seed: int, force: bool) -> 
         async with db.read_session() as session:
             existing, others = await demo_customers(session), await other_customers(session)
         if existing:
-            print(f"{where}: already seeded ({existing} demo customers), nothing to do")
-            return 0
-        if others and not force:
+            print(f"{where}: already seeded ({existing} demo customers), not seeded again")
+        elif others and not force:
             print(
                 f"promobot: {where} already has {others} real customers; a demo shop would "
                 "mix with them. Use a fresh database, or --force.",
                 file=sys.stderr,
             )
             return 1
-        started = time.monotonic()
-        summary = await seed_shop(db, settings, customers=customers, seed=seed)
+        else:
+            started = time.monotonic()
+            summary = await seed_shop(db, settings, customers=customers, seed=seed)
+            print(_seeded(where, summary, time.monotonic() - started))
+        steps = await demo_next.prepare(db, settings, prefix=PREFIX)
     finally:
         await db.dispose()
+    print("\n".join(demo_next.render(steps, settings)))
+    return 0
+
+
+def _seeded(where: str, summary: DemoSummary, seconds: float) -> str:
     kinds = ", ".join(f"{name} {summary.kinds.get(name, 0)}" for name in PROFILES)
     statuses = ", ".join(f"{name} {count}" for name, count in sorted(summary.statuses.items()))
-    print(
+    return (
         f"{where}: seeded {summary.customers} customers ({kinds}), {summary.orders} orders "
         f"({statuses}), {summary.items} order lines, {summary.codes} promo codes, "
-        f"{summary.redemptions} redemptions in {time.monotonic() - started:.1f} s"
+        f"{summary.redemptions} redemptions in {seconds:.1f} s"
     )
-    return 0

@@ -43,6 +43,11 @@ def report(summary: ImportSummary, *, shown: int = SHOWN_ERRORS) -> str:
         f"orders: {summary.orders_created} created, {summary.orders_updated} updated, "
         f"{summary.orders_unchanged} unchanged, {summary.orders_skipped} skipped",
     ]
+    if summary.local_times:
+        lines.append(
+            f"{summary.local_times} row(s) gave times without a UTC offset: read as the "
+            f"shop's local time, {summary.zone} (PROMOBOT_TIMEZONE)"
+        )
     if summary.errors:
         lines.append(f"{len(summary.errors)} error(s); orders with an error were not imported:")
         lines.extend(f"  {error}" for error in summary.errors[:shown])
@@ -56,7 +61,7 @@ async def run(path: str, settings: Settings) -> int:
     from bot.commands import open_database
 
     try:
-        parsed = read_file(path)
+        parsed = read_file(path, settings.shop.zone)
     except ImportFileError as error:
         print(f"promobot: {path}: {error}", file=sys.stderr)
         return 1

@@ -72,8 +72,9 @@ class TelegramSettings(Group):
     token: SecretStr | None = Field(None, alias="bot_token")
     # The Bot API server (a local Bot API server, or the tests' fake one).
     api_url: str = Field("https://api.telegram.org", alias="telegram_api_url")
-    # Public bot username, used in links (`https://t.me/<bot>?start=...`).
-    username: str = Field("promobot", alias="bot_username")
+    # Public bot username, used in links (`https://t.me/<bot>?start=...`). Unset, it is
+    # Telegram's answer to getMe at start-up (`bot.app.telegram.adopt_username`).
+    username: str | None = Field(None, alias="bot_username")
     # Owners whatever the staff table says (`/managers remove` cannot lock them out).
     owner_ids: Ids = Field((), alias="owner_ids")
     webhook_url: str | None = Field(None, alias="webhook_url")
@@ -81,6 +82,12 @@ class TelegramSettings(Group):
     webhook_path: str = Field("/telegram/webhook", alias="webhook_path")
     # The webhook listens on its own port (on `api.host`): the shop API's auth must not see it.
     webhook_port: int = Field(8081, alias="webhook_port", ge=1, le=65535)
+
+    @property
+    def link_username(self) -> str:
+        """The bot's name in t.me links; `promobot` only where Telegram could not be
+        asked (a `promobot api` started without reaching it)."""
+        return self.username or "promobot"
 
 
 class DatabaseSettings(Group):
@@ -125,6 +132,10 @@ class ApiSettings(Group):
 
 class ShopSettings(Group):
     default_locale: Literal["ru", "en"] = Field("ru", alias="default_locale")
+    # How shoppers know the shop: the name signs campaign messages ("{shop}" in their
+    # texts), the URL is their button to the shop (no button when unset).
+    name: str = Field("", alias="shop_name", max_length=64)
+    url: str | None = Field(None, alias="shop_url", pattern=r"^https?://\S+$")
     # The shop's zone: times of day (the comeback run, quiet hours), calendar months.
     zone: ZoneInfo = Field("Europe/Moscow", alias="timezone", validate_default=True)
     currency: str = Field("RUB", alias="currency", min_length=3, max_length=3)
@@ -134,6 +145,11 @@ class ShopSettings(Group):
     code_length: int = Field(10, alias="code_length", ge=6, le=28)
     # Days after delivery before an order's rewards are final (returns still possible).
     return_window_days: int = Field(14, alias="return_window_days", ge=0)
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _url(cls, value: object) -> object:
+        return value.strip() or None if isinstance(value, str) else value
 
     @field_validator("zone", mode="before")
     @classmethod

@@ -1,6 +1,8 @@
 """A campaign's preview as a manager reads it (`/preview <id>`): who it would reach,
 per segment or per rung of a comeback ladder, split by variant, what it may cost against
-the margin guardrail, and how long sending takes.
+the margin guardrail, and how long sending takes. Before a campaign exists,
+`draft_samples` shows the `/campaign new` draft's messages, every variant in both
+languages.
 
 Telegram HTML in the reader's language; names a manager typed are escaped with aiogram's
 `html.quote`.
@@ -8,11 +10,17 @@ Telegram HTML in the reader's language; names a manager typed are escaped with a
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from aiogram import html
 
+from bot.delivery.outbox import Reason
 from bot.i18n import format_money, format_span, gettext
-from bot.promo.campaigns.admin import ArmPreview, Preview
+from bot.promo.campaigns.admin import ArmPreview, Draft, Preview
 from bot.promo.codes.offers import Offer
+from bot.texts.notices import preview
+from bot.texts.segments import segment_name
 from bot.texts.wording import conditions, reward_text
 
 
@@ -24,8 +32,9 @@ def offer_line(offer: Offer, locale: str) -> str:
 
 def _audience(seen: Preview, locale: str) -> list[str]:
     if seen.segment:
+        segment = html.quote(segment_name(seen.segment, locale))
         return [gettext("Segment {segment}: {size} customers, {reachable} reachable in "
-                        "Telegram", locale).format(segment=html.quote(seen.segment),
+                        "Telegram", locale).format(segment=segment,
                                                    size=seen.segment_size,
                                                    reachable=seen.reachable)]
     if not seen.steps:
@@ -76,3 +85,42 @@ def render_preview(seen: Preview, *, locale: str, currency: str, rate: float) ->
     lines.append(gettext("Time to send at {rate}/s: {time}", locale).format(
         rate=f"{rate:g}", time=format_span(seen.send_time, locale)))
     return "\n".join(lines)
+
+
+# The notice each kind's messages are worded by, and a payload that fills it in.
+_KIND_REASONS = {"broadcast": Reason.CAMPAIGN, "comeback": Reason.COMEBACK,
+                 "review": Reason.REVIEW_REWARD, "cart": Reason.CART}
+_LANGUAGES = (("ru", "🇷🇺"), ("en", "🇬🇧"))
+
+
+def _draft_arms(draft: Draft) -> list[tuple[str, Offer | None]]:
+    """(variant name, offer) of each variant, or ("", the campaign's own offer)."""
+    if not draft.variants:
+        own = Offer.from_json(draft.offer) if draft.offer.get("discount_type") else None
+        return [("", own)]
+    arms = []
+    for variant in draft.variants:
+        data = {**draft.offer, **variant.get("offer", {})}
+        arms.append((str(variant["name"]),
+                     Offer.from_json(data) if data.get("discount_type") else None))
+    return arms
+
+
+def draft_samples(draft: Draft, *, locale: str, tz: ZoneInfo, now: datetime, shop: str
+                  ) -> list[str]:
+    """The message of every variant in both languages, as its readers will get it (a
+    sample name, code and deadline in place of theirs), one message each; headed in the
+    manager's `locale`."""
+    reason = _KIND_REASONS.get(draft.kind, Reason.CAMPAIGN)
+    out = []
+    for name, offer in _draft_arms(draft):
+        expires = now + timedelta(days=offer.valid_days or 30) if offer is not None else None
+        for language, flag in _LANGUAGES:
+            payload = {"message": {"ru": draft.message_ru, "en": draft.message_en},
+                       "name": gettext("Anna", language), "shop": shop, "order": "1042"}
+            head = flag if not name else "{flag} {variant}".format(
+                flag=flag, variant=gettext("Variant {name}", locale).format(
+                    name=html.quote(name)))
+            text = preview(reason, payload, offer, locale=language, tz=tz, expires_at=expires)
+            out.append(f"{head}\n{text}")
+    return out

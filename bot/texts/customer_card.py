@@ -12,29 +12,50 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram import html
+from babel.numbers import format_decimal
 
-from bot.i18n import format_money, format_when, gettext
+from bot.i18n import N_, format_days, format_money, format_percent, format_when, gettext
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.card import CapState, Card, code_state
+from bot.texts.segments import segment_name
 from bot.texts.wording import reward_text
 
 
 def state_name(state: str, locale: str) -> str:
     """A code's state (`customer_card.code_state`) in words; an unknown one as it is."""
-    names = {"active": gettext("active", locale), "used": gettext("used", locale),
+    names = {"active": gettext("active (a code)", locale), "used": gettext("used", locale),
              "expired": gettext("expired", locale), "revoked": gettext("revoked", locale),
              "waiting": gettext("not delivered yet", locale)}
     return names.get(state, state)
 
 
+_REASONS = {
+    "comeback": N_("comeback offer"), "campaign": N_("campaign"),
+    "review_ask": N_("review request"), "review_reward": N_("review reward"),
+    "cart": N_("abandoned cart"), "referral_reward": N_("referral reward"),
+    "expiry_reminder": N_("expiry reminder"), "tier_up": N_("new level"),
+    "tier_nudge": N_("almost the next level"), "manual": N_("code from the team"),
+}
+_STATUSES = {
+    "pending": N_("waiting"), "sending": N_("sending"), "sent": N_("delivered"),
+    "failed": N_("not delivered"), "capped": N_("held back by the frequency caps"),
+    "unreachable": N_("blocked the bot"), "cancelled": N_("cancelled"),
+}
+
+
+def _named(names: dict[str, str], key: str, locale: str) -> str:
+    return gettext(names[key], locale) if key in names else html.quote(key)
+
+
 def window_text(window: timedelta, locale: str) -> str:
-    """A cap's window: `7 d` when whole days, else hours (`36 h`, `1.5 h`).
+    """A cap's window: `7 дней` when whole days, else hours (`36 ч`, `1,5 ч`).
 
     Not `bot.i18n.format_span`: that one says how long a send takes (`24 h 0 min`),
     while a cap reads per day or per week."""
     if window.days and not window.seconds:
-        return gettext("{days} d", locale).format(days=window.days)
-    return gettext("{hours} h", locale).format(hours=round(window.total_seconds() / 3600, 1))
+        return format_days(window.days, locale)
+    hours = format_decimal(round(window.total_seconds() / 3600, 1), locale=locale)
+    return gettext("{hours} h", locale).format(hours=hours)
 
 
 def _who(seen: Card, locale: str, tz: ZoneInfo, currency: str) -> list[str]:
@@ -51,13 +72,14 @@ def _who(seen: Card, locale: str, tz: ZoneInfo, currency: str) -> list[str]:
         gettext("👤 {name} (shop id {id})", locale).format(
             name=html.quote(customer.name or "—"), id=html.quote(customer.external_id)),
         gettext("Telegram: {telegram}", locale).format(telegram=telegram),
-        gettext("Level: {level} ({percent}%), net spend {spend}", locale).format(
-            level=tier.current.index if tier.current else 0, percent=tier.percent,
+        gettext("Level: {level} ({percent}), net spend {spend}", locale).format(
+            level=tier.current.index if tier.current else 0,
+            percent=format_percent(tier.percent, locale),
             spend=format_money(customer.net_spend, currency, locale)),
         gettext("Orders: {count}, last: {last}", locale).format(
             count=customer.orders_count, last=last),
         gettext("Segments: {segments}", locale).format(
-            segments=", ".join(seen.segments) or "—"),
+            segments=", ".join(segment_name(name, locale) for name in seen.segments) or "—"),
         gettext("Promotional messages: {state}", locale).format(state=opted_in),
     ]
 
@@ -76,7 +98,8 @@ def _messages(seen: Card, locale: str, tz: ZoneInfo) -> list[str]:
              else gettext("Recent messages: none", locale)]
     for sent in seen.messages:
         when = format_when(sent.sent_at or sent.due_at, locale, tz)
-        lines.append(f"• {when} {html.quote(sent.reason)}: {html.quote(sent.status)}")
+        lines.append(f"• {when} {_named(_REASONS, sent.reason, locale)}: "
+                     f"{_named(_STATUSES, sent.status, locale)}")
     return lines
 
 

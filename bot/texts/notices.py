@@ -4,22 +4,26 @@ Each outbox row carries a reason and a small payload; `render_notice` turns them
 Telegram HTML in the reader's language. The code itself is always worded by
 `bot.texts.wording.describe` (the one wording of a code) and shown as `<code>` so that a
 tap copies it. Anything that came from people (category names, order numbers, a
-manager's campaign text) is escaped. `render_message` is the sender's renderer (the
+manager's campaign text) is escaped. A campaign's own text goes only to readers of its
+language, its `PLACEHOLDERS` filled in; other readers get the standard text in theirs.
+`render_message` is the sender's renderer (the
 composition root hands it to `Sender`): every row gets a text, a plain one for a reason
 with no wording of its own.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.db.models import Delivery, PromoCode
 from bot.delivery.outbox import Reason
-from bot.i18n import format_money, gettext, ngettext
+from bot.i18n import format_money, format_percent, format_when, gettext, ngettext
 from bot.promo.codes.offers import Offer
-from bot.texts.wording import describe, sample_code
+from bot.texts.wording import deadline, describe, sample_code
 
 
 def code_block(code: PromoCode, locale: str, tz: ZoneInfo) -> str:
@@ -42,11 +46,41 @@ def _comeback(payload: dict[str, Any], locale: str) -> str:
     )
 
 
+# What a manager's campaign text may say in braces, filled in for each reader.
+PLACEHOLDERS = ("name", "code", "deadline", "shop")
+_BRACES = re.compile(r"\{([^{}]*)\}")
+
+
+def unknown_placeholders(text: str) -> list[str]:
+    """The `{...}` of a manager's text that are not `PLACEHOLDERS`, in order, once each."""
+    found = [name for name in _BRACES.findall(text) if name not in PLACEHOLDERS]
+    return list(dict.fromkeys(found))
+
+
+def _placeholders(payload: dict[str, Any], code: PromoCode | None, locale: str,
+                  tz: ZoneInfo) -> dict[str, str]:
+    """Each placeholder's value for this reader, as HTML; a code's deadline is the one it
+    shows below the text (counted from delivery: see the sender's `prepare`)."""
+    when = ""
+    if code is not None:
+        when = (format_when(code.expires_at, locale, tz) if code.expires_at is not None
+                else deadline(code, locale, tz))
+    return {
+        "name": escape(str(payload.get("name") or gettext("friend", locale))),
+        "code": f"<code>{escape(code.code)}</code>" if code is not None else "",
+        "deadline": escape(when),
+        "shop": escape(str(payload.get("shop") or gettext("our shop", locale))),
+    }
+
+
+def _own_text(text: str, payload: dict[str, Any], code: PromoCode | None, locale: str,
+              tz: ZoneInfo) -> str:
+    """A campaign's own text (a manager's), escaped, with its placeholders filled."""
+    values = _placeholders(payload, code, locale, tz)
+    return _BRACES.sub(lambda found: values.get(found[1], found[0]), escape(text))
+
+
 def _campaign(payload: dict[str, Any], locale: str) -> str:
-    messages = payload.get("message") or {}
-    text = messages.get(locale) or messages.get("ru") or messages.get("en")
-    if text:
-        return escape(str(text))
     return gettext("A personal code for you, as a thank-you for being our customer.", locale)
 
 
@@ -60,7 +94,8 @@ def _review_ask(payload: dict[str, Any], locale: str) -> str:
     if percent and photo and photo > percent:
         text += "\n" + gettext(
             "{percent} for a review, {photo_percent} for a review with a photo.", locale
-        ).format(percent=f"{percent}%", photo_percent=f"{photo}%")
+        ).format(percent=format_percent(percent, locale),
+                 photo_percent=format_percent(photo, locale))
     return text
 
 
@@ -104,11 +139,11 @@ def _tier_up(payload: dict[str, Any], locale: str) -> str:
         return gettext(
             "Congratulations! You have reached loyalty level {level}: your personal "
             "discount is now {discount}, and shipping is free.", locale
-        ).format(level=level, discount=f"{percent}%")
+        ).format(level=level, discount=format_percent(percent, locale))
     return gettext(
         "Congratulations! You have reached loyalty level {level}: your personal discount "
         "is now {discount}.", locale
-    ).format(level=level, discount=f"{percent}%")
+    ).format(level=level, discount=format_percent(percent, locale))
 
 
 def _tier_nudge(payload: dict[str, Any], locale: str) -> str:
@@ -120,12 +155,12 @@ def _tier_nudge(payload: dict[str, Any], locale: str) -> str:
             "You are almost at loyalty level {level} ({discount} off): just {left} more "
             "orders to go.",
             left, locale,
-        ).format(level=level, discount=f"{percent}%", left=left)
+        ).format(level=level, discount=format_percent(percent, locale), left=left)
     amount = format_money(int(left), str(payload.get("currency", "RUB")), locale)
     return gettext(
         "You are almost at loyalty level {level} ({discount} off): just {amount} more "
         "in purchases to go.", locale
-    ).format(level=level, discount=f"{percent}%", amount=amount)
+    ).format(level=level, discount=format_percent(percent, locale), amount=amount)
 
 
 def _manual(payload: dict[str, Any], locale: str) -> str:
@@ -154,7 +189,12 @@ def render_notice(
         head = _HEADS[Reason(delivery.reason)]
     except (KeyError, ValueError):
         raise ValueError(f"no notice for reason {delivery.reason!r}") from None
-    parts = [head(dict(delivery.payload or {}), locale)]
+    payload = dict(delivery.payload or {})
+    # A campaign's own text in the reader's language speaks for any reason it runs with;
+    # without one, the reason's standard text in that language (never another's text).
+    own = (payload.get("message") or {}).get(locale)
+    parts = [_own_text(str(own), payload, code, locale, tz) if own
+             else head(payload, locale)]
     if code is not None:
         parts.append(code_block(code, locale, tz))
     return "\n\n".join(parts)
@@ -186,10 +226,12 @@ def render_message(
 
 
 def preview(
-    reason: Reason, payload: dict[str, Any], offer: Offer | None, *, locale: str, tz: ZoneInfo
+    reason: Reason, payload: dict[str, Any], offer: Offer | None, *, locale: str, tz: ZoneInfo,
+    expires_at: datetime | None = None,
 ) -> str:
     """A notice as shoppers will read it, before any row exists (a manager's preview): the
-    same renderer over an unsaved outbox row and a sample code of `offer`."""
-    code = sample_code(offer) if offer is not None else None
+    same renderer over an unsaved outbox row and a sample code of `offer` (with the
+    deadline `expires_at`, else counted from delivery)."""
+    code = sample_code(offer, expires_at=expires_at) if offer is not None else None
     return render_notice(Delivery(reason=reason, payload=payload), code=code, locale=locale,
                          tz=tz)

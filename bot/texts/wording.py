@@ -11,7 +11,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.db.models import DiscountType, PromoCode
-from bot.i18n import N_, format_money, format_when, gettext
+from bot.i18n import (
+    N_,
+    format_count,
+    format_money,
+    format_percent,
+    format_when,
+    gettext,
+    ngettext,
+)
 from bot.promo.checkout.validation import CodeLike, Reason, Verdict
 from bot.promo.codes.offers import Offer
 
@@ -19,7 +27,8 @@ from bot.promo.codes.offers import Offer
 def reward_text(offer: Offer, locale: str) -> str:
     """`10 %`, `500 ₽ off`, `free shipping`, `12 % + free shipping`."""
     if offer.discount_type is DiscountType.PERCENT:
-        text = gettext("discount {percent}%", locale).format(percent=offer.value)
+        text = gettext("discount {percent}", locale).format(
+            percent=format_percent(offer.value, locale))
     elif offer.discount_type is DiscountType.FIXED:
         text = gettext("{amount} off", locale).format(
             amount=format_money(offer.value, offer.currency, locale)
@@ -77,7 +86,9 @@ def deadline(code: CodeLike, locale: str, tz: ZoneInfo) -> str:
             when=format_when(code.expires_at, locale, tz)
         )
     days = code.valid_days or 0
-    return gettext("valid {days} days from the day you get it", locale).format(days=days)
+    return ngettext("valid {days} day from the day you get it",
+                    "valid {days} days from the day you get it", days, locale
+                    ).format(days=format_count(days, locale))
 
 
 SAMPLE_CODE = "SAMPLE1234"

@@ -2,97 +2,116 @@
 campaign and writes it only when the manager confirms — an abandoned dialog leaves
 nothing behind. `/cancel` ends it at any step.
 
-Steps: kind → segment → offer → variants → holdout → schedule → message (ru, en) →
-preview in both languages → create.
+Steps: kind → name → segment → offer → variants → holdout → schedule → message (ru, en)
+→ preview of every variant in both languages → create. Offers are checked against the
+margin guardrail and the manager's budget at their own step; a refusal there, or at
+"Create", asks that step again with everything else kept, then comes back to "Create".
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from aiogram import F, Router, html
+from aiogram import Bot, Dispatcher, F, Router, html
 from aiogram.filters import Command, StateFilter
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Role
-from bot.delivery.outbox import Reason
 from bot.promo.campaigns import admin as campaign_admin
+from bot.promo.campaigns import drafts
 from bot.promo.campaigns.admin import Draft
+from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import SEGMENTS
+from bot.promo.errors import DomainError
 from bot.promo.staff.managers import Staff
 from bot.promo.staff.manual_codes import build_offer
-from bot.texts.notices import preview
+from bot.texts.campaign_preview import draft_samples
+from bot.texts.segments import segment_name
 from handlers.filters import Magic
+from handlers.managers import campaign_new_keyboards as kb
+from handlers.managers import progress
 from handlers.managers.access import Allowed
+from handlers.managers.campaign_new_keyboards import NewCampaign
+from handlers.managers.campaign_new_steps import (
+    CampaignForm,
+    ask_schedule,
+    chat_of,
+    load_draft,
+    on_message_en,
+    on_message_ru,
+    on_schedule_button,
+    on_schedule_text,
+    on_time_button,
+    on_weekday,
+    save_draft,
+    schedule_words,
+)
 from handlers.managers.campaigns import kind_name
+from handlers.managers.common import error_text
+
+__all__ = ["CampaignForm", "NewCampaign", "create_router"]
 
 KINDS = ("comeback", "review", "cart", "broadcast")
-HOLDOUTS = (0, 10, 20, 30)
 MAX_VARIANTS = 5
-
-
-class CampaignForm(StatesGroup):
-    kind = State()
-    segment = State()
-    offer = State()
-    variants = State()
-    holdout = State()
-    schedule = State()
-    message_ru = State()
-    message_en = State()
-    confirm = State()
-
-
-class NewCampaign(CallbackData, prefix="mgrn"):
-    """A button of the dialog: the step it answers and the value chosen."""
-
-    step: str
-    value: str
-
-
-def _keyboard(step: str, options: list[tuple[str, str]], width: int = 2
-              ) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for value, text in options:
-        builder.button(text=text, callback_data=NewCampaign(step=step, value=value))
-    builder.adjust(width)
-    return builder.as_markup()
-
-
-def _chat(callback: CallbackQuery) -> Message:
-    """The dialog's own message the button sits on (always a fresh one in a private chat)."""
-    assert isinstance(callback.message, Message)
-    return callback.message
-
-
-async def _draft(state: FSMContext) -> Draft:
-    return Draft(**(await state.get_data()).get("draft", {}))
-
-
-async def _save(state: FSMContext, draft: Draft) -> None:
-    await state.update_data(draft=asdict(draft))
+Ask = Callable[[Message, FSMContext], Awaitable[None]]
+Refused = tuple[str, DomainError]
 
 
 async def start(message: Message, state: FSMContext) -> None:
     """Step 1: the kind."""
     await state.set_state(CampaignForm.kind)
-    await _save(state, Draft())
+    await state.set_data({})
+    await save_draft(state, Draft())
     await message.answer(
         _("🆕 New campaign. What kind? (/cancel to stop at any step)"),
-        reply_markup=_keyboard("kind", [(k, kind_name(k)) for k in KINDS]))
+        reply_markup=kb.keyboard("kind", [(k, kind_name(k)) for k in KINDS]))
 
 
 async def cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(_("Cancelled: nothing was saved."))
+
+
+async def on_kind(callback: CallbackQuery, callback_data: NewCampaign, state: FSMContext
+                  ) -> None:
+    draft = await load_draft(state)
+    draft.kind = callback_data.value if callback_data.value in KINDS else "broadcast"
+    await save_draft(state, draft)
+    await callback.answer()
+    await state.set_state(CampaignForm.name)
+    await chat_of(callback).answer(_(
+        "A name for the campaign, for you and your colleagues (shoppers do not see it), "
+        "e.g. {example}. A dash keeps {default}.").format(
+        example=html.code(_("Winter comeback")), default=html.code(_("kind and date"))))
+
+
+async def on_name(message: Message, state: FSMContext) -> None:
+    draft = await load_draft(state)
+    text = " ".join((message.text or "").split())
+    draft.name = "" if text == "-" else text[:200]
+    await save_draft(state, draft)
+    locale = get_i18n().current_locale
+    options = [(name, segment_name(name, locale)) for name in SEGMENTS]
+    if draft.kind != "broadcast":
+        options.insert(0, ("-", _("no segment (by events)")))
+    await state.set_state(CampaignForm.segment)
+    await message.answer(_("Which segment?"), reply_markup=kb.keyboard("segment", options))
+
+
+async def on_segment(callback: CallbackQuery, callback_data: NewCampaign, state: FSMContext
+                     ) -> None:
+    draft = await load_draft(state)
+    draft.segment = callback_data.value if callback_data.value in SEGMENTS else None
+    await save_draft(state, draft)
+    await callback.answer()
+    await ask_offer(chat_of(callback), state)
 
 
 async def ask_offer(message: Message, state: FSMContext) -> None:
@@ -103,170 +122,171 @@ async def ask_offer(message: Message, state: FSMContext) -> None:
         example=html.code("10% 30 3000 shoes,-sale")))
 
 
-async def on_kind(callback: CallbackQuery, callback_data: NewCampaign, state: FSMContext
-                  ) -> None:
-    message = _chat(callback)
-    draft = await _draft(state)
-    draft.kind = callback_data.value if callback_data.value in KINDS else "broadcast"
-    await _save(state, draft)
-    await callback.answer()
-    options = [(name, name) for name in SEGMENTS]
-    if draft.kind != "broadcast":
-        options.insert(0, ("-", _("no segment (by events)")))
-    await state.set_state(CampaignForm.segment)
-    await message.answer(_("Which segment?"), reply_markup=_keyboard("segment", options))
-
-
-async def on_segment(callback: CallbackQuery, callback_data: NewCampaign, state: FSMContext
-                     ) -> None:
-    message = _chat(callback)
-    draft = await _draft(state)
-    draft.segment = callback_data.value if callback_data.value in SEGMENTS else None
-    await _save(state, draft)
-    await callback.answer()
-    await ask_offer(message, state)
-
-
-async def on_offer(message: Message, state: FSMContext, settings: Settings) -> None:
-    text = (message.text or "").strip()
-    draft = await _draft(state)
-    if text != "-":
-        parts = text.split()
-        try:
-            offer = build_offer(parts[0], currency=settings.shop.currency,
-                                days=parts[1] if len(parts) > 1 else None,
-                                min_order=parts[2] if len(parts) > 2 else None,
-                                categories=parts[3] if len(parts) > 3 else None)
-            if len(parts) > 4:
-                raise ValueError
-        except (ValueError, IndexError):
-            await message.answer(_("I could not read the reward or conditions."))
-            await ask_offer(message, state)
-            return
-        draft.offer = offer.to_json()
-    await _save(state, draft)
+async def ask_variants(message: Message, state: FSMContext) -> None:
     await state.set_state(CampaignForm.variants)
     await message.answer(
         html.quote(_("Variants for an experiment: one per line as <name> <weight> <reward>, "
                      "e.g. {example}. Or keep the single offer.")).format(
             example=html.code("A 1 10%\nB 1 15%")),
-        reply_markup=_keyboard("variants", [("single", _("Single offer"))]))
+        reply_markup=kb.keyboard("variants", [("single", _("Single offer"))]))
 
 
 async def ask_holdout(message: Message, state: FSMContext) -> None:
     await state.set_state(CampaignForm.holdout)
     await message.answer(_("Holdout (a control group that gets nothing):"),
-                         reply_markup=_keyboard("holdout", [(str(p), f"{p}%")
-                                                            for p in HOLDOUTS], 4))
+                         reply_markup=kb.holdouts())
 
 
-async def on_variants_text(message: Message, state: FSMContext, settings: Settings) -> None:
-    draft = await _draft(state)
-    variants = []
+async def _refused(message: Message, error: DomainError, settings: Settings, i18n: I18n
+                   ) -> None:
+    await message.answer("\n".join([
+        error_text(error, settings, i18n),
+        _("Nothing is lost: change this step, the rest of the campaign stays as it was.")]))
+
+
+async def _checked(message: Message, offers: list[Offer], draft: Draft, *, session: AsyncSession,
+                   staff: Staff, settings: Settings, clock: Clock, i18n: I18n) -> bool:
+    """The offers pass the guardrail and the budget; else the refusal, with its numbers,
+    is told and the step is asked again (the caller's draft is not saved)."""
     try:
-        lines = [line.split() for line in (message.text or "").splitlines() if line.strip()]
-        if not 1 <= len(lines) <= MAX_VARIANTS:
-            raise ValueError
-        for name, weight, reward in lines:
-            if not weight.isdigit() or not 1 <= int(weight) <= 100:
+        await drafts.check_offers(session, staff, offers, segment=draft.segment,
+                                  settings=settings, now=clock())
+    except DomainError as error:
+        await _refused(message, error, settings, i18n)
+        return False
+    return True
+
+
+async def _next(message: Message, state: FSMContext, ask: Ask, **deps: Any) -> None:
+    """The step after a fixed one: back to "Create" when a refusal sent the manager
+    here, else the dialog's next step."""
+    if (await state.get_data()).get("fixing"):
+        await show_confirm(message, state, **deps)
+    else:
+        await ask(message, state)
+
+
+async def on_offer(message: Message, state: FSMContext, read_session: AsyncSession,
+                   staff: Staff, settings: Settings, clock: Clock, i18n: I18n) -> None:
+    text = (message.text or "").strip()
+    draft = await load_draft(state)
+    deps = {"session": read_session, "staff": staff, "settings": settings, "clock": clock,
+            "i18n": i18n}
+    if text == "-":
+        draft.offer = {}
+    else:
+        parts = text.split()
+        try:
+            if len(parts) > 4:
                 raise ValueError
-            offer = build_offer(reward, currency=settings.shop.currency)
-            data = {"discount_type": str(offer.discount_type), "value": offer.value}
-            variants.append({"name": name[:64], "weight": int(weight), "offer": data})
+            offer = build_offer(parts[0], currency=settings.shop.currency,
+                                days=parts[1] if len(parts) > 1 else None,
+                                min_order=parts[2] if len(parts) > 2 else None,
+                                categories=parts[3] if len(parts) > 3 else None)
+        except (ValueError, IndexError):
+            await message.answer(_("I could not read the reward or conditions."))
+            await ask_offer(message, state)
+            return
+        if not await _checked(message, [offer], draft, **deps):
+            await ask_offer(message, state)
+            return
+        draft.offer = offer.to_json()
+    await save_draft(state, draft)
+    await _next(message, state, ask_variants, **deps)
+
+
+def _parse_variants(text: str, currency: str) -> list[dict[str, Any]]:
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if not 1 <= len(lines) <= MAX_VARIANTS:
+        raise ValueError
+    variants = []
+    for name, weight, reward in lines:
+        if not weight.isdigit() or not 1 <= int(weight) <= 100:
+            raise ValueError
+        offer = build_offer(reward, currency=currency)
+        data = {"discount_type": str(offer.discount_type), "value": offer.value}
+        variants.append({"name": name[:64], "weight": int(weight), "offer": data})
+    return variants
+
+
+async def on_variants_text(message: Message, state: FSMContext, read_session: AsyncSession,
+                           staff: Staff, settings: Settings, clock: Clock, i18n: I18n
+                           ) -> None:
+    draft = await load_draft(state)
+    deps = {"session": read_session, "staff": staff, "settings": settings, "clock": clock,
+            "i18n": i18n}
+    try:
+        variants = _parse_variants(message.text or "", settings.shop.currency)
     except ValueError:
         await message.answer(html.quote(_("I could not read the variants: one per line, "
                                           "<name> <weight> <reward>.")))
         return
     draft.variants = variants
-    await _save(state, draft)
-    await ask_holdout(message, state)
-
-
-async def on_single(callback: CallbackQuery, state: FSMContext) -> None:
-    message = _chat(callback)
-    await callback.answer()
-    await ask_holdout(message, state)
-
-
-async def on_holdout(callback: CallbackQuery, callback_data: NewCampaign, state: FSMContext
-                     ) -> None:
-    message = _chat(callback)
-    draft = await _draft(state)
-    draft.holdout_percent = int(callback_data.value) if callback_data.value.isdigit() else 0
-    await _save(state, draft)
-    await callback.answer()
-    await state.set_state(CampaignForm.schedule)
-    await message.answer(
-        _("When does it run? Start now, keep it as a draft, or type a crontab schedule "
-          "such as {example}.").format(example=html.code("0 11 * * 1")),
-        reply_markup=_keyboard("schedule", [("now", _("▶️ Start now")),
-                                            ("draft", _("📝 Keep as draft"))]))
-
-
-async def ask_message(message: Message, state: FSMContext) -> None:
-    await state.set_state(CampaignForm.message_ru)
-    await message.answer(_("The message in Russian (the code and its terms are added "
-                           "below it). A dash keeps the standard text."))
-
-
-async def on_schedule_button(callback: CallbackQuery, callback_data: NewCampaign,
-                             state: FSMContext) -> None:
-    message = _chat(callback)
-    draft = await _draft(state)
-    draft.start = callback_data.value == "now"
-    await _save(state, draft)
-    await callback.answer()
-    await ask_message(message, state)
-
-
-async def on_schedule_text(message: Message, state: FSMContext) -> None:
-    fields = (message.text or "").split()
-    if len(fields) != 5 or not all(set(f) <= set("0123456789*/,-") for f in fields):
-        await message.answer(_("That is not a crontab schedule (five fields, e.g. {example})."
-                               ).format(example=html.code("0 11 * * 1")))
+    if not await _checked(message, drafts.variant_offers(draft), draft, **deps):
+        await ask_variants(message, state)
         return
-    draft = await _draft(state)
-    draft.schedule, draft.start = " ".join(fields), True
-    await _save(state, draft)
-    await ask_message(message, state)
+    await save_draft(state, draft)
+    await _next(message, state, ask_holdout, **deps)
 
 
-async def on_message_ru(message: Message, state: FSMContext) -> None:
-    draft = await _draft(state)
-    text = (message.text or "").strip()
-    draft.message_ru = None if text == "-" else text[:2000]
-    await _save(state, draft)
-    await state.set_state(CampaignForm.message_en)
-    await message.answer(_("The message in English. A dash keeps the standard text."))
+async def on_single(callback: CallbackQuery, state: FSMContext, read_session: AsyncSession,
+                    staff: Staff, settings: Settings, clock: Clock, i18n: I18n) -> None:
+    draft = await load_draft(state)
+    draft.variants = []
+    await save_draft(state, draft)
+    await callback.answer()
+    await _next(chat_of(callback), state, ask_holdout, session=read_session, staff=staff,
+                settings=settings, clock=clock, i18n=i18n)
 
 
-def _sample(draft: Draft, locale: str, settings: Settings) -> str:
-    """The message as shoppers will read it, rendered by the sender's own renderer."""
-    offers = draft.offers()
-    payload = {"message": {"ru": draft.message_ru, "en": draft.message_en}}
-    return preview(Reason.CAMPAIGN, payload, offers[0] if offers else None, locale=locale,
-                   tz=settings.shop.zone)
+async def on_holdout(callback: CallbackQuery, callback_data: NewCampaign, state: FSMContext,
+                     settings: Settings) -> None:
+    draft = await load_draft(state)
+    draft.holdout_percent = int(callback_data.value) if callback_data.value.isdigit() else 0
+    await save_draft(state, draft)
+    await callback.answer()
+    await ask_schedule(chat_of(callback), state, settings)
 
 
-async def on_message_en(message: Message, state: FSMContext, settings: Settings) -> None:
-    draft = await _draft(state)
-    text = (message.text or "").strip()
-    draft.message_en = None if text == "-" else text[:2000]
-    await _save(state, draft)
+def _summary(draft: Draft) -> str:
+    return "\n".join([
+        _("Check the campaign:"),
+        _("Name: {name}").format(name=html.quote(draft.name or "—")),
+        _("Kind: {kind}").format(kind=kind_name(draft.kind)),
+        _("Segment: {segment}").format(segment=html.quote(
+            segment_name(draft.segment, get_i18n().current_locale) if draft.segment else "—")),
+        _("Variants: {count}").format(count=len(draft.variants) or 1),
+        _("Holdout: {percent}%").format(percent=draft.holdout_percent),
+        _("Schedule: {schedule}").format(schedule=schedule_words(draft)),
+    ])
+
+
+async def _back_to_step(message: Message, state: FSMContext, refused: Refused,
+                       settings: Settings, i18n: I18n) -> None:
+    """An offer no longer passes: say why, with the numbers, and ask its step again;
+    fixed, it comes straight back to "Create" (`_next`)."""
+    step, error = refused
+    await state.update_data(fixing=True)
+    await _refused(message, error, settings, i18n)
+    await (ask_offer if step == drafts.OFFER_STEP else ask_variants)(message, state)
+
+
+async def show_confirm(message: Message, state: FSMContext, *, session: AsyncSession,
+                       staff: Staff, settings: Settings, clock: Clock, i18n: I18n) -> None:
+    """The summary, every variant's message in both languages, and "Create"; or, when an
+    offer no longer passes, that offer's step again."""
+    draft = await load_draft(state)
+    refused = await drafts.refused_step(session, staff, draft, settings=settings, now=clock())
+    if refused is not None:
+        await _back_to_step(message, state, refused, settings, i18n)
+        return
+    await state.update_data(fixing=False)
     await state.set_state(CampaignForm.confirm)
-    summary = [_("Check the campaign:"),
-               _("Kind: {kind}").format(kind=kind_name(draft.kind)),
-               _("Segment: {segment}").format(segment=html.quote(draft.segment or "—")),
-               _("Variants: {count}").format(count=len(draft.variants) or 1),
-               _("Holdout: {percent}%").format(percent=draft.holdout_percent),
-               _("Schedule: {schedule}").format(schedule=html.quote(
-                   draft.schedule or (_("start now") if draft.start else _("draft"))))]
-    await message.answer("\n".join(summary))
-    for locale in ("ru", "en"):
-        await message.answer(f"🇷🇺\n{_sample(draft, locale, settings)}" if locale == "ru"
-                             else f"🇬🇧\n{_sample(draft, locale, settings)}")
-    await message.answer(_("Create it?"), reply_markup=_keyboard(
-        "confirm", [("yes", _("✅ Create")), ("no", _("✖️ Cancel"))]))
+    await message.answer(_summary(draft))
+    for sample in draft_samples(draft, locale=i18n.current_locale, tz=settings.shop.zone,
+                                now=clock(), shop=settings.shop.name):
+        await message.answer(sample)
+    await message.answer(_("Create it?"), reply_markup=kb.confirmation())
 
 
 async def on_confirm(
@@ -277,21 +297,42 @@ async def on_confirm(
     staff: Staff,
     settings: Settings,
     clock: Clock,
+    i18n: I18n,
+    dispatcher: Dispatcher,
+    bot: Bot,
 ) -> None:
-    """The only write of the dialog: the campaign, its variants and the audit row; a
-    refusal is told in the chat by `handlers.managers.refusals`."""
-    message = _chat(callback)
-    draft = await _draft(state)
-    await state.clear()
+    """The only write of the dialog: the campaign, its variants and the audit row. An
+    offer refused now (the average order or the budget moved) sends the manager back to
+    its step with the draft kept; any other refusal is told by
+    `handlers.managers.refusals`, the draft still kept."""
+    message = chat_of(callback)
     await callback.answer()
     if callback_data.value != "yes":
+        await state.clear()
         await message.answer(_("Cancelled: nothing was saved."))
+        return
+    draft = await load_draft(state)
+    refused = await drafts.refused_step(session, staff, draft, settings=settings, now=clock())
+    if refused is not None:
+        await _back_to_step(message, state, refused, settings, i18n)
         return
     campaign = await campaign_admin.create(session, staff, draft, guardrail=settings.guardrail,
                                            now=clock())
     await session.commit()
+    await state.clear()
     await message.answer(_("✅ Campaign #{id} created. Details and controls: /campaign {id}; "
                            "audience: /preview {id}").format(id=campaign.id))
+    if draft.start and not draft.schedule:
+        # "Once, now": it sends now, as a start does, followed live in this chat.
+        progress.launch(dispatcher, bot, message.chat.id, campaign.id, i18n.current_locale)
+
+
+async def on_message_en_done(message: Message, state: FSMContext, read_session: AsyncSession,
+                             staff: Staff, settings: Settings, clock: Clock, i18n: I18n
+                             ) -> None:
+    if await on_message_en(message, state):
+        await show_confirm(message, state, session=read_session, staff=staff,
+                           settings=settings, clock=clock, i18n=i18n)
 
 
 async def stale_button(callback: CallbackQuery) -> None:
@@ -310,20 +351,22 @@ def create_router() -> Router:
     router.callback_query.filter(Allowed(Role.MANAGER))
     router.message.register(start, Command("campaign", magic=F.args.regexp(r"(?i)^\s*new\s*$")))
     router.message.register(cancel, Command("cancel"), StateFilter(CampaignForm))
-    forms = CampaignForm
-    router.callback_query.register(on_kind, _step("kind"), StateFilter(forms.kind))
-    router.callback_query.register(on_segment, _step("segment"), StateFilter(forms.segment))
-    router.message.register(on_offer, StateFilter(forms.offer), Magic(F.text))
-    router.message.register(on_variants_text, StateFilter(forms.variants), Magic(F.text))
-    router.callback_query.register(on_single, _step("variants"), StateFilter(forms.variants))
-    router.callback_query.register(on_holdout, _step("holdout"), StateFilter(forms.holdout))
-    router.callback_query.register(on_schedule_button, _step("schedule"),
-                                   StateFilter(forms.schedule))
-    router.message.register(on_schedule_text, StateFilter(forms.schedule), Magic(F.text))
-    router.message.register(on_message_ru, StateFilter(forms.message_ru), Magic(F.text))
-    router.message.register(on_message_en, StateFilter(forms.message_en), Magic(F.text))
-    router.callback_query.register(on_confirm, _step("confirm"), StateFilter(forms.confirm))
+    form, text = CampaignForm, Magic(F.text)
+    buttons = router.callback_query.register
+    buttons(on_kind, _step("kind"), StateFilter(form.kind))
+    router.message.register(on_name, StateFilter(form.name), text)
+    buttons(on_segment, _step("segment"), StateFilter(form.segment))
+    router.message.register(on_offer, StateFilter(form.offer), text)
+    router.message.register(on_variants_text, StateFilter(form.variants), text)
+    buttons(on_single, _step("variants"), StateFilter(form.variants))
+    buttons(on_holdout, _step("holdout"), StateFilter(form.holdout))
+    buttons(on_schedule_button, _step("schedule"), StateFilter(form.schedule))
+    buttons(on_weekday, _step("weekday"), StateFilter(form.weekday))
+    buttons(on_time_button, _step("time"), StateFilter(form.time))
+    router.message.register(on_schedule_text, StateFilter(form.time, form.crontab), text)
+    router.message.register(on_message_ru, StateFilter(form.message_ru), text)
+    router.message.register(on_message_en_done, StateFilter(form.message_en), text)
+    buttons(on_confirm, _step("confirm"), StateFilter(form.confirm))
     router.callback_query.register(stale_button, NewCampaign.filter())
     return router
-
 

@@ -20,15 +20,16 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Campaign, CampaignStatus, Role
 from bot.delivery.progress import progress
-from bot.i18n import format_span
+from bot.i18n import format_percent, format_span
 from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns import budget
-from bot.promo.campaigns.admin import ACTIONS, Counts
+from bot.promo.campaigns.admin import ACTIONS, RUN_ACTIONS, Counts
 from bot.promo.codes.offers import Offer
 from bot.promo.staff.managers import Staff
 from bot.promo.staff.manual_codes import parse_amount
 from bot.texts import campaign_preview
 from bot.texts.campaigns import budget_lines
+from bot.texts.segments import segment_name
 from handlers.managers.access import Allowed
 from handlers.managers.common import (
     answer_usage,
@@ -37,8 +38,9 @@ from handlers.managers.common import (
     status_name,
 )
 
-# State changes after which the manager gets a live progress message.
-LIVE_ACTIONS = ("start", "resume")
+# State changes after which the campaign runs at once and the manager gets a live
+# progress message.
+LIVE_ACTIONS = RUN_ACTIONS
 # What `/campaign budget` takes for "no budget of this kind".
 NO_BUDGET = frozenset({"-", "none", "нет"})
 
@@ -121,7 +123,8 @@ async def card_text(
     sent = await progress(session, campaign_id, now=clock(), rate=settings.send.delivery_rate)
     lines = [f"<b>{summary_line(campaign, found)}</b>"]
     if campaign.segment:
-        lines.append(_("Segment: {segment}").format(segment=html.quote(campaign.segment)))
+        lines.append(_("Segment: {segment}").format(
+            segment=html.quote(segment_name(campaign.segment, i18n.current_locale))))
     if (campaign.offer or {}).get("discount_type"):
         lines.append(
             _("Offer: {offer}").format(
@@ -142,7 +145,8 @@ async def card_text(
                 name=html.quote(variant.name), weight=variant.weight, offer=text
             )
         )
-    lines.append(_("Holdout: {percent}%").format(percent=campaign.holdout_percent))
+    lines.append(_("Holdout: {percent}").format(
+        percent=format_percent(campaign.holdout_percent, i18n.current_locale)))
     if campaign.schedule:
         lines.append(_("Schedule: {schedule}").format(schedule=html.quote(campaign.schedule)))
     lines += budget_text(campaign, settings, i18n)
@@ -186,7 +190,7 @@ async def campaign_command(
     dispatcher: Dispatcher,
 ) -> None:
     """`/campaign <id>` shows one; `/campaign <id> <action>` changes its state; starting
-    or resuming also posts a live progress message."""
+    or resuming also runs it now and posts a live progress message."""
     args = args_of(command.args)
     first = args[0].lower() if args else ""
     if (len(args) == 1 and first == "new") or first == "budget":
@@ -215,7 +219,7 @@ async def campaign_command(
     markup = card_keyboard(campaign) if staff.can(Role.MANAGER) else None
     await message.answer(text, reply_markup=markup)
     if len(args) == 2 and args[1].lower() in LIVE_ACTIONS:
-        live.watch(dispatcher, bot, message.chat.id, campaign_id, i18n.current_locale)
+        live.launch(dispatcher, bot, message.chat.id, campaign_id, i18n.current_locale)
 
 
 def parse_budget_amount(text: str, currency: str) -> int | None:
@@ -303,7 +307,7 @@ async def campaign_button(
     dispatcher: Dispatcher,
 ) -> None:
     """A button on the card: change the state (managers) or refresh, then redraw;
-    starting or resuming also posts a live progress message."""
+    starting or resuming also runs it now and posts a live progress message."""
     note = ""
     if callback_data.action in ACTIONS:
         await campaign_admin.change_status(
@@ -315,10 +319,10 @@ async def campaign_button(
     await callback.answer(note)
     if isinstance(callback.message, Message):
         await callback.message.edit_text(text, reply_markup=card_keyboard(campaign))
-        if callback_data.action in LIVE_ACTIONS:
-            live.watch(
-                dispatcher, bot, callback.message.chat.id, callback_data.id, i18n.current_locale
-            )
+    if callback_data.action in LIVE_ACTIONS:
+        # The run goes ahead even when the card is too old to edit.
+        chat_id = callback.message.chat.id if callback.message else callback.from_user.id
+        live.launch(dispatcher, bot, chat_id, callback_data.id, i18n.current_locale)
 
 
 async def preview_command(

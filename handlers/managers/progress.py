@@ -1,7 +1,8 @@
 """The managers' live progress message: after `/campaign <id> start|resume` (or its
-buttons) the bot sends "sent / total, failures, ETA" and edits it as delivery goes, until
-nothing is pending, the campaign is paused or stopped, or `lifetime` runs out; then a
-final edit with the totals.
+buttons) the campaign runs in the background (`launch`) and the bot sends "chosen, sent /
+queued, failures, ETA", editing it as the run chooses and queues and as delivery goes,
+until the run is over and nothing is pending, the campaign is paused or stopped, or
+`lifetime` runs out; then a final edit with the totals (or why nothing was sent).
 
 Each message is an asyncio task owned by one `LiveProgress`, kept in the dispatcher's
 workflow data (`LiveProgress.of(dispatcher)`) and cancelled on the dispatcher's shutdown.
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
+from babel.numbers import format_decimal
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -25,7 +27,10 @@ from bot.db import Database
 from bot.db.models import CampaignStatus
 from bot.delivery.progress import Progress, progress
 from bot.i18n import format_span, gettext
+from bot.promo.campaigns.admin import counts
 from bot.promo.campaigns.builtin import campaign_status
+from bot.promo.campaigns.context import RunResult
+from bot.promo.campaigns.launcher import FAILED, LAUNCHER, Launcher
 
 log = logging.getLogger(__name__)
 
@@ -36,45 +41,84 @@ KEY = "live_progress"
 class Snapshot:
     status: str
     numbers: Progress
+    assigned: int = 0  # customers the campaign has chosen, the control group included
+    holdout: int = 0
+    running: bool = False  # a run of this process is still choosing and queueing
+    result: RunResult | None = None  # this process's last finished run, if any
 
 
+def _n(number: int, locale: str) -> str:
+    return format_decimal(number, locale=locale)
+
+
+def audience_line(seen: Snapshot, locale: str) -> str:
+    return gettext("👥 Chosen: {assigned}, of them {holdout} in the control group "
+                   "(they get no message)", locale).format(
+        assigned=_n(seen.assigned, locale), holdout=_n(seen.holdout, locale))
 
 
 def running_text(campaign_id: int, seen: Snapshot, locale: str) -> str:
     p = seen.numbers
-    if not p.total:
-        return gettext("📤 Campaign #{id}: preparing the messages…", locale).format(
-            id=campaign_id)
-    lines = [gettext("📤 Campaign #{id}: sent {sent} of {total}, failed {failed}, "
-                     "waiting {pending}", locale).format(
-        id=campaign_id, sent=p.sent, total=p.total, failed=p.failed, pending=p.pending)]
+    head = (gettext("📤 Campaign #{id}: choosing the audience, issuing codes and queueing "
+                    "messages…", locale) if seen.running
+            else gettext("📤 Campaign #{id}: sending", locale))
+    lines = [head.format(id=campaign_id), audience_line(seen, locale),
+             gettext("✉️ Messages queued: {total}; sent {sent}, failed {failed}, waiting "
+                     "{pending}", locale).format(
+                 total=_n(p.total, locale), sent=_n(p.sent, locale),
+                 failed=_n(p.failed, locale), pending=_n(p.pending, locale))]
     if p.eta is not None:
         lines.append(gettext("Time to send the rest: {eta}", locale).format(
             eta=format_span(p.eta, locale)))
     return "\n".join(lines)
 
 
+def nobody_text(campaign_id: int, result: RunResult | None, locale: str) -> str:
+    """A run that queued nothing, and why: whom the segment holds and who was skipped."""
+    text = gettext("✅ Campaign #{id}: nobody to send to now. Whom it would reach: "
+                   "/preview {id}", locale).format(id=campaign_id)
+    if result is None or not result.audience:
+        return text
+    return text + "\n" + gettext(
+        "In the segment: {audience}; no consent to promotions: {opted_out}; not linked to "
+        "Telegram: {no_telegram}; blocked the bot: {blocked}; their loyalty level leaves "
+        "the offer no room: {no_room}", locale).format(
+        audience=_n(result.audience, locale), opted_out=_n(result.opted_out, locale),
+        no_telegram=_n(result.no_telegram, locale), blocked=_n(result.blocked, locale),
+        no_room=_n(result.no_room, locale))
+
+
 def final_text(campaign_id: int, seen: Snapshot, locale: str, *, expired: bool) -> str:
     p = seen.numbers
+    outcome = seen.result.status if seen.result is not None else "done"
     if seen.status == CampaignStatus.PAUSED:
         text = gettext("⏸ Campaign #{id} paused: {sent} sent, {failed} failed, "
                        "{pending} waiting", locale)
     elif seen.status == CampaignStatus.STOPPED:
         text = gettext("⏹ Campaign #{id} stopped: {sent} sent, {failed} failed", locale)
-    elif expired and p.pending:
+    elif expired and (p.pending or seen.running):
         text = gettext("📤 Campaign #{id}: {sent} sent, {failed} failed, {pending} waiting. "
                        "This message is no longer updated: /campaign {id}", locale)
+    elif outcome == "refused":
+        text = gettext("⛔ Campaign #{id}: nothing was sent, an offer is above the margin "
+                       "ceiling. The numbers: /preview {id}", locale)
+    elif outcome == FAILED:
+        text = gettext("⚠️ Campaign #{id}: preparing the messages failed (the error is in "
+                       "the log); {sent} sent. To try again, pause and resume it.", locale)
+    elif not p.total:
+        return nobody_text(campaign_id, seen.result, locale)
     else:
         text = gettext("✅ Campaign #{id} done: {sent} sent, {failed} failed", locale)
-    return text.format(id=campaign_id, sent=p.sent, failed=p.failed, pending=p.pending)
+    text = text.format(id=campaign_id, sent=_n(p.sent, locale), failed=_n(p.failed, locale),
+                       pending=_n(p.pending, locale))
+    return text + "\n" + audience_line(seen, locale) if seen.assigned else text
 
 
 def finished(seen: Snapshot | None) -> bool:
-    """Paused, stopped or deleted; or messages were queued and none is left."""
+    """Deleted, paused or stopped; or the run is over and no message is left to send."""
     if seen is None:
         return True
-    return seen.status != CampaignStatus.ACTIVE or (seen.numbers.total > 0
-                                                    and seen.numbers.done)
+    return seen.status != CampaignStatus.ACTIVE or (not seen.running and seen.numbers.done)
 
 
 @dataclass
@@ -88,15 +132,20 @@ class LiveProgress:
     min_gap: float = 0.35  # never edit one message more often than this
     lifetime: float = 6 * 3600.0  # then a last edit, and the message stays as it is
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+    # Whose runs it follows: "choosing…" until the run ends, then its outcome.
+    launcher: Launcher | None = None
     tasks: dict[tuple[int, int], asyncio.Task[None]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, dispatcher: Dispatcher) -> LiveProgress:
-        """The dispatcher's own, made on first use and closed on its shutdown."""
+        """The dispatcher's own, made on first use and closed on its shutdown; it follows
+        the runs of the dispatcher's launcher."""
         live = dispatcher.workflow_data.get(KEY)
         if live is None:
             live = cls(dispatcher["db"], dispatcher["settings"], dispatcher["clock"])
             dispatcher[KEY] = live
+        if live.launcher is None:
+            live.launcher = dispatcher.workflow_data.get(LAUNCHER)
         if not live._registered:
             dispatcher.shutdown.register(live.close)
             live._registered = True
@@ -130,13 +179,18 @@ class LiveProgress:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _read(self, campaign_id: int) -> Snapshot | None:
+        # Whether the run is over is read first: its last batch is then in the counts.
+        launcher = self.launcher
+        running = launcher is not None and launcher.running(campaign_id)
+        result = launcher.results.get(campaign_id) if launcher is not None else None
         async with self.db.read_session() as session:
             status = await campaign_status(session, campaign_id)
             if status is None:
                 return None
             numbers = await progress(session, campaign_id, now=self.clock(),
                                      rate=self.settings.send.delivery_rate)
-        return Snapshot(str(status), numbers)
+            found = (await counts(session, [campaign_id]))[campaign_id]
+        return Snapshot(str(status), numbers, found.assigned, found.holdout, running, result)
 
     async def _run(self, bot: Bot, chat_id: int, campaign_id: int, locale: str) -> None:
         try:
@@ -210,4 +264,13 @@ def watch(dispatcher: Dispatcher, bot: Bot, chat_id: int, campaign_id: int,
           locale: str) -> None:
     """From a handler: follow the campaign in this chat."""
     LiveProgress.of(dispatcher).watch(bot, chat_id, campaign_id, locale)
+
+
+def launch(dispatcher: Dispatcher, bot: Bot, chat_id: int, campaign_id: int,
+           locale: str) -> None:
+    """From a handler, once the campaign is active (started, resumed, or created to start
+    now): run it in the background at once, and follow it in this chat."""
+    launcher: Launcher = dispatcher[LAUNCHER]
+    launcher.launch(campaign_id)
+    watch(dispatcher, bot, chat_id, campaign_id, locale)
 

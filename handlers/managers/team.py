@@ -9,7 +9,7 @@ staff, an owner from the settings) is answered by `handlers.managers.refusals`.
 
 from __future__ import annotations
 
-from aiogram import F, Router, html
+from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
@@ -25,6 +25,7 @@ from bot.promo.errors import DomainError, ErrorCode
 from bot.promo.staff import managers
 from bot.promo.staff.managers import Staff
 from bot.promo.staff.manual_codes import parse_amount
+from handlers.commands import refresh_staff_menu
 from handlers.managers.access import Allowed
 from handlers.managers.common import answer_usage, args_of, money, role_name
 
@@ -108,6 +109,8 @@ async def add_member(
     staff: Staff,
     settings: Settings,
     clock: Clock,
+    bot: Bot,
+    i18n: I18n,
 ) -> None:
     """`/managers add <who> <role> [budget]`: onto the staff, or a new role."""
     found = await member(message, command, session)
@@ -128,6 +131,7 @@ async def add_member(
     await session.commit()
     await message.answer(_("✅ {who} is now {role}.").format(who=telegram_id,
                                                            role=role_name(after["role"])))
+    await refresh_staff_menu(bot, session, i18n, settings, telegram_id, Role(after["role"]))
 
 
 async def remove_member(
@@ -137,6 +141,8 @@ async def remove_member(
     staff: Staff,
     settings: Settings,
     clock: Clock,
+    bot: Bot,
+    i18n: I18n,
 ) -> None:
     """`/managers remove <who>`."""
     found = await member(message, command, session)
@@ -150,6 +156,7 @@ async def remove_member(
                                 telegram=settings.telegram, now=clock())
     await session.commit()
     await message.answer(_("✅ {who} is no longer on the staff.").format(who=telegram_id))
+    await refresh_staff_menu(bot, session, i18n, settings, telegram_id, None)
 
 
 async def set_budget(

@@ -77,7 +77,7 @@ async def test_validate_redeem_release(api: Api, db: Database, clock: Any) -> No
     check = {"code": code.code.lower(), "customer_id": "c1", "order": basket}
     status, body, _ = await api.post("/codes/validate", check)
     assert status == 200 and body["valid"] and body["discount"] == 25_000
-    assert body["message"] == "Code applied: RUB250 off your order."
+    assert body["message"] == "Code applied: ₽250 off your order."
     redeem = {"code": code.code, "customer_id": "c1", "order_id": "o1", "order": basket}
     status, body, _ = await api.post("/codes/redeem", redeem)
     assert status == 200 and body["discount"] == 25_000 and not body["replayed"]

@@ -32,7 +32,7 @@ async def test_messages_follow_customer_locale_then_accept_language(
     )
     _, body, _ = await api.post("/codes/validate", check(code.code, "nobody"),
                                 headers={"Accept-Language": "en-GB,en;q=0.9"})
-    assert body["message"] == "The code works on orders from RUB500: add RUB400 more."
+    assert body["message"] == "The code works on orders from ₽500: add ₽400 more."
     _, body, _ = await api.post("/codes/validate", check(code.code, "nobody"))
     assert body["message"].startswith("Код действует")  # the shop's default locale
     _, body, _ = await api.post("/codes/validate", check("NOSUCHCODE", "nobody"),

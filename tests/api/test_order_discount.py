@@ -77,7 +77,7 @@ async def test_the_top_tier_beats_a_smaller_code_and_the_code_stays(
     assert body["lines"] == [{"sku": "SNEAKER-42", "discount": 36_000},
                              {"sku": "SOCKS-3", "discount": 24_000}]
     assert body["message"] == (
-        "Your loyalty level gives more on this order: RUB600 off and free shipping. "
+        "Your loyalty level gives more on this order: ₽600 off and free shipping. "
         "The code was not applied and stays with you.")
     status, body, _ = await api.post("/codes/redeem", _redeem(code))
     assert status == 409 and body["error"]["code"] == "tier_better"
@@ -117,7 +117,7 @@ async def test_additive_stacking_adds_the_tier_up_to_the_ceiling(
         assert (body["tier_discount"], body["discount"], body["total_discount"]) == (
             25_000, 65_000, 90_000)
         assert sum(line["discount"] for line in body["lines"]) == 90_000
-        assert "One order's discount is at most RUB900" in body["message"]
+        assert "One order's discount is at most ₽900" in body["message"]
         again = await api.post("/codes/redeem", _redeem(code))
         assert again[1]["replayed"] and again[1]["total_discount"] == 90_000
         assert again[1]["lines"] == body["lines"]

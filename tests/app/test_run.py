@@ -74,7 +74,7 @@ async def test_run_delivers_what_the_outbox_holds(tg_settings: Settings, api: Fa
     await wait_until(lambda: api.calls("deleteWebhook"))
     db = create_database(settings.db.url)
     async with db.session() as session:
-        customer = Customer(external_id="c-run")
+        customer = Customer(external_id="c-run", marketing_opt_in=True)
         session.add(customer)
         await session.flush()
         session.add(TelegramAccount(id=7001, chat_id=7001, customer_id=customer.id, locale="en"))

@@ -30,7 +30,7 @@ async def test_status_shows_the_budget(db, settings, clock) -> None:
     assert code == 0
     assert lines[0].startswith(f"#{with_budget.id} spring")
     assert lines[1:4] == [
-        "  💰 Budget: RUB250.50 of RUB1,000 spent, RUB749.50 left",
+        "  💰 Budget: ₽250.50 of ₽1,000 spent, ₽749.50 left",
         "  🎟 Uses budget: 3 of 3 used, 0 uses left",
         "  ⛔ The budget is spent: this campaign's codes no longer apply at checkout.",
     ]

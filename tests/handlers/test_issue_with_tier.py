@@ -58,7 +58,7 @@ async def test_budget_counts_free_shipping(chat: Chat, db, clock) -> None:
     await factories.customer(db, "c-1", now=clock(), telegram_id=SHOPPER)
     # Free shipping costs the shop 300 ₽: one fits, the second is over the budget.
     first = await chat.send(u.message(MANAGER, "/issue c-1 free-shipping", language_code="en"))
-    assert "✅" in first and "RUB300 of RUB500" in first
+    assert "✅" in first and "₽300 of ₽500" in first
     reply = await chat.send(u.message(MANAGER, "/issue c-1 free-shipping", language_code="en"))
-    assert "budget" in reply and "RUB300" in reply and "RUB200 left" in reply
+    assert "budget" in reply and "₽300" in reply and "₽200 left" in reply
     assert await count(db, PromoCode) == 1

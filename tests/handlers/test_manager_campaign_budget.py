@@ -52,7 +52,7 @@ async def test_set_change_and_clear_the_budget(chat: Chat, db, clock) -> None:
         u.message(MANAGER, f"/campaign budget {campaign.id} 50000 200", language_code="en")
     )
     assert reply.startswith("✅ Budget saved.")
-    assert "💰 Budget: RUB0 of RUB50,000 spent, RUB50,000 left" in reply
+    assert "💰 Budget: ₽0 of ₽50,000 spent, ₽50,000 left" in reply
     assert "🎟 Uses budget: 0 of 200 used, 200 uses left" in reply
     assert await stored(db, campaign.id) == (5_000_000, 200)
     await chat.send(u.message(MANAGER, f"/campaign BUDGET {campaign.id} - 10", language_code="en"))
@@ -136,7 +136,7 @@ async def test_card_and_stats_show_spent_and_left(chat: Chat, db, clock, api) ->
     assert "исчерпан" not in card
     await chat.feed(u.message(ANALYST, f"/stats {campaign.id}", language_code="en"))
     stats = api.calls("sendMessage")[-1].text
-    assert "💰 Budget: RUB3,000 of RUB10,000 spent, RUB7,000 left" in stats
+    assert "💰 Budget: ₽3,000 of ₽10,000 spent, ₽7,000 left" in stats
     assert "🎟 Uses budget: 49 of 50 used, 1 use left" in stats
     await spend(db, campaign.id, 300_000, 50)
     card = await chat.send(u.message(ANALYST, f"/campaign {campaign.id}", language_code="ru"))

@@ -1,21 +1,25 @@
 """`/campaign new` end to end: the guided dialog through the Dispatcher with real button
-presses, the preview in both languages, and nothing written until the manager confirms."""
+presses, offers checked at their own step, schedule presets, placeholders, the preview of
+every variant in both languages, and nothing written until the manager confirms."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiogram import Dispatcher
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+import tests.support.factories as factories
+import tests.support.shop as shop
 import tests.support.updates as u
 from bot.app.telegram import create_dispatcher
 from bot.config import Settings
 from bot.db import Database
-from bot.db.models import Campaign, CampaignVariant
+from bot.db.models import CampaignVariant
+from tests.support.campaign_dialog import Dialog, button, campaigns, only_campaign
 from tests.support.chat import Chat
-from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.managers import ANALYST, MANAGER, add_staff, audit_rows
 
 
@@ -25,55 +29,25 @@ def dp(tg_settings: Settings, db: Database, clock: Any) -> Dispatcher:
     return create_dispatcher(tg_settings, db, clock, throttle_burst=50)
 
 
-def button(api: FakeBotAPI, text: str) -> str:
-    """The callback data of the button with this text on the last keyboard sent."""
-    for request in reversed(api.sent()):
-        markup = request.reply_markup or {}
-        for row in markup.get("inline_keyboard", []):
-            for key in row:
-                if text in key["text"]:
-                    return key["callback_data"]
-    raise AssertionError(f"no button {text!r}")
-
-
-async def campaigns(db: Database) -> int:
-    async with db.read_session() as session:
-        return await session.scalar(select(func.count()).select_from(Campaign)) or 0
-
-
-async def walk_to_confirm(chat: Chat, api: FakeBotAPI, *, offer: str = "10% 30 3000 shoes",
-                          variants: str = "A 1 10%\nB 3 12%") -> None:
-    send = lambda text: chat.send(u.message(MANAGER, text, language_code="en"))  # noqa: E731
-    press = lambda text: chat.send(u.callback(MANAGER, button(api, text),  # noqa: E731
-                                              language_code="en"))
-    assert "What kind" in await send("/campaign new")
-    assert "Which segment" in await press("manual broadcast")
-    assert "The offer" in await press("regulars")
-    assert "Variants" in await send(offer)
-    assert "Holdout" in await send(variants)
-    assert "When does it run" in await press("20%")
-    assert "Russian" in await press("Keep as draft")
-    assert "English" in await send("Мы скучали, <друг>!")
-    await send("We missed you!")
-
-
-async def test_dialog_creates_a_campaign_with_variants_and_audit(chat: Chat, db, api) -> None:
-    await add_staff(db, MANAGER, "manager")
-    await walk_to_confirm(chat, api)
-    texts = [r.text for r in api.sent(MANAGER)[-4:]]
-    assert "Kind: manual broadcast" in texts[0] and "Holdout: 20%" in texts[0]
-    assert texts[1].startswith("🇷🇺") and "Мы скучали, &lt;друг&gt;!" in texts[1]
-    assert "<code>SAMPLE1234</code>" in texts[1] and "скидка 10%" in texts[1]
-    assert texts[2].startswith("🇬🇧") and "We missed you!" in texts[2] and "10% off" in texts[2]
+async def test_dialog_creates_a_campaign_with_variants_and_audit(dialog: Dialog, db) -> None:
+    assert "Create it?" in await dialog.walk()
+    summary, a_ru, a_en, b_ru, b_en, _create = dialog.texts(6)
+    assert "Name: Winter regulars" in summary and "Kind: manual broadcast" in summary
+    assert "Holdout: 20%" in summary and "Schedule: draft" in summary
+    # Every variant, in both languages, with its own reward.
+    assert a_ru.startswith("🇷🇺 Variant A") and "Мы скучали, &lt;друг&gt;!" in a_ru
+    assert "<code>SAMPLE1234</code>" in a_ru and "скидка 10" in a_ru
+    assert a_en.startswith("🇬🇧 Variant A") and "We missed you!" in a_en and "10" in a_en
+    assert b_ru.startswith("🇷🇺 Variant B") and "скидка 12" in b_ru
+    assert b_en.startswith("🇬🇧 Variant B") and "12" in b_en
     assert await campaigns(db) == 0  # nothing written before the confirmation
-    reply = await chat.send(u.callback(MANAGER, button(api, "Create"), language_code="en"))
-    assert "created" in reply
+    assert "created" in await dialog.press("Create")
+    campaign = await only_campaign(db)
     async with db.read_session() as session:
-        campaign = await session.scalar(select(Campaign))
         variants = list(await session.scalars(select(CampaignVariant)
                                               .order_by(CampaignVariant.id)))
-    assert (campaign.kind, campaign.status, campaign.segment) == ("broadcast", "draft",
-                                                                  "regulars")
+    assert (campaign.name, campaign.kind, campaign.status, campaign.segment) == (
+        "Winter regulars", "broadcast", "draft", "regulars")
     assert campaign.holdout_percent == 20 and campaign.created_by == MANAGER
     assert campaign.offer["value"] == 10 and campaign.offer["min_order"] == 300_000
     assert campaign.message_ru == "Мы скучали, <друг>!"
@@ -83,30 +57,136 @@ async def test_dialog_creates_a_campaign_with_variants_and_audit(chat: Chat, db,
     assert row.actor == f"tg:{MANAGER}" and row.after["holdout_percent"] == 20
 
 
-async def test_cancel_and_stale_buttons_leave_nothing(chat: Chat, db, api) -> None:
-    await add_staff(db, MANAGER, "manager")
-    await walk_to_confirm(chat, api)
+async def test_cancel_and_stale_buttons_leave_nothing(dialog: Dialog, chat: Chat, db,
+                                                      api) -> None:
+    await dialog.walk()
     create = button(api, "Create")
-    assert "nothing was saved" in await chat.send(u.message(MANAGER, "/cancel",
-                                                            language_code="en"))
+    assert "nothing was saved" in await dialog.send("/cancel")
     await chat.send(u.callback(MANAGER, create, language_code="en"))
     assert await campaigns(db) == 0 and await audit_rows(db) == []
     assert "ended" in api.calls("answerCallbackQuery")[-1].params.get("text", "")
 
 
-async def test_guardrail_refuses_at_the_end(chat: Chat, db, api) -> None:
-    await add_staff(db, MANAGER, "manager")
-    await walk_to_confirm(chat, api, variants="A 1 10%\nB 1 40%")
-    reply = await chat.send(u.callback(MANAGER, button(api, "Create"), language_code="en"))
-    assert "guardrail" in reply and await campaigns(db) == 0
+async def test_guardrail_refuses_at_the_offer_step_and_keeps_the_draft(dialog: Dialog,
+                                                                       db) -> None:
+    """The ceiling is 18 % (net profit 1 500 ₽ on a 5 000 ₽ order, 40 % kept in reserve):
+    a 40 % offer is refused where it is typed, with the numbers, and asked again."""
+    assert "What kind" in await dialog.send("/campaign new")
+    await dialog.press("manual broadcast")
+    await dialog.send("Winter regulars")
+    await dialog.press("regulars")
+    assert "The offer" in await dialog.send("40% 30")
+    refusal = dialog.texts(2)[0]
+    assert "40%" in refusal and "18%" in refusal and "Nothing is lost" in refusal
+    assert "Variants" in await dialog.send("10% 30")
+    # A variant above the ceiling is refused at the variants' step, not nine steps later.
+    assert "Variants" in await dialog.send("A 1 10%\nB 1 40%")
+    assert "40%" in dialog.texts(2)[0]
+    assert "Holdout" in await dialog.send("A 1 10%\nB 1 15%")
+    await dialog.press("20%")
+    await dialog.press("Keep as draft")
+    await dialog.send("-")
+    assert "Create it?" in await dialog.send("-")
+    assert "Name: Winter regulars" in dialog.texts(6)[0]  # the draft came through whole
+    assert "created" in await dialog.press("Create")
+    assert (await only_campaign(db)).segment == "regulars"
 
 
-async def test_bad_offer_is_asked_again(chat: Chat, db, api) -> None:
-    await add_staff(db, MANAGER, "manager")
-    await chat.send(u.message(MANAGER, "/campaign new", language_code="en"))
-    await chat.send(u.callback(MANAGER, button(api, "manual broadcast"), language_code="en"))
-    await chat.send(u.callback(MANAGER, button(api, "regulars"), language_code="en"))
-    reply = await chat.send(u.message(MANAGER, "lots", language_code="en"))
+async def test_monthly_budget_refuses_at_the_offer_step(chat: Chat, db, api) -> None:
+    """A manager with 300 ₽ left this month: one 10 % code on a 5 000 ₽ order costs 500 ₽."""
+    await add_staff(db, MANAGER + 1, "manager", budget=30_000)
+    dialog = Dialog(chat, api, user=MANAGER + 1)
+    await dialog.send("/campaign new")
+    await dialog.press("manual broadcast")
+    await dialog.send("-")
+    await dialog.press("regulars")
+    assert "The offer" in await dialog.send("10%")
+    refusal = dialog.texts(2)[0]
+    assert "budget" in refusal and "500" in refusal and "300" in refusal
+    assert "Variants" in await dialog.send("5%")
+
+
+async def test_refusal_at_create_returns_to_the_offer_step(dialog: Dialog, db, settings,
+                                                           clock) -> None:
+    """The average order grows while the manager types (30 000 ₽: the ceiling falls to
+    3 %): "Create" sends them back to the offer with the rest of the draft kept, and
+    once the offer is fixed straight back to "Create"."""
+    assert "Create it?" in await dialog.walk(offer="10% 30", variants=None)
+    now = clock()
+    customer = await factories.customer(db, "big", now=now)
+    await shop.order(db, settings, "big-1", customer.id, placed_at=now - timedelta(days=1),
+                     now=now, total=3_000_000)
+    assert "The offer" in await dialog.press("Create")
+    assert "3%" in dialog.texts(2)[0] and await campaigns(db) == 0
+    assert "Create it?" in await dialog.send("2% 30")
+    assert "Name: Winter regulars" in dialog.texts(4)[0]
+    assert "created" in await dialog.press("Create")
+    campaign = await only_campaign(db)
+    assert (campaign.name, campaign.offer["value"], campaign.holdout_percent) == (
+        "Winter regulars", 2, 20)
+    assert campaign.message_en == "We missed you!"
+
+
+@pytest.mark.parametrize(("presses", "typed", "schedule", "words"), [
+    (["Every day at…", "09:00"], None, "0 9 * * *", "every day at 09:00"),
+    (["Every week on…", "Monday"], "10:30", "30 10 * * mon", "every week on Monday at 10:30"),
+    (["Crontab"], "0 11 * * 1", "0 11 * * 1", "crontab"),
+])
+async def test_schedule_presets_in_words(dialog: Dialog, db, presses, typed, schedule,
+                                         words) -> None:
+    """Times are the shop's (Europe/Moscow: the scheduler reads the crontab there)."""
+    assert "What kind" in await dialog.send("/campaign new")
+    await dialog.press("manual broadcast")
+    await dialog.send("-")
+    await dialog.press("regulars")
+    await dialog.send("10%")
+    await dialog.press("Single offer")
+    assert "Europe/Moscow" in await dialog.press("0%")
+    for text in presses:
+        reply = await dialog.press(text)
+    if typed is not None:
+        assert "That is not" in await dialog.send("25:00")  # neither a time nor a crontab
+        reply = await dialog.send(typed)
+    assert "Russian" in reply
+    await dialog.send("-")
+    await dialog.send("-")
+    assert words in dialog.texts(4)[0]
+    await dialog.press("Create")
+    campaign = await only_campaign(db)
+    assert (campaign.schedule, campaign.status) == (schedule, "active")
+    assert campaign.name == "broadcast 2026-06-01"  # a dash keeps the kind and date
+
+
+async def test_placeholders_are_documented_checked_and_previewed(dialog: Dialog) -> None:
+    assert "What kind" in await dialog.send("/campaign new")
+    await dialog.press("manual broadcast")
+    await dialog.send("Spring")
+    await dialog.press("regulars")
+    await dialog.send("10% 14")
+    await dialog.press("Single offer")
+    await dialog.press("0%")
+    prompt = await dialog.press("Keep as draft")
+    for name in ("{name}", "{code}", "{deadline}", "{shop}"):
+        assert f"<code>{name}</code>" in prompt
+    reply = await dialog.send("Привет, {имя}! {name}")
+    assert "<code>{имя}</code>" in reply and "Russian" not in reply
+    assert "English" in await dialog.send("{name}, ваш код {code} до {deadline}. {shop}")
+    assert "Create it?" in await dialog.send("-")
+    _summary, ru, en, _create = dialog.texts(4)
+    # The sample reader's name, code and deadline (14 days, in the shop's time).
+    assert ("Анна, ваш код <code>SAMPLE1234</code> до 15 июн. 2026\u202fг., 15:00. "
+            "наш магазин") in ru
+    assert "{" not in ru
+    # English readers get the standard English text, not the Russian one.
+    assert "A personal code for you" in en and "ваш код" not in en
+
+
+async def test_bad_offer_is_asked_again(dialog: Dialog, api) -> None:
+    await dialog.send("/campaign new")
+    await dialog.press("manual broadcast")
+    await dialog.send("-")
+    await dialog.press("regulars")
+    reply = await dialog.send("lots")
     assert "The offer" in reply and "&lt;reward&gt;" in reply  # HTML-safe
     assert "could not read" in api.sent(MANAGER)[-2].text
 

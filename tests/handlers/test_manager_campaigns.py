@@ -1,10 +1,8 @@
 """Managers in Telegram, end to end: /customer, /campaigns, /campaign <id> with its state
-changes, /preview, /stats (text + PNG) and /export (CSV)."""
+changes and /preview (/stats and /export: test_manager_stats.py)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -52,7 +50,7 @@ async def seed_campaign(db: Database, clock, *, customers: int = 8, status: str 
     """A broadcast to "regulars" with two variants; half the customers bought again.
 
     The run's history (assignments, deliveries, orders, redemptions) is written straight,
-    as a run five days ago would have left it: /stats and /export read nothing else."""
+    as a run five days ago would have left it: the card and /preview read nothing else."""
     now = clock()
     campaign = await factories.campaign(
         db, now=now, name="Spring <regulars>", kind="broadcast", status=status,
@@ -106,9 +104,9 @@ async def test_customer_card(chat: Chat, db, clock) -> None:
                              last_order_at=clock() - timedelta(days=100))
     await chat.send(u.message(MANAGER, "/issue c-1 10%", language_code="en"))
     reply = await chat.send(u.message(ANALYST, "/customer @anna_k", language_code="en"))
-    for part in ("Anna", "shop id c-1", "@anna_k", "Level: 2 (5%)", "RUB25,000",
-                 "Orders: 3", "regulars", "almost_lost", "10% off", "active",
-                 "manual: pending", "0 of 1 per 1 d", "0 of 3 per 7 d"):
+    for part in ("Anna", "shop id c-1", "@anna_k", "Level: 2 (5%)", "₽25,000",
+                 "Orders: 3", "regulars", "almost lost", "10% off", "active",
+                 "code from the team: waiting", "0 of 1 per 1 day", "0 of 3 per 7 days"):
         assert part in reply, (part, reply)
 
 
@@ -131,7 +129,7 @@ async def test_campaigns_list_and_card(chat: Chat, db, clock, api) -> None:
     assert "manual broadcast, active" in listing and "sent 4/6" in listing
     assert "redeemed 4" in listing and "holdout 2" in listing
     card = await chat.send(u.message(ANALYST, f"/campaign {campaign_id}", language_code="en"))
-    assert "Variant B (weight 3): 10% off; on orders from RUB1,000" in card
+    assert "Variant B (weight 3): 10% off; on orders from ₽1,000" in card
     assert "Holdout: 25%" in card and "4 sent, 2 waiting" in card
     assert api.sent()[-1].reply_markup is None  # analysts get no buttons
 
@@ -248,49 +246,4 @@ async def test_preview_of_a_comeback_shows_each_rung_of_the_ladder(chat: Chat, d
     assert "silent 90+ days: 2 (2 reachable), 12% off + free shipping" in reply
 
 
-# --- /stats and /export ----------------------------------------------------------------
-
-async def test_stats_text_and_chart(chat: Chat, db, clock, api) -> None:
-    await add_staff(db, ANALYST, "analyst")
-    campaign_id = await seed_campaign(db, clock)
-    await chat.feed(u.message(ANALYST, f"/stats {campaign_id} 30", language_code="en"))
-    text = api.calls("sendMessage")[-1].text
-    # Six treated (four reached, all four bought), two in the holdout (none bought).
-    for part in ("Sent: 4, delivered: 4", "Redeemed: 4 (redemption rate 100.0%)",
-                 "Repeat-purchase rate: 66.7%", "Revenue: RUB16,000; discount cost: RUB800",
-                 "Treatment: 4 of 6", "Holdout: 0 of 2",
-                 "Uplift: +66.7 percentage points, 95% interval +28.9 … +100.0"):
-        assert part in text, (part, text)
-    (photo,) = api.calls("sendPhoto")
-    (upload,) = api.uploads
-    assert upload.method == "sendPhoto" and upload.content.startswith(b"\x89PNG")
-    assert photo.chat_id == ANALYST
-
-
-async def test_stats_for_all_campaigns_in_russian(chat: Chat, db, clock, api) -> None:
-    await add_staff(db, ANALYST, "analyst")
-    await seed_campaign(db, clock)
-    await chat.feed(u.message(ANALYST, "/stats", language_code="ru"))
-    assert "Все кампании" in api.calls("sendMessage")[-1].text
-    assert api.uploads[-1].content.startswith(b"\x89PNG")
-
-
-async def test_export_csv(chat: Chat, db, clock, api) -> None:
-    await add_staff(db, ANALYST, "analyst")
-    campaign_id = await seed_campaign(db, clock)
-    await chat.feed(u.message(ANALYST, f"/export {campaign_id}", language_code="en"))
-    (upload,) = api.uploads
-    assert upload.method == "sendDocument" and upload.filename.endswith(".csv")
-    rows = list(csv.reader(io.StringIO(upload.content.decode("utf-8-sig"))))
-    values = {r[0]: r[1] for r in rows if len(r) == 2}
-    assert values["sent"] == "4" and values["redeemed"] == "4"
-    assert values["revenue"] == "1600000" and values["discount_cost"] == "80000"
-    assert values["repeat_purchase_rate"] == "0.6667" and values["uplift"] == "0.6667"
-    assert ["holdout", "2", "0", "0.0000", "0"] in rows
-
-
-@pytest.mark.parametrize("text", ["/stats x", "/stats 1 2 3", "/export 1 0", "/stats 999"])
-async def test_stats_bad_arguments(chat: Chat, db, text) -> None:
-    await add_staff(db, ANALYST, "analyst")
-    reply = await chat.send(u.message(ANALYST, text, language_code="en"))
-    assert "Usage: /" in reply and "Example: /" in reply
+# /stats and /export: tests/handlers/test_manager_stats.py

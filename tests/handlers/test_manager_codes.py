@@ -88,7 +88,7 @@ async def test_owner_adds_changes_and_removes_staff_with_audit(chat: Chat, db) -
         assert (row.role, row.monthly_budget, row.added_by) == ("manager", 2_000_000, OWNER)
     await chat.send(u.message(OWNER, f"/managers budget {MANAGER} 500", language_code="en"))
     listing = await chat.send(u.message(OWNER, "/managers", language_code="en"))
-    assert f"{MANAGER}: manager" in listing and "RUB500" in listing
+    assert f"{MANAGER}: manager" in listing and "₽500" in listing
     assert f"{OWNER}: owner" in listing
     await chat.send(u.message(OWNER, f"/managers remove {MANAGER}", language_code="en"))
     assert await count(db, Manager) == 0
@@ -143,7 +143,7 @@ async def test_issue_binds_queues_and_audits(chat: Chat, db, clock) -> None:
     assert code.include_categories == ["shoes"] and code.exclude_categories == ["sale"]
     assert (code.expires_at - clock()).days == 14
     assert f"<code>{code.code}</code>" in reply and "Anna &lt;K&gt;" in reply
-    assert "10% off" in reply and "on orders from RUB3,000" in reply and "Queued" in reply
+    assert "10% off" in reply and "on orders from ₽3,000" in reply and "Queued" in reply
     assert (delivery.reason, delivery.code_id, delivery.customer_id) == (
         "manual", code.id, customer.id)
     assert delivery.promotional and delivery.status == DeliveryStatus.PENDING
@@ -201,7 +201,7 @@ async def test_guardrail_refusal_shows_the_numbers(chat: Chat, db, clock) -> Non
     # 1 500 profit / 5 000 average = 30 %, minus 40 % safety = 18 %.
     reply = await chat.send(u.message(MANAGER, "/issue c-1 25%", language_code="en"))
     assert "guardrail" in reply and "25%" in reply and "18%" in reply
-    assert "RUB1,500" in reply and "RUB5,000" in reply and "40%" in reply
+    assert "₽1,500" in reply and "₽5,000" in reply and "40%" in reply
     assert await count(db, PromoCode) == 0 and await count(db, Delivery) == 0
     assert await audit_rows(db) == []
 
@@ -213,7 +213,7 @@ async def test_budget_refusal_shows_the_numbers(chat: Chat, db, clock) -> None:
     for _ in range(2):
         assert "✅" in await chat.send(u.message(MANAGER, "/issue c-1 10%", language_code="en"))
     reply = await chat.send(u.message(MANAGER, "/issue c-1 10%", language_code="en"))
-    assert "budget" in reply and "RUB500" in reply and "RUB0" in reply and "RUB1,000" in reply
+    assert "budget" in reply and "₽500" in reply and "₽0" in reply and "₽1,000" in reply
     assert await count(db, PromoCode) == 2 and await count(db, Delivery) == 2
     assert len(await audit_rows(db, "code.issue")) == 2
     # A revoked, unused code gives its budget back; an owner has no limit.
@@ -286,7 +286,7 @@ async def test_bulk_sends_a_csv_document_and_audits(chat: Chat, db, api, clock) 
     rows = list(csv.reader(io.StringIO(upload.content.decode("utf-8-sig"))))
     assert rows[0] == ["code", "terms", "expires_at"]
     assert len(rows) == 26 and all(r[0].startswith("AUT") for r in rows[1:])
-    assert "7% off" in rows[1][1] and "RUB2,000" in rows[1][1]
+    assert "7% off" in rows[1][1] and "₽2,000" in rows[1][1]
     async with db.read_session() as session:
         codes = list(await session.scalars(select(PromoCode)))
     assert {c.code for c in codes} == {r[0] for r in rows[1:]}

@@ -18,6 +18,7 @@ import tests.support.updates as u
 from bot.db import Database
 from bot.db.models import Delivery
 from bot.promo.campaigns.admin import HELD_UNTIL
+from bot.promo.campaigns.launcher import LAUNCHER
 from handlers.managers.campaigns import CampaignAction
 from handlers.managers.progress import KEY, LiveProgress
 from tests.support.chat import Chat
@@ -93,14 +94,18 @@ async def test_resume_posts_progress_and_edits_it_until_done(chat: Chat, db, clo
     await until(lambda: len(api.calls("sendMessage")) == 2)  # the card, then the progress
     first = api.calls("sendMessage")[-1]
     assert first.chat_id == MANAGER
-    assert f"Campaign #{campaign_id}: sent 0 of 6, failed 0, waiting 6" in first.text
+    assert first.text.startswith(f"📤 Campaign #{campaign_id}: choosing the audience")
+    assert "Chosen: 0, of them 0 in the control group" in first.text
+    assert "Messages queued: 6; sent 0, failed 0, waiting 6" in first.text
     assert "Time to send the rest" in first.text
+    await chat.dp[LAUNCHER].join()  # the run adds nobody: the queued messages are all
 
     edits = lambda: api.calls("editMessageText")  # noqa: E731
     await mark(db, clock, campaign_id, ["p:0", "p:1"], "sent")
     gate.step()
     await until(lambda: len(edits()) == 1)
-    assert "sent 2 of 6, failed 0, waiting 4" in edits()[-1].text
+    assert edits()[-1].text.startswith(f"📤 Campaign #{campaign_id}: sending\n")
+    assert "Messages queued: 6; sent 2, failed 0, waiting 4" in edits()[-1].text
 
     await gate.poll()  # nothing changed: no edit (Telegram refuses an identical text)
     assert len(edits()) == 1
@@ -108,7 +113,7 @@ async def test_resume_posts_progress_and_edits_it_until_done(chat: Chat, db, clo
     await mark(db, clock, campaign_id, ["p:4"], "failed")
     gate.step()
     await until(lambda: len(edits()) == 2)
-    assert "sent 4 of 6, failed 1, waiting 1" in edits()[-1].text
+    assert "sent 4, failed 1, waiting 1" in edits()[-1].text
 
     await mark(db, clock, campaign_id, ["p:5"], "sent")
     gate.step()
@@ -145,6 +150,7 @@ async def test_a_deleted_message_ends_the_task_quietly(chat: Chat, db, clock, ap
     campaign_id = await seed(db, clock, messages=2)
     await chat.send(u.message(MANAGER, f"/campaign {campaign_id} resume", language_code="en"))
     await until(lambda: len(api.calls("sendMessage")) == 2)
+    await chat.dp[LAUNCHER].join()
     api.fail("editMessageText", 400, description="Bad Request: message to edit not found")
     await mark(db, clock, campaign_id, ["p:0"], "sent")
     gate.step()
@@ -158,6 +164,7 @@ async def test_not_modified_and_expiry(chat: Chat, db, clock, api, gate: Gate) -
     chat.dp[KEY].lifetime = 0.3
     await chat.send(u.message(MANAGER, f"/campaign {campaign_id} resume", language_code="en"))
     await until(lambda: len(api.calls("sendMessage")) == 2)
+    await chat.dp[LAUNCHER].join()
     api.fail("editMessageText", 400, description="Bad Request: message is not modified")
     await mark(db, clock, campaign_id, ["p:0"], "sent")
     gate.step()
@@ -181,3 +188,38 @@ async def test_shutdown_cancels_running_messages(chat: Chat, dp: Dispatcher, db,
     await dp.emit_shutdown()
     assert task.cancelled() and not dp[KEY].tasks
 
+
+
+async def test_a_run_that_queues_nothing_says_why(chat: Chat, db, clock, api,
+                                                   gate: Gate) -> None:
+    await add_staff(db, MANAGER, "manager")
+    campaign = await factories.campaign(db, now=clock(), kind="broadcast", status="draft",
+                                        segment="regulars")
+    await factories.customers(db, 3, now=clock(), prefix="r-", telegram_base=8000,
+                              orders_count=3, marketing_opt_in=False)
+    await factories.customers(db, 1, now=clock(), prefix="n-", orders_count=3,
+                              marketing_opt_in=True)
+    await chat.send(u.message(MANAGER, f"/campaign {campaign.id} start", language_code="en"))
+    await chat.dp[LAUNCHER].join()
+    gate.step()
+    await until(lambda: len(api.calls("editMessageText")) == 1)
+    assert api.calls("editMessageText")[-1].text == (
+        f"✅ Campaign #{campaign.id}: nobody to send to now. Whom it would reach: "
+        f"/preview {campaign.id}\n"
+        "In the segment: 4; no consent to promotions: 3; not linked to Telegram: 1; blocked "
+        "the bot: 0; their loyalty level leaves the offer no room: 0")
+
+
+async def test_an_offer_above_the_ceiling_is_told(chat: Chat, db, clock, api,
+                                                  gate: Gate) -> None:
+    await add_staff(db, MANAGER, "manager")
+    campaign = await factories.campaign(db, now=clock(), kind="broadcast", status="paused",
+                                        segment="regulars",
+                                        offer={"discount_type": "percent", "value": 60})
+    await chat.send(u.message(MANAGER, f"/campaign {campaign.id} resume", language_code="ru"))
+    await chat.dp[LAUNCHER].join()
+    gate.step()
+    await until(lambda: len(api.calls("editMessageText")) == 1)
+    assert api.calls("editMessageText")[-1].text == (
+        f"⛔ Кампания #{campaign.id}: ничего не отправлено — предложение выше потолка по "
+        f"марже. Расчёт: /preview {campaign.id}")

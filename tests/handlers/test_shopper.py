@@ -159,8 +159,9 @@ async def test_unlinked_user_is_told_how_to_link(chat: Chat) -> None:
 
 
 @pytest.mark.parametrize(("language", "expected"), [
-    ("ru", ["скидка 10%", "на заказ от 3\xa0000\xa0₽", "кроме: sale", "действует до 11 июн. 2026"]),
-    ("en", ["10% off", "on orders from RUB3,000", "not on: sale", "valid until Jun 11, 2026"]),
+    ("ru", ["скидка 10\xa0%", "на заказ от 3\xa0000\xa0₽", "кроме: sale",
+            "действует до 11 июн. 2026"]),
+    ("en", ["10% off", "on orders from ₽3,000", "not on: sale", "valid until Jun 11, 2026"]),
 ])
 async def test_codes_in_both_languages(chat, db, clock, language, expected) -> None:
     customer = await factories.customer(db, now=clock(), locale=language)
@@ -191,8 +192,10 @@ async def test_menu_button_works_in_either_language(chat, db, clock) -> None:
 
 
 @pytest.mark.parametrize(("language", "expected"), [
-    ("ru", ["Ваш уровень: 1", "3%", "12\xa0000\xa0₽", "▰▰▰▰▰▱", "8\xa0000\xa0₽", "уровня 2"]),
-    ("en", ["Your level: 1", "3%", "RUB12,000", "▰▰▰▰▰▱", "RUB8,000", "level 2"]),
+    ("ru", ["Ваш уровень: 1", "скидка на каждый заказ: 3\xa0%", "12\xa0000\xa0₽",
+            "▰▰▰▰▰▱▱▱▱▱ 47\xa0%", "8\xa0000\xa0₽", "уровня 2"]),
+    ("en", ["Your level: 1", "3% off every order", "₽12,000", "▰▰▰▰▰▱▱▱▱▱ 47%", "₽8,000",
+            "level 2"]),
 ])
 async def test_tier_in_both_languages(chat, db, clock, language, expected) -> None:
     customer = await factories.customer(db, now=clock(), net_spend=1_200_000)
@@ -295,24 +298,36 @@ async def test_lang_switches_language_by_button(chat, db, clock, api) -> None:
     assert "Не понял" in await chat.send(u.message(USER, "hello", language_code="en"))
 
 
+ZONE_WORDS = {
+    "ru": {"Europe/Moscow": "Москва (UTC+3)", "Asia/Novosibirsk": "Новосибирск (UTC+7)",
+           "America/New_York": "Нью-Йорк"},
+    "en": {"Europe/Moscow": "Moscow (UTC+3)", "Asia/Novosibirsk": "Novosibirsk (UTC+7)",
+           "America/New_York": "New York"},
+}
+
+
 @pytest.mark.parametrize("language", ["ru", "en"])
 async def test_settings_promotions_and_time_zone(chat, db, clock, api, language) -> None:
+    words = ZONE_WORDS[language]
     customer = await factories.customer(db, now=clock())
     await link(chat, db, clock, customer, language_code=language)
     text = await chat.send(u.message(USER, "/settings", language_code=language))
-    assert "Europe/Moscow" in text
+    assert words["Europe/Moscow"] in text  # the zone in the reader's words, buttons too
+    buttons = [b["text"] for row in api.sent(USER)[-1].reply_markup["inline_keyboard"]
+               for b in row]
+    assert words["Europe/Moscow"] in buttons and words["Asia/Novosibirsk"] in buttons
     await chat.send(u.callback(USER, "set:promo:off", language_code=language))
     await chat.send(u.callback(USER, "set:tz:Asia/Novosibirsk", language_code=language))
     async with db.read_session() as session:
         row = await session.get(Customer, customer.id)
     assert row.marketing_opt_in is False and row.timezone == "Asia/Novosibirsk"
-    assert "Asia/Novosibirsk" in api.sent(USER)[-1].text
+    assert words["Asia/Novosibirsk"] in api.sent(USER)[-1].text
 
     await chat.send(u.callback(USER, "set:tz_other:", language_code=language))
     bad = await chat.send(u.message(USER, "Mars/Olympus", language_code=language))
     assert "Europe/Moscow" in bad  # the examples
     ok = await chat.send(u.message(USER, "America/New_York", language_code=language))
-    assert "America/New_York" in ok
+    assert words["America/New_York"] in ok
     async with db.read_session() as session:
         assert (await session.get(Customer, customer.id)).timezone == "America/New_York"
 

@@ -47,21 +47,22 @@ async def test_upsert_creates_then_changes_only_given_fields(db, clock):
         )
         await session.commit()
     assert created
+    # No consent unless the shop says the customer gave it.
     assert (customer.phone, customer.locale, customer.marketing_opt_in) == (
-        "+79161234567", "en", True,
+        "+79161234567", "en", False,
     )
 
     clock.advance(hours=1)
     async with db.session() as session:
         customer, created = await upsert_customer(
-            session, "c-1", marketing_opt_in=False, now=clock()
+            session, "c-1", marketing_opt_in=True, now=clock()
         )
         await session.commit()
     assert not created
     assert customer.name == "Anna"
     assert customer.email == "a@example.com"
     assert customer.timezone == "Asia/Yekaterinburg"
-    assert customer.marketing_opt_in is False
+    assert customer.marketing_opt_in is True
     assert customer.updated_at == clock()
 
     async with db.session() as session:

@@ -164,10 +164,10 @@ async def test_code_reads_the_same_in_both_languages(db, clock) -> None:
     )
     code = await factories.code(db, offer, now=clock(), customer_id=alice, expires_on_delivery=True)
     assert describe(code, "ru", MOSCOW) == [
-        "скидка 12% + бесплатная доставка",
+        "скидка 12\xa0% + бесплатная доставка",
         "на заказ от 2\xa0000\xa0₽",
         "кроме: Sale",
-        "действует 30 дн. с момента получения",
+        "действует 30 дней с момента получения",
     ]
     assert describe(code, "en", MOSCOW)[0] == "12% off + free shipping"
 

@@ -47,10 +47,11 @@ async def _create(session: AsyncSession, external_id: str, now: datetime,
     history = {key: value for key, value in fields.items() if key not in PROFILE}
     if unknown := history.keys() - COLUMNS:
         raise TypeError(f"Customer has no column {sorted(unknown)}")
-    row, _ = await upsert_customer(
-        session, external_id, now=now,
-        **{key: value for key, value in fields.items() if key in PROFILE},
-    )
+    profile = {key: value for key, value in fields.items() if key in PROFILE}
+    # A shopper of a test has agreed to promotions unless the test says otherwise (a new
+    # customer's own default is no consent).
+    profile.setdefault("marketing_opt_in", True)
+    row, _ = await upsert_customer(session, external_id, now=now, **profile)
     if history:
         for key, value in history.items():
             setattr(row, key, value)

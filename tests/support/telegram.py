@@ -35,8 +35,12 @@ async def bot(tg_settings: Settings) -> AsyncIterator[Bot]:
 
 
 @pytest.fixture
-def dp(tg_settings: Settings, db: Database, clock: Any) -> Dispatcher:
-    return create_dispatcher(tg_settings, db, clock)
+async def dp(tg_settings: Settings, db: Database, clock: Any) -> AsyncIterator[Dispatcher]:
+    dispatcher = create_dispatcher(tg_settings, db, clock)
+    yield dispatcher
+    # What handlers left in the background (campaign runs, progress messages) ends here,
+    # before the database goes.
+    await dispatcher.emit_shutdown()
 
 
 @pytest.fixture

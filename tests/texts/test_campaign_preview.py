@@ -24,7 +24,7 @@ def check(requested: str, allowed: bool) -> GuardrailCheck:
 def test_an_offer_on_one_line_escaped() -> None:
     offer = Offer(DiscountType.PERCENT, 10, min_order=100_000, currency="RUB",
                   include_categories=("<shoes>",))
-    assert offer_line(offer, "en") == "10% off; on orders from RUB1,000; only on: &lt;shoes&gt;"
+    assert offer_line(offer, "en") == "10% off; on orders from ₽1,000; only on: &lt;shoes&gt;"
 
 
 def test_a_segment_split_by_variant_with_the_guardrail() -> None:
@@ -40,12 +40,12 @@ def test_a_segment_split_by_variant_with_the_guardrail() -> None:
         "🔎 Preview of #3 Spring &lt;sale&gt;",
         "Segment regulars: 11 customers, 9 reachable in Telegram",
         "• holdout: 2 (get nothing)",
-        "• offer: 4 × 5% off, up to RUB200",
+        "• offer: 4 × 5% off, up to ₽200",
         "  5.0% is within the guardrail ceiling 22.5%",
-        "• B: 3 × 90% off, up to RUB900",
+        "• B: 3 × 90% off, up to ₽900",
         "  90.0% is ⛔ above the guardrail ceiling 22.5%",
         "• C: 2, message only",
-        "Estimated discount cost: RUB1,100",
+        "Estimated discount cost: ₽1,100",
         "Time to send at 30/s: 12 min",
     ])
 
@@ -59,8 +59,8 @@ def test_a_comeback_ladder_and_no_segment_in_russian() -> None:
     text = render_preview(ladder, locale="ru", currency="RUB", rate=2.5)
     assert text.splitlines()[1:4] == [
         "Лестница возврата: 3 покупателей, 2 доступны в Telegram",
-        "• молчат 30+ дн., только с одним заказом: 1 (1 доступны), скидка 5%",
-        "• молчат 60+ дн.: 2 (1 доступны), скидка 10%",
+        "• молчат 30+ дн., только с одним заказом: 1 (1 доступны), скидка 5\xa0%",
+        "• молчат 60+ дн.: 2 (1 доступны), скидка 10\xa0%",
     ]
     assert text.endswith("Время отправки при 2.5/с: меньше минуты")
     events = Preview(campaign=Campaign(id=5, name="Carts"), segment=None, segment_size=0,

@@ -12,7 +12,8 @@ from bot.db.models import CodeStatus, Customer, Delivery, DiscountType, Telegram
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.card import CapState, Card
 from bot.promo.customers.tiers import Tier, TierStatus
-from bot.texts.customer_card import render_card, window_text
+from bot.texts.customer_card import render_card, state_name, window_text
+from bot.texts.segments import segment_name
 from bot.texts.wording import sample_code
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -20,10 +21,12 @@ MOSCOW = ZoneInfo("Europe/Moscow")  # times below are Moscow's; Babel puts U+202
 
 
 @pytest.mark.parametrize(("window", "en", "ru"), [
-    (timedelta(days=1), "1 d", "1 дн."),
-    (timedelta(days=7), "7 d", "7 дн."),
-    (timedelta(hours=36), "36.0 h", "36.0 ч"),
-    (timedelta(minutes=90), "1.5 h", "1.5 ч"),
+    (timedelta(days=1), "1 day", "1 день"),
+    (timedelta(days=3), "3 days", "3 дня"),
+    (timedelta(days=7), "7 days", "7 дней"),
+    (timedelta(days=21), "21 days", "21 день"),
+    (timedelta(hours=36), "36 h", "36 ч"),
+    (timedelta(minutes=90), "1.5 h", "1,5 ч"),
 ])
 def test_a_caps_window_reads_in_days_when_whole(window: timedelta, en: str, ru: str) -> None:
     assert window_text(window, "en") == en
@@ -56,28 +59,46 @@ def test_the_whole_card_in_english() -> None:
     assert text == "\n".join([
         "👤 Anna &amp; Co (shop id c-&lt;1&gt;)",
         "Telegram: 5001 @anna_k (blocked the bot)",
-        "Level: 2 (5%), net spend RUB25,000",
+        "Level: 2 (5%), net spend ₽25,000",
         "Orders: 3, last: —",
         "Segments: regulars",
         "Promotional messages: off",
         "",
         "Codes:",
-        "• <code>A&lt;1&gt;</code> RUB500 off — used",
+        "• <code>A&lt;1&gt;</code> ₽500 off — used",
         "• <code>SAMPLE1234</code> 10% off — not delivered yet",
         "",
         "Recent messages:",
-        "• Jun 1, 2026, 1:00\u202fPM campaign: sent",
+        "• Jun 1, 2026, 1:00\u202fPM campaign: delivered",
         "",
-        "Frequency caps: 1 of 1 per 1 d (full until Jun 2, 2026, 1:00\u202fPM); 1 of 3 per 7 d",
+        "Frequency caps: 1 of 1 per 1 day (full until Jun 2, 2026, 1:00\u202fPM); "
+        "1 of 3 per 7 days",
     ])
 
 
 def test_the_card_in_russian() -> None:
     text = render_card(full_card(), now=NOW, locale="ru", tz=MOSCOW, currency="RUB")
     assert "Telegram: 5001 @anna_k (заблокировал бота)" in text
-    assert "• <code>SAMPLE1234</code> скидка 10% — ещё не доставлен" in text
-    assert text.endswith("Лимиты частоты: 1 из 1 за 1 дн. (исчерпан до 2 июн. 2026\u202fг., "
-                         "13:00); 1 из 3 за 7 дн.")
+    assert "Уровень: 2 (5\xa0%), сумма покупок 25\xa0000\xa0₽" in text
+    assert "Сегменты: постоянные покупатели" in text
+    assert "• <code>SAMPLE1234</code> скидка 10\xa0% — ещё не доставлен" in text
+    assert "кампания: доставлено" in text
+    assert text.endswith("Лимиты частоты: 1 из 1 за 1 день (исчерпан до 2 июн. 2026\u202fг., "
+                         "13:00); 1 из 3 за 7 дней")
+
+
+@pytest.mark.parametrize(("segment", "en", "ru"), [
+    ("almost_lost", "almost lost", "почти потерянные"),
+    ("new_silent", "new but silent", "новые, но молчат"),
+    ("comeback_60", "silent 60–90 days", "молчат 60–90 дней"),
+    ("someday_new", "someday_new", "someday_new"),  # not known yet: as it is
+])
+def test_segments_read_in_words(segment: str, en: str, ru: str) -> None:
+    assert (segment_name(segment, "en"), segment_name(segment, "ru")) == (en, ru)
+
+
+def test_an_active_code_reads_as_a_code_not_as_a_campaign() -> None:
+    assert (state_name("active", "ru"), state_name("active", "en")) == ("действует", "active")
 
 
 def test_an_empty_card() -> None:
@@ -85,7 +106,7 @@ def test_an_empty_card() -> None:
                         last_order_at=None, marketing_opt_in=True)
     card = Card(customer, None, TierStatus("spend", 0, None, None, 0, 0.0), [], [], [], [])
     assert render_card(card, now=NOW, locale="en", tz=MOSCOW, currency="RUB") == "\n".join([
-        "👤 — (shop id c-2)", "Telegram: not linked", "Level: 0 (0%), net spend RUB0",
+        "👤 — (shop id c-2)", "Telegram: not linked", "Level: 0 (0%), net spend ₽0",
         "Orders: 0, last: —", "Segments: —", "Promotional messages: on", "",
         "Codes: none", "", "Recent messages: none", "", "Frequency caps: —",
     ])

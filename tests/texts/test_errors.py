@@ -45,8 +45,8 @@ def test_an_unknown_code_is_refused_at_the_raise() -> None:
     [
         (
             "en",
-            "⛔ Over your monthly discount budget: this would cost about RUB500, and you "
-            "have RUB200 left of RUB1,000 (spent RUB800 this month).",
+            "⛔ Over your monthly discount budget: this would cost about ₽500, and you "
+            "have ₽200 left of ₽1,000 (spent ₽800 this month).",
         ),
         (
             "ru",
@@ -98,8 +98,8 @@ TOP = Tier(4, 10_000_000, 12, free_shipping=True)
         (
             "en",
             "⛔ Refused by the margin guardrail: the customer's tier 12% + code 18% + free "
-            "shipping 6% = 36%, above the ceiling 18% (net profit per order RUB1,500 ÷ "
-            "average order RUB5,000, less a safety margin of 40%).",
+            "shipping 6% = 36%, above the ceiling 18% (net profit per order ₽1,500 ÷ "
+            "average order ₽5,000, less a safety margin of 40%).",
         ),
         (
             "ru",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.db.models import Delivery, PromoCode
@@ -32,6 +32,12 @@ class Renderer(Protocol):
     ) -> str: ...
 
 
+class Buttons(Protocol):
+    """The inline keyboard under an outbox row's message (Bot API JSON), or None."""
+
+    def __call__(self, delivery: Delivery, *, locale: str) -> dict[str, Any] | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Draft:
     """A rendered message. `expires_at` is the deadline its text shows (counted from
@@ -40,9 +46,11 @@ class Draft:
     text: str
     prepared_at: datetime
     expires_at: datetime | None
+    reply_markup: dict[str, Any] | None = None
 
 
-def prepare(job: Job, render: Renderer, now: datetime) -> Draft:
+def prepare(job: Job, render: Renderer, now: datetime, buttons: Buttons | None = None
+            ) -> Draft:
     """The text to send, and the deadline it shows for a code that counts its days from
     delivery; raises what `render` raises."""
     expires_at = None
@@ -54,7 +62,8 @@ def prepare(job: Job, render: Renderer, now: datetime) -> Draft:
         code.expires_at = expires_at  # for the renderer only: the row is detached
     try:
         text = render(job.delivery, code=code, locale=job.locale, tz=job.tz)
-        return Draft(text, now, expires_at)
+        markup = buttons(job.delivery, locale=job.locale) if buttons is not None else None
+        return Draft(text, now, expires_at, markup)
     finally:
         if code is not None and expires_at is not None:
             code.expires_at = None

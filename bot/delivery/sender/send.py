@@ -43,7 +43,7 @@ from bot.delivery.caps import Policy
 from bot.delivery.sender.claim import Job, claim
 from bot.delivery.sender.pacing import ChatSpacing, Pacer
 from bot.delivery.sender.record import Kind, Outcome, record, renew_leases
-from bot.delivery.sender.render import REDRAFT_AFTER, Draft, Renderer, prepare
+from bot.delivery.sender.render import REDRAFT_AFTER, Buttons, Draft, Renderer, prepare
 from bot.delivery.sender.transport import send_text
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class Sender:
         settings: Settings,
         *,
         render: Renderer,
+        buttons: Buttons | None = None,
         clock: Clock = utcnow,
         rate: float | None = None,
         concurrency: int | None = None,
@@ -104,6 +105,7 @@ class Sender:
         self.bot = bot
         self.settings = settings
         self.render = render
+        self.buttons = buttons
         self.clock = clock
         self.rate = rate or settings.send.delivery_rate
         self.paid = settings.send.paid_broadcast_rate > 0
@@ -278,7 +280,7 @@ class Sender:
         be made."""
         now = self.clock()
         try:
-            return prepare(job, self.render, now)
+            return prepare(job, self.render, now, self.buttons)
         except Exception as error:
             log.exception("delivery %s could not be rendered", job.id)
             return Outcome(job, Kind.FAILED, now, error=f"render: {type(error).__name__}: "
@@ -291,7 +293,7 @@ class Sender:
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
         try:
             message_id = await send_text(
-                self.bot, job.chat_id, draft.text,
+                self.bot, job.chat_id, draft.text, reply_markup=draft.reply_markup,
                 request_timeout=self.settings.send.timeout_seconds,
                 allow_paid_broadcast=self.paid,
             )

@@ -22,7 +22,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.methods import SendMessage, TelegramMethod
-from aiogram.types import InputFile
+from aiogram.types import InlineKeyboardMarkup, InputFile
 from aiohttp import ClientError, ClientTimeout, FormData
 from aiohttp.payload import JsonPayload
 
@@ -59,23 +59,31 @@ async def send_text(
     *,
     request_timeout: float,
     allow_paid_broadcast: bool = False,
+    reply_markup: dict[str, Any] | None = None,
 ) -> int:
-    """Send an HTML message; returns its message id or raises aiogram's exceptions."""
+    """Send an HTML message (with an inline keyboard given as Bot API JSON); returns its
+    message id or raises aiogram's exceptions."""
     session = bot.session
     paid = True if allow_paid_broadcast else None
+
+    def keyboard() -> InlineKeyboardMarkup | None:  # a model only off the JSON path
+        return InlineKeyboardMarkup.model_validate(reply_markup) if reply_markup else None
+
     if not isinstance(session, AiohttpSession):
         message = await bot.send_message(
             chat_id=chat_id, text=text, parse_mode="HTML", allow_paid_broadcast=paid,
-            request_timeout=int(request_timeout),
+            reply_markup=keyboard(), request_timeout=int(request_timeout),
         )
         return message.message_id
     payload: dict[str, object] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
     if paid:
         payload["allow_paid_broadcast"] = True
+    if reply_markup:
+        payload["reply_markup"] = reply_markup
 
     def method() -> SendMessage:  # only built when something went wrong
         return SendMessage(chat_id=chat_id, text=text, parse_mode="HTML",
-                           allow_paid_broadcast=paid)
+                           allow_paid_broadcast=paid, reply_markup=keyboard())
 
     client = await session.create_session()
     try:

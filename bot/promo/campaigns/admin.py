@@ -58,6 +58,10 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+# After these the campaign runs at once (in the background: `launcher.Launcher`).
+RUN_ACTIONS = frozenset({"start", "resume"})
+
+
 @dataclass(frozen=True, slots=True)
 class Counts:
     assigned: int = 0
@@ -139,9 +143,12 @@ async def give_back(session: AsyncSession, code_ids: Sequence[int], now: datetim
 
 
 async def change_status(
-    session: AsyncSession, staff: Staff, campaign_id: int, action: str, *, now: datetime
+    session: AsyncSession, staff: Staff | None, campaign_id: int, action: str, *,
+    now: datetime, actor: str | None = None,
 ) -> Campaign:
-    """One conditional UPDATE from an allowed state; queued messages follow; audited."""
+    """One conditional UPDATE from an allowed state; queued messages follow; audited
+    (without `staff`, the shop API acts and `actor` names its key). Starting or resuming
+    only changes the state: the caller runs the campaign (`launcher.Launcher`)."""
     sources, target = ACTIONS[action]
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
@@ -156,8 +163,10 @@ async def change_status(
         .values(**values).execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        raise DomainError(ErrorCode.BAD_TRANSITION, "not from this state", status=before,
-                          action=action)
+        raise DomainError(
+            ErrorCode.BAD_TRANSITION,
+            f"the campaign is {before}: {action!r} applies to a campaign that is "
+            f"{' or '.join(sources)}", status=before, action=action)
     pending = (Delivery.campaign_id == campaign_id) & (Delivery.status ==
                                                        DeliveryStatus.PENDING)
     touched = 0
@@ -178,7 +187,8 @@ async def change_status(
         touched = len(rows)
         await give_back(session, [c for _d, c, u in rows if c is not None and u is not None],
                         now)
-    await audit(session, actor=staff.actor, action=f"campaign.{action}", entity="campaign",
+    await audit(session, actor=staff.actor if staff else str(actor),
+                action=f"campaign.{action}", entity="campaign",
                 entity_id=campaign_id, before={"status": before},
                 after={"status": target.value, "messages": touched}, now=now)
     await session.refresh(campaign)

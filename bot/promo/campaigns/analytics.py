@@ -1,34 +1,45 @@
-"""Campaign results: the funnel, money, and treatment vs holdout.
+"""Campaign results: per variant and for the holdout, scoped by the campaign's assignments.
 
-For one campaign (or all) over a period (assignments, messages and redemptions since
-`since`):
-- sent: messages that left the outbox (delivered + failed + unreachable); delivered:
-  those Telegram accepted;
-- redeemed: uses of the codes in scope that were not released (cancelled orders give
-  theirs back); redemption rate: redeemed codes / codes delivered;
-- revenue: totals of the orders those uses were on; discount cost: their discounts;
-  margin after discount: revenue × the shop's margin rate (net profit per order ÷
-  average order value, the guardrail's numbers) − discount cost;
-- repeat-purchase rate: assigned customers who ordered after their assignment;
-  treatment vs holdout, uplift = difference of the two rates, with a 95 % interval
-  from the normal approximation for a difference of proportions.
-Everything is a handful of grouped queries; nothing loads rows per customer.
+A campaign's figures count only its own customers (`campaign_assignments`) and its own
+codes, over a period (assignments made since `since`; what they did until `until`):
+- audience: customers assigned to the group;
+- delivered: those the offer reached — a message Telegram accepted, a code the shop sent
+  through another channel (API codes: email, site), or a code they used (it reached them
+  somehow); so redeemed ⊆ delivered and the redemption rate never passes 100 %;
+- redeemed: customers with a use of the campaign's codes that was not released
+  (cancelled orders give theirs back); `uses` counts the uses themselves;
+- repeat-purchase rate: customers who ordered (not cancelled) after their assignment
+  ÷ audience; revenue: those orders' totals net of returns;
+- discount cost: the uses' `cost` (the discount plus what free shipping cost the shop);
+- margin after discount: revenue × the shop's margin rate (net profit per order ÷ average
+  order value, the guardrail's numbers) − discount cost;
+- uplift: a variant's repeat-purchase rate minus the holdout's, 95 % interval from the
+  normal approximation for a difference of proportions; incremental margin: the
+  difference of mean margin per customer (variant − holdout, Welch's normal interval)
+  times the variant's audience. The smallest offer whose incremental margin's interval
+  lies above zero is the one that pays.
+The shop-wide summary (no campaign) pools every campaign's treated customers against every
+holdout with the same definitions. Everything is a handful of grouped queries; nothing
+loads rows per customer.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import Float, and_, case, cast, distinct, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import GuardrailSettings
 from bot.db.models import (
+    Campaign,
     CampaignAssignment,
+    CampaignVariant,
+    CodeSource,
     Delivery,
     DeliveryStatus,
     Order,
@@ -36,20 +47,47 @@ from bot.db.models import (
     PromoCode,
     Redemption,
 )
-from bot.promo.codes.guardrail import average_order_value
+from bot.promo.codes.guardrail import average_order_value, judge
 
 Z95 = 1.959963984540054
+TELEGRAM = "telegram"
 
 
 @dataclass(frozen=True, slots=True)
-class Group:
-    customers: int
-    buyers: int
-    revenue: int
+class Figures:
+    """One group's numbers (a variant, all treated customers, or the holdout)."""
+
+    audience: int = 0
+    delivered: int = 0
+    redeemed: int = 0
+    uses: int = 0
+    buyers: int = 0
+    revenue: int = 0
+    discount_cost: int = 0
+    # Σ revenue × margin rate − cost per customer, and the sum of its squares: the
+    # interval of the incremental margin needs the spread, not only the total.
+    margin_sum: float = 0.0
+    margin_squares: float = 0.0
+
+    @property
+    def customers(self) -> int:
+        return self.audience
 
     @property
     def rate(self) -> float | None:
-        return self.buyers / self.customers if self.customers else None
+        """Repeat-purchase rate."""
+        return self.buyers / self.audience if self.audience else None
+
+    @property
+    def redemption_rate(self) -> float | None:
+        return self.redeemed / self.delivered if self.delivered else None
+
+    @property
+    def margin(self) -> int:
+        return round(self.margin_sum)
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +96,67 @@ class Uplift:
     low: float
     high: float
 
+    @property
+    def proven(self) -> bool:
+        return self.low > 0
 
-def uplift(treatment: Group, holdout: Group) -> Uplift | None:
+
+def uplift(treatment: Figures, holdout: Figures) -> Uplift | None:
     """Difference of repeat-purchase rates with its 95 % interval (None without data)."""
     p1, p0 = treatment.rate, holdout.rate
     if p1 is None or p0 is None:
         return None
-    se = math.sqrt(p1 * (1 - p1) / treatment.customers + p0 * (1 - p0) / holdout.customers)
+    se = math.sqrt(p1 * (1 - p1) / treatment.audience + p0 * (1 - p0) / holdout.audience)
     diff = p1 - p0
     # A difference of proportions lies in [-1, 1]; small groups can push the normal
     # approximation past that.
     return Uplift(diff, max(diff - Z95 * se, -1.0), min(diff + Z95 * se, 1.0))
+
+
+def _mean_and_variance(group: Figures) -> tuple[float, float]:
+    n = group.audience
+    mean = group.margin_sum / n
+    # max(): the subtraction of two large floats can dip just below zero.
+    return mean, max(group.margin_squares - n * mean * mean, 0.0) / (n - 1)
+
+
+def incremental_margin(variant: Figures, holdout: Figures) -> Uplift | None:
+    """What the variant earned beyond the holdout, in minor units for its whole audience,
+    with a 95 % interval; None until both groups have two customers."""
+    if variant.audience < 2 or holdout.audience < 2:
+        return None
+    (m1, v1), (m0, v0) = _mean_and_variance(variant), _mean_and_variance(holdout)
+    se = math.sqrt(v1 / variant.audience + v0 / holdout.audience)
+    n = variant.audience
+    diff = m1 - m0
+    return Uplift(diff * n, (diff - Z95 * se) * n, (diff + Z95 * se) * n)
+
+
+@dataclass(frozen=True, slots=True)
+class VariantResult:
+    """A treated arm: a named variant, or (variant_id None) the campaign's own offer."""
+
+    variant_id: int | None
+    name: str | None
+    # The offer's share of an order in percent (the guardrail's measure, free shipping at
+    # its cost): what "smallest" means; None for a message without a code.
+    offer_percent: Decimal | None
+    figures: Figures
+    uplift: Uplift | None
+    incremental: Uplift | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRow:
+    """A campaign's codes by variant and channel (or, shop-wide, API codes by channel)."""
+
+    variant_id: int | None
+    channel: str
+    codes: int
+    redeemed: int
+    uses: int
+    revenue: int
+    discount_cost: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,118 +167,205 @@ class Stats:
     sent: int
     delivered: int
     codes_delivered: int
-    redeemed: int
-    redeemed_codes: int
-    revenue: int
-    discount_cost: int
     margin_rate: float
-    treatment: Group
-    holdout: Group
+    treatment: Figures
+    holdout: Figures
+    variants: tuple[VariantResult, ...] = ()
+    channels: tuple[ChannelRow, ...] = field(default=())
+
+    @property
+    def redeemed(self) -> int:
+        return self.treatment.redeemed
 
     @property
     def redemption_rate(self) -> float | None:
-        return self.redeemed_codes / self.codes_delivered if self.codes_delivered else None
+        return self.treatment.redemption_rate
 
     @property
     def repeat_rate(self) -> float | None:
         return self.treatment.rate
 
     @property
+    def revenue(self) -> int:
+        return self.treatment.revenue
+
+    @property
+    def discount_cost(self) -> int:
+        return self.treatment.discount_cost
+
+    @property
     def margin(self) -> int:
-        return round(self.revenue * self.margin_rate) - self.discount_cost
+        return self.treatment.margin
 
     @property
     def uplift(self) -> Uplift | None:
         return uplift(self.treatment, self.holdout)
 
+    @property
+    def paying(self) -> VariantResult | None:
+        """The smallest offer whose incremental margin is above zero with 95 % confidence;
+        None when no variant proves it yet."""
+        proven = [v for v in self.variants if v.incremental and v.incremental.proven]
+        return min(proven, key=_size, default=None)
 
-async def _groups(session: AsyncSession, campaign_id: int | None, since: datetime,
-                  until: datetime) -> tuple[Group, Group]:
-    a = CampaignAssignment
+
+def _size(variant: VariantResult) -> tuple[Decimal, int]:
+    return variant.offer_percent or Decimal(0), variant.variant_id or 0
+
+
+async def _messages(session: AsyncSession, campaign_id: int | None, since: datetime,
+                    until: datetime) -> tuple[int, int, int]:
+    """Messages sent (delivered + failed + unreachable), delivered, and codes delivered."""
+    d = Delivery
+    scope = [d.created_at >= since, d.created_at <= until]
+    if campaign_id is not None:
+        scope.append(d.campaign_id == campaign_id)
+    else:
+        scope.append(d.campaign_id.is_not(None))
+    left = [DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE]
+    sent, delivered, codes = (await session.execute(
+        select(func.count().filter(d.status.in_(left)),
+               func.count().filter(d.status == DeliveryStatus.SENT),
+               func.count(distinct(d.code_id)).filter(d.status == DeliveryStatus.SENT))
+        .where(*scope))).one()
+    return sent or 0, delivered or 0, codes or 0
+
+
+def _flag(condition: Any) -> Any:
+    # EXISTS is 0/1 in SQLite and a boolean in PostgreSQL: sum a CASE on both.
+    return case((condition, 1), else_=0)
+
+
+def _per_customer(campaign_id: int | None, since: datetime, until: datetime) -> Any:
+    """One row per assignment with what that customer did: correlated aggregates, so the
+    database does the per-customer work and only groups come back."""
+    a, r = CampaignAssignment, Redemption
+    ordered = and_(Order.customer_id == a.customer_id, Order.placed_at > a.assigned_at,
+                   Order.placed_at <= until, Order.status != OrderStatus.CANCELLED)
+    revenue = (select(func.coalesce(func.sum(Order.total - Order.returned_amount), 0))
+               .where(ordered).scalar_subquery())
+    used = and_(r.customer_id == a.customer_id, r.released_at.is_(None), r.created_at <= until,
+                PromoCode.id == r.code_id, PromoCode.campaign_id == a.campaign_id)
+    cost = select(func.coalesce(func.sum(r.cost), 0)).where(used).scalar_subquery()
+    uses = select(func.count()).select_from(r).where(used).scalar_subquery()
+    sent = exists().where(Delivery.campaign_id == a.campaign_id,
+                          Delivery.customer_id == a.customer_id,
+                          Delivery.status == DeliveryStatus.SENT)
+    elsewhere = exists().where(PromoCode.campaign_id == a.campaign_id,
+                               PromoCode.customer_id == a.customer_id,
+                               PromoCode.channel != TELEGRAM)
     scope = [a.assigned_at >= since, a.assigned_at <= until]
     if campaign_id is not None:
         scope.append(a.campaign_id == campaign_id)
-    sizes = dict((await session.execute(
-        select(a.is_holdout, func.count()).where(*scope).group_by(a.is_holdout))).all())
-    bought = {holdout: (buyers, revenue or 0) for holdout, buyers, revenue in (
-        await session.execute(
-            select(a.is_holdout, func.count(distinct(a.id)),
-                   func.sum(Order.total - Order.returned_amount))
-            .join(Order, and_(Order.customer_id == a.customer_id,
-                              Order.placed_at > a.assigned_at, Order.placed_at <= until,
-                              Order.status != OrderStatus.CANCELLED))
-            .where(*scope).group_by(a.is_holdout))).all()}
+    return select(
+        a.is_holdout.label("holdout"),
+        (a.variant_id if campaign_id is not None else literal(None)).label("variant_id"),
+        _flag(exists().where(ordered)).label("bought"),
+        _flag(sent | elsewhere).label("reached"),
+        revenue.label("revenue"), cost.label("cost"), uses.label("uses"),
+    ).where(*scope).subquery()
 
-    def group(holdout: bool) -> Group:
-        buyers, revenue = bought.get(holdout, (0, 0))
-        return Group(sizes.get(holdout, 0), buyers, int(revenue))
 
-    return group(False), group(True)
+async def _figures(session: AsyncSession, campaign_id: int | None, since: datetime,
+                   until: datetime, margin_rate: float) -> dict[tuple[bool, int | None], Figures]:
+    """Figures keyed by (holdout, variant id); shop-wide, variant ids are all None."""
+    p = _per_customer(campaign_id, since, until)
+    margin = cast(p.c.revenue, Float) * literal(margin_rate, Float) - cast(p.c.cost, Float)
+    redeemed = p.c.uses > 0
+    rows = await session.execute(
+        select(p.c.holdout, p.c.variant_id, func.count(),
+               func.sum(case((redeemed | (p.c.reached == 1), 1), else_=0)),
+               func.sum(case((redeemed, 1), else_=0)), func.sum(p.c.uses),
+               func.sum(p.c.bought), func.sum(p.c.revenue), func.sum(p.c.cost),
+               func.sum(margin), func.sum(margin * margin))
+        .group_by(p.c.holdout, p.c.variant_id))
+    return {
+        (bool(holdout), variant_id): Figures(
+            int(n), int(reached or 0), int(redeemed_n or 0), int(uses_n or 0), int(buyers or 0),
+            int(revenue or 0), int(cost or 0), float(m or 0), float(m2 or 0))
+        for holdout, variant_id, n, reached, redeemed_n, uses_n, buyers, revenue, cost, m, m2
+        in rows
+    }
+
+
+async def _channels(session: AsyncSession, campaign_id: int | None, since: datetime,
+                    until: datetime) -> tuple[ChannelRow, ...]:
+    """A campaign's codes by variant and channel; shop-wide, the codes the shop issued
+    through the API (campaign or not) by channel."""
+    c, r = PromoCode, Redemption
+    scope = [c.created_at <= until]
+    if campaign_id is not None:
+        scope.append(c.campaign_id == campaign_id)
+    else:
+        scope += [c.source == CodeSource.API, c.created_at >= since]
+    live = and_(r.code_id == c.id, r.released_at.is_(None), r.created_at <= until)
+    rows = await session.execute(
+        select(c.variant_id, c.channel, func.count(distinct(c.id)),
+               func.count(distinct(r.customer_id)), func.count(r.id),
+               func.sum(r.order_total), func.sum(r.cost))
+        .select_from(c).outerjoin(r, live).where(*scope)
+        .group_by(c.variant_id, c.channel).order_by(c.variant_id, c.channel))
+    return tuple(ChannelRow(variant_id, channel, codes, redeemed, uses, int(revenue or 0),
+                            int(cost or 0))
+                 for variant_id, channel, codes, redeemed, uses, revenue, cost in rows)
+
+
+def offer_percent(campaign_offer: dict[str, Any], variant_offer: dict[str, Any],
+                  guardrail: GuardrailSettings, average: int) -> Decimal | None:
+    """The arm's offer (the campaign's with the variant's fields over it) as the guardrail
+    measures it: percent of the order, free shipping at its cost."""
+    offer = {**campaign_offer, **variant_offer}
+    if not offer.get("discount_type"):
+        return None
+    check = judge(guardrail, average, "", discount_type=offer["discount_type"],
+                  value=int(offer.get("value") or 0),
+                  order_value=int(offer.get("min_order") or 0) or None,
+                  free_shipping=bool(offer.get("free_shipping")))
+    return check.requested_percent
+
+
+async def _variants(
+    session: AsyncSession, campaign_id: int, groups: dict[tuple[bool, int | None], Figures],
+    guardrail: GuardrailSettings, average: int,
+) -> tuple[VariantResult, ...]:
+    """Every variant of the campaign (assigned or not yet), and the campaign's own offer
+    when customers hold it."""
+    campaign = await session.get(Campaign, campaign_id)
+    own = dict(campaign.offer or {}) if campaign is not None else {}
+    variants = (await session.scalars(select(CampaignVariant).where(
+        CampaignVariant.campaign_id == campaign_id).order_by(CampaignVariant.id))).all()
+    arms = [(v.id, v.name, dict(v.offer or {})) for v in variants]
+    if not arms or (False, None) in groups:
+        arms.insert(0, (None, None, {}))
+    holdout = groups.get((True, None), Figures())
+    results = []
+    for variant_id, name, offer in arms:
+        figures = groups.get((False, variant_id), Figures())
+        results.append(VariantResult(
+            variant_id, name, offer_percent(own, offer, guardrail, average), figures,
+            uplift(figures, holdout), incremental_margin(figures, holdout)))
+    return tuple(results)
 
 
 async def campaign_stats(
     session: AsyncSession, *, campaign_id: int | None, since: datetime, until: datetime,
     guardrail: GuardrailSettings,
 ) -> Stats:
-    d = Delivery
-    scope = [d.created_at >= since, d.created_at <= until]
-    if campaign_id is not None:
-        scope.append(d.campaign_id == campaign_id)
-    delivered_states = [DeliveryStatus.SENT]
-    sent, delivered, codes_delivered = (await session.execute(
-        select(
-            func.count().filter(d.status.in_([DeliveryStatus.SENT, DeliveryStatus.FAILED,
-                                              DeliveryStatus.UNREACHABLE])),
-            func.count().filter(d.status.in_(delivered_states)),
-            func.count(distinct(d.code_id)).filter(d.status.in_(delivered_states)),
-        ).where(*scope)
-    )).one()
-    r = Redemption
-    used = [r.created_at >= since, r.created_at <= until, r.released_at.is_(None)]
-    if campaign_id is not None:
-        used.append(PromoCode.campaign_id == campaign_id)
-    redeemed, redeemed_codes, revenue, discount = (await session.execute(
-        select(func.count(), func.count(distinct(r.code_id)), func.sum(r.order_total),
-               func.sum(r.discount))
-        .join(PromoCode, PromoCode.id == r.code_id).where(*used)
-    )).one()
-    aov, _source = await average_order_value(session, guardrail, now=until)
-    margin_rate = guardrail.net_profit_per_order / aov if aov else 0.0
-    treatment, holdout = await _groups(session, campaign_id, since, until)
-    return Stats(campaign_id, since, until, sent or 0, delivered or 0, codes_delivered or 0,
-                 redeemed or 0, redeemed_codes or 0, int(revenue or 0), int(discount or 0),
-                 margin_rate, treatment, holdout)
+    average, _source = await average_order_value(session, guardrail, now=until)
+    margin_rate = guardrail.net_profit_per_order / average if average else 0.0
+    groups = await _figures(session, campaign_id, since, until, margin_rate)
+    treatment = sum((f for (held, _v), f in groups.items() if not held), Figures())
+    holdout = sum((f for (held, _v), f in groups.items() if held), Figures())
+    variants = (await _variants(session, campaign_id, groups, guardrail, average)
+                if campaign_id is not None else ())
+    sent, delivered, codes = await _messages(session, campaign_id, since, until)
+    return Stats(campaign_id, since, until, sent, delivered, codes, margin_rate, treatment,
+                 holdout, variants, await _channels(session, campaign_id, since, until))
 
 
-def _rate(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
-
-
-def to_csv(stats: Stats, currency: str) -> bytes:
-    """`metric,value` rows (money in minor units of `currency`), then one row per group;
-    UTF-8 with a BOM for spreadsheet programs."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["metric", "value"])
-    lift = stats.uplift
-    rows: list[tuple[str, object]] = [
-        ("campaign_id", stats.campaign_id if stats.campaign_id is not None else "all"),
-        ("since", stats.since.isoformat()), ("until", stats.until.isoformat()),
-        ("currency", currency),
-        ("sent", stats.sent), ("delivered", stats.delivered),
-        ("codes_delivered", stats.codes_delivered), ("redeemed", stats.redeemed),
-        ("redemption_rate", _rate(stats.redemption_rate)),
-        ("repeat_purchase_rate", _rate(stats.repeat_rate)),
-        ("revenue", stats.revenue), ("discount_cost", stats.discount_cost),
-        ("margin_after_discount", stats.margin),
-        ("uplift", _rate(lift.difference if lift else None)),
-        ("uplift_ci95_low", _rate(lift.low if lift else None)),
-        ("uplift_ci95_high", _rate(lift.high if lift else None)),
-    ]
-    writer.writerows(rows)
-    writer.writerow([])
-    writer.writerow(["group", "customers", "buyers", "repeat_purchase_rate", "revenue"])
-    for name, group in (("treatment", stats.treatment), ("holdout", stats.holdout)):
-        writer.writerow([name, group.customers, group.buyers, _rate(group.rate),
-                         group.revenue])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+async def for_campaign(session: AsyncSession, campaign: Campaign, *, now: datetime,
+                       guardrail: GuardrailSettings) -> Stats:
+    """A campaign over its whole window: since it was created, until now."""
+    return await campaign_stats(session, campaign_id=campaign.id,
+                                since=min(campaign.created_at, now), until=now,
+                                guardrail=guardrail)

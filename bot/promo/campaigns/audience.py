@@ -47,6 +47,7 @@ def audience(query: Select[Any], *extra: Any, key: Any = None) -> Select[Any]:
         Customer.marketing_opt_in,
         Customer.last_order_at,
         Customer.favourite_category,
+        Customer.name,  # a campaign text's {name}
         Customer.orders_count,
         Customer.net_spend,  # with orders_count, the tier a code is weighed with
         _linked(TelegramAccount.id).label("telegram_id"),

@@ -1,10 +1,13 @@
 """Campaign rows as runs read them: the status re-read on every batch, opening an active
-campaign, and the built-in campaigns behind the automatic jobs (`auto:review`, ...)."""
+campaign, the built-in campaigns behind the automatic jobs (`auto:review`, ...), and the
+offer of a run (`own_offer`: the job's settings unless the campaign says otherwise)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     func,
@@ -23,11 +26,21 @@ from bot.db.models import (
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Design
 from bot.promo.campaigns.experiments import design as split_of
+from bot.promo.codes.offers import Offer
 
 
 async def campaign_status(session: AsyncSession, campaign_id: int) -> str | None:
     """Re-read on every batch: a campaign paused mid-run stops at the next batch."""
     return await session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+
+
+async def still_active(session: AsyncSession, campaign_id: int) -> bool:
+    """A run's batch goes on only while the campaign is active. On PostgreSQL the row is
+    share-locked until the batch commits: a pause or stop waits for the batch, then holds
+    or cancels its messages too (SQLite's write lock already puts them in order)."""
+    status = await session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)
+                                  .with_for_update(read=True))
+    return status == CampaignStatus.ACTIVE
 
 
 async def load_campaign(
@@ -119,3 +132,46 @@ async def active_builtin(ctx: Context, kind: str, result: RunResult) -> int | No
         result.status, result.message = "inactive", f"campaign auto:{kind} is {status}"
         return None
     return campaign_id
+
+
+async def open_job_campaign(
+    ctx: Context, kind: str, campaign_id: int | None, result: RunResult
+) -> tuple[Campaign, Design] | None:
+    """The campaign an automatic job runs for: its built-in one (`auto:<kind>`), or a
+    manager's campaign of that kind (`campaign_id`) with its own offer and split; None
+    when it is not active (the result says why)."""
+    if campaign_id is not None:
+        return await open_campaign(ctx, campaign_id, result)
+    builtin_id = await active_builtin(ctx, kind, result)
+    if builtin_id is None:
+        return None
+    async with ctx.db.read_session() as session:
+        loaded = await load_campaign(session, builtin_id)
+    assert loaded is not None
+    return loaded[0], split_of(*loaded)
+
+
+# Offer fields a campaign may set; `extra` and unset (None) values never override.
+_OWN_FIELDS = frozenset(Offer.__dataclass_fields__) - {"extra"}
+
+
+def own_offer(data: Mapping[str, Any], default: Offer) -> Offer:
+    """A run's offer: the built-in job's `default` (its settings, a ladder's step), with
+    what the campaign or its variant set (`data`, JSON of `Offer`) taking its place. A
+    discount type of its own replaces the default's whole reward (value, free shipping);
+    any other field (value, minimum order, days, categories) replaces its own."""
+    given = {k: v for k, v in data.items() if k in _OWN_FIELDS and v is not None}
+    merged = default.to_json()
+    if given.get("discount_type"):
+        merged.update(value=0, free_shipping=False)
+    return Offer.from_json({**merged, **given})
+
+
+def own_words(campaign: Campaign, row: Any, shop: str) -> dict[str, Any]:
+    """Payload for a message of a campaign with texts of its own: the texts, and what their
+    placeholders need (the customer's name, the shop's); empty when it has none, so that
+    the job's standard wording stays."""
+    if not (campaign.message_ru or campaign.message_en):
+        return {}
+    return {"message": {"ru": campaign.message_ru, "en": campaign.message_en},
+            "name": row.name, "shop": shop}

@@ -3,11 +3,14 @@
 Each cart is decided once (`handled_at`, claimed by a conditional UPDATE): a code and a
 message, the holdout of the `auto:cart` campaign (nothing, but counted), or nothing
 because the customer ordered since, asked for no promotions or cannot be reached.
-Carts older than `cart_max_age_hours` are left alone: the moment has passed.
+Carts older than `cart_max_age_hours` are left alone: the moment has passed. A cart
+campaign of a manager's decides them with its own offer (still limited to the cart's
+items) when it runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -15,13 +18,20 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.dialect import insert_ignoring_conflict
-from bot.db.models import AbandonedCart, CampaignAssignment, CodeSource, Customer, DiscountType
+from bot.db.models import (
+    AbandonedCart,
+    Campaign,
+    CampaignAssignment,
+    CodeSource,
+    Customer,
+    DiscountType,
+)
 from bot.delivery.outbox import Reason, enqueue
 from bot.promo.campaigns.audience import admit, audience, batches
-from bot.promo.campaigns.builtin import active_builtin, load_campaign
+from bot.promo.campaigns.builtin import open_job_campaign, own_offer, own_words
 from bot.promo.campaigns.claims import guardrail_ok, recorded_arm
 from bot.promo.campaigns.context import Context, RunResult
-from bot.promo.campaigns.experiments import Arm, Design, design
+from bot.promo.campaigns.experiments import Arm, Design
 from bot.promo.codes.issuing import Headroom, issue_code
 from bot.promo.codes.offers import Offer
 
@@ -29,13 +39,15 @@ carts = AbandonedCart.__table__
 assignments = CampaignAssignment.__table__
 
 
-def cart_offer(ctx: Context, arm: Arm, skus: tuple[str, ...] = ()) -> Offer:
-    """The settings' small percent on these SKUs; a variant may change any offer field."""
+def cart_offer(ctx: Context, arm: Arm, skus: tuple[str, ...] = (),
+               base: Mapping[str, Any] | None = None) -> Offer:
+    """The settings' small percent on these SKUs, unless the campaign (`base`) or its
+    variant has an offer of its own (`builtin.own_offer`); always limited to the cart's
+    items."""
     rewards = ctx.settings.rewards
-    data = Offer(DiscountType.PERCENT, value=rewards.cart_percent,
-                 valid_days=rewards.cart_valid_days,
-                 currency=ctx.settings.shop.currency).to_json()
-    data.update({k: v for k, v in arm.offer.items() if k in Offer.__dataclass_fields__})
+    default = Offer(DiscountType.PERCENT, value=rewards.cart_percent,
+                    valid_days=rewards.cart_valid_days, currency=ctx.settings.shop.currency)
+    data = own_offer({**(base or {}), **arm.offer}, default).to_json()
     data["include_skus"] = list(skus)
     return Offer.from_json(data)
 
@@ -59,24 +71,24 @@ async def sticky_arm(
                         customer_id)
 
 
-async def offer_for_carts(ctx: Context) -> RunResult:
-    """Decide each cart whose delay has passed: a code and a message, or why not."""
-    result = RunResult(kind="cart")
+async def offer_for_carts(ctx: Context, campaign_id: int | None = None) -> RunResult:
+    """Decide each cart whose delay has passed: a code and a message, or why not. The
+    built-in `auto:cart` campaign decides them, or campaign `campaign_id` (a cart
+    campaign of a manager's) with its own offer and variants."""
+    result = RunResult(kind="cart", campaign_id=campaign_id)
     if ctx.settings.rewards.cart_delay_hours <= 0:
         return result
-    campaign_id = await active_builtin(ctx, "cart", result)
-    if campaign_id is None:
+    opened = await open_job_campaign(ctx, "cart", campaign_id, result)
+    if opened is None:
         return result
-    async with ctx.db.read_session() as session:
-        loaded = await load_campaign(session, campaign_id)
-    assert loaded is not None
-    split = design(*loaded)
-    room = await guardrail_ok(ctx, [cart_offer(ctx, arm) for arm in split.arms], result)
+    campaign, split = opened
+    offers = [cart_offer(ctx, arm, base=campaign.offer) for arm in split.arms]
+    room = await guardrail_ok(ctx, offers, result)
     if room is None:
         return result
     async for session, rows in batches(ctx, _due_carts(ctx), AbandonedCart.id):
         for row in rows:
-            await _decide(session, ctx, row, campaign_id, split, room, result)
+            await _decide(session, ctx, row, campaign, split, room, result)
     return result
 
 
@@ -95,13 +107,14 @@ def _due_carts(ctx: Context) -> Select[Any]:
 
 
 async def _decide(
-    session: AsyncSession, ctx: Context, row: Any, campaign_id: int, split: Design,
+    session: AsyncSession, ctx: Context, row: Any, campaign: Campaign, split: Design,
     room: Headroom, result: RunResult,
 ) -> None:
     """Claim one cart (a run that loses the claim leaves it), then give it its code and
     message unless the customer bought since, cannot be told, is in the holdout, or has a
     tier that leaves the offer no room."""
     result.audience += 1
+    campaign_id = campaign.id
     claimed = await session.execute(
         update(carts).where(carts.c.id == row.batch_key, carts.c.handled_at.is_(None))
         .values(handled_at=ctx.now)
@@ -119,7 +132,7 @@ async def _decide(
         result.holdout += 1
         return
     skus = tuple(dict.fromkeys(str(item["sku"]) for item in row.items or ()))
-    offer = cart_offer(ctx, arm, skus)
+    offer = cart_offer(ctx, arm, skus, base=campaign.offer)
     if not room.allows(offer, row):
         result.no_room += 1
         return
@@ -135,6 +148,7 @@ async def _decide(
     queued = await enqueue(
         session, dedupe_key=f"cart:{row.batch_key}", customer_id=row.id,
         reason=Reason.CART, code_id=code.id, campaign_id=campaign_id,
-        due_at=ctx.now, payload={"items": len(row.items or ())},
+        due_at=ctx.now, payload={"items": len(row.items or ()),
+                                 **own_words(campaign, row, ctx.settings.shop.name)},
     )
     result.queued += queued is not None

@@ -6,7 +6,9 @@ enters at the step their silence has reached; a silence is a *cycle*, named by t
 order it follows (`reference_at` on the assignment), so whoever orders in between is out
 of it, and a later silence starts a new cycle. A code that expired unredeemed moves its
 holder one step up the ladder, once per cycle. Comeback codes count their validity from
-the moment the message is delivered.
+the moment the message is delivered. A campaign with an offer of its own (a manager's,
+from `/campaign new`) gives that offer at every step: the ladder then only says who is
+silent long enough (`arm_offer`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from bot.db.models import (
 )
 from bot.delivery.outbox import Reason
 from bot.promo.campaigns.audience import audience, batches, reachable
-from bot.promo.campaigns.builtin import campaign_status, open_campaign
+from bot.promo.campaigns.builtin import open_campaign, own_offer, own_words, still_active
 from bot.promo.campaigns.claims import (
     ArmOffers,
     Claim,
@@ -47,7 +49,6 @@ from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import day_cutoff, silent_between
 
 assignments = CampaignAssignment.__table__
-_OFFER_FIELDS = frozenset(Offer.__dataclass_fields__) - {"discount_type", "value", "extra"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +90,19 @@ def ladder(settings: Settings, params: Mapping[str, Any] | None = None) -> tuple
     )
 
 
-def arm_offer(step: Step, arm: Arm) -> Offer:
-    """A variant tunes every step: any offer field (`min_order`, `valid_days`, ...) and
-    `extra_percent`, points added to the step's percent."""
-    if not arm.offer:
+def arm_offer(step: Step, arm: Arm, base: Mapping[str, Any] | None = None) -> Offer:
+    """The step's offer for an arm: a campaign's own offer (`base`, under its variant's)
+    replaces the step's reward and conditions (`builtin.own_offer`); `extra_percent`
+    adds points to the percent the step ends up with. The ladder's days still choose who
+    gets it."""
+    data = {**(base or {}), **arm.offer}
+    if not data:
         return step.offer
-    data = step.offer.to_json()
-    data.update({k: v for k, v in arm.offer.items() if k in _OFFER_FIELDS})
-    extra = int(arm.offer.get("extra_percent", 0))
-    if extra and step.offer.discount_type is DiscountType.PERCENT:
-        data["value"] = step.offer.value + extra
-    return Offer.from_json(data)
+    offer = own_offer(data, step.offer)
+    extra = int(data.get("extra_percent", 0))
+    if extra and offer.discount_type is DiscountType.PERCENT:
+        offer = Offer.from_json({**offer.to_json(), "value": offer.value + extra})
+    return offer
 
 
 def _upper_days(steps: tuple[Step, ...], index: int, max_days: int) -> int:
@@ -163,7 +166,7 @@ async def run_comeback(ctx: Context, campaign_id: int) -> RunResult:
         return result
     campaign, split = opened
     steps = ladder(ctx.settings, campaign.params)
-    offers = await _offers_per_step(ctx, split, steps, result)
+    offers = await _offers_per_step(ctx, split, steps, campaign.offer, result)
     if offers is None:
         return result
     run = _Run(ctx, campaign, split, steps, offers, result)
@@ -177,14 +180,15 @@ async def run_comeback(ctx: Context, campaign_id: int) -> RunResult:
 
 
 async def _offers_per_step(
-    ctx: Context, split: Design, steps: tuple[Step, ...], result: RunResult
+    ctx: Context, split: Design, steps: tuple[Step, ...], base: Mapping[str, Any] | None,
+    result: RunResult,
 ) -> dict[int, ArmOffers] | None:
     """Each step's offer per arm, every one checked against the margin guardrail before
     anything is issued; None (the result says why) if one is above it."""
     offers = {}
     for step in steps:
         per_arm = await offers_by_arm(
-            ctx, split, lambda arm, step=step: arm_offer(step, arm), result
+            ctx, split, lambda arm, step=step: arm_offer(step, arm, base), result
         )
         if per_arm is None:
             return None
@@ -241,7 +245,7 @@ class _Run:
                 "max_days": settings.comeback.max_silent_days}
 
     async def _active(self, session: AsyncSession) -> bool:
-        if await campaign_status(session, self.campaign.id) == "active":
+        if await still_active(session, self.campaign.id):
             return True
         self.result.status, self.result.message = "inactive", "paused during the run"
         return False
@@ -255,7 +259,8 @@ class _Run:
             session, self.ctx, self.campaign, claims, offers=self.offers[index],
             source=CodeSource.COMEBACK, reason=Reason.COMEBACK,
             dedupe=lambda row: dedupe_key(self.campaign.id, row.id, reference(row), index),
-            payload=lambda row: {"category": row.favourite_category, "step": index},
+            payload=lambda row: {"category": row.favourite_category, "step": index,
+                                 **own_words(self.campaign, row, self.ctx.settings.shop.name)},
             result=self.result,
         )
 

@@ -7,6 +7,12 @@
 - Nudge: "almost the next tier" once per customer and tier, at `tier_nudge_percent` of
   the next threshold.
 
+Both are news only when orders placed since the customer linked Telegram carried them
+over the line: without those orders they would still be below it. An imported history,
+the demo shop, or a customer who links with a tier reached years ago gets no notice; the
+first order after linking that moves them does. Linking needs the bot running, so this
+also means "since the job first ran", without a record of when that was.
+
 "Once" is the outbox's dedupe key (`expiry:<code>`, `tier_up:<customer>:<tier>`, ...);
 the selections skip keys already queued so that a run does not redo old work.
 """
@@ -17,9 +23,9 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, literal, or_, select
+from sqlalchemy import exists, func, literal, or_, select
 
-from bot.db.models import CodeStatus, Customer, Delivery, PromoCode
+from bot.db.models import CodeStatus, Customer, Delivery, Order, PromoCode, TelegramAccount
 from bot.delivery.outbox import Reason, enqueue_many
 from bot.promo.campaigns.audience import audience, batches, queued_key, reachable
 from bot.promo.campaigns.context import Context, RunResult
@@ -61,6 +67,32 @@ def _value_column(ctx: Context) -> Any:
             else Customer.net_spend)
 
 
+def _since_linked(ctx: Context) -> Any:
+    """What the orders placed since the customer linked add to the tier's basis, as a
+    correlated subquery of a query over customers joined to their Telegram account."""
+    added = (func.count() if ctx.settings.loyalty.basis == ORDERS
+             else func.coalesce(func.sum(Order.counted_spend), 0))
+    return (
+        select(added)
+        .where(Order.customer_id == Customer.id, Order.counted_in_orders,
+               Order.placed_at >= TelegramAccount.linked_at)
+        .correlate(Customer, TelegramAccount)
+        .scalar_subquery()
+    )
+
+
+def _crossed(ctx: Context, value: Any, line: int) -> Any:
+    """Customers whose orders since linking took them from below `line` to it or above
+    (recent changes only: a customer untouched lately has no news)."""
+    return (
+        select(Customer.id)
+        .join(TelegramAccount, TelegramAccount.customer_id == Customer.id)
+        .where(value >= line, Customer.updated_at >= ctx.now - TIER_LOOKBACK,
+               Customer.last_order_at >= TelegramAccount.linked_at,
+               value - _since_linked(ctx) < line)
+    )
+
+
 def _tier_payload(ctx: Context, tier: Tier, value: int | None = None) -> dict[str, Any]:
     payload: dict[str, Any] = {"tier": tier.index, "percent": tier.percent,
                                "free_shipping": tier.free_shipping}
@@ -78,9 +110,7 @@ async def tier_notices(ctx: Context) -> RunResult:
     share = ctx.settings.rewards.tier_nudge_percent
     for position, tier in enumerate(ladder):
         upper = ladder[position + 1].threshold if position + 1 < len(ladder) else None
-        reached = select(Customer.id).where(
-            value >= tier.threshold,
-            Customer.updated_at >= ctx.now - TIER_LOOKBACK,
+        reached = _crossed(ctx, value, tier.threshold).where(
             ~exists().where(
                 Delivery.dedupe_key == queued_key("tier_up:", Customer.id, literal(tier.index))
             ),
@@ -91,8 +121,8 @@ async def tier_notices(ctx: Context) -> RunResult:
         if share <= 0:
             continue
         floor = math.ceil(tier.threshold * share / 100)
-        almost = select(Customer.id).where(
-            value >= floor, value < tier.threshold,
+        almost = _crossed(ctx, value, floor).where(
+            value < tier.threshold,
             ~exists().where(
                 Delivery.dedupe_key == queued_key("tier_nudge:", Customer.id, literal(tier.index))
             ),

@@ -10,6 +10,9 @@
   zone) and `referral_lifetime_cap` in all; a referrer over the monthly cap is paid first
   thing next month, one at the lifetime cap never for that referral (`capped`).
 
+The built-in `auto:review` campaign pays the settings' percents; a review campaign of a
+manager's pays its own offer (`builtin.own_offer`) and speaks with its own texts.
+
 Each reward is claimed by a conditional UPDATE (review.reward_code_id, referral.status)
 inside a savepoint with its code, so two runs at once pay once. Rewards are service
 messages (the shopper earned them): they skip opt-out, but not a missing Telegram link
@@ -26,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import month_start
 from bot.db.models import (
+    Campaign,
     CodeSource,
     Customer,
     Delivery,
@@ -38,9 +42,16 @@ from bot.db.models import (
 )
 from bot.delivery.outbox import Reason, enqueue, enqueue_many
 from bot.promo.campaigns.audience import admit, audience, batches, queued_key, reachable
-from bot.promo.campaigns.builtin import active_builtin
+from bot.promo.campaigns.builtin import (
+    active_builtin,
+    open_job_campaign,
+    own_offer,
+    own_words,
+)
+from bot.promo.campaigns.carts import sticky_arm
 from bot.promo.campaigns.claims import guardrail_ok
 from bot.promo.campaigns.context import Context, RunResult
+from bot.promo.campaigns.experiments import Arm
 from bot.promo.codes.issuing import Headroom, issue_code
 from bot.promo.codes.offers import Offer
 
@@ -57,15 +68,27 @@ def _percent_offer(percent: int, valid_days: int, currency: str) -> Offer:
     return Offer(DiscountType.PERCENT, value=percent, valid_days=valid_days, currency=currency)
 
 
-async def ask_for_reviews(ctx: Context) -> RunResult:
-    """One ask per delivered order, `review_ask_days` after delivery."""
-    result = RunResult(kind="review_ask")
+def review_offers(ctx: Context, campaign: Campaign, arm: Arm) -> tuple[Offer, Offer]:
+    """The codes for a review and for one with a photo: the settings' percents, unless
+    the campaign (or its variant) has an offer of its own (`builtin.own_offer`)."""
+    rewards, currency = ctx.settings.rewards, ctx.settings.shop.currency
+    own = {**(campaign.offer or {}), **arm.offer}
+    days = rewards.review_valid_days
+    return (own_offer(own, _percent_offer(rewards.review_percent, days, currency)),
+            own_offer(own, _percent_offer(rewards.review_photo_percent, days, currency)))
+
+
+async def ask_for_reviews(ctx: Context, campaign_id: int | None = None) -> RunResult:
+    """One ask per delivered order, `review_ask_days` after delivery, naming what the
+    review earns (the built-in `auto:review` campaign's, or campaign `campaign_id`'s)."""
+    result = RunResult(kind="review_ask", campaign_id=campaign_id)
     days = ctx.settings.rewards.review_ask_days
     if days <= 0:
         return result
-    campaign_id = await active_builtin(ctx, "review", result)
-    if campaign_id is None:
+    opened = await open_job_campaign(ctx, "review", campaign_id, result)
+    if opened is None:
         return result
+    campaign, split = opened
     latest = ctx.now - timedelta(days=days)
     query = select(Customer.id).join(Order, Order.customer_id == Customer.id).where(
         Order.status == OrderStatus.DELIVERED,
@@ -75,40 +98,52 @@ async def ask_for_reviews(ctx: Context) -> RunResult:
         ~exists().where(Delivery.dedupe_key == queued_key("review_ask:", Order.id)),
     )
     rows_query = audience(query, Order.external_id.label("order_ref"), key=Order.id)
-    payload = {"percent": ctx.settings.rewards.review_percent,
-               "photo_percent": ctx.settings.rewards.review_photo_percent}
+    plain, photo = review_offers(ctx, campaign, split.arms[0])
+    payload = ({"percent": plain.value, "photo_percent": photo.value}
+               if plain.discount_type is DiscountType.PERCENT else {})
     async for session, rows in batches(ctx, rows_query, Order.id):
         result.queued += await enqueue_many(session, [
             {"dedupe_key": f"review_ask:{row.batch_key}", "customer_id": row.id,
              "reason": Reason.REVIEW_ASK, "payload": {"order": row.order_ref, **payload},
-             "campaign_id": campaign_id, "due_at": ctx.now}
+             "campaign_id": campaign.id, "due_at": ctx.now}
             for row in reachable(rows, result)
         ])
     return result
 
 
-async def reward_reviews(ctx: Context) -> RunResult:
-    """A code for each reported review whose delay has passed; one per order."""
-    result = RunResult(kind="review_reward")
-    rewards, currency = ctx.settings.rewards, ctx.settings.shop.currency
-    campaign_id = await active_builtin(ctx, "review", result)
-    if campaign_id is None:
+async def reward_reviews(ctx: Context, campaign_id: int | None = None) -> RunResult:
+    """A code for each reported review whose delay has passed; one per order. The
+    built-in `auto:review` campaign pays with the settings' offers; campaign
+    `campaign_id` with its own, per variant (its holdout gets nothing from it)."""
+    result = RunResult(kind="review_reward", campaign_id=campaign_id)
+    opened = await open_job_campaign(ctx, "review", campaign_id, result)
+    if opened is None:
         return result
-    plain = _percent_offer(rewards.review_percent, rewards.review_valid_days, currency)
-    photo = _percent_offer(rewards.review_photo_percent, rewards.review_valid_days, currency)
-    room = await guardrail_ok(ctx, [plain, photo], result)
+    campaign, split = opened
+    offers = {arm.variant_id: review_offers(ctx, campaign, arm) for arm in split.arms}
+    room = await guardrail_ok(ctx, [o for pair in offers.values() for o in pair], result)
     if room is None:
         return result
+    # A plain campaign (one offer, no holdout) records no assignments, as before variants.
+    split_up = len(split.arms) > 1 or split.holdout_share > 0
     async for session, rows in batches(ctx, _unrewarded_reviews(ctx), Review.id):
         for row in rows:
+            arm = (await sticky_arm(session, campaign.id, split, row.id, ctx.now)
+                   if split_up else split.arms[0])
+            if arm.is_holdout:
+                result.audience += 1
+                result.holdout += 1
+                continue
+            plain, photo = offers[arm.variant_id]
             offer = photo if row.has_photo else plain
             if not room.allows(offer, row):
                 # Left unrewarded: paid by a later run if the tier then leaves room.
                 result.audience += 1
                 result.no_room += 1
                 continue
-            await _reward_review(session, ctx, row, offer, campaign_id=campaign_id,
-                                 result=result)
+            await _reward_review(session, ctx, row, offer, campaign_id=campaign.id,
+                                 variant_id=arm.variant_id, result=result,
+                                 words=own_words(campaign, row, ctx.settings.shop.name))
     return result
 
 
@@ -132,7 +167,7 @@ def _unrewarded_reviews(ctx: Context) -> Select[Any]:
 
 async def _reward_review(
     session: AsyncSession, ctx: Context, row: Any, offer: Offer, *, campaign_id: int,
-    result: RunResult,
+    variant_id: int | None = None, result: RunResult, words: dict[str, Any] | None = None,
 ) -> None:
     """Issue the review's code and claim the review for it in one savepoint (undone if
     another run claimed it first), then tell the shopper if they can be told."""
@@ -142,7 +177,8 @@ async def _reward_review(
         async with session.begin_nested():
             code = await issue_code(
                 session, offer, source=CodeSource.REVIEW, now=ctx.now, customer_id=row.id,
-                campaign_id=campaign_id, earned_by_order_id=row.order_id,
+                campaign_id=campaign_id, variant_id=variant_id,
+                earned_by_order_id=row.order_id,
                 length=ctx.settings.shop.code_length, expires_on_delivery=told,
             )
             claimed = await session.execute(
@@ -163,7 +199,7 @@ async def _reward_review(
         session, dedupe_key=f"review_reward:{row.order_id}", customer_id=row.id,
         reason=Reason.REVIEW_REWARD, promotional=False, code_id=code.id,
         campaign_id=campaign_id, due_at=ctx.now,
-        payload={"order": row.order_ref, "has_photo": bool(row.has_photo)},
+        payload={"order": row.order_ref, "has_photo": bool(row.has_photo), **(words or {})},
     )
     result.queued += queued is not None
 

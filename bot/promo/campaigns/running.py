@@ -26,7 +26,7 @@ from bot.delivery.outbox import Reason
 from bot.delivery.progress import Progress
 from bot.delivery.progress import progress as delivery_progress
 from bot.promo.campaigns.audience import audience, batches, reachable
-from bot.promo.campaigns.builtin import campaign_status, ensure_builtin, open_campaign
+from bot.promo.campaigns.builtin import ensure_builtin, open_campaign, still_active
 from bot.promo.campaigns.claims import claim_new, issue_and_queue, offers_by_arm
 from bot.promo.campaigns.comeback import run_comeback
 from bot.promo.campaigns.context import Context, RunResult
@@ -76,7 +76,7 @@ async def run_broadcast(ctx: Context, campaign_id: int) -> RunResult:
         return result
     message = {"ru": campaign.message_ru, "en": campaign.message_en}
     async for session, rows in batches(ctx, audience(broadcast_query(campaign, ctx))):
-        if await campaign_status(session, campaign_id) != CampaignStatus.ACTIVE:
+        if not await still_active(session, campaign_id):
             result.status, result.message = "inactive", "paused during the run"
             return result
         claims = await claim_new(session, campaign_id, split, reachable(rows, result), step=0,
@@ -84,7 +84,8 @@ async def run_broadcast(ctx: Context, campaign_id: int) -> RunResult:
         await issue_and_queue(
             session, ctx, campaign, claims, offers=offers, source=CodeSource.CAMPAIGN,
             reason=Reason.CAMPAIGN, dedupe=lambda row: f"campaign:{campaign_id}:{row.id}",
-            payload=lambda row: {"message": message, "category": row.favourite_category},
+            payload=lambda row: {"message": message, "category": row.favourite_category,
+                                 "name": row.name, "shop": ctx.settings.shop.name},
             result=result,
         )
     return result
@@ -101,7 +102,7 @@ async def run_campaign(ctx: Context, campaign_id: int) -> RunResult:
         return await run_comeback(ctx, campaign_id)
     if kind == CampaignKind.BROADCAST:
         return await run_broadcast(ctx, campaign_id)
-    return await run_job(ctx, kind)
+    return await run_job(ctx, kind, campaign_id)
 
 
 async def scheduled_campaigns(ctx: Context, kind: str) -> list[int]:
@@ -143,17 +144,18 @@ async def run_kind(ctx: Context, kind: str) -> RunResult:
     return total
 
 
-async def run_job(ctx: Context, kind: str) -> RunResult:
-    """The automatic jobs: rewards, carts, reminders and tier notices."""
+async def run_job(ctx: Context, kind: str, campaign_id: int | None = None) -> RunResult:
+    """The automatic jobs: rewards, carts, reminders and tier notices; a review or cart
+    campaign of a manager's (`campaign_id`) runs its job with its own offer."""
     from bot.promo.campaigns import carts as cart_offers
     from bot.promo.campaigns import reminders, rewards
 
     if kind == "review":
-        result = await rewards.ask_for_reviews(ctx)
-        result.merge(await rewards.reward_reviews(ctx))
+        result = await rewards.ask_for_reviews(ctx, campaign_id)
+        result.merge(await rewards.reward_reviews(ctx, campaign_id))
         return result
     if kind == "cart":
-        return await cart_offers.offer_for_carts(ctx)
+        return await cart_offers.offer_for_carts(ctx, campaign_id)
     if kind == "referral":
         return await rewards.reward_referrals(ctx)
     if kind == "reminders":

@@ -125,7 +125,9 @@ async def upsert_customer(
     """Create or update the shop's customer; only the fields given change.
 
     Returns the customer and whether it was created. Safe against a concurrent upsert
-    of the same id (the insert ignores the conflict and the update follows).
+    of the same id (the insert ignores the conflict and the update follows). A new
+    customer has not agreed to promotional messages unless `marketing_opt_in` says so:
+    consent is given, never assumed.
     """
     external_id = (external_id or "").strip()
     if not external_id or len(external_id) > 64:
@@ -137,7 +139,7 @@ async def upsert_customer(
     inserted = await session.execute(
         insert_ignoring_conflict(
             session, Customer.__table__,
-            **{"external_id": external_id, "marketing_opt_in": True, "orders_count": 0,
+            **{"external_id": external_id, "marketing_opt_in": False, "orders_count": 0,
                "gross_spend": 0, "net_spend": 0, "created_at": now, "updated_at": now,
                **changes},
         ).returning(Customer.__table__.c.id)

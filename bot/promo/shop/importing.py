@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -51,6 +52,9 @@ class ImportSummary:
     orders_unchanged: int = 0
     orders_skipped: int = 0
     errors: list[LineError] = field(default_factory=list)
+    # Rows whose times had no offset, read in the shop's zone `zone`.
+    local_times: int = 0
+    zone: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -65,7 +69,7 @@ def _optional_int(value: str | None) -> int | None:
 
 
 async def _upsert_profile(
-    session: Any, external_id: str, profile: dict[str, str], known: dict[str, tuple[Any, ...]],
+    session: Any, external_id: str, profile: dict[str, Any], known: dict[str, tuple[Any, ...]],
     now: datetime,
 ) -> tuple[int, str]:
     """Upsert one customer; an update that changes nothing is rolled back, so a re-import
@@ -112,7 +116,8 @@ async def import_orders(
     own, so a large export is never one long write transaction holding the lock.
     """
     summary = ImportSummary(rows=parsed.rows, orders_in_file=len(parsed.orders),
-                            errors=list(parsed.errors))
+                            errors=list(parsed.errors), local_times=parsed.local_times,
+                            zone=parsed.zone)
     todo = [order for order in parsed.orders if not order.bad]
     summary.orders_skipped = len(parsed.orders) - len(todo)
     run = _Import(parsed.profiles, shop, summary)
@@ -131,7 +136,7 @@ async def import_orders(
 class _Import:
     """One import's tally, and the customers it has met, carried from batch to batch."""
 
-    profiles: dict[str, dict[str, str]]
+    profiles: dict[str, dict[str, Any]]
     shop: ShopSettings
     summary: ImportSummary
     customer_ids: dict[str, int] = field(default_factory=dict)
@@ -211,14 +216,15 @@ async def _import_order(
     return "updated" if result.changed else "unchanged"
 
 
-def read_file(path: str | Path) -> ParsedFile:
-    """Read and parse an export; ImportFileError if it cannot be read at all."""
+def read_file(path: str | Path, zone: ZoneInfo | None = None) -> ParsedFile:
+    """Read and parse an export (times without an offset in `zone`); ImportFileError if
+    it cannot be read at all."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:
         raise ImportFileError(f"cannot read {path}: {error.strerror or error}") from None
     try:
-        return parse_csv(decode(data))
+        return parse_csv(decode(data), zone)
     except csv.Error as error:
         raise ImportFileError(f"not a CSV file: {error}") from None
 
@@ -229,6 +235,6 @@ async def import_file(
 ) -> ImportSummary:
     """`read_file` then `import_orders`."""
     return await import_orders(
-        db, read_file(path), shop=shop, clock=clock, progress=progress,
+        db, read_file(path, shop.zone), shop=shop, clock=clock, progress=progress,
         batch_size=batch_size,
     )

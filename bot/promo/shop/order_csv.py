@@ -9,7 +9,9 @@ and must agree on the others.
 
 Required columns:
 - `order_id`, `customer_id`: the shop's ids (at most 64 characters);
-- `placed_at`: ISO 8601 with an offset, `2025-03-01T14:05:00+03:00` (or `Z`);
+- `placed_at`: ISO 8601, `2025-03-01T14:05:00+03:00` (or `Z`); a time without an offset
+  (`2025-03-01 14:05`) is the shop's local time (PROMOBOT_TIMEZONE), as most shop
+  exports write it, and the import says how many it read so;
 - `status`: `paid`, `delivered`, `cancelled`, `returned`, `partially_returned`;
 - `total`: what the order cost, an integer in minor units (`249000` = 2 490,00 ₽).
 Optional columns:
@@ -18,7 +20,9 @@ Optional columns:
   at least 1, default 1); a row without `sku` carries no line;
 - `promo_code`, `discount`, `returned_amount`: as in the API, money in minor units;
 - `delivered_at`: when it was delivered (the return window); default `placed_at`;
-- `name`, `phone`, `email`: the customer's profile; the last non-empty value wins.
+- `name`, `phone`, `email`, `marketing_opt_in`: the customer's profile; the last
+  non-empty value wins. `marketing_opt_in` is `yes`/`no` (`1`/`0`, `true`/`false`): the
+  customer agreed to promotions; a new customer without it has not.
 
 Money is never a decimal here: `2490.00` is reported as an error, not guessed at.
 A bad row is reported (line number + reason) and its order skipped.
@@ -30,6 +34,8 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.db.models import OrderStatus
 from bot.promo.codes.offers import Item
@@ -39,7 +45,10 @@ ORDER_COLUMNS = (
     "customer_id", "placed_at", "status", "total", "currency", "promo_code", "discount",
     "returned_amount", "delivered_at",
 )
-PROFILE_COLUMNS = ("name", "phone", "email")
+PROFILE_COLUMNS = ("name", "phone", "email", "marketing_opt_in")
+TIME_COLUMNS = ("placed_at", "delivered_at")
+_YES = frozenset({"1", "yes", "true", "y", "да"})
+_NO = frozenset({"0", "no", "false", "n", "нет"})
 _STATUSES = ", ".join(s.value for s in OrderStatus)
 
 
@@ -75,9 +84,12 @@ class ParsedOrder:
 @dataclass(slots=True)
 class ParsedFile:
     orders: list[ParsedOrder]
-    profiles: dict[str, dict[str, str]]
+    profiles: dict[str, dict[str, Any]]
     errors: list[LineError]
     rows: int
+    # Rows whose times had no offset and were read in `zone`.
+    local_times: int = 0
+    zone: str | None = None
 
 
 def decode(data: bytes) -> str:
@@ -95,8 +107,9 @@ def _delimiter(header: str) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
-def parse_csv(text: str) -> ParsedFile:
-    """Rows → orders grouped by id, customer profiles, and the rows that were wrong."""
+def parse_csv(text: str, zone: ZoneInfo | None = None) -> ParsedFile:
+    """Rows → orders grouped by id, customer profiles, and the rows that were wrong.
+    Times without an offset are read in `zone`; without a zone they are errors."""
     header_line = text.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(header_line))
     columns = [name.strip().lower() for name in next(reader, [])]
@@ -108,9 +121,9 @@ def parse_csv(text: str) -> ParsedFile:
             f"missing column(s): {', '.join(missing)} (header: {', '.join(columns)})"
         )
     orders: dict[str, ParsedOrder] = {}
-    profiles: dict[str, dict[str, str]] = {}
+    profiles: dict[str, dict[str, Any]] = {}
     errors: list[LineError] = []
-    rows = 0
+    rows = local_times = 0
     ends = reader.line_num
     for values in reader:
         # A quoted field may span lines: a row starts right after the previous one ended.
@@ -121,6 +134,7 @@ def parse_csv(text: str) -> ParsedFile:
         extra = values[len(columns):]
         row = {key: value.strip() for key, value in zip(columns, values, strict=False) if key}
         order_id = row.get("order_id", "")
+        local_times += _localize(row, zone)
         if any(value.strip() for value in extra):
             problem: str | None = "more fields than the header has"
         else:
@@ -147,7 +161,25 @@ def parse_csv(text: str) -> ParsedFile:
         for name in PROFILE_COLUMNS:
             if row.get(name):
                 profile[name] = row[name]
-    return ParsedFile(list(orders.values()), profiles, errors, rows)
+        if "marketing_opt_in" in profile:
+            profile["marketing_opt_in"] = profile["marketing_opt_in"].lower() in _YES
+    return ParsedFile(list(orders.values()), profiles, errors, rows, local_times,
+                      zone.key if zone is not None else None)
+
+
+def _localize(row: dict[str, str], zone: ZoneInfo | None) -> int:
+    """Times without an offset made the shop's local time (1 if the row had any); a
+    value that is not a time is left for `_check_row` to report."""
+    found = 0
+    for name in TIME_COLUMNS:
+        try:
+            moment = datetime.fromisoformat(row.get(name) or "")
+        except ValueError:
+            continue
+        if moment.tzinfo is None and zone is not None:
+            row[name] = moment.replace(tzinfo=zone).isoformat()
+            found = 1
+    return found
 
 
 def _money(row: dict[str, str], name: str, *, required: bool = False) -> str | None:
@@ -200,6 +232,9 @@ def _check_row(row: dict[str, str]) -> str | None:
             return f"quantity {quantity!r} is not a whole number of at least 1"
     elif row.get("price") or row.get("category"):
         return "a line with a price or category needs a sku"
+    consent = row.get("marketing_opt_in", "").lower()
+    if consent and consent not in _YES | _NO:
+        return f"marketing_opt_in {row['marketing_opt_in']!r} is not yes or no"
     return None
 
 
