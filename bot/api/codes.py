@@ -27,6 +27,7 @@ from bot.api.schemas import (
 )
 from bot.db.hotpath import on_connection
 from bot.db.models import CodeSource, PromoCode
+from bot.promo.campaigns import budget
 from bot.promo.checkout.lookup import Shopper, find_shopper, validate_for
 from bot.promo.checkout.redemption import redeem
 from bot.promo.checkout.release import release
@@ -153,12 +154,14 @@ async def post_code(request: web.Request) -> web.Response:
         await ensure_within_guardrail(
             session, offer, guardrail=settings.guardrail, now=now, tier=tier
         )
+        if body.campaign_id is not None:
+            await budget.read(session, body.campaign_id)  # an unknown one is refused
         code = await issue_code(
             session, offer, source=CodeSource.API, now=now,
             customer_id=customer.id if customer else None, channel=body.channel,
             prefix=body.prefix, length=settings.shop.code_length, usage_limit=body.usage_limit,
             per_customer_limit=body.per_customer_limit, expires_at=body.expires_at,
-            combinable=body.combinable,
+            combinable=body.combinable, campaign_id=body.campaign_id,
         )
         # issue_code's ORM insert turns an explicit None ("unlimited") into the column
         # default 1; set the limits again so that the commit writes what was asked.

@@ -218,6 +218,8 @@ class IssueIn(Body):
     prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,12}$")] | None = None
     combinable: bool = Field(
         False, description="may share an order with other combinable codes (additive stacking)")
+    campaign_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        None, description="count the code in this campaign's results (by channel)")
 
 
 class CodeOut(Out):

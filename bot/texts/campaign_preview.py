@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from aiogram import html
 
 from bot.delivery.outbox import Reason
-from bot.i18n import format_money, format_span, gettext
+from bot.i18n import format_money, format_percent, format_span, gettext
 from bot.promo.campaigns.admin import ArmPreview, Draft, Preview
 from bot.promo.codes.offers import Offer
 from bot.texts.notices import preview
@@ -65,9 +65,10 @@ def _arm(arm: ArmPreview, locale: str, currency: str) -> list[str]:
         check = arm.guardrail
         verdict = gettext("within", locale) if check.allowed else gettext("⛔ above", locale)
         lines.append(gettext("  {requested} is {verdict} the guardrail ceiling {ceiling}",
-                             locale).format(requested=f"{check.requested_percent}%",
-                                            verdict=verdict,
-                                            ceiling=f"{check.ceiling_percent}%"))
+                             locale).format(
+                                 requested=format_percent(check.requested_percent, locale),
+                                 verdict=verdict,
+                                 ceiling=format_percent(check.ceiling_percent, locale)))
     return lines
 
 

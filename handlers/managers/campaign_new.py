@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Role
+from bot.i18n import format_percent
 from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns import drafts
 from bot.promo.campaigns.admin import Draft
@@ -256,7 +257,8 @@ def _summary(draft: Draft) -> str:
         _("Segment: {segment}").format(segment=html.quote(
             segment_name(draft.segment, get_i18n().current_locale) if draft.segment else "—")),
         _("Variants: {count}").format(count=len(draft.variants) or 1),
-        _("Holdout: {percent}%").format(percent=draft.holdout_percent),
+        _("Holdout: {percent}").format(
+            percent=format_percent(draft.holdout_percent, get_i18n().current_locale)),
         _("Schedule: {schedule}").format(schedule=schedule_words(draft)),
     ])
 

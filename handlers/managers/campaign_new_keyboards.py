@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import get_day_names
 
+from bot.i18n import format_percent
 from bot.promo.campaigns.schedules import WEEKDAYS
 
 HOLDOUTS = (0, 10, 20, 30)
@@ -45,7 +46,8 @@ def weekday_name(weekday: str) -> str:
 
 
 def holdouts() -> InlineKeyboardMarkup:
-    return keyboard("holdout", [(str(p), f"{p}%") for p in HOLDOUTS], 4)
+    locale = get_i18n().current_locale
+    return keyboard("holdout", [(str(p), format_percent(p, locale)) for p in HOLDOUTS], 4)
 
 
 def schedules() -> InlineKeyboardMarkup:

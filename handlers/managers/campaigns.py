@@ -34,6 +34,7 @@ from handlers.managers.access import Allowed
 from handlers.managers.common import (
     answer_usage,
     args_of,
+    number_of,
     refuse_role,
     status_name,
 )
@@ -200,7 +201,7 @@ async def campaign_command(
         return
     if (
         not args
-        or not args[0].isdigit()
+        or number_of(args[0]) is None
         or len(args) > 2
         or (len(args) == 2 and args[1].lower() not in ACTIONS)
     ):
@@ -256,7 +257,7 @@ async def budget_command(
     """`/campaign budget <id> <amount or -> [uses or -]`: the campaign's whole budget (what
     is left out or given as a dash is "none"), then its card."""
     args = args_of(command.args)[1:]
-    if not 2 <= len(args) <= 3 or not args[0].isascii() or not args[0].isdigit():
+    if not 2 <= len(args) <= 3 or number_of(args[0]) is None:
         await answer_usage(message, "campaign budget")
         return
     try:
@@ -336,7 +337,7 @@ async def preview_command(
     """`/preview <id>`: audience per segment and variant, cost against the guardrail,
     time to send."""
     args = args_of(command.args)
-    if len(args) != 1 or not args[0].isdigit():
+    if len(args) != 1 or number_of(args[0]) is None:
         await answer_usage(message, "preview")
         return
     seen = await campaign_admin.preview(read_session, int(args[0]), settings=settings, now=clock())

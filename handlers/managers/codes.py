@@ -22,7 +22,7 @@ from bot.promo.staff import manual_codes as manual
 from bot.promo.staff.managers import Staff
 from bot.texts.wording import describe, sample_code
 from handlers.managers.access import Allowed
-from handlers.managers.common import answer_usage, args_of, money
+from handlers.managers.common import answer_usage, args_of, money, number_of
 
 
 def _terms(code: object, i18n: I18n, settings: Settings) -> list[str]:
@@ -119,7 +119,7 @@ async def bulk(
 ) -> None:
     """`/bulk <campaign> <N>`: N unbound codes as a CSV document."""
     args = args_of(command.args)
-    if len(args) != 2 or not args[0].isdigit() or not args[1].isdigit():
+    if len(args) != 2 or None in map(number_of, args):
         await answer_usage(message, "bulk")
         return
     made = await manual.issue_for_campaign(

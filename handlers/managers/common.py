@@ -63,6 +63,20 @@ def args_of(text: str | None) -> list[str]:
     return (text or "").split()
 
 
+# Ids are INTEGER columns: a longer number names no row, and the database refuses it
+# outright rather than finding nothing.
+MAX_NUMBER = 2**31 - 1
+
+
+def number_of(text: str) -> int | None:
+    """A whole number in ASCII digits that fits an id; None for anything else, the usage's
+    cue (`str.isdigit` alone also passes "²", which `int` refuses)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_NUMBER else None
+
+
 def error_text(error: DomainError, settings: Settings, i18n: I18n) -> str:
     """A domain refusal in the manager's words (`bot.texts.errors`), escaped for HTML."""
     reader = Reader(locale=i18n.current_locale, currency=settings.shop.currency)

@@ -21,7 +21,7 @@ from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns import analytics, budget
 from bot.texts import charts, results
 from bot.texts.campaigns import budget_lines
-from handlers.managers.common import answer_usage, args_of
+from handlers.managers.common import answer_usage, args_of, number_of
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3660
@@ -39,12 +39,12 @@ async def _read(
 
     A campaign is read over its own window (since it was created; the last `days` when
     given), the shop over the last `days` (30 by default)."""
-    args = args_of(command.args)
-    if len(args) > 2 or not all(a.isdigit() for a in args):
+    numbers = [number_of(arg) for arg in args_of(command.args)]
+    if len(numbers) > 2 or None in numbers:
         await answer_usage(message, name)
         return None
-    campaign_id = int(args[0]) if args else None
-    days = int(args[1]) if len(args) == 2 else None
+    campaign_id = numbers[0] if numbers else None
+    days = numbers[1] if len(numbers) == 2 else None
     if days is not None and not 1 <= days <= MAX_DAYS:
         await answer_usage(message, name)
         return None

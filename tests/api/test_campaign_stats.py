@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import tests.support.factories as factories
 from bot.api.campaign_schemas import CampaignStatsOut
 from bot.api.openapi import build_document
 from bot.commands.campaign import run as cli
@@ -74,3 +75,22 @@ def test_the_stats_example_is_valid_and_documented() -> None:
         schema["properties"])
     for example in schema["examples"]:
         CampaignStatsOut.model_validate(example)
+
+
+async def test_codes_issued_through_the_api_count_in_their_campaign_by_channel(
+    api: Api, db, clock
+) -> None:
+    campaign = await factories.campaign(db, now=clock())
+    await factories.customer(db, "c1", now=clock())
+    issue = {"customer_id": "c1", "channel": "email", "discount_type": "percent", "value": 5,
+             "campaign_id": campaign.id}
+    status, code, _ = await api.post("/codes", issue)
+    assert status == 201, code
+    status, body, _ = await api.post("/codes/redeem", {
+        "code": code["code"], "customer_id": "c1", "order_id": "o1", "order": {"total": 500_000}})
+    assert status == 200, body
+    _, stats, _ = await api.get(f"/campaigns/{campaign.id}/stats")
+    [email] = [c for c in stats["channels"] if c["channel"] == "email"]
+    assert (email["codes"], email["redeemed"]) == (1, 1)
+    status, body, _ = await api.post("/codes", {**issue, "campaign_id": 999_999})
+    assert status == 422 and body["error"]["code"] == "unknown_campaign"
