@@ -23,11 +23,11 @@ from aiogram.types import CallbackQuery, ErrorEvent, Message, TelegramObject
 from aiogram.utils.i18n import I18n, I18nMiddleware
 
 from bot.config import Settings
-from bot.promo.errors import DomainError
+from bot.promo.errors import DomainError, ErrorCode
 from handlers.filters import Magic
 from handlers.managers.access import IsStaff
 from handlers.managers.campaign_new import NewCampaign
-from handlers.managers.common import error_text
+from handlers.managers.common import error_text, usage_text, usages
 
 
 class ReaderLocale(BaseMiddleware):
@@ -52,10 +52,33 @@ def _text(event: ErrorEvent, settings: Settings, i18n: I18n) -> str:
     return error_text(event.exception, settings, i18n)
 
 
+# Refusals about what the arguments named (nothing by that id, a count out of range):
+# the command's usage and example follow, as they do for malformed arguments.
+ABOUT_ARGUMENTS = frozenset({
+    ErrorCode.UNKNOWN_CAMPAIGN, ErrorCode.UNKNOWN_CODE, ErrorCode.UNKNOWN_CUSTOMER,
+    ErrorCode.INVALID_COUNT, ErrorCode.NOT_STAFF,
+})
+
+
+def _command(message: Message) -> str | None:
+    """`/campaign budget 3 …` → "campaign budget", `/bulk@shop_bot 3 5` → "bulk"."""
+    words = (message.text or "").split()
+    if not words or not words[0].startswith("/"):
+        return None
+    name = words[0][1:].split("@", 1)[0].lower()
+    two = f"{name} {words[1].lower()}" if len(words) > 1 else name
+    known = usages()
+    return two if two in known else name if name in known else None
+
+
 async def refuse_in_chat(
     event: ErrorEvent, message: Message, settings: Settings, i18n: I18n
 ) -> None:
-    await message.answer(_text(event, settings, i18n))
+    text = _text(event, settings, i18n)
+    command = _command(message)
+    if command is not None and event.exception.code in ABOUT_ARGUMENTS:  # type: ignore[union-attr]
+        text = f"{text}\n{usage_text(command)}"
+    await message.answer(text)
 
 
 async def refuse_with_alert(

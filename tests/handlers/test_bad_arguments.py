@@ -101,3 +101,27 @@ async def test_bad_arguments_answer_with_usage_and_example(
     assert usage in reply.splitlines(), reply
     assert example in reply.splitlines(), reply
     assert await everything(db) == before
+
+
+# Well-formed arguments that name nothing the shop has: the refusal says so, and the
+# usage and example follow.
+UNKNOWN = [
+    ("/campaign 999", ANALYST, "campaign", "There is no such campaign."),
+    ("/campaign budget 999 500", MANAGER, "campaign budget", "There is no such campaign."),
+    ("/preview 999", ANALYST, "preview", "There is no such campaign."),
+    ("/bulk 999 5", MANAGER, "bulk", "There is no such campaign."),
+    ("/revoke NOSUCHCODE1", MANAGER, "revoke", "There is no such code."),
+]
+
+
+@pytest.mark.parametrize(("text", "sender", "command", "refusal"), UNKNOWN,
+                         ids=[case[0] for case in UNKNOWN])
+async def test_what_the_arguments_name_does_not_exist(
+    chat: Chat, db: Database, text: str, sender: int, command: str, refusal: str,
+) -> None:
+    await add_staff(db, MANAGER, "manager")
+    await add_staff(db, ANALYST, "analyst")
+    reply = await chat.send(u.message(sender, text, language_code="en"))
+    usage, example = usage_lines(command, "en")
+    lines = reply.splitlines()
+    assert refusal in reply and usage in lines and example in lines, reply

@@ -69,7 +69,10 @@ async def test_a_bad_amount_shows_the_usage_and_writes_nothing(chat: Chat, db) -
 
 
 async def test_a_budget_for_someone_off_the_staff_is_refused_first(chat: Chat, db) -> None:
-    assert await send(chat, "/managers budget 77 abc") == "This person is not on the staff."
+    reply = await send(chat, "/managers budget 77 abc")
+    # Who is meant is refused before how much; the usage follows the refusal.
+    assert reply.splitlines()[0] == "This person is not on the staff."
+    assert reply.splitlines()[-1] == "Example: /managers add @olga manager 20000"
     assert await audit_rows(db) == []
 
 
