@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.dialect import is_postgresql
 from bot.db.models import Campaign, PromoCode, Redemption
-from bot.promo.checkout.order_rules import BUDGET_LOCK_CLASS
 from bot.promo.errors import DomainError, ErrorCode
 from bot.promo.staff.managers import audit
 
@@ -40,6 +39,10 @@ class Keep(Enum):
 
 
 KEEP = Keep.KEEP
+
+# PostgreSQL advisory locks are keyed by two integers: this class, and the campaign id.
+# The checkout holds it shared while it reads and charges a budget (`order_rules`).
+BUDGET_LOCK_CLASS = 0x62756467  # "budg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,13 @@ class BudgetState:
     @property
     def uses_left(self) -> int | None:
         return None if self.uses is None else max(self.uses - self.spent_uses, 0)
+
+    def allows(self, cost: int) -> bool:
+        """Would one more use costing `cost` stay within the budget? (The checkout's test;
+        its conditional UPDATE enforces the same.)"""
+        if self.uses is not None and self.spent_uses >= self.uses:
+            return False
+        return self.amount is None or self.spent_amount + cost <= self.amount
 
     @property
     def exhausted(self) -> bool:

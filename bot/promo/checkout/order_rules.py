@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Integer, and_, bindparam, func, not_, or_, se
 from bot.db.dialect import BACKENDS, POSTGRESQL, backend, conflict_insert
 from bot.db.models import Campaign, OrderDiscount, PromoCode, Redemption
 from bot.db.prepared import Prepared
+from bot.promo.campaigns.budget import BUDGET_LOCK_CLASS, BudgetState
 from bot.promo.checkout.order_discount import Terms, compute
 from bot.promo.checkout.validation import Reason, Verdict, within_order
 from bot.promo.codes.guardrail import Stacking
@@ -167,22 +168,6 @@ def unclaim_order(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Budget:
-    amount: int | None
-    uses: int | None
-    spent_amount: int
-    spent_uses: int
-
-    def allows(self, cost: int) -> bool:
-        """Would one more use costing `cost` stay within the budget?"""
-        if self.uses is not None and self.spent_uses >= self.uses:
-            return False
-        return self.amount is None or self.spent_amount + cost <= self.amount
-
-
-# PostgreSQL advisory locks are keyed by two integers: this class, and the campaign id.
-BUDGET_LOCK_CLASS = 0x62756467  # "budg"
 _SHARE_LOCK = Prepared(select(func.pg_advisory_xact_lock_shared(
     bindparam("class", type_=Integer), bindparam("campaign", type_=Integer)).label("locked")))
 _BUDGET = Prepared(
@@ -220,7 +205,7 @@ def _share_budget_lock(conn: Connection, campaign_id: int) -> None:
         _SHARE_LOCK.first(conn, {"class": BUDGET_LOCK_CLASS, "campaign": campaign_id})
 
 
-def budget_of(conn: Connection, campaign_id: int | None) -> Budget | None:
+def budget_of(conn: Connection, campaign_id: int | None) -> BudgetState | None:
     """The campaign's budget, None when it has none."""
     if campaign_id is None:
         return None
@@ -228,7 +213,7 @@ def budget_of(conn: Connection, campaign_id: int | None) -> Budget | None:
     row = _BUDGET.first(conn, {"campaign": campaign_id})
     if row is None or (row.budget_amount is None and row.budget_uses is None):
         return None
-    return Budget(*row)
+    return BudgetState(*row)
 
 
 def charge_budget(conn: Connection, campaign_id: int, cost: int, now: datetime) -> bool:
@@ -259,7 +244,7 @@ class Judged:
 
     verdict: Verdict
     state: OrderState = _NONE
-    budget: Budget | None = None
+    budget: BudgetState | None = None
 
 
 def judge_order(
