@@ -1,6 +1,6 @@
 """Fill catalog entries from a JSON file: `{"msgid": {"ru": "...", "en": "..."}}`.
 
-Plural entries take lists:
+A language left out of an entry keeps its text. Plural entries take lists:
 `{"msgid": {"plural": "...", "ru": [one, few, many], "en": [one, other]}}`.
 Run `tools/i18n.sh update` first so that the entries exist; this compiles afterwards.
 """
@@ -28,6 +28,8 @@ def main(path: str) -> None:
                 catalog = read_po(f, locale=locale)
             catalog.fuzzy = False
             for msgid, texts in entries.items():
+                if locale not in texts:  # a read-through may mend one language only
+                    continue
                 key = (msgid, texts["plural"]) if "plural" in texts else msgid
                 message = catalog.get(msgid)
                 if message is None:

@@ -26,7 +26,7 @@ BudgetAmount = Annotated[
 ]
 BudgetUses = Annotated[int, Field(ge=1, le=MAX_USES, description="uses its codes may take in all")]
 _CRONTAB = r"^[0-9*/,-]+( [0-9*/,-]+){4}$"
-_BUDGET = {"budget_amount": 5_000_000, "budget_uses": 200}
+_BUDGET = {"budget": {"amount": 5_000_000, "uses": 200}}
 
 
 class VariantIn(Body):
@@ -50,6 +50,16 @@ class CampaignTextsIn(Body):
 
     ru: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
     en: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+
+
+class CampaignBudgetIn(Body):
+    """What the campaign's codes may take at the checkout in all. In a PATCH only the
+    fields given change; `null` removes that budget."""
+
+    amount: BudgetAmount | None = Field(
+        None, description="money budget (discount in all, minor units); null: none"
+    )
+    uses: BudgetUses | None = Field(None, description="uses budget; null: none")
 
 
 class CampaignIn(Body):
@@ -105,14 +115,11 @@ class CampaignIn(Body):
         Annotated[str, Field(pattern=_CRONTAB, description="crontab, the shop's time zone")] | None
     ) = None
     texts: CampaignTextsIn | None = None
-    budget_amount: BudgetAmount | None = Field(
-        None, description="money budget (discount in all, minor units); null: none"
-    )
-    budget_uses: BudgetUses | None = Field(None, description="uses budget; null: none")
+    budget: CampaignBudgetIn | None = None
 
 
 class CampaignPatchIn(Body):
-    """Only the fields given change; `null` removes that budget. `action` changes the
+    """Only the fields given change; in `budget`, `null` removes that budget. `action` changes the
     campaign's state: `start` (a draft) and `resume` (a paused one) also run it now, in
     the background, as the bot's buttons do; `pause` holds its queued messages, `stop`
     cancels them and revokes their unused codes. An action its state does not allow is
@@ -120,15 +127,16 @@ class CampaignPatchIn(Body):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"action": "start"}, {"action": "pause"}, _BUDGET, {"budget_uses": None}]
+            "examples": [
+                {"action": "start"}, {"action": "pause"}, _BUDGET, {"budget": {"uses": None}}
+            ]
         }
     )
 
     action: Literal["start", "pause", "resume", "stop"] | None = Field(
         None, description="start (draft), pause (active), resume (paused), stop (not stopped)"
     )
-    budget_amount: BudgetAmount | None = None
-    budget_uses: BudgetUses | None = None
+    budget: CampaignBudgetIn | None = None
 
 
 class CampaignBudgetOut(Out):
@@ -158,7 +166,6 @@ class CampaignOut(Out):
                     "schedule": "0 11 * * 1",
                     "created_at": "2026-03-01T09:00:00Z",
                     "started_at": "2026-03-02T08:00:00Z",
-                    **_BUDGET,
                     "budget": {
                         "amount": 5_000_000,
                         "uses": 200,
@@ -182,8 +189,6 @@ class CampaignOut(Out):
     schedule: str | None
     created_at: datetime
     started_at: datetime | None
-    budget_amount: int | None
-    budget_uses: int | None
     budget: CampaignBudgetOut
 
 

@@ -92,8 +92,6 @@ def campaign_out(campaign: Campaign) -> CampaignOut:
         schedule=campaign.schedule,
         created_at=campaign.created_at,
         started_at=campaign.started_at,
-        budget_amount=campaign.budget_amount,
-        budget_uses=campaign.budget_uses,
         budget=budget_out(budget.state_of(campaign)),
     )
 
@@ -145,9 +143,9 @@ async def create_campaign(
         campaign = await admin.create(
             session, None, draft, guardrail=settings.guardrail, now=now, actor=actor
         )
-        if body.budget_amount is not None or body.budget_uses is not None:
-            await budget.set_budget(session, campaign.id, amount=body.budget_amount,
-                                    uses=body.budget_uses, actor=actor, now=now)
+        if body.budget is not None:
+            await budget.set_budget(session, campaign.id, amount=body.budget.amount,
+                                    uses=body.budget.uses, actor=actor, now=now)
         await session.commit()
         campaign, _state = await budget.read(session, campaign.id)
     return campaign
@@ -179,16 +177,16 @@ async def patch_campaign(request: web.Request) -> web.Response:
     new status, does not wait for it."""
     campaign_id = campaign_id_of(request)
     body = await parse(request, CampaignPatchIn)
-    given = body.model_fields_set
     now = request.app[CLOCK]()
     async with request.app[DATABASE].session() as session:
         await campaign_or_404(session, campaign_id)
-        if given & {"budget_amount", "budget_uses"}:
+        if body.budget is not None:
+            given = body.budget.model_fields_set
             await budget.set_budget(
                 session,
                 campaign_id,
-                amount=body.budget_amount if "budget_amount" in given else KEEP,
-                uses=body.budget_uses if "budget_uses" in given else KEEP,
+                amount=body.budget.amount if "amount" in given else KEEP,
+                uses=body.budget.uses if "uses" in given else KEEP,
                 actor=actor_of(request),
                 now=now,
             )

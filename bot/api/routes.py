@@ -41,8 +41,8 @@ class Route:
 
 
 _BUDGET = ("A redemption that would take a campaign beyond its money budget "
-           "(`budget_amount`, minor units) or its uses budget (`budget_uses`) is refused at the "
-           "checkout; `budget` says what is spent and left.")
+           "(`budget.amount`, minor units) or its uses budget (`budget.uses`) is refused at the "
+           "checkout; the answer's `budget` says what is spent and left.")
 campaign_routes = (
     Route("POST", "/campaigns", "campaigns.post", campaigns.post_campaign,
           "Create a campaign (a draft)", campaign_schemas.CampaignOut,

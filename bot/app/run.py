@@ -106,6 +106,7 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
                 await service.start()
                 runtime.services.append(service)
                 stack.push_async_callback(_stop_service, service)
+            await launcher.resume_interrupted()
             calm_garbage_collector()
             await _wait(stop, polling, api_workers)
         finally:

@@ -36,8 +36,8 @@ async def bot(settings: Settings, telegram: FakeBotAPI) -> AsyncIterator[Bot]:
 
 
 async def act(api: Api, shop: Shop, action: Any, **budget: Any) -> tuple[int, Any]:
-    status, body, _ = await api.call("PATCH", f"/campaigns/{shop.campaign_id}",
-                                     {"action": action, **budget})
+    body = {"action": action, "budget": budget} if budget else {"action": action}
+    status, body, _ = await api.call("PATCH", f"/campaigns/{shop.campaign_id}", body)
     return status, body
 
 
@@ -85,13 +85,13 @@ async def test_pause_resume_stop_and_refusals(
     assert set(delivered) == {"sent"}
 
     # A refused action changes nothing, not even the budget sent with it.
-    status, body = await act(api, shop, "start", budget_uses=5)
+    status, body = await act(api, shop, "start", uses=5)
     assert status == 409
     assert "'start' applies to a campaign that is draft" in body["error"]["message"]
     async with db.read_session() as session:
         assert (await session.get(Campaign, shop.campaign_id)).budget_uses is None
-    status, body = await act(api, shop, "stop", budget_uses=5)
-    assert status == 200 and body["status"] == "stopped" and body["budget_uses"] == 5
+    status, body = await act(api, shop, "stop", uses=5)
+    assert status == 200 and body["status"] == "stopped" and body["budget"]["uses"] == 5
     status, body = await act(api, shop, "pause")
     assert status == 409 and body["error"]["message"] == (
         "the campaign is stopped: 'pause' applies to a campaign that is active")

@@ -47,11 +47,10 @@ async def spend(db: Database, campaign_id: int, amount: int, uses: int) -> None:
 
 async def test_create_with_a_budget_then_read_it(api: Api, db: Database) -> None:
     status, body, _ = await api.post(
-        "/campaigns", {**NEW, "budget_amount": 5_000_000, "budget_uses": 200}
+        "/campaigns", {**NEW, "budget": {"amount": 5_000_000, "uses": 200}}
     )
     assert status == 201, body
     assert body["status"] == "draft" and body["holdout"] == 0.1
-    assert (body["budget_amount"], body["budget_uses"]) == (5_000_000, 200)
     assert body["budget"] == {
         "amount": 5_000_000,
         "uses": 200,
@@ -74,25 +73,25 @@ async def test_create_with_a_budget_then_read_it(api: Api, db: Database) -> None
 async def test_create_without_a_budget(api: Api) -> None:
     status, body, _ = await api.post("/campaigns", NEW)
     assert status == 201, body
-    assert body["budget_amount"] is None and body["budget"]["amount_left"] is None
+    assert body["budget"]["amount"] is None and body["budget"]["amount_left"] is None
     assert body["budget"]["exhausted"] is False
 
 
 async def test_patch_sets_keeps_and_clears_each_budget(api: Api, db: Database, clock) -> None:
     campaign = await factories.campaign(db, now=clock())
-    status, body = await patch(api, campaign.id, {"budget_amount": 1_000_000})
+    status, body = await patch(api, campaign.id, {"budget": {"amount": 1_000_000}})
     assert status == 200, body
-    assert (body["budget_amount"], body["budget_uses"]) == (1_000_000, None)
+    assert (body["budget"]["amount"], body["budget"]["uses"]) == (1_000_000, None)
     await spend(db, campaign.id, 150_000, 3)
-    status, body = await patch(api, campaign.id, {"budget_uses": 10})
-    assert (body["budget_amount"], body["budget_uses"]) == (1_000_000, 10)
+    status, body = await patch(api, campaign.id, {"budget": {"uses": 10}})
+    assert (body["budget"]["amount"], body["budget"]["uses"]) == (1_000_000, 10)
     assert body["budget"]["amount_left"] == 850_000 and body["budget"]["uses_left"] == 7
     # Changing a budget leaves the checkout's counters alone.
     assert (body["budget"]["spent_amount"], body["budget"]["spent_uses"]) == (150_000, 3)
     status, body = await patch(api, campaign.id, {})
-    assert status == 200 and (body["budget_amount"], body["budget_uses"]) == (1_000_000, 10)
-    status, body = await patch(api, campaign.id, {"budget_amount": None})
-    assert (body["budget_amount"], body["budget_uses"]) == (None, 10)
+    assert status == 200 and (body["budget"]["amount"], body["budget"]["uses"]) == (1_000_000, 10)
+    status, body = await patch(api, campaign.id, {"budget": {"amount": None}})
+    assert (body["budget"]["amount"], body["budget"]["uses"]) == (None, 10)
     rows = await audit_rows(db, "campaign.budget")
     assert len(rows) == 3 and rows[-1].before == {"budget_amount": 1_000_000, "budget_uses": 10}
     assert rows[-1].after == {"budget_amount": None, "budget_uses": 10}
@@ -116,23 +115,24 @@ async def test_campaign_and_stats_show_spent_and_left(api: Api, db: Database, cl
     assert stats["campaign_id"] == campaign.id and stats["budget"] == body["budget"]
     assert stats["sent"] == 0 and stats["redemption_rate"] is None
     # A budget lowered below what is spent leaves nothing, rather than a negative amount.
-    _, body = await patch(api, campaign.id, {"budget_uses": 5})
+    _, body = await patch(api, campaign.id, {"budget": {"uses": 5}})
     assert body["budget"]["uses_left"] == 0 and body["budget"]["exhausted"]
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"budget_amount": -1}, "budget_amount"),
-        ({"budget_amount": 0}, "budget_amount"),
-        ({"budget_amount": "5000"}, "budget_amount"),
-        ({"budget_amount": 1.5}, "budget_amount"),
-        ({"budget_amount": 10**16}, "budget_amount"),
-        ({"budget_amount": 10**40}, "budget_amount"),
-        ({"budget_uses": -3}, "budget_uses"),
-        ({"budget_uses": 10**10}, "budget_uses"),
-        ({"budget_uses": True}, "budget_uses"),
+        ({"budget": {"amount": -1}}, "budget.amount"),
+        ({"budget": {"amount": 0}}, "budget.amount"),
+        ({"budget": {"amount": "5000"}}, "budget.amount"),
+        ({"budget": {"amount": 1.5}}, "budget.amount"),
+        ({"budget": {"amount": 10**16}}, "budget.amount"),
+        ({"budget": {"amount": 10**40}}, "budget.amount"),
+        ({"budget": {"uses": -3}}, "budget.uses"),
+        ({"budget": {"uses": 10**10}}, "budget.uses"),
+        ({"budget": {"uses": True}}, "budget.uses"),
         ({"budget": 100}, "budget"),
+        ({"budget_amount": 5_000}, "budget_amount"),  # the first version's flat field
     ],
 )
 async def test_bad_budget_is_422_and_changes_nothing(
@@ -145,13 +145,13 @@ async def test_bad_budget_is_422_and_changes_nothing(
     status, answer, _ = await api.post("/campaigns", {**NEW, **body})
     assert status == 422 and answer["error"]["fields"] == [field]
     _, stored, _ = await api.get(f"/campaigns/{campaign.id}")
-    assert stored["budget_amount"] == 500_000 and stored["budget_uses"] is None
+    assert stored["budget"]["amount"] == 500_000 and stored["budget"]["uses"] is None
 
 
 @pytest.mark.parametrize("campaign_id", ["999", "abc", "0", "9" * 30, "-1", "1.5"])
 async def test_unknown_campaign_is_404(api: Api, campaign_id: str) -> None:
     for status, answer in [
-        await patch(api, campaign_id, {"budget_uses": 5}),
+        await patch(api, campaign_id, {"budget": {"uses": 5}}),
         (await api.get(f"/campaigns/{campaign_id}"))[:2],
         (await api.get(f"/campaigns/{campaign_id}/stats"))[:2],
     ]:
@@ -195,7 +195,8 @@ def test_the_document_has_the_budget_fields_and_valid_examples() -> None:
     assert "get" in paths["/api/v1/campaigns/{campaign_id}/stats"]
     schemas = document["components"]["schemas"]
     for name in ("CampaignIn", "CampaignPatchIn", "CampaignOut"):
-        assert {"budget_amount", "budget_uses"} <= set(schemas[name]["properties"])
+        assert "budget" in schemas[name]["properties"]
+    assert set(schemas["CampaignBudgetIn"]["properties"]) == {"amount", "uses"}
     assert "budget" in schemas["CampaignStatsOut"]["properties"]
     for model in (CampaignIn, CampaignPatchIn, CampaignOut):
         examples = schemas[model.__name__]["examples"]

@@ -20,10 +20,19 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.db import create_database
 from bot.db.dialect import is_sqlite_url
-from bot.db.models import CodeSource, Customer, Delivery, DiscountType, TelegramAccount
+from bot.db.models import (
+    Campaign,
+    CodeSource,
+    Customer,
+    Delivery,
+    DiscountType,
+    TelegramAccount,
+)
 from bot.delivery.outbox import enqueue
+from bot.promo.campaigns import admin
 from bot.promo.codes.issuing import issue_code
 from bot.promo.codes.offers import Offer
+from tests.support.campaign_runs import draft_broadcast
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.ports import free_port
 
@@ -126,3 +135,44 @@ async def test_run_serves_the_shop_api_from_worker_processes(
     assert "/codes" in api.calls("sendMessage")[0].text
     with pytest.raises(OSError):  # the workers stopped with the bot
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+async def test_a_run_lost_with_the_process_goes_on_at_the_next_start(
+    tg_settings: Settings, api: FakeBotAPI
+) -> None:
+    """A campaign started (by a button, say) whose process stopped before its run ended
+    is run by the next `promobot run`, with no command-line step."""
+    if not is_sqlite_url(tg_settings.db.url):
+        pytest.skip("serve() migrates only SQLite; PostgreSQL is covered by the other tests")
+    settings = tg_settings.replace(api_port=0, quiet_hours="")
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop))
+    await wait_until(lambda: api.calls("deleteWebhook"))
+    db = create_database(settings.db.url)
+    try:
+        shop = await draft_broadcast(db, utcnow(), shoppers=3, holdout=0)
+        async with db.session() as session:
+            # The start committed; the process that would have run it is gone.
+            await admin.change_status(session, None, shop.campaign_id, "start", now=utcnow(),
+                                      actor="test")
+            await session.commit()
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        assert not api.calls("sendMessage")
+
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(settings, stop))
+        chats = set(shop.chats.values())
+
+        def reached() -> set[int]:
+            return {r.params["chat_id"] for r in api.calls("sendMessage")} & chats
+
+        await wait_until(lambda: reached() == chats)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        async with db.read_session() as session:
+            mark = await session.scalar(select(Campaign.run_requested_at))
+    finally:
+        await db.dispose()
+    assert reached() == chats and len(api.calls("sendMessage")) == 3
+    assert mark is None  # the run ended: the next start does not run it again

@@ -1,6 +1,7 @@
 """Runs in the background (`Launcher`): a start during a run runs once more, a failing run
-is told, two processes and the schedule starting one campaign at once send once, and a
-pause that lands during a batch holds that batch's messages too."""
+is told, two processes and the schedule starting one campaign at once send once, a
+pause that lands during a batch holds that batch's messages too, and a run lost with its
+process is run by the next one."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 
 import tests.support.factories as factories
 from bot.db import create_database
-from bot.db.models import CampaignAssignment, Delivery, PromoCode, Role
+from bot.db.models import Campaign, CampaignAssignment, Delivery, PromoCode, Role
 from bot.delivery.outbox import enqueue
 from bot.promo.campaigns import admin
 from bot.promo.campaigns.builtin import still_active
@@ -112,3 +113,40 @@ async def pause_on(db, clock, campaign_id: int) -> None:
         await admin.change_status(session, Staff(MANAGER, Role.MANAGER), campaign_id,
                                   "pause", now=clock())
         await session.commit()
+
+
+async def marks(db) -> dict[int, bool]:
+    async with db.read_session() as session:
+        rows = (await session.execute(select(Campaign.id, Campaign.run_requested_at))).all()
+    return {campaign_id: mark is not None for campaign_id, mark in rows}
+
+
+async def test_a_run_cut_short_is_run_again_by_the_next_process(db, settings, clock):
+    shop = await draft_broadcast(db, clock(), shoppers=3, holdout=0)
+    await start(db, clock, shop.campaign_id)
+    cut = Launcher(db, settings, clock)
+    cut.launch(shop.campaign_id)
+    await cut.close()  # the process stops before the run ends
+    assert await marks(db) == {shop.campaign_id: True}
+
+    launcher = Launcher(db, settings, clock)
+    assert await launcher.resume_interrupted() == [shop.campaign_id]
+    await launcher.join()
+    assert launcher.results[shop.campaign_id].queued == 3
+    assert await marks(db) == {shop.campaign_id: False}
+    assert await Launcher(db, settings, clock).resume_interrupted() == []
+
+
+async def test_what_is_not_resumed(db, settings, clock):
+    """A failed run keeps its mark (the next start tries again), but only an active
+    campaign is run: a paused one waits for its resume."""
+    failing = await factories.campaign(db, now=clock(), segment="gone", status="draft")
+    await start(db, clock, failing.id)
+    shop = await draft_broadcast(db, clock(), shoppers=2, holdout=0)
+    await start(db, clock, shop.campaign_id)
+    await pause_on(db, clock, shop.campaign_id)
+    launcher = Launcher(db, settings, clock)
+    assert await launcher.resume_interrupted() == [failing.id]
+    await launcher.join()
+    assert launcher.results[failing.id].status == FAILED
+    assert await marks(db) == {failing.id: True, shop.campaign_id: True}

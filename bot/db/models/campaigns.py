@@ -45,6 +45,9 @@ class Campaign(Base):
     code_prefix: Mapped[str | None] = mapped_column(String(12))
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     started_at: Mapped[datetime | None]
+    # Set when a start or resume asks for a run, cleared when a run since then finished:
+    # still set at start-up, the run was lost with a process and is launched again.
+    run_requested_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

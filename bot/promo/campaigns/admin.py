@@ -148,7 +148,8 @@ async def change_status(
 ) -> Campaign:
     """One conditional UPDATE from an allowed state; queued messages follow; audited
     (without `staff`, the shop API acts and `actor` names its key). Starting or resuming
-    only changes the state: the caller runs the campaign (`launcher.Launcher`)."""
+    only changes the state and asks for a run: the caller runs the campaign
+    (`launcher.Launcher`)."""
     sources, target = ACTIONS[action]
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
@@ -157,6 +158,8 @@ async def change_status(
     values: dict[str, Any] = {"status": target.value, "updated_at": now}
     if action == "start":
         values["started_at"] = now
+    if action in RUN_ACTIONS:
+        values["run_requested_at"] = now
     done = await session.execute(
         update(Campaign).where(Campaign.id == campaign_id,
                                Campaign.status.in_([s.value for s in sources]))

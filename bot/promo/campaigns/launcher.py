@@ -9,9 +9,12 @@ ends, so a resume during a run's last batch is not lost. Against a scheduled run
 another process nothing is sent twice all the same: each customer is claimed once per
 campaign (`claims.claim_new`) and the outbox's dedupe key is unique.
 
-A run lost with the process (a restart mid-run) is not resumed by itself: the batches
-already committed stand, and running the campaign again (`promobot campaign run <id>`, or
-pause and resume) carries on where it stopped.
+A run lost with its process (a restart or a crash mid-run) is launched again when a
+process starts (`resume_interrupted`): starting or resuming marks the campaign
+`run_requested_at` in the same transaction as its new state, and only a run that ends
+(rather than one cancelled or raising) clears the mark. The batches already committed
+stand, so the new run carries on where the lost one stopped. Several processes starting
+together may each resume it; the claims above keep that to duplicated reads.
 """
 
 from __future__ import annotations
@@ -20,10 +23,15 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
+from bot.db.models import Campaign
+from bot.db.models.enums import CampaignStatus
 from bot.promo.campaigns import running
 from bot.promo.campaigns.context import Context, RunResult
 
@@ -86,13 +94,39 @@ class Launcher:
                       batch_size=self.settings.jobs.campaign_batch_size)
         try:
             result = await running.run_campaign(ctx, campaign_id)
+            await self._ran(campaign_id, ctx.now)
         except Exception:
-            # Committed batches stand; a later run carries on from them.
+            # Committed batches stand; a later run (this process's next start at the
+            # latest: the mark stays) carries on from them.
             log.exception("campaign %s: the run failed", campaign_id)
             return RunResult(kind="?", campaign_id=campaign_id, status=FAILED,
                              message="the run failed; see the log")
         log.info("campaign run %s: %s", campaign_id, result.summary())
         return result
+
+    async def _ran(self, campaign_id: int, begun: datetime) -> None:
+        """Clear the run's mark, unless a start or resume asked for another since."""
+        async with self.db.session() as session:
+            await session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id, Campaign.run_requested_at <= begun)
+                .values(run_requested_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+
+    async def resume_interrupted(self) -> list[int]:
+        """Launch the active campaigns whose asked-for run never finished (at start-up)."""
+        async with self.db.read_session() as session:
+            ids = list((await session.scalars(
+                select(Campaign.id).where(Campaign.status == CampaignStatus.ACTIVE,
+                                          Campaign.run_requested_at.is_not(None))
+                .order_by(Campaign.id)
+            )).all())
+        for campaign_id in ids:
+            log.info("campaign %s: its run was interrupted; running it again", campaign_id)
+            self.launch(campaign_id)
+        return ids
 
     async def join(self) -> None:
         """Until no run is under way (tests; a run that asks for another is waited for)."""
