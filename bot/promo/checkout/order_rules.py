@@ -70,14 +70,21 @@ _ORDER = Prepared(
         orders.c.order_external_id == bindparam("order")
     )
 )
-_LIVE_CODES = Prepared(
-    select(codes, redemptions.c.order_total)
+_LIVE_USES = Prepared(
+    select(codes, redemptions.c.order_total,
+           redemptions.c.discount.label("use_discount"),
+           redemptions.c.free_shipping.label("use_free_shipping"))
     .join(redemptions, redemptions.c.code_id == codes.c.id)
     .where(
         redemptions.c.order_external_id == bindparam("order"), redemptions.c.released_at.is_(None)
     )
     .order_by(redemptions.c.id)
 )
+
+
+def live_uses(conn: Connection, order_external_id: str) -> list[Any]:
+    """The order's codes in use, first first: each code's row and what its use took."""
+    return _LIVE_USES.all(conn, {"order": order_external_id})
 
 
 def order_state(conn: Connection, order_external_id: str | None, stacking: Stacking) -> OrderState:
@@ -90,7 +97,7 @@ def order_state(conn: Connection, order_external_id: str | None, stacking: Stack
         return OrderState(0, False, row.cost if row else 0)
     if stacking is not Stacking.ADDITIVE or row.exclusive:
         return OrderState(row.codes, row.exclusive, row.cost)
-    uses = _LIVE_CODES.all(conn, {"order": order_external_id})
+    uses = live_uses(conn, order_external_id)
     earlier = tuple(Offer.of_code(use) for use in uses)
     return OrderState(row.codes, row.exclusive, row.cost, earlier,
                       uses[0].order_total if uses else None)

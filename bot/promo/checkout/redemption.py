@@ -32,6 +32,7 @@ from bot.promo.checkout.order_rules import (
     charge_budget,
     claim_order,
     judge_order,
+    live_uses,
 )
 from bot.promo.checkout.validation import Reason, Verdict, customer_uses, judge, load_code
 from bot.promo.codes.guardrail import Stacking
@@ -247,21 +248,11 @@ def _replay_if_redeemed(conn: Connection, code: Any, attempt: _Attempt) -> Redee
     return _replay(conn, code, previous, attempt)
 
 
-_LIVE_USES = Prepared(
-    select(codes, redemptions.c.discount.label("use_discount"),
-           redemptions.c.free_shipping.label("use_free_shipping"))
-    .join(redemptions, redemptions.c.code_id == codes.c.id)
-    .where(redemptions.c.order_external_id == bindparam("order"),
-           redemptions.c.released_at.is_(None))
-    .order_by(redemptions.c.id)
-)
-
-
 def _replay(conn: Connection, code: Any, previous: Any, attempt: _Attempt) -> RedeemOutcome:
     """The order's first answer again: what each of its live codes took, on this basket."""
     if previous.customer_id != attempt.customer_id:
         raise _Refused(Verdict(Reason.NOT_YOURS, code))
-    uses = _LIVE_USES.all(conn, {"order": previous.order_external_id})
+    uses = live_uses(conn, previous.order_external_id)
     # The tier's free shipping was not the code's: under additive stacking it came with
     # the tier whenever its cost fitted the ceiling.
     tier = attempt.tier

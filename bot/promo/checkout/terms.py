@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
 
 from sqlalchemy import Connection
 
@@ -62,8 +61,6 @@ class ShopTerms:
                 self._guardrail, conn.execute(average_query(now)).scalar()
             )
         _break_even, ceiling = ceiling_percent(self._guardrail, average)
-        # Rounded down to 0.1 % as the guardrail shows it when issuing.
-        ceiling = ceiling.quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
         self._terms = Terms(self._stacking, ceiling, self._guardrail.shipping_cost)
         self._measured_at = now
         return self._terms

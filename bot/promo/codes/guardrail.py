@@ -122,10 +122,12 @@ def _share(amount: int, order_value: int) -> Decimal:
 
 
 def ceiling_percent(guardrail: GuardrailSettings, average: int) -> tuple[Decimal, Decimal]:
-    """The break-even discount and the usable ceiling (safety share taken off) for an
-    average order, both in percent, unrounded."""
+    """The break-even discount (unrounded) and the usable ceiling (safety share taken
+    off) for an average order, in percent. The ceiling is rounded down to 0.1 %, as it is
+    shown, so that issuing and the checkout hold the same line."""
     break_even = _HUNDRED * guardrail.net_profit_per_order / average if average > 0 else Decimal(0)
-    return break_even, break_even * (1 - Decimal(str(guardrail.safety_share)))
+    ceiling = break_even * (1 - Decimal(str(guardrail.safety_share)))
+    return break_even, ceiling.quantize(_TENTH, rounding=ROUND_FLOOR)
 
 
 async def check_discount(
@@ -175,7 +177,7 @@ def judge(
     within the ceiling; exclusive, the larger of the two (free shipping's cost counted in,
     a tie to the tier, as at the checkout), so a code no larger than the tier is refused:
     it would never apply."""
-    break_even, ceiling = ceiling_percent(guardrail, average)
+    break_even, floor_ceiling = ceiling_percent(guardrail, average)
     kind = DiscountType(discount_type)
     base = order_value if order_value and order_value > 0 else average
     code = Share(
@@ -189,7 +191,6 @@ def judge(
             _share_of(shipping_cost(guardrail, DiscountType.PERCENT, tier.free_shipping), base),
         )
 
-    floor_ceiling = ceiling.quantize(_TENTH, rounding=ROUND_FLOOR)
     requested, refusal = _verdict(code, ranked, floor_ceiling, guardrail.stacking)
     return GuardrailCheck(
         allowed=refusal is None,
