@@ -26,7 +26,12 @@ from bot.delivery.outbox import Reason
 from bot.delivery.progress import Progress
 from bot.delivery.progress import progress as delivery_progress
 from bot.promo.campaigns.audience import audience, batches, reachable
-from bot.promo.campaigns.builtin import ensure_builtin, open_campaign, still_active
+from bot.promo.campaigns.builtin import (
+    builtin_name,
+    ensure_builtin,
+    open_campaign,
+    still_active,
+)
 from bot.promo.campaigns.claims import claim_new, issue_and_queue, offers_by_arm
 from bot.promo.campaigns.comeback import run_comeback
 from bot.promo.campaigns.context import Context, RunResult
@@ -36,6 +41,8 @@ from bot.promo.customers.segments import get_segment
 
 # Kinds that are not campaigns of their own but automatic jobs (see `run_target`).
 JOB_KINDS = ("review", "cart", "referral", "reminders", "tiers")
+# Jobs a manager's campaign of the same kind takes over, with its offer and its split.
+OWNED_JOBS = (CampaignKind.REVIEW, CampaignKind.CART)
 
 
 def broadcast_offer(campaign_offer: dict[str, Any], arm: Arm) -> Offer | None:
@@ -132,8 +139,38 @@ async def own_schedules(ctx: Context) -> list[tuple[int, str]]:
         return [(campaign_id, schedule) for campaign_id, schedule in rows]
 
 
+async def managers_campaigns(ctx: Context, kind: str) -> list[tuple[int, str | None]]:
+    """(id, schedule) of the active campaigns of a kind that a manager made."""
+    async with ctx.db.read_session() as session:
+        rows = await session.execute(
+            select(Campaign.id, Campaign.schedule).where(
+                Campaign.kind == kind, Campaign.status == CampaignStatus.ACTIVE,
+                Campaign.name != builtin_name(kind),
+            ).order_by(Campaign.id)
+        )
+        return [(campaign_id, schedule) for campaign_id, schedule in rows]
+
+
+async def run_owned_job(ctx: Context, kind: str) -> RunResult:
+    """The review or cart job: the managers' active campaigns of the kind without a
+    schedule of their own, each with its offer; the built-in job only while there is
+    none. Both at once would race for the same orders and carts (their messages are
+    deduplicated by order and by cart), and the built-in offer would reach the holdout
+    the manager's campaign keeps."""
+    own = await managers_campaigns(ctx, kind)
+    if not own:
+        return await run_job(ctx, kind)
+    total = RunResult(kind=kind)
+    for campaign_id, schedule in own:
+        if not schedule:
+            total.merge(await run_job(ctx, kind, campaign_id))
+    return total
+
+
 async def run_kind(ctx: Context, kind: str) -> RunResult:
     """Every active campaign of a kind (comeback, broadcast), or an automatic job."""
+    if kind in OWNED_JOBS:
+        return await run_owned_job(ctx, kind)
     if kind in JOB_KINDS:
         return await run_job(ctx, kind)
     if kind not in (CampaignKind.COMEBACK, CampaignKind.BROADCAST):
