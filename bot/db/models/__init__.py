@@ -6,6 +6,7 @@ Money columns are integers in minor units. Times are aware UTC (`UTCDateTime`).
 
 from bot.db.models.base import NAMING_CONVENTION, Base
 from bot.db.models.campaigns import Campaign, CampaignAssignment, CampaignVariant
+from bot.db.models.cluster import ChatClock, RateCounter, SeenUpdate, SendClock
 from bot.db.models.codes import CodeCustomerUsage, OrderDiscount, PromoCode, Redemption
 from bot.db.models.customers import (
     AccountLink,
@@ -40,6 +41,7 @@ __all__ = [
     "CampaignKind",
     "CampaignStatus",
     "CampaignVariant",
+    "ChatClock",
     "CodeCustomerUsage",
     "CodeSource",
     "CodeStatus",
@@ -55,10 +57,13 @@ __all__ = [
     "OrderItem",
     "OrderStatus",
     "PromoCode",
+    "RateCounter",
     "Redemption",
     "Referral",
     "ReferralStatus",
     "Review",
     "Role",
+    "SeenUpdate",
+    "SendClock",
     "TelegramAccount",
 ]
