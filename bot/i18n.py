@@ -92,8 +92,9 @@ def _money_pattern(currency: str, locale: str, whole: bool) -> str:
     return pattern
 
 
-def format_count(n: int, locale: str) -> str:
-    """`7484, "ru"` → `'7 484'`: a count with the locale's grouping."""
+def format_count(n: float, locale: str) -> str:
+    """`7484, "ru"` → `'7 484'`; `2.5` → `'2,5'`: a number with the locale's grouping
+    and decimal sign."""
     return format_decimal(n, locale=locale)
 
 

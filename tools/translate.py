@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,10 @@ def main(path: str) -> None:
                     message.flags.discard("fuzzy")
             with po_path.open("wb") as f:
                 write_po(f, catalog, sort_output=True, no_location=True)
-    subprocess.run([str(ROOT / "tools" / "i18n.sh"), "compile"], check=True)
+    # pybabel sits beside this interpreter (a virtualenv's bin), whatever PATH says.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    subprocess.run([str(ROOT / "tools" / "i18n.sh"), "compile"], check=True,
+                   env={**os.environ, "PATH": path})
 
 
 if __name__ == "__main__":

@@ -16,7 +16,14 @@ from zoneinfo import ZoneInfo
 from aiogram import html
 
 from bot.delivery.outbox import Reason
-from bot.i18n import format_money, format_percent, format_span, gettext
+from bot.i18n import (
+    format_count,
+    format_money,
+    format_percent,
+    format_span,
+    gettext,
+    ngettext,
+)
 from bot.promo.campaigns.admin import ArmPreview, Draft, Preview
 from bot.promo.codes.offers import Offer
 from bot.texts.notices import preview
@@ -43,8 +50,10 @@ def _audience(seen: Preview, locale: str) -> list[str]:
                      "Telegram", locale).format(size=seen.segment_size,
                                                 reachable=seen.reachable)]
     for step in seen.steps:
-        lines.append(gettext("• silent {days}+ days{only_new}: {n} ({reachable} reachable), "
-                             "{offer}", locale).format(
+        lines.append(ngettext("• silent {days}+ day{only_new}: {n} ({reachable} reachable), "
+                              "{offer}",
+                              "• silent {days}+ days{only_new}: {n} ({reachable} reachable), "
+                              "{offer}", step.days, locale).format(
             days=step.days, n=step.customers, reachable=step.reachable,
             only_new=gettext(", one order only", locale) if step.only_new else "",
             offer=offer_line(step.offer, locale)))
@@ -84,7 +93,7 @@ def render_preview(seen: Preview, *, locale: str, currency: str, rate: float) ->
     lines.append(gettext("Estimated discount cost: {cost}", locale).format(
         cost=format_money(seen.cost, currency, locale)))
     lines.append(gettext("Time to send at {rate}/s: {time}", locale).format(
-        rate=f"{rate:g}", time=format_span(seen.send_time, locale)))
+        rate=format_count(rate, locale), time=format_span(seen.send_time, locale)))
     return "\n".join(lines)
 
 

@@ -30,7 +30,10 @@ def keyboard(step: str, options: list[tuple[str, str]], width: int = 2
              ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for value, text in options:
-        builder.button(text=text, callback_data=NewCampaign(step=step, value=value))
+        # Kinds and segments are lower-case names, read mid-sentence elsewhere; a button
+        # starts with a capital like every other button.
+        builder.button(text=text[:1].upper() + text[1:],
+                       callback_data=NewCampaign(step=step, value=value))
     builder.adjust(width)
     return builder.as_markup()
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 from aiogram import Router, html
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Role
+from bot.i18n import format_count
 from bot.promo.customers.profiles import find_customer
 from bot.promo.staff import manual_codes as manual
 from bot.promo.staff.managers import Staff
@@ -131,8 +132,10 @@ async def bulk(
     # has (the error handler tells the manager, the transaction rolls back).
     await message.answer_document(
         BufferedInputFile(document, filename=f"campaign-{made.campaign.id}-codes.csv"),
-        caption=_("✅ {count} codes of campaign #{id} ({name}).").format(
-            count=len(made.codes), id=made.campaign.id, name=html.quote(made.campaign.name)
+        caption=ngettext("✅ {count} code of campaign #{id} ({name}).",
+                         "✅ {count} codes of campaign #{id} ({name}).", len(made.codes)).format(
+            count=format_count(len(made.codes), i18n.current_locale), id=made.campaign.id,
+            name=html.quote(made.campaign.name),
         ),
     )
     await session.commit()

@@ -27,7 +27,7 @@ def usages() -> dict[str, tuple[str, str]]:
         "bulk": (_("/bulk <campaign id> <number of codes>"), _("/bulk 3 500")),
         "customer": (_("/customer <shop id, phone, @username or Telegram id>"),
                      _("/customer @anna_k")),
-        "campaign": (_("/campaign new | /campaign <id> [pause|resume|stop] | "
+        "campaign": (_("/campaign new | /campaign <id> [start|pause|resume|stop] | "
                        "/campaign budget <id> <amount or -> [uses or -]"),
                      _("/campaign 3 pause")),
         "campaign budget": (_("/campaign budget <campaign id> <amount or -> [uses or -]"),

@@ -60,7 +60,7 @@ async def test_cli_text_per_variant(db, clock, settings) -> None:
     code = await cli(argparse.Namespace(action="stats", id=seeded.campaign_id, json=False),
                      settings, db=db, clock=clock, out=lines.append)
     text = "\n".join(lines)
-    assert code == 0 and "▫️ A (5%)" in text and "▫️ Holdout (no offer)" in text
+    assert code == 0 and "▫️ A (5%)" in text and "▫️ Control group (no offer)" in text
     assert "audience 10, reached 9, redeemed 6 (redemption rate 66.7%)" in text
     assert "✅ The smallest offer that pays: A (5%)." in text
     missing: list[str] = []

@@ -52,7 +52,7 @@ async def test_a_second_code_on_an_order_is_refused(api: Api, db: Database, cloc
     status, body, _ = await api.post("/codes/redeem", _redeem(amount))
     assert status == 409 and body["error"]["code"] == "order_has_code"
     assert body["error"]["message"] == (
-        "This order already has a promo code: one order takes one code.")
+        "This order already has a promo code, and an order can take only one.")
     # Validate says the same when it is told the order.
     check = {"code": amount, "customer_id": "c1", "order_id": "o1", "order": BASKET}
     status, body, _ = await api.post("/codes/validate", check)
@@ -117,7 +117,7 @@ async def test_additive_stacking_adds_the_tier_up_to_the_ceiling(
         assert (body["tier_discount"], body["discount"], body["total_discount"]) == (
             25_000, 65_000, 90_000)
         assert sum(line["discount"] for line in body["lines"]) == 90_000
-        assert "One order's discount is at most ₽900" in body["message"]
+        assert "An order's discount can be at most ₽900" in body["message"]
         again = await api.post("/codes/redeem", _redeem(code))
         assert again[1]["replayed"] and again[1]["total_discount"] == 90_000
         assert again[1]["lines"] == body["lines"]

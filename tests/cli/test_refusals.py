@@ -24,4 +24,4 @@ def test_a_refusal_is_worded_for_the_operator(
     monkeypatch.setitem(cli.COMMANDS, "migrate", cli.Command("migrate", "refuses", _refuse))
     assert cli.run_cli(["migrate"]) == 1
     assert capsys.readouterr().err == (
-        "promobot: Could not draw that many unique codes; try fewer.\n")
+        "promobot: Could not generate that many unique codes: try fewer.\n")

@@ -63,7 +63,7 @@ CASES = [
     ("/managers budget 2000 lots", OWNER, "managers"),
 ]
 
-LABELS = {"en": ("Usage:", "Example:"), "ru": ("Как вызывать:", "Пример:")}
+LABELS = {"en": ("Usage:", "Example:"), "ru": ("Формат:", "Пример:")}
 
 
 def usage_lines(command: str, locale: str) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from bot.db import Database
 from bot.db.models import CampaignStatus, Customer
 from bot.delivery.sender import Sender
 from bot.promo.campaigns.launcher import LAUNCHER
-from bot.promo.campaigns.running import run_campaign
+from bot.promo.campaigns.running import run_campaign, run_kind
 from bot.promo.codes.offers import Item
 from bot.promo.shop.carts import record_abandoned_cart
 from bot.promo.shop.reviews import record_review
@@ -74,7 +74,7 @@ async def test_once_now_sends_each_reader_their_language_with_their_name(
 async def test_review_campaign_pays_its_own_percent(dialog: Dialog, db, settings,
                                                     clock) -> None:
     """The built-in job pays 5 % for a review (the settings); this campaign says 7 %."""
-    await dialog.walk(kind="review reward", name="Reviews at 7", segment="no segment",
+    await dialog.walk(kind="Review reward", name="Reviews at 7", segment="No segment",
                       offer="7% 14", variants=None, holdout="0%", ru="-", en="-")
     await dialog.press("Create")
     campaign_id = await _active_campaign(db)
@@ -91,9 +91,32 @@ async def test_review_campaign_pays_its_own_percent(dialog: Dialog, db, settings
     assert (code.discount_value, code.valid_days, code.campaign_id) == (7, 14, campaign_id)
 
 
+async def test_the_hourly_review_job_runs_the_managers_campaign(dialog: Dialog, db, settings,
+                                                                clock) -> None:
+    """Reviews written after the start are paid by the scheduled job with the campaign's
+    7 %, and the built-in 5 % stands aside while it is active."""
+    await dialog.walk(kind="Review reward", name="Reviews at 7", segment="No segment",
+                      offer="7% 14", variants=None, holdout="0%", ru="-", en="-")
+    await dialog.press("Create")
+    campaign_id = await _active_campaign(db)
+    now = clock()
+    for name in ("anna", "boris"):
+        cid = (await factories.linked_customer(db, name, now=now)).id
+        await shop.order(db, settings, f"o-{name}", cid, placed_at=now - timedelta(days=9),
+                         now=now)
+        async with db.session() as session:
+            await record_review(session, await session.get(Customer, cid), f"o-{name}",
+                                rating=5, has_photo=False, now=now)
+            await session.commit()
+    result = await run_kind(shop.context(db, settings, now), "review")
+    assert result.issued == 2, result.summary()
+    codes = await shop.codes(db, source="review")
+    assert {(c.discount_value, c.campaign_id) for c in codes} == {(7, campaign_id)}
+
+
 async def test_cart_campaign_gives_its_own_offer(dialog: Dialog, db, settings,
                                                  clock) -> None:
-    await dialog.walk(kind="abandoned cart", name="-", segment="no segment", offer="12% 3",
+    await dialog.walk(kind="Abandoned cart", name="-", segment="No segment", offer="12% 3",
                       variants=None, holdout="0%", ru="-", en="-")
     await dialog.press("Create")
     campaign_id = await _active_campaign(db)
@@ -114,7 +137,7 @@ async def test_cart_campaign_gives_its_own_offer(dialog: Dialog, db, settings,
 async def test_comeback_campaign_keeps_its_percent(dialog: Dialog, db, settings,
                                                    clock) -> None:
     """The ladder would give 10 % after 60 silent days; the campaign says 15 %."""
-    await dialog.walk(kind="comeback", name="-", segment="no segment", offer="15% 21",
+    await dialog.walk(kind="Comeback", name="-", segment="No segment", offer="15% 21",
                       variants=None, holdout="0%", ru="-", en="-")
     await dialog.press("Create")
     campaign_id = await _active_campaign(db)

@@ -33,7 +33,7 @@ async def test_dialog_creates_a_campaign_with_variants_and_audit(dialog: Dialog,
     assert "Create it?" in await dialog.walk()
     summary, a_ru, a_en, b_ru, b_en, _create = dialog.texts(6)
     assert "Name: Winter regulars" in summary and "Kind: manual broadcast" in summary
-    assert "Holdout: 20%" in summary and "Schedule: draft" in summary
+    assert "Control group: 20%" in summary and "Schedule: draft" in summary
     # Every variant, in both languages, with its own reward.
     assert a_ru.startswith("🇷🇺 Variant A") and "Мы скучали, &lt;друг&gt;!" in a_ru
     assert "<code>SAMPLE1234</code>" in a_ru and "скидка 10" in a_ru
@@ -72,9 +72,9 @@ async def test_guardrail_refuses_at_the_offer_step_and_keeps_the_draft(dialog: D
     """The ceiling is 18 % (net profit 1 500 ₽ on a 5 000 ₽ order, 40 % kept in reserve):
     a 40 % offer is refused where it is typed, with the numbers, and asked again."""
     assert "What kind" in await dialog.send("/campaign new")
-    await dialog.press("manual broadcast")
+    await dialog.press("Manual broadcast")
     await dialog.send("Winter regulars")
-    await dialog.press("regulars")
+    await dialog.press("Regulars")
     assert "The offer" in await dialog.send("40% 30")
     refusal = dialog.texts(2)[0]
     assert "40%" in refusal and "18%" in refusal and "Nothing is lost" in refusal
@@ -82,7 +82,7 @@ async def test_guardrail_refuses_at_the_offer_step_and_keeps_the_draft(dialog: D
     # A variant above the ceiling is refused at the variants' step, not nine steps later.
     assert "Variants" in await dialog.send("A 1 10%\nB 1 40%")
     assert "40%" in dialog.texts(2)[0]
-    assert "Holdout" in await dialog.send("A 1 10%\nB 1 15%")
+    assert "Control group" in await dialog.send("A 1 10%\nB 1 15%")
     await dialog.press("20%")
     await dialog.press("Keep as draft")
     await dialog.send("-")
@@ -97,9 +97,9 @@ async def test_monthly_budget_refuses_at_the_offer_step(chat: Chat, db, api) -> 
     await add_staff(db, MANAGER + 1, "manager", budget=30_000)
     dialog = Dialog(chat, api, user=MANAGER + 1)
     await dialog.send("/campaign new")
-    await dialog.press("manual broadcast")
+    await dialog.press("Manual broadcast")
     await dialog.send("-")
-    await dialog.press("regulars")
+    await dialog.press("Regulars")
     assert "The offer" in await dialog.send("10%")
     refusal = dialog.texts(2)[0]
     assert "budget" in refusal and "500" in refusal and "300" in refusal
@@ -136,9 +136,9 @@ async def test_schedule_presets_in_words(dialog: Dialog, db, presses, typed, sch
                                          words) -> None:
     """Times are the shop's (Europe/Moscow: the scheduler reads the crontab there)."""
     assert "What kind" in await dialog.send("/campaign new")
-    await dialog.press("manual broadcast")
+    await dialog.press("Manual broadcast")
     await dialog.send("-")
-    await dialog.press("regulars")
+    await dialog.press("Regulars")
     await dialog.send("10%")
     await dialog.press("Single offer")
     assert "Europe/Moscow" in await dialog.press("0%")
@@ -159,9 +159,9 @@ async def test_schedule_presets_in_words(dialog: Dialog, db, presses, typed, sch
 
 async def test_placeholders_are_documented_checked_and_previewed(dialog: Dialog) -> None:
     assert "What kind" in await dialog.send("/campaign new")
-    await dialog.press("manual broadcast")
+    await dialog.press("Manual broadcast")
     await dialog.send("Spring")
-    await dialog.press("regulars")
+    await dialog.press("Regulars")
     await dialog.send("10% 14")
     await dialog.press("Single offer")
     await dialog.press("0%")
@@ -183,9 +183,9 @@ async def test_placeholders_are_documented_checked_and_previewed(dialog: Dialog)
 
 async def test_bad_offer_is_asked_again(dialog: Dialog, api) -> None:
     await dialog.send("/campaign new")
-    await dialog.press("manual broadcast")
+    await dialog.press("Manual broadcast")
     await dialog.send("-")
-    await dialog.press("regulars")
+    await dialog.press("Regulars")
     reply = await dialog.send("lots")
     assert "The offer" in reply and "&lt;reward&gt;" in reply  # HTML-safe
     assert "could not read" in api.sent(MANAGER)[-2].text

@@ -146,7 +146,7 @@ async def test_two_starts_and_a_scheduled_run_send_once(
     # `promobot campaign run`, and the launcher asked once more.
     again = await chat.send(u.message(MANAGER, f"/campaign {shop.campaign_id} start",
                                       language_code="en"))
-    assert "does not apply" in again
+    assert "is not possible" in again
     launcher(dp).launch(shop.campaign_id)
     ctx = Context(db, tg_settings, clock(), batch_size=3)
     results = await asyncio.gather(

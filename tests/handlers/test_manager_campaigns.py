@@ -126,11 +126,11 @@ async def test_campaigns_list_and_card(chat: Chat, db, clock, api) -> None:
     campaign_id = await seed_campaign(db, clock)
     listing = await chat.send(u.message(ANALYST, "/campaigns", language_code="en"))
     assert f"#{campaign_id} Spring &lt;regulars&gt;" in listing
-    assert "manual broadcast, active" in listing and "sent 4/6" in listing
-    assert "redeemed 4" in listing and "holdout 2" in listing
+    assert "manual broadcast, active" in listing and "4/6 sent" in listing
+    assert "4 redeemed" in listing and "2 in the control group" in listing
     card = await chat.send(u.message(ANALYST, f"/campaign {campaign_id}", language_code="en"))
-    assert "Variant B (weight 3): 10% off; on orders from ₽1,000" in card
-    assert "Holdout: 25%" in card and "4 sent, 2 waiting" in card
+    assert "Variant B (weight 3): 10% off; on orders of ₽1,000 or more" in card
+    assert "Control group: 25%" in card and "4 sent, 2 waiting" in card
     assert api.sent()[-1].reply_markup is None  # analysts get no buttons
 
 
@@ -166,7 +166,7 @@ async def test_pause_resume_stop_with_audit(chat: Chat, db, clock, api) -> None:
     # A stopped campaign goes nowhere.
     reply = await chat.send(u.message(MANAGER, f"/campaign {campaign_id} resume",
                                       language_code="en"))
-    assert "does not apply" in reply and len(await audit_rows(db)) == 3
+    assert "is not possible" in reply and len(await audit_rows(db)) == 3
 
 
 async def test_a_refused_card_button_is_an_alert_in_the_readers_language(
@@ -181,7 +181,7 @@ async def test_a_refused_card_button_is_an_alert_in_the_readers_language(
     await chat.send(u.callback(MANAGER, pause["callback_data"], language_code="ru"))
     alert = api.calls("answerCallbackQuery")[-1].params
     assert alert.get("show_alert") is True
-    assert alert["text"] == "Кампания в состоянии «на паузе»: «pause» к ней неприменимо."
+    assert alert["text"] == "Кампания сейчас «на паузе», действие «pause» для неё недоступно."
     assert len(api.sent()) == sent and len(await audit_rows(db)) == 1
 
 
@@ -219,11 +219,11 @@ async def test_preview_splits_the_audience_and_checks_the_guardrail(chat: Chat, 
     await add_staff(db, ANALYST, "analyst")
     campaign_id = await seed_campaign(db, clock, customers=8, holdout=25, status="draft")
     reply = await chat.send(u.message(ANALYST, f"/preview {campaign_id}", language_code="en"))
-    assert "Segment regulars: 8 customers, 8 reachable" in reply
-    assert "holdout: 2" in reply
+    assert "Segment “regulars” — customers: 8, reachable in Telegram: 8" in reply
+    assert "control group: 2" in reply
     assert "A: 2 × 5% off" in reply and "B: 4 × 10% off" in reply
-    assert "within the guardrail ceiling" in reply
-    assert "Estimated discount cost" in reply and "Time to send at 30/s" in reply
+    assert "within the margin ceiling of" in reply
+    assert "Estimated discount cost" in reply and "Time to send at 30 messages/s" in reply
 
 
 async def test_preview_of_a_comeback_shows_each_rung_of_the_ladder(chat: Chat, db,
@@ -240,7 +240,7 @@ async def test_preview_of_a_comeback_shows_each_rung_of_the_ladder(chat: Chat, d
                                  **SPENT)
     campaign_id = campaign.id
     reply = await chat.send(u.message(ANALYST, f"/preview {campaign_id}", language_code="en"))
-    assert "Comeback ladder: 4 customers, 4 reachable" in reply, reply
+    assert "Comeback ladder — customers: 4, reachable in Telegram: 4" in reply, reply
     assert "silent 30+ days, one order only: 1 (1 reachable)" in reply
     assert "silent 60+ days: 1 (1 reachable), 10% off" in reply
     assert "silent 90+ days: 2 (2 reachable), 12% off + free shipping" in reply

@@ -82,7 +82,7 @@ async def test_startup_bootstraps_owners(dp, bot, db) -> None:
 async def test_owner_adds_changes_and_removes_staff_with_audit(chat: Chat, db) -> None:
     reply = await chat.send(u.message(OWNER, f"/managers add {MANAGER} manager 20000",
                                       language_code="en"))
-    assert "is now manager" in reply
+    assert "now has the manager role" in reply
     async with db.read_session() as session:
         row = await session.get(Manager, MANAGER)
         assert (row.role, row.monthly_budget, row.added_by) == ("manager", 2_000_000, OWNER)
@@ -143,7 +143,7 @@ async def test_issue_binds_queues_and_audits(chat: Chat, db, clock) -> None:
     assert code.include_categories == ["shoes"] and code.exclude_categories == ["sale"]
     assert (code.expires_at - clock()).days == 14
     assert f"<code>{code.code}</code>" in reply and "Anna &lt;K&gt;" in reply
-    assert "10% off" in reply and "on orders from ₽3,000" in reply and "Queued" in reply
+    assert "10% off" in reply and "on orders of ₽3,000 or more" in reply and "Queued" in reply
     assert (delivery.reason, delivery.code_id, delivery.customer_id) == (
         "manual", code.id, customer.id)
     assert delivery.promotional and delivery.status == DeliveryStatus.PENDING

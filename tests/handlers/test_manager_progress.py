@@ -204,10 +204,10 @@ async def test_a_run_that_queues_nothing_says_why(chat: Chat, db, clock, api,
     gate.step()
     await until(lambda: len(api.calls("editMessageText")) == 1)
     assert api.calls("editMessageText")[-1].text == (
-        f"✅ Campaign #{campaign.id}: nobody to send to now. Whom it would reach: "
+        f"✅ Campaign #{campaign.id}: nobody to send to right now. Who it would reach: "
         f"/preview {campaign.id}\n"
         "In the segment: 4; no consent to promotions: 3; not linked to Telegram: 1; blocked "
-        "the bot: 0; their loyalty level leaves the offer no room: 0")
+        "the bot: 0; loyalty level leaves no room for the offer: 0")
 
 
 async def test_an_offer_above_the_ceiling_is_told(chat: Chat, db, clock, api,

@@ -66,7 +66,7 @@ async def test_stats_of_a_campaign_per_variant_and_holdout(chat: Chat, db, clock
     text = api.calls("sendMessage")[-1].text
     blocks = {block.split("\n")[0]: block for block in text.split("\n\n")}
     a, b = blocks["▫️ A (5%)"], blocks["▫️ B (10%)"]
-    holdout = blocks["▫️ Holdout (no offer)"]
+    holdout = blocks["▫️ Control group (no offer)"]
     # A: 10 assigned and reached, 6 used the code; 7 bought (a0..a6): 7 × 5 000 ₽;
     # cost 6 × 250 ₽; margin 35 000 × 0.3 − 1 500 = 9 000 ₽.
     assert "audience 10, reached 10, redeemed 6 (redemption rate 60%)" in a, a
@@ -74,11 +74,11 @@ async def test_stats_of_a_campaign_per_variant_and_holdout(chat: Chat, db, clock
     assert f"discount cost {money(150_000)}, margin after discount {money(900_000)}" in a
     # Repeat rates 0.7 vs 0.2: +50 points ± 1.96 × √(0.7·0.3/10 + 0.2·0.8/10).
     se = math.sqrt(0.7 * 0.3 / 10 + 0.2 * 0.8 / 10)
-    assert (f"Repeat purchases vs holdout: +50.0 percentage points, 95% interval "
-            f"+{(0.5 - Z95 * se) * 100:.1f} … +{(0.5 + Z95 * se) * 100:.1f}") in a
+    assert (f"Repeat purchases vs control group: +50.0 percentage points, 95% interval "
+            f"+{(0.5 - Z95 * se) * 100:.1f} to +{(0.5 + Z95 * se) * 100:.1f}") in a
     gain, low, high = incremental(A, HOLDOUT)
-    assert f"Incremental margin vs holdout: {rub(gain)}, 95% interval {rub(low)} … {rub(high)}" \
-        in a, a
+    assert (f"Incremental margin vs control group: {rub(gain)}, 95% interval {rub(low)} to "
+            f"{rub(high)}") in a, a
     # B: b0..b7 reached in Telegram (b8's message waits), b9 by email: 9; 6 used a code;
     # revenue 6 × 5 000 ₽; cost 5 × 500 ₽ + 300 ₽ of free shipping; 9 000 − 3 300 = 5 700 ₽.
     assert "audience 10, reached 9, redeemed 6 (redemption rate 66.7%)" in b, b
@@ -86,8 +86,8 @@ async def test_stats_of_a_campaign_per_variant_and_holdout(chat: Chat, db, clock
     assert f"discount cost {money(330_000)}, margin after discount {money(570_000)}" in b
     gain, low, high = incremental(B, HOLDOUT)
     assert low < 0 < gain
-    assert f"Incremental margin vs holdout: {rub(gain)}, 95% interval {rub(low)} … {rub(high)}" \
-        in b, b
+    assert (f"Incremental margin vs control group: {rub(gain)}, 95% interval {rub(low)} to "
+            f"{rub(high)}") in b, b
     # Holdout: no codes; h0 and h1 bought (9 000 ₽ after h1's return), h2 only before.
     assert "audience 10\n" in holdout and "reached" not in holdout, holdout
     assert f"bought again 2 (20%), revenue {money(900_000)}" in holdout

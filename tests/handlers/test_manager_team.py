@@ -13,7 +13,7 @@ from tests.support.chat import Chat
 from tests.support.managers import ANALYST, MANAGER, OWNER, SHOPPER, add_staff, audit_rows
 
 USAGE = "Usage: /managers"
-UNKNOWN_USER = "I don't know this user"
+UNKNOWN_USER = "I do not know this user"
 
 
 async def send(chat: Chat, text: str) -> str:
@@ -26,8 +26,9 @@ async def staff_row(db: Database, telegram_id: int) -> Manager | None:
 
 
 async def test_the_sub_command_is_read_in_any_case(chat: Chat, db) -> None:
-    assert f"{MANAGER} is now manager" in await send(chat, f"/managers ADD {MANAGER} Manager")
-    assert "Budget of" in await send(chat, f"/managers Budget {MANAGER} 500")
+    reply = await send(chat, f"/managers ADD {MANAGER} Manager")
+    assert f"{MANAGER} now has the manager role" in reply
+    assert "Monthly budget of" in await send(chat, f"/managers Budget {MANAGER} 500")
     assert "manager.update" in await send(chat, "/managers LOG")
     assert "no longer on the staff" in await send(chat, f"/managers REMOVE {MANAGER}")
     assert await staff_row(db, MANAGER) is None
@@ -54,7 +55,8 @@ async def test_an_unknown_user_is_named_before_the_arguments_are_checked(chat: C
 
 async def test_a_username_of_someone_who_wrote_to_the_bot(chat: Chat, db, clock) -> None:
     await factories.customer(db, "c-1", now=clock(), telegram_id=SHOPPER, username="anna_k")
-    assert f"{SHOPPER} is now analyst" in await send(chat, "/managers add @Anna_K analyst")
+    reply = await send(chat, "/managers add @Anna_K analyst")
+    assert f"{SHOPPER} now has the analyst role" in reply
     assert (await staff_row(db, SHOPPER)).role == "analyst"
 
 
@@ -80,5 +82,5 @@ async def test_a_budget_for_someone_off_the_staff_is_refused_first(chat: Chat, d
 async def test_a_budget_back_to_the_default(chat: Chat, db, word) -> None:
     await add_staff(db, MANAGER, "manager", budget=100_000)
     reply = await send(chat, f"/managers budget {MANAGER} {word}")
-    assert reply == f"✅ Budget of {MANAGER}: default/month."
+    assert reply == f"✅ Monthly budget of {MANAGER}: default."
     assert (await staff_row(db, MANAGER)).monthly_budget is None

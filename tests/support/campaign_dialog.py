@@ -55,20 +55,20 @@ class Dialog:
     def texts(self, last: int) -> list[str]:
         return [r.text for r in self.api.sent(self.user)[-last:]]
 
-    async def walk(self, *, kind: str = "manual broadcast", name: str = "Winter regulars",
-                   segment: str = "regulars", offer: str = "10% 30 3000 shoes",
+    async def walk(self, *, kind: str = "Manual broadcast", name: str = "Winter regulars",
+                   segment: str = "Regulars", offer: str = "10% 30 3000 shoes",
                    variants: str | None = "A 1 10%\nB 3 12%", holdout: str = "20%",
                    schedule: str = "Keep as draft", ru: str = "Мы скучали, <друг>!",
                    en: str = "We missed you!") -> str:
         """Every step to "Create it?"; the last reply."""
         assert "What kind" in await self.send("/campaign new")
-        assert "name for the campaign" in await self.press(kind)
+        assert "Name the campaign" in await self.press(kind)
         assert "Which segment" in await self.send(name)
         assert "The offer" in await self.press(segment)
         assert "Variants" in await self.send(offer)
         reply = await (self.send(variants) if variants else self.press("Single offer"))
-        assert "Holdout" in reply, reply
-        assert "When does it run" in await self.press(holdout)
+        assert "Control group" in reply, reply
+        assert "When should it run" in await self.press(holdout)
         assert "Russian" in await self.press(schedule)
         assert "English" in await self.send(ru)
         return await self.send(en)

@@ -24,7 +24,7 @@ def check(requested: str, allowed: bool) -> GuardrailCheck:
 def test_an_offer_on_one_line_escaped() -> None:
     offer = Offer(DiscountType.PERCENT, 10, min_order=100_000, currency="RUB",
                   include_categories=("<shoes>",))
-    assert offer_line(offer, "en") == "10% off; on orders from ₽1,000; only on: &lt;shoes&gt;"
+    assert offer_line(offer, "en") == "10% off; on orders of ₽1,000 or more; only on: &lt;shoes&gt;"
 
 
 def test_a_segment_split_by_variant_with_the_guardrail() -> None:
@@ -38,15 +38,15 @@ def test_a_segment_split_by_variant_with_the_guardrail() -> None:
               ArmPreview("C", 2, None, 0, None)])
     assert render_preview(seen, locale="en", currency="RUB", rate=30.0) == "\n".join([
         "🔎 Preview of #3 Spring &lt;sale&gt;",
-        "Segment regulars: 11 customers, 9 reachable in Telegram",
-        "• holdout: 2 (get nothing)",
+        "Segment “regulars” — customers: 11, reachable in Telegram: 9",
+        "• control group: 2 (get nothing)",
         "• offer: 4 × 5% off, up to ₽200",
-        "  5% is within the guardrail ceiling 22.5%",
+        "  5% is within the margin ceiling of 22.5%",
         "• B: 3 × 90% off, up to ₽900",
-        "  90% is ⛔ above the guardrail ceiling 22.5%",
+        "  90% is ⛔ above the margin ceiling of 22.5%",
         "• C: 2, message only",
         "Estimated discount cost: ₽1,100",
-        "Time to send at 30/s: 12 min",
+        "Time to send at 30 messages/s: 12 min",
     ])
 
 
@@ -58,12 +58,12 @@ def test_a_comeback_ladder_and_no_segment_in_russian() -> None:
                StepPreview(60, Offer(DiscountType.PERCENT, 10), 2, 1, False)])
     text = render_preview(ladder, locale="ru", currency="RUB", rate=2.5)
     assert text.splitlines()[1:4] == [
-        "Лестница возврата: 3 покупателей, 2 доступны в Telegram",
-        "• молчат 30+ дн., только с одним заказом: 1 (1 доступны), скидка 5\xa0%",
-        "• молчат 60+ дн.: 2 (1 доступны), скидка 10\xa0%",
+        "Лестница возвращения: покупателей — 3, из них в Telegram — 2",
+        "• молчат 30+ дней, только с одним заказом: 1 (в Telegram: 1), скидка 5\xa0%",
+        "• молчат 60+ дней: 2 (в Telegram: 1), скидка 10\xa0%",
     ]
-    assert text.endswith("Время отправки при 2.5/с: меньше минуты")
+    assert text.endswith("Время отправки (по 2,5 в секунду): меньше минуты")
     events = Preview(campaign=Campaign(id=5, name="Carts"), segment=None, segment_size=0,
                      reachable=0, send_time=timedelta(0), arms=[])
     assert render_preview(events, locale="en", currency="RUB", rate=30).splitlines()[1] == (
-        "No segment: customers come one by one as events happen.")
+        "No segment: customers join one by one as events happen.")

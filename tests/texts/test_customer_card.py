@@ -65,7 +65,7 @@ def test_the_whole_card_in_english() -> None:
         "Promotional messages: off",
         "",
         "Codes:",
-        "• <code>A&lt;1&gt;</code> ₽500 off — used",
+        "• <code>A&lt;1&gt;</code> ₽500 off — redeemed",
         "• <code>SAMPLE1234</code> 10% off — not delivered yet",
         "",
         "Recent messages:",
@@ -78,12 +78,12 @@ def test_the_whole_card_in_english() -> None:
 
 def test_the_card_in_russian() -> None:
     text = render_card(full_card(), now=NOW, locale="ru", tz=MOSCOW, currency="RUB")
-    assert "Telegram: 5001 @anna_k (заблокировал бота)" in text
+    assert "Telegram: 5001 @anna_k (бот заблокирован)" in text
     assert "Уровень: 2 (5\xa0%), сумма покупок 25\xa0000\xa0₽" in text
     assert "Сегменты: постоянные покупатели" in text
     assert "• <code>SAMPLE1234</code> скидка 10\xa0% — ещё не доставлен" in text
     assert "кампания: доставлено" in text
-    assert text.endswith("Лимиты частоты: 1 из 1 за 1 день (исчерпан до 2 июн. 2026\u202fг., "
+    assert text.endswith("Лимиты сообщений: 1 из 1 за 1 день (исчерпан до 2 июн. 2026\u202fг., "
                          "13:00); 1 из 3 за 7 дней")
 
 

@@ -79,7 +79,7 @@ def test_a_campaign_state_is_named_in_the_readers_language() -> None:
         ErrorCode.BAD_TRANSITION, "not from this state", status="stopped", action="resume"
     )
     assert refusal_text(error, Reader(locale="ru", currency="RUB")) == (
-        "Кампания в состоянии «остановлена»: «resume» к ней неприменимо."
+        "Кампания сейчас «остановлена», действие «resume» для неё недоступно."
     )
 
 
@@ -97,14 +97,14 @@ TOP = Tier(4, 10_000_000, 12, free_shipping=True)
     [
         (
             "en",
-            "⛔ Refused by the margin guardrail: the customer's tier 12% + code 18% + free "
-            "shipping 6% = 36%, above the ceiling 18% (net profit per order ₽1,500 ÷ "
+            "⛔ Refused by the margin guardrail: the customer's loyalty level 12% + code 18% + "
+            "free shipping 6% = 36%, above the ceiling 18% (net profit per order ₽1,500 ÷ "
             "average order ₽5,000, less a safety margin of 40%).",
         ),
         (
             "ru",
-            "⛔ Отказано ограничением по марже: уровень клиента 12\xa0% + код 18\xa0% + "
-            "бесплатная доставка 6\xa0% = 36\xa0% — выше потолка 18\xa0% (чистая прибыль с "
+            "⛔ Превышен потолок по марже: уровень покупателя 12\xa0% + код 18\xa0% + "
+            "бесплатная доставка 6\xa0% = 36\xa0%, а потолок — 18\xa0% (чистая прибыль с "
             "заказа 1\xa0500\xa0₽ ÷ средний чек 5\xa0000\xa0₽, минус запас 40\xa0%).",
         ),
     ],
@@ -121,21 +121,21 @@ def test_the_tier_and_the_code_add_up_in_the_readers_words(locale: str, expected
         (
             "en",
             Tier(3, 5_000_000, 12),
-            "⛔ This code would never apply: the customer's tier already gives 12% ≥ code "
-            "10%. Without stacking, the order takes the larger of the two.",
+            "⛔ This code would never apply: the customer's loyalty level already gives 12% ≥ the "
+            "code's 10%. Without stacking, an order gets the larger of the two.",
         ),
         (
             "ru",
             Tier(3, 5_000_000, 12),
-            "⛔ Этот код никогда не сработает: уровень клиента уже "
-            "даёт 12\xa0% ≥ код 10\xa0%. Скидки не суммируются: заказ получает ту, что больше.",
+            "⛔ Этот код никогда не сработает: уровень покупателя уже "
+            "даёт 12\xa0% ≥ код 10\xa0%. Скидки не суммируются: заказ получает большую из двух.",
         ),
         (
             "en",
             TOP,
-            "⛔ This code would never apply: the customer's tier already gives 12% + "
-            "free shipping 6% = 18% ≥ code 10%. Without stacking, the order takes the larger of "
-            "the two.",
+            "⛔ This code would never apply: the customer's loyalty level already gives 12% + "
+            "free shipping 6% = 18% ≥ the code's 10%. Without stacking, an order gets the larger "
+            "of the two.",
         ),
     ],
 )
