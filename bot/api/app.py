@@ -11,9 +11,11 @@ from bot.api.context import CLOCK, DATABASE, LAUNCHER, SETTINGS, SHOP_TERMS
 from bot.api.errors import errors_middleware
 from bot.api.idempotency import idempotency_middleware
 from bot.api.openapi import OPENAPI, build_document, get_openapi
-from bot.api.ratelimit import LIMITER, FailureLimiter, ratelimit_middleware
+from bot.api.ratelimit import BRAKE, Brake, ratelimit_middleware
 from bot.api.routes import PREFIX, ROUTES
 from bot.clock import Clock, utcnow
+from bot.cluster import Cluster, Store, open_cluster
+from bot.cluster.counters import open_counters
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.promo.campaigns.launcher import Launcher
@@ -21,11 +23,13 @@ from bot.promo.checkout.terms import ShopTerms
 
 
 def create_app(
-    settings: Settings, db: Database, clock: Clock = utcnow, *, launcher: Launcher | None = None
+    settings: Settings, db: Database, clock: Clock = utcnow, *, launcher: Launcher | None = None,
+    cluster: Cluster | None = None,
 ) -> web.Application:
     """Middlewares run outermost first: errors → auth → rate limit → idempotency. Campaigns
     started here run on `launcher` (`promobot run` shares the bot's), else on one of the
-    app's own, whose runs end with the app."""
+    app's own, whose runs end with the app. The anti-guessing counters live in `cluster`
+    (shared with the rest of the process), else in one the app opens and closes."""
     app = web.Application(
         client_max_size=settings.api.max_body_bytes,
         middlewares=[errors_middleware, auth_middleware, ratelimit_middleware,
@@ -39,9 +43,16 @@ def create_app(
         own = launcher = Launcher(db, settings, clock)
         app.on_cleanup.append(lambda _app: own.close())
     app[LAUNCHER] = launcher
-    # Each of several workers counts on its own, so each gets its share of the limit.
-    app[LIMITER] = FailureLimiter(
-        math.ceil(settings.api.failed_validations_per_minute / settings.api.workers))
+    if cluster is None:
+        cluster = own_cluster = open_cluster(settings, db)
+        app.on_cleanup.append(lambda _app: own_cluster.close())
+    # Counted in memory, each of several workers counts on its own: each gets its share.
+    share = settings.api.workers if cluster.store is Store.MEMORY else 1
+    app[BRAKE] = Brake(
+        open_counters(cluster),
+        per_shopper=math.ceil(settings.api.failed_validations_per_minute / share),
+        per_key=math.ceil(settings.api.failed_validations_per_key_per_minute / share),
+    )
     app[OPENAPI] = build_document()
     for route in ROUTES:
         app.router.add_route(route.method, PREFIX + route.path, route.handler, name=route.name)

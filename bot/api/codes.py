@@ -42,12 +42,6 @@ def basket_of(order: BasketIn) -> Basket:
     return Basket(total=order.total, items=tuple(items_of(order.items)))
 
 
-def _unknown_shopper(request: web.Request, external_id: str) -> ApiError:
-    """An unknown customer id counts as a failed attempt (it may be guessing)."""
-    note_failure(request, external_id)
-    return unknown_customer(external_id)
-
-
 def _message(request: web.Request, shopper: Shopper, verdict: Verdict) -> str:
     return verdict_message(
         verdict, locale_for(request, shopper), zone_for(request, shopper),
@@ -75,9 +69,10 @@ async def post_validate(request: web.Request) -> web.Response:
         request.app[CLOCK](), body.order_id,
     )
     if shopper is None or verdict is None:
-        raise _unknown_shopper(request, body.customer_id)
+        # No code was looked at: nothing was guessed (`bot.api.ratelimit`).
+        raise unknown_customer(body.customer_id)
     if not verdict.valid:
-        note_failure(request, body.customer_id)
+        await note_failure(request, verdict.reason)
     return reply(ValidateOut(valid=verdict.valid, reason=str(verdict.reason),
                              message=_message(request, shopper, verdict),
                              **_order_discount(basket, verdict)))
@@ -88,7 +83,7 @@ async def post_redeem(request: web.Request) -> web.Response:
     db, shop = request.app[DATABASE], request.app[SHOP_TERMS]
     shopper = await db.hot.read(find_shopper, body.customer_id)
     if shopper is None:
-        raise _unknown_shopper(request, body.customer_id)
+        raise unknown_customer(body.customer_id)
     basket, now = basket_of(body.order), request.app[CLOCK]()
     terms = shop.cached(now) or await db.hot.read(shop.terms, now)
     outcome = await redeem(
@@ -97,8 +92,8 @@ async def post_redeem(request: web.Request) -> web.Response:
     )
     message = _message(request, shopper, outcome.verdict)
     if not outcome.ok:
-        note_failure(request, body.customer_id)
         reason = outcome.verdict.reason
+        await note_failure(request, reason)
         raise ApiError(404 if reason is Reason.UNKNOWN else 409, str(reason), message)
     assert outcome.redemption_id is not None
     return reply(RedeemOut(redemption_id=outcome.redemption_id, message=message,

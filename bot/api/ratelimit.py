@@ -1,96 +1,122 @@
-"""Brute-force brake on code guessing: failed validations and redeems per minute.
+"""Brake on code guessing: validate and redeem refused for a shopper who has failed too
+often in a way that looks like guessing, without stopping anybody else.
 
-Failures are counted per API key and per customer in fixed 60-second windows. Once
-either count reaches `settings.api.failed_validations_per_minute`, validate and
-redeem calls in that scope get 429 with `Retry-After` until the window ends —
-before any database work. The counters live in this process's memory: right for the
-embedded one-process deployment; several API processes each keep their own (the
-effective limit is then per process), and a restart forgets them.
+What counts: a check refused as `unknown` (no such code), `revoked` or `not_yours` —
+what someone trying codes sees. A cart under the minimum, an expired, used-up or not yet
+delivered code and the order-level refusals are a shopper's real code not fitting, and
+count for nothing; so does an unknown customer (no code is looked at for them).
 
-aiolimiter was considered: it meters every request (a leaky bucket), whereas this
-counts only failures and needs to say how long to wait, so a plain counter fits.
+Who is counted, each in fixed 60-second windows, at
+`PROMOBOT_API_FAILED_VALIDATIONS_PER_MINUTE` (default 30):
+- the customer, the body's `customer_id`;
+- the shopper's client as the shop's checkout saw it, when the shop says: the
+  `X-Shopper-Ip` header (an IPv6 address counts with its /64, which one host gets
+  whole) and the body's `shopper` (an opaque id, such as a session hash), each apart.
+A shop's checkout calls with one API key for all its shoppers, so the key alone never
+limits them; it has only a ceiling, `PROMOBOT_API_FAILED_VALIDATIONS_PER_KEY_PER_MINUTE`
+(default 6000), as a last resort against a guesser who rotates customer ids and
+clients. A busy shop never meets it: at N checkouts a minute with a code typed in each,
+2–3 % mistyped and retyped up to 3 times, the shop's guessing failures are about
+N × 0.03 × 3 ≈ 0.09 N a minute — 90 at N = 1000 (1.4 million checkouts a day), and the
+ceiling only at N ≈ 67 000. An attacker held at the ceiling gets 6000 × 1440 ≈ 8.6
+million guesses a day against 31¹⁰ ≈ 8 × 10¹⁴ codes of the default length: with a
+million live codes, about a 1 % chance of one hit a day.
+
+Order of work: the body is read and checked first, so a broken or unreadable one is 400
+or 422 whatever the counters say; then the counters are read (no database work for a
+shopper held back); over a limit the answer is 429 with `Retry-After`, the seconds until
+the refusing window ends. This runs before the idempotency middleware, so a 429 is never
+stored as a request's final answer. The counters are shared by every process of the
+deployment (`bot.cluster.counters`); in memory, with `PROMOBOT_API_WORKERS=N` worker
+processes each counting apart, each holds 1/N of the limits.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
+import hashlib
+import ipaddress
+from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from pydantic_core import from_json
 
+from bot.api.body import parse
 from bot.api.context import API_KEY_NAME
-from bot.api.errors import error_response
+from bot.api.errors import ApiError, error_response
+from bot.api.schemas import RedeemIn, ValidateIn
+from bot.cluster.counters import Counters, Scope
+from bot.promo.checkout.validation import Reason
 
-WINDOW_SECONDS = 60.0
-_PRUNE_AT = 10_000
-# The routes whose failures count and which the limit guards.
-GUARDED_ROUTES = frozenset({"codes.validate", "codes.redeem"})
-
-
-class FailureLimiter:
-    def __init__(
-        self, limit: int, *, window: float = WINDOW_SECONDS,
-        timer: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.limit, self.window, self.timer = limit, window, timer
-        self._windows: dict[str, tuple[float, int]] = {}
-
-    def retry_after(self, *scopes: str) -> int | None:
-        """Seconds to wait if any scope is over the limit, else None."""
-        now = self.timer()
-        wait = 0.0
-        for scope in scopes:
-            start, count = self._windows.get(scope, (now, 0))
-            if now - start < self.window and count >= self.limit:
-                wait = max(wait, start + self.window - now)
-        return max(1, math.ceil(wait)) if wait > 0 else None
-
-    def record_failure(self, *scopes: str) -> None:
-        now = self.timer()
-        if len(self._windows) >= _PRUNE_AT:
-            self._windows = {
-                k: v for k, v in self._windows.items() if now - v[0] < self.window
-            }
-        for scope in scopes:
-            start, count = self._windows.get(scope, (now, 0))
-            if now - start >= self.window:
-                start, count = now, 0
-            self._windows[scope] = (start, count + 1)
+# The routes the brake guards, with their bodies.
+GUARDED_ROUTES: dict[str, type[ValidateIn | RedeemIn]] = {
+    "codes.validate": ValidateIn, "codes.redeem": RedeemIn,
+}
+GUESSING = frozenset({Reason.UNKNOWN, Reason.REVOKED, Reason.NOT_YOURS})
+SHOPPER_IP_HEADER = "X-Shopper-Ip"
 
 
-LIMITER = web.AppKey("failure_limiter", FailureLimiter)
+@dataclass(frozen=True, slots=True)
+class Brake:
+    counters: Counters
+    # Failures allowed per window: per customer and per client; per API key.
+    per_shopper: int
+    per_key: int
+
+    def scopes(self, key_name: str, body: ValidateIn | RedeemIn,
+               shopper_ip: str | None) -> tuple[Scope, ...]:
+        found = [Scope("key", _digest(key_name), self.per_key),
+                 Scope("customer", _digest(body.customer_id), self.per_shopper)]
+        if body.shopper is not None:
+            found.append(Scope("shopper", _digest(body.shopper), self.per_shopper))
+        if shopper_ip is not None:
+            found.append(Scope("ip", _digest(shopper_ip), self.per_shopper))
+        return tuple(found)
 
 
-def scopes(api_key_name: str, customer_id: object) -> tuple[str, ...]:
-    key_scope = f"key:{api_key_name}"
-    if isinstance(customer_id, str) and customer_id:
-        return key_scope, f"customer:{customer_id[:64]}"
-    return (key_scope,)
+BRAKE = web.AppKey("guess_brake", Brake)
+# The scopes a guarded request is counted in, for the handler's `note_failure`.
+_SCOPES = web.RequestKey("guess_scopes", tuple)
 
 
-async def _customer_of(request: web.Request) -> object:
-    """The body's `customer_id`, if the body is readable at all (it is parsed properly later)."""
-    try:
-        data = from_json(await request.read())
-    except ValueError:
+def _digest(value: str) -> str:
+    """Counter keys carry no shopper's IP or id in clear, and stay short."""
+    return hashlib.blake2b(value.encode(), digest_size=12).hexdigest()
+
+
+def shopper_ip(request: web.Request) -> str | None:
+    """The client the header names: an IPv4 address, or an IPv6 address's /64."""
+    raw = request.headers.get(SHOPPER_IP_HEADER)
+    if raw is None or not raw.strip():
         return None
-    return data.get("customer_id") if isinstance(data, dict) else None
+    try:
+        address = ipaddress.ip_address(raw.strip())
+    except ValueError:
+        raise ApiError(400, "invalid_header",
+                       f"{SHOPPER_IP_HEADER} must be one IPv4 or IPv6 address") from None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
-def note_failure(request: web.Request, customer_id: str | None) -> None:
-    """A handler reports a failed validation or redeem."""
-    request.app[LIMITER].record_failure(*scopes(request[API_KEY_NAME], customer_id))
+async def note_failure(request: web.Request, reason: Reason) -> None:
+    """A handler reports a refused validate or redeem; only guessing counts."""
+    if reason in GUESSING:
+        await request.app[BRAKE].counters.hit(request[_SCOPES])
 
 
 @web.middleware
 async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.match_info.route.name not in GUARDED_ROUTES or API_KEY_NAME not in request:
+    model = GUARDED_ROUTES.get(request.match_info.route.name)
+    if model is None or API_KEY_NAME not in request:
         return await handler(request)
-    customer_id = await _customer_of(request)
-    wait = request.app[LIMITER].retry_after(*scopes(request[API_KEY_NAME], customer_id))
+    # The handler parses the body again (aiohttp keeps it read); checking it here puts
+    # 400/422 before the counters.
+    body = await parse(request, model)
+    brake = request.app[BRAKE]
+    scopes = request[_SCOPES] = brake.scopes(request[API_KEY_NAME], body, shopper_ip(request))
+    wait = await brake.counters.retry_after(scopes)
     if wait is not None:
         return error_response(
             429, "rate_limited",

@@ -81,8 +81,9 @@ ROUTES: tuple[Route, ...] = (
           "Check a code against a basket", schemas.ValidateOut, schemas.ValidateIn,
           (200,), (404, 429),
           description="Always 200 for a known customer: `valid`, the machine `reason` and a "
-          "`message` in the customer's language. Failed checks are rate-limited per API "
-          "key and per customer."),
+          "`message` in the customer's language. Checks that look like guessing (unknown, "
+          "revoked, not yours) are limited per customer and per shopper client (the "
+          "`shopper` field or the `X-Shopper-Ip` header): 429 with `Retry-After`."),
     Route("POST", "/codes/redeem", "codes.redeem", codes.post_redeem,
           "Take one use of a code for an order", schemas.RedeemOut, schemas.RedeemIn,
           (200,), (404, 409, 429),

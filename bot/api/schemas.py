@@ -20,6 +20,13 @@ ExternalId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S(.*\
 CodeText = Annotated[str, Field(min_length=1, max_length=64)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 MAX_ITEMS = 500
+# The shopper's client, for the anti-guessing brake (`bot.api.ratelimit`).
+ShopperId = Annotated[str, Field(min_length=1, max_length=128)]
+SHOPPER_DESCRIPTION = (
+    "the shopper's client as your checkout knows it, an opaque id such as a hash of the "
+    "session: failed code checks are limited per customer and per client, so one "
+    "shopper's guessing never holds back another (the header `X-Shopper-Ip`, the "
+    "shopper's IP as your checkout saw it, counts the same way)")
 
 
 class Body(BaseModel):
@@ -118,7 +125,7 @@ class LinkTokenOut(Out):
 class ValidateIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"code": "BACK-7K3M-Q9", "customer_id": "c-1024", "order_id": "o-5531",
-         "order": ex.BASKET},
+         "order": ex.BASKET, "shopper": "sess-5f2c9a1e"},
     ]})
 
     code: CodeText
@@ -126,6 +133,8 @@ class ValidateIn(Body):
     order_id: ExternalId | None = Field(
         None, description="the order, when it may already hold a code (one code per order)")
     order: BasketIn
+    shopper: ShopperId | None = Field(
+        None, description=SHOPPER_DESCRIPTION, examples=["sess-5f2c9a1e"])
 
 
 class LineOut(Out):
@@ -164,13 +173,15 @@ class ValidateOut(OrderDiscountOut):
 class RedeemIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"code": "BACK-7K3M-Q9", "customer_id": "c-1024", "order_id": "o-5531",
-         "order": ex.BASKET},
+         "order": ex.BASKET, "shopper": "sess-5f2c9a1e"},
     ]})
 
     code: CodeText
     customer_id: ExternalId
     order_id: ExternalId
     order: BasketIn
+    shopper: ShopperId | None = Field(
+        None, description=SHOPPER_DESCRIPTION, examples=["sess-5f2c9a1e"])
 
 
 class RedeemOut(OrderDiscountOut):

@@ -17,6 +17,7 @@ from bot.app.process import calm_garbage_collector
 from bot.app.startup import open_database, run_command, start_site
 from bot.app.workers import ApiWorkers
 from bot.clock import Clock, utcnow
+from bot.cluster import Cluster
 from bot.config import Settings
 from bot.db import Database
 from bot.db.migrate import ensure_schema
@@ -46,12 +47,13 @@ async def serve(
 
 async def listen(
     settings: Settings, db: Database, clock: Clock, stack: contextlib.AsyncExitStack, *,
-    reuse_port: bool = False, launcher: Launcher | None = None,
+    reuse_port: bool = False, launcher: Launcher | None = None, cluster: Cluster | None = None,
 ) -> None:
     """The shop API on `api_host:api_port`, on `db`, until `stack` closes (here, and in
-    `promobot run` when the API shares its process, and its campaign `launcher`, with the
-    bot)."""
-    runner = await start_site(create_app(settings, db, clock, launcher=launcher),
+    `promobot run` when the API shares its process, its campaign `launcher` and its
+    `cluster`, with the bot)."""
+    runner = await start_site(create_app(settings, db, clock, launcher=launcher,
+                                         cluster=cluster),
                               settings.api.host,
                               settings.api.port, access_log=settings.api.access_log,
                               reuse_port=reuse_port)

@@ -21,6 +21,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from bot.app.api import listen
 from bot.app.api import serve as serve_api
 from bot.app.process import calm_garbage_collector
+from bot.app.send_turns import SendTurns
 from bot.app.startup import Exit, host_of, open_database, run_command, unreachable
 from bot.app.telegram import (
     adopt_username,
@@ -33,6 +34,8 @@ from bot.app.telegram import (
 )
 from bot.app.workers import ApiWorkers, WorkerFailed
 from bot.clock import Clock, utcnow
+from bot.cluster import Cluster, open_cluster
+from bot.cluster.send_budget import SendBudget, open_budget
 from bot.config import Settings
 from bot.db import Database
 from bot.promo.campaigns.launcher import Launcher
@@ -60,6 +63,9 @@ class Runtime:
     dispatcher: Dispatcher
     # Runs the campaigns that managers and the shop API start (both share this one).
     launcher: Launcher
+    # What this deployment's processes share, and the one send budget taken from it.
+    cluster: Cluster
+    budget: SendBudget
     services: list[Service] = field(default_factory=list)
 
 
@@ -74,7 +80,7 @@ def _sender(runtime: Runtime) -> Service:
 
     shop = ShopMessages.of(runtime.settings.shop)
     sender = Sender(runtime.db, runtime.bot, runtime.settings, render=shop.render,
-                    buttons=shop.buttons, clock=runtime.clock)
+                    buttons=shop.buttons, clock=runtime.clock, budget=runtime.budget)
     # A started campaign's messages go out now rather than at the next poll.
     runtime.launcher.after_run.append(lambda _result: sender.wake())
     return sender
@@ -91,13 +97,17 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
     async with contextlib.AsyncExitStack() as stack:
         db = await open_database(settings, stack)
         stack.push_async_callback(bot.session.close)
+        cluster = open_cluster(settings, db)
+        stack.push_async_callback(cluster.close)
+        budget = open_budget(cluster, settings.send.delivery_rate)
+        bot.session.middleware(SendTurns(budget))
         try:
             me = await check_identity(bot, settings)
             settings = adopt_username(settings, me)
             launcher = Launcher(db, settings, clock)
             stack.push_async_callback(launcher.close)
-            dp = create_dispatcher(settings, db, clock, launcher=launcher)
-            runtime = Runtime(settings, db, clock, bot, dp, launcher)
+            dp = create_dispatcher(settings, db, clock, launcher=launcher, cluster=cluster)
+            runtime = Runtime(settings, db, clock, bot, dp, launcher, cluster, budget)
             await set_menus(bot, db, settings)
             api_workers = await _start_api(runtime, stack)
             polling = await receive_updates(settings, bot, dp, me, stack)
@@ -118,7 +128,8 @@ async def _start_api(runtime: Runtime, stack: contextlib.AsyncExitStack) -> ApiW
     in worker processes: those are returned, to be watched."""
     settings = runtime.settings
     if settings.api.workers == 1:
-        await listen(settings, runtime.db, runtime.clock, stack, launcher=runtime.launcher)
+        await listen(settings, runtime.db, runtime.clock, stack, launcher=runtime.launcher,
+                     cluster=runtime.cluster)
         log.info("shop API on http://%s:%s", settings.api.host, settings.api.port)
         return None
     api_workers = ApiWorkers(settings, serve_api)

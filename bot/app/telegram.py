@@ -29,6 +29,8 @@ from aiohttp import web
 
 from bot.app.startup import StartupError, start_site
 from bot.clock import Clock, utcnow
+from bot.cluster import Cluster
+from bot.cluster.updates import seen_updates
 from bot.config import Settings
 from bot.db import Database
 from bot.delivery.sender.transport import JsonSession
@@ -124,10 +126,13 @@ def create_dispatcher(
     throttle_rate: float = 2.0,
     throttle_burst: int = 8,
     launcher: Launcher | None = None,
+    cluster: Cluster | None = None,
 ) -> Dispatcher:
     """The Dispatcher with every router and middleware; dependencies as workflow data.
     Campaigns the managers start run on `launcher` (`promobot run` shares it with the
-    shop API), else on one of the dispatcher's own; either way its shutdown ends them."""
+    shop API), else on one of the dispatcher's own; either way its shutdown ends them.
+    Updates already taken are remembered in `cluster`, shared by the deployment's
+    processes, else in this process's memory."""
     link_secret = ("link:" + (settings.telegram.token.get_secret_value()
                               if settings.telegram.token else "")).encode()
     dp = Dispatcher(
@@ -140,7 +145,9 @@ def create_dispatcher(
     dp[LAUNCHER] = launcher = launcher or Launcher(db, settings, clock)
     dp.shutdown.register(launcher.close)
     i18n = create_i18n()
-    dp.update.outer_middleware(DedupeMiddleware())
+    seen = seen_updates(cluster, clock)
+    dp.shutdown.register(seen.close)
+    dp.update.outer_middleware(DedupeMiddleware(seen))
     dp.update.outer_middleware(ThrottlingMiddleware(rate=throttle_rate, burst=throttle_burst))
     accounts = AccountCache()
     dp.update.outer_middleware(AccountMiddleware(accounts))

@@ -107,9 +107,13 @@ class ApiSettings(Group):
     # (`key1`, ...). The name is what the audit log and idempotency records show.
     keys: dict[str, str] = Field(default_factory=dict, alias="api_keys")
     max_body_bytes: int = Field(64 * 1024, alias="api_max_body_bytes", gt=0)
-    # Failed validations allowed per minute, per API key and per customer (anti brute force).
+    # Anti-guessing (`bot.api.ratelimit`): failed checks that look like guessing allowed
+    # per minute per customer and per shopper client; and per API key, a last-resort
+    # ceiling far above what a busy shop's typos make (the module says the arithmetic).
     failed_validations_per_minute: int = Field(
         30, alias="api_failed_validations_per_minute", gt=0)
+    failed_validations_per_key_per_minute: int = Field(
+        6000, alias="api_failed_validations_per_key_per_minute", gt=0)
     # Processes serving the shop API on one port (SO_REUSEPORT); 1 serves it in-process.
     workers: int = Field(1, alias="api_workers", ge=1, le=64)
     # One log line per API request (off: on a busy checkout it costs more than the work).

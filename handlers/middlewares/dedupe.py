@@ -1,35 +1,25 @@
 """Telegram may deliver an update twice (a webhook retry, a polling restart): the second
-copy is dropped here. Handlers stay safe to repeat anyway, since a restart forgets."""
+copy is dropped here, whichever process of the deployment it reaches, as far as the store
+of seen updates (`bot.cluster.updates`) is shared. When that store cannot be asked the
+update is handled anyway (better twice than never), so handlers stay safe to repeat."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
-
-class RecentUpdates:
-    """The last `size` update ids seen by this process."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self._seen: OrderedDict[int, None] = OrderedDict()
-
-    def first_time(self, update_id: int) -> bool:
-        if update_id in self._seen:
-            return False
-        self._seen[update_id] = None
-        if len(self._seen) > self.size:
-            self._seen.popitem(last=False)
-        return True
+from bot.cluster.updates import RecentUpdates, SeenUpdates
 
 
 class DedupeMiddleware(BaseMiddleware):
-    def __init__(self, recent: RecentUpdates | None = None) -> None:
-        self.recent = recent or RecentUpdates()
+    """Outermost: a repeated update costs nothing further down. Without a store, this
+    process's memory."""
+
+    def __init__(self, seen: SeenUpdates | None = None) -> None:
+        self.seen = seen or RecentUpdates()
 
     async def __call__(
         self,
@@ -37,6 +27,6 @@ class DedupeMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        if isinstance(event, Update) and not self.recent.first_time(event.update_id):
+        if isinstance(event, Update) and not await self.seen.first_time(event.update_id):
             return None
         return await handler(event, data)

@@ -12,6 +12,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+# The function as the code defines it; a change to it comes with a revision of its own
+# that replaces it (CREATE OR REPLACE), so a database built from scratch ends the same.
+from bot.db.models.cluster import BOOK_SEND_FUNCTION
+
 # revision identifiers, used by Alembic.
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"
@@ -49,9 +53,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("chat_id", name=op.f("pk_chat_clock")),
     )
     op.create_index(op.f("ix_chat_clock_next_at"), "chat_clock", ["next_at"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(BOOK_SEND_FUNCTION)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS promobot_book_send")
     op.drop_index(op.f("ix_chat_clock_next_at"), table_name="chat_clock")
     op.drop_table("chat_clock")
     op.drop_table("send_clock")

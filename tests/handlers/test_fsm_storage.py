@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import random
-import socket
 
-import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 
 from bot.app.telegram import create_storage
-
-
-def _redis_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
+from tests.support.stores import REDIS_URL, needs_redis
 
 
 def test_without_redis_state_stays_in_memory(settings) -> None:
     assert isinstance(create_storage(settings), MemoryStorage)
 
 
-@pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
+@needs_redis
 async def test_two_instances_share_a_managers_dialog(settings) -> None:
-    settings = settings.replace(redis_url="redis://127.0.0.1:6379/0")
+    settings = settings.replace(redis_url=REDIS_URL)
     first, second = create_storage(settings), create_storage(settings)
     key = StorageKey(bot_id=random.randint(1, 10**9), chat_id=42, user_id=42)
     try:

@@ -96,14 +96,15 @@ async def unfinished(db: Database) -> int:
         ) or 0
 
 
-async def eventually(check: Callable[[], Awaitable[bool] | bool], seconds: float = 20) -> None:
-    """Poll `check` until it holds; fail after `seconds`."""
+async def eventually(check: Callable[[], Awaitable[bool] | bool], seconds: float = 20,
+                     *, every: float = 0.02) -> None:
+    """Poll `check` every `every` seconds until it holds; fail after `seconds`."""
     async with asyncio.timeout(seconds):
         while True:
             result = check()
             if await result if inspect.isawaitable(result) else result:
                 return
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(every)
 
 
 async def deliver_all(sender: Sender, db: Database, *, seconds: float = 20.0) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -81,6 +82,10 @@ class FakeBotAPI:
     bot_id: int = 123456
     username: str = "promobot"
     latency: float = 0.0
+    # Serve from a thread with an event loop of its own: the times it records are then
+    # when requests arrived, however busy the test's loop is (`queue_update` is not
+    # available then).
+    threaded: bool = False
     requests: list[Request] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     url: str = ""
@@ -89,6 +94,8 @@ class FakeBotAPI:
         self._updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._message_ids = itertools.count(1000)
         self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- scripting -------------------------------------------------------------
     def fail(
@@ -146,6 +153,33 @@ class FakeBotAPI:
 
     # --- serving ---------------------------------------------------------------
     async def __aenter__(self) -> FakeBotAPI:
+        if not self.threaded:
+            await self._start()
+            return self
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = self._loop = asyncio.new_event_loop()
+            loop.run_until_complete(self._start())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-bot-api", daemon=True)
+        self._thread.start()
+        await asyncio.to_thread(ready.wait)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._thread is None:
+            await self._stop()
+            return
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        await asyncio.to_thread(self._thread.join)
+
+    async def _start(self) -> None:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
@@ -155,9 +189,8 @@ class FakeBotAPI:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
-        return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def _stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -180,9 +213,10 @@ class FakeBotAPI:
         return params
 
     async def _handle(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()  # before the body is read: when Telegram would count it
         method = request.match_info["method"]
         params = await self._params(request)
-        record = Request(method, params, time.monotonic(), request.match_info["token"],
+        record = Request(method, params, arrived, request.match_info["token"],
                          request.content_type)
         self.requests.append(record)
         if self.latency:

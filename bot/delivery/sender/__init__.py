@@ -1,5 +1,5 @@
 """The sender: claims due outbox rows, renders them, sends them within Telegram's limits
-and records what happened (claim, render, send, record, pacing, transport).
+and records what happened (claim, render, send, record, transport).
 
 What a message says is not the sender's business: the composition root hands `Sender` a
 renderer (`render=`), so bot.delivery never imports bot.texts.

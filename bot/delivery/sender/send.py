@@ -1,13 +1,14 @@
 """The sender's loop: claims due outbox rows, sends them within Telegram's limits, and has
-them recorded. The steps are modules of their own: `claim`, `render`, `record`, `pacing`
-and `transport`.
+them recorded. The steps are modules of their own: `claim`, `render`, `record` and
+`transport`; the slots come from the deployment's send budget (`bot.cluster.send_budget`).
 
 Claim: one write transaction per batch (`claim`), about two seconds of work at a time.
 
-Send: a few workers (bounded in-flight), each waiting for its chat's one-second spacing
-and the global pacer (`pacing`). Results go to a recorder that writes them in small
-batches every ~50 ms, and renews the leases of held rows meanwhile. A 429 pauses every
-worker for `retry_after`; the same row is retried.
+Send: a few workers (bounded in-flight), each waiting for a slot of the send budget, which
+every process and the bot's replies share (one clock, one message per chat per second).
+Results go to a recorder that writes them in small batches every ~50 ms, and renews the
+leases of held rows meanwhile. A 429 pauses the budget, so every process, for
+`retry_after`; the same row is retried.
 
 Crash safety: a SIGKILL leaves claimed rows `sending`; when their lease ends, any sender
 claims them again. Only rows that were sent but not yet recorded can be sent twice
@@ -37,11 +38,11 @@ from aiogram.exceptions import (
 )
 
 from bot.clock import Clock, utcnow
+from bot.cluster.send_budget import MemoryBudget, SendBudget
 from bot.config import Settings
 from bot.db import Database
 from bot.delivery.caps import Policy
 from bot.delivery.sender.claim import Job, claim
-from bot.delivery.sender.pacing import ChatSpacing, Pacer
 from bot.delivery.sender.record import Kind, Outcome, record, renew_leases
 from bot.delivery.sender.render import REDRAFT_AFTER, Buttons, Draft, Renderer, prepare
 from bot.delivery.sender.transport import send_text
@@ -100,6 +101,7 @@ class Sender:
         concurrency: int | None = None,
         batch: int | None = None,
         policy: Policy | None = None,
+        budget: SendBudget | None = None,
     ) -> None:
         self.db = db
         self.bot = bot
@@ -117,8 +119,8 @@ class Sender:
         self.batch = batch or max(2 * self.concurrency, math.ceil(self.rate * 2))
         self.policy = policy or Policy.from_settings(settings.policy)
         self.lease = timedelta(seconds=settings.send.lease_seconds)
-        self.pacer = Pacer(self.rate)
-        self.chats = ChatSpacing()
+        # The deployment's (`promobot run` passes it); alone, this sender's own.
+        self.budget = budget or MemoryBudget(self.rate)
         self.stats = Stats()
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._results: asyncio.Queue[Outcome | None] = asyncio.Queue()
@@ -224,19 +226,6 @@ class Sender:
             job = await self._queue.get()
             await self._deliver(job)
 
-    async def _wait_turn(self, chat_id: int) -> None:
-        while True:
-            pause = self._resume_at - time.monotonic()
-            if pause > 0:
-                await asyncio.sleep(pause)
-                continue
-            await self.chats.wait(chat_id)
-            await self.pacer.acquire()
-            if time.monotonic() < self._resume_at:
-                continue  # a 429 came while we queued for a slot
-            if self.chats.take(chat_id):
-                return
-
     async def _deliver(self, job: Job) -> None:
         draft = self._prepare(job)  # before the turn: nothing slow between slot and wire
         while True:
@@ -244,7 +233,7 @@ class Sender:
                 self._results.put_nowait(draft)
                 return
             try:
-                await self._wait_turn(job.chat_id)
+                await self.budget.turn(job.chat_id)
             except asyncio.CancelledError:
                 self._results.put_nowait(Outcome(job, Kind.RELEASE, self.clock()))
                 raise
@@ -264,16 +253,19 @@ class Sender:
             if outcome.kind is not Kind.RATE_LIMITED:
                 self._results.put_nowait(outcome)
                 return
-            self._pause(outcome.retry_after)
+            await self._pause(outcome.retry_after)
 
-    def _pause(self, seconds: float) -> None:
-        """Telegram said 429: nobody sends until `retry_after` has passed."""
+    async def _pause(self, seconds: float) -> None:
+        """Telegram said 429: no process sends until `retry_after` has passed."""
         self.stats.rate_limited += 1
         resume = time.monotonic() + seconds
         if resume > self._resume_at:
             log.warning("Telegram asked to wait %.1f s; all sending paused", seconds)
-            self._resume_at = resume
-            self.pacer.hold(resume)
+            self._resume_at = resume  # and no claiming meanwhile
+        try:
+            await self.budget.pause(seconds)
+        except Exception:
+            log.exception("the send budget's store could not be paused")
 
     def _prepare(self, job: Job) -> Draft | Outcome:
         """The draft to send (`render.prepare`); an Outcome (failed) if the text cannot

@@ -1,0 +1,321 @@
+"""The anti-guessing brake: failures that look like guessing, counted per customer and per
+shopper client, never per API key alone; a broken body is 400 first; the counters are
+shared by every instance on one PostgreSQL or one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from limits.aio.storage import MemoryStorage
+from redis.asyncio import Redis
+from sqlalchemy import update
+
+import tests.support.factories as factories
+from bot.api.app import create_app
+from bot.cluster import Cluster, Store
+from bot.cluster.counters import Counters, DatabaseStorage, Scope
+from bot.config import Settings
+from bot.db import Database, create_database
+from bot.db.models import CodeStatus, DiscountType, PromoCode
+from bot.promo.codes.offers import Offer
+from tests.support.api import Api
+from tests.support.stores import REDIS_URL, redis_cluster
+
+
+def check(code: str, customer: str = "c1", total: int = 10_000, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "customer_id": customer, "order": {"total": total}, **extra}
+
+
+def redeem(code: str, customer: str, order_id: str, **extra: Any) -> dict[str, Any]:
+    return {**check(code, customer, **extra), "order_id": order_id}
+
+
+@asynccontextmanager
+async def serving(settings: Settings, db: Database, clock: Any, *,
+                  cluster: Cluster | None = None, **overrides: Any) -> AsyncIterator[Api]:
+    """One API instance, as a process of the deployment would run it."""
+    app = create_app(settings.replace(**overrides) if overrides else settings, db,
+                     clock=clock, cluster=cluster)
+    async with TestClient(TestServer(app)) as client:
+        yield Api(client)
+
+
+@pytest.fixture
+async def redis_store(db: Database) -> AsyncIterator[Cluster]:
+    """A Redis of this test's own (skipped when none answers)."""
+    async for cluster in redis_cluster(db):
+        yield cluster
+
+
+async def test_guesses_hold_back_that_customer_not_the_shop(
+    api: Api, db: Database, clock: Any
+) -> None:
+    """100 failed guesses for c1: c1 is held back; c2 (same shop, same key) validates."""
+    for name in ("c1", "c2"):
+        await factories.customer(db, name, now=clock())
+    code = await factories.code(db, now=clock(), usage_limit=None)
+    statuses = []
+    for attempt in range(100):
+        status, body, headers = await api.post("/codes/validate", check(f"GUESS{attempt:05}"))
+        statuses.append(status)
+    assert statuses == [200] * 30 + [429] * 70
+    assert body["error"]["code"] == "rate_limited"
+    assert 1 <= int(headers["Retry-After"]) <= 60
+    status, _, _ = await api.post("/codes/validate", check(code.code, "c1"))
+    assert status == 429
+    status, _, _ = await api.post("/codes/redeem", redeem(code.code, "c1", "o1"))
+    assert status == 429
+    # The customer is held whichever key the shop calls with.
+    assert (await api.post("/codes/validate", check(code.code, "c1"), key="other-key"))[0] == 429
+    status, body, _ = await api.post("/codes/validate", check(code.code, "c2"))
+    assert (status, body["valid"]) == (200, True)
+    # Successes do not count: c2 keeps validating.
+    for _ in range(40):
+        assert (await api.post("/codes/validate", check(code.code, "c2")))[0] == 200
+    status, body, _ = await api.post("/codes/redeem", redeem(code.code, "c2", "o2"))
+    assert status == 200 and body["redemption_id"]
+
+
+async def test_a_broken_body_is_400_even_when_the_limit_is_reached(
+    make_api: Any, db: Database, clock: Any
+) -> None:
+    await factories.customer(db, "c1", now=clock())
+    async with make_api(api_failed_validations_per_minute=3) as api:
+        for _ in range(3):
+            assert (await api.post("/codes/validate", check("WRONGCODE1")))[0] == 200
+        assert (await api.post("/codes/validate", check("WRONGCODE1")))[0] == 429
+        for path in ("/codes/validate", "/codes/redeem"):
+            status, body, _ = await api.post(path, data='{"code": "WRONGCODE1", ')
+            assert (status, body["error"]["code"]) == (400, "invalid_json")
+            status, body, _ = await api.post(path, data="")
+            assert (status, body["error"]["code"]) == (400, "invalid_json")
+            status, body, _ = await api.post(path, {"code": "WRONGCODE1", "customer_id": "c1"})
+            assert (status, body["error"]["code"]) == (422, "invalid_body")
+            status, body, _ = await api.post(path, {**check("WRONGCODE1"), "shopper": "x" * 129})
+            assert (status, body["error"]["code"]) == (422, "invalid_body")
+
+
+async def test_failures_that_are_not_guessing_never_limit(
+    api: Api, db: Database, clock: Any
+) -> None:
+    """A cart under the minimum, a used-up code: a shopper's real code not fitting. The
+    measured case: 59 failed redeems of one used code made the next validate of anybody 429."""
+    for name in ("c1", "c2"):
+        await factories.customer(db, name, now=clock())
+    small = await factories.code(db, Offer(DiscountType.PERCENT, 10, min_order=50_000),
+                                 now=clock(), usage_limit=None, per_customer_limit=None)
+    for _ in range(100):
+        status, body, _ = await api.post("/codes/validate", check(small.code, "c1"))
+        assert (status, body["reason"]) == (200, "min_order")
+    once = await factories.code(db, now=clock())
+    assert (await api.post("/codes/redeem", redeem(once.code, "c1", "o0")))[0] == 200
+    for n in range(1, 60):
+        status, body, _ = await api.post("/codes/redeem", redeem(once.code, "c2", f"o{n}"))
+        assert (status, body["error"]["code"]) == (409, "used_up")
+    status, body, _ = await api.post("/codes/validate", check(small.code, "c1", 60_000))
+    assert (status, body["valid"]) == (200, True)
+
+
+async def test_unknown_revoked_and_not_yours_count(
+    make_api: Any, db: Database, clock: Any
+) -> None:
+    owner = await factories.customer(db, "owner", now=clock())
+    await factories.customer(db, "c1", now=clock())
+    theirs = await factories.code(db, now=clock(), customer_id=owner.id)
+    revoked = await factories.code(db, now=clock())
+    async with db.session() as session:
+        await session.execute(update(PromoCode).where(PromoCode.id == revoked.id)
+                              .values(status=CodeStatus.REVOKED))
+        await session.commit()
+    async with make_api(api_failed_validations_per_minute=3) as api:
+        _, body, _ = await api.post("/codes/validate", check(theirs.code))
+        assert body["reason"] == "not_yours"
+        _, body, _ = await api.post("/codes/validate", check(revoked.code))
+        assert body["reason"] == "revoked"
+        status, body, _ = await api.post("/codes/redeem", redeem("NOSUCHCODE", "c1", "o1"))
+        assert (status, body["error"]["code"]) == (404, "unknown")
+        status, _, _ = await api.post("/codes/validate", check(theirs.code, "owner"))
+        assert status == 200
+        assert (await api.post("/codes/validate", check(theirs.code)))[0] == 429
+
+
+async def test_an_unknown_customer_is_not_guessing(api: Api, db: Database, clock: Any) -> None:
+    """No code is looked at for a customer the shop never sent: nothing to count."""
+    await factories.customer(db, "c1", now=clock())
+    code = await factories.code(db, now=clock())
+    for n in range(40):
+        status, body, _ = await api.post("/codes/validate", check(code.code, f"nobody{n}"))
+        assert (status, body["error"]["code"]) == (404, "unknown_customer")
+    assert (await api.post("/codes/validate", check(code.code)))[0] == 200
+
+
+async def test_a_shopper_client_is_limited_across_customers(
+    make_api: Any, db: Database, clock: Any
+) -> None:
+    """One client guessing under many customer ids is held back by its IP or its id."""
+    await factories.customers(db, 12, now=clock())
+    code = await factories.code(db, now=clock(), usage_limit=None)
+    async with make_api(api_failed_validations_per_minute=3) as api:
+        ip = {"X-Shopper-Ip": "2001:db8:1:2::10"}
+        for n in range(3):
+            assert (await api.post("/codes/validate", check("WRONGCODE1", f"c{n}"),
+                                   headers=ip))[0] == 200
+        # Another address of the same /64 is the same host.
+        status, _, headers = await api.post("/codes/validate", check(code.code, "c3"),
+                                            headers={"X-Shopper-Ip": "2001:db8:1:2::99"})
+        assert status == 429 and 1 <= int(headers["Retry-After"]) <= 60
+        status, _, _ = await api.post("/codes/validate", check(code.code, "c3"),
+                                      headers={"X-Shopper-Ip": "2001:db8:1:3::10"})
+        assert status == 200
+        assert (await api.post("/codes/validate", check(code.code, "c3")))[0] == 200
+
+        for n in range(4, 7):
+            assert (await api.post("/codes/validate",
+                                   check("WRONGCODE1", f"c{n}", shopper="sess-a")))[0] == 200
+        assert (await api.post("/codes/redeem",
+                               redeem(code.code, "c7", "o1", shopper="sess-a")))[0] == 429
+        status, body, _ = await api.post("/codes/redeem",
+                                         redeem(code.code, "c7", "o1", shopper="sess-b"))
+        assert status == 200 and body["redemption_id"]
+
+        status, body, _ = await api.post("/codes/validate", check(code.code, "c8"),
+                                         headers={"X-Shopper-Ip": "not-an-address"})
+        assert (status, body["error"]["code"]) == (400, "invalid_header")
+
+
+async def test_the_key_ceiling_is_a_last_resort(make_api: Any, db: Database, clock: Any) -> None:
+    await factories.customers(db, 6, now=clock())
+    code = await factories.code(db, now=clock(), usage_limit=None)
+    async with make_api(api_failed_validations_per_key_per_minute=5) as api:
+        for n in range(5):
+            assert (await api.post("/codes/validate", check("WRONGCODE1", f"c{n}")))[0] == 200
+        status, _, headers = await api.post("/codes/validate", check(code.code, "c5"))
+        assert status == 429 and 1 <= int(headers["Retry-After"]) <= 60
+        # Another key of the shop is another ceiling.
+        status, body, _ = await api.post("/codes/validate", check(code.code, "c5"),
+                                         key="other-key")
+        assert (status, body["valid"]) == (200, True)
+
+
+async def test_each_worker_holds_its_share_of_the_limit_in_memory(
+    settings: Settings, db: Database, clock: Any
+) -> None:
+    """Counted in memory, 3 workers count apart: a guesser spread over them gets 6 in all."""
+    await factories.customer(db, "c1", now=clock())
+    async with serving(settings, db, clock, cluster=Cluster(Store.MEMORY, db),
+                       api_failed_validations_per_minute=6, api_workers=3) as api:
+        for _ in range(2):
+            assert (await api.post("/codes/validate", check("WRONGCODE1")))[0] == 200
+        assert (await api.post("/codes/validate", check("WRONGCODE1")))[0] == 429
+
+
+async def test_a_window_ends() -> None:
+    counters = Counters(MemoryStorage(), window=1)
+    scope = Scope("customer", "a", 2)
+    await counters.hit([scope])
+    assert await counters.retry_after([scope]) is None
+    await counters.hit([scope])
+    assert await counters.retry_after([scope]) == 1
+    assert await counters.retry_after([Scope("customer", "b", 2)]) is None
+    await asyncio.sleep(1.1)
+    assert await counters.retry_after([scope]) is None
+
+
+async def _limited_across(settings: Settings, db: Database, clock: Any,
+                          *instances: tuple[Database, Cluster | None]) -> None:
+    """Two instances (each its database handle and shared store): 4 failures for c1, 2 on
+    each; then both hold c1 back, and c2 goes on."""
+    for name in ("c1", "c2"):
+        await factories.customer(db, name, now=clock())
+    code = await factories.code(db, now=clock(), usage_limit=None)
+    (first_db, first_store), (second_db, second_store) = instances
+    async with (serving(settings, first_db, clock, cluster=first_store,
+                        api_failed_validations_per_minute=4) as first,
+                serving(settings, second_db, clock, cluster=second_store,
+                        api_failed_validations_per_minute=4) as second):
+        for api in (first, second, first, second):
+            assert (await api.post("/codes/validate", check("WRONGCODE1")))[0] == 200
+        for api in (first, second):
+            status, _, headers = await api.post("/codes/validate", check(code.code))
+            assert status == 429 and 1 <= int(headers["Retry-After"]) <= 60
+            status, body, _ = await api.post("/codes/validate", check(code.code, "c2"))
+            assert (status, body["valid"]) == (200, True)
+
+
+async def test_instances_on_one_postgresql_share_the_counts(
+    settings: Settings, db: Database, clock: Any
+) -> None:
+    if db.is_sqlite:
+        pytest.skip("several processes share counters on PostgreSQL or Redis only")
+    other_db = create_database(settings.db.url)  # a second process has engines of its own
+    try:
+        await _limited_across(settings, db, clock, (db, None), (other_db, None))
+    finally:
+        await other_db.dispose()
+
+
+async def test_instances_on_one_redis_share_the_counts(
+    settings: Settings, db: Database, clock: Any, redis_store: Cluster
+) -> None:
+    # The second process has a connection of its own to the same Redis and prefix.
+    second_store = Cluster(Store.REDIS, db, Redis.from_url(REDIS_URL), redis_store.prefix)
+    try:
+        await _limited_across(settings, db, clock, (db, redis_store), (db, second_store))
+    finally:
+        await second_store.close()
+
+
+async def test_the_app_opens_its_counters_in_redis_when_configured(
+    settings: Settings, db: Database, clock: Any, redis_store: Cluster
+) -> None:
+    """With `PROMOBOT_REDIS_URL` and no cluster given, the app opens (and closes) its own."""
+    await factories.customer(db, "c1", now=clock())
+    bot_id = random.randint(10**9, 10**10)  # the keys' prefix: this test's own
+    redis_settings = settings.replace(redis_url=REDIS_URL, bot_token=f"{bot_id}:TEST-token")
+    async with serving(redis_settings, db, clock, api_failed_validations_per_minute=2) as api:
+        for _ in range(2):
+            assert (await api.post("/codes/validate", check("WRONGCODE1")))[0] == 200
+        assert (await api.post("/codes/validate", check("WRONGCODE1")))[0] == 429
+    assert redis_store.redis is not None
+    keys = [key async for key in redis_store.redis.scan_iter(f"promobot:{bot_id}:*")]
+    assert keys
+    await redis_store.redis.delete(*keys)
+
+
+async def test_unreachable_counters_let_checkout_through(
+    settings: Settings, db: Database, clock: Any
+) -> None:
+    """A Redis that is down must not stop every shopper's checkout (it is logged)."""
+    await factories.customer(db, "c1", now=clock())
+    code = await factories.code(db, now=clock())
+    down = Cluster(Store.REDIS, db, Redis.from_url("redis://127.0.0.1:1/0"), "promobot-test")
+    try:
+        async with serving(settings, db, clock, cluster=down,
+                           api_failed_validations_per_minute=1) as api:
+            for _ in range(3):
+                assert (await api.post("/codes/validate", check("WRONGCODE1")))[0] == 200
+            status, body, _ = await api.post("/codes/validate", check(code.code))
+            assert (status, body["valid"]) == (200, True)
+    finally:
+        await down.close()
+
+
+async def test_database_counter_is_one_atomic_upsert(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("the database storage is PostgreSQL's")
+    storage = DatabaseStorage(db, prefix="test")
+    counts = await asyncio.gather(*(storage.incr("k", 1) for _ in range(40)))
+    assert sorted(counts) == list(range(1, 41))
+    assert await storage.get("k") == 40
+    await asyncio.sleep(1.1)
+    assert await storage.get("k") == 0
+    assert await storage.incr("k", 60, amount=2) == 2  # a new window
+    assert await storage.check()
+    await storage.clear("k")
+    assert await storage.get("k") == 0
