@@ -127,7 +127,7 @@ async def ask_variants(message: Message, state: FSMContext) -> None:
     await state.set_state(CampaignForm.variants)
     await message.answer(
         html.quote(_("Variants for an experiment: one per line as <name> <weight> <reward>, "
-                     "e.g. {example}. Or keep the single offer.")).format(
+                     "e.g. {example}. Or keep the single offer: the button or a dash.")).format(
             example=html.code("A 1 10%\nB 1 15%")),
         reply_markup=kb.keyboard("variants", [("single", _("Single offer"))]))
 
@@ -216,8 +216,10 @@ async def on_variants_text(message: Message, state: FSMContext, read_session: As
     draft = await load_draft(state)
     deps = {"session": read_session, "staff": staff, "settings": settings, "clock": clock,
             "i18n": i18n}
+    text = (message.text or "").strip()
     try:
-        variants = _parse_variants(message.text or "", settings.shop.currency)
+        # A dash keeps the single offer, as it keeps the default at the other steps.
+        variants = [] if text == "-" else _parse_variants(text, settings.shop.currency)
     except ValueError:
         await message.answer(html.quote(_("I could not read the variants: one per line, "
                                           "<name> <weight> <reward>.")))

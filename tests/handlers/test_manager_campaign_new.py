@@ -197,3 +197,12 @@ async def test_analysts_cannot_create(chat: Chat, db) -> None:
     assert "What kind" not in reply
     assert "Your role (analyst) does not allow this command." in reply, reply
     assert await campaigns(db) == 0
+
+
+async def test_a_dash_keeps_the_single_offer(dialog: Dialog, db) -> None:
+    """As at the other steps, a dash keeps the default: here, no variants."""
+    assert "Create it?" in await dialog.walk(variants="-")
+    assert "created" in await dialog.press("Create")
+    async with db.read_session() as session:
+        assert list(await session.scalars(select(CampaignVariant))) == []
+    assert (await only_campaign(db)).offer["value"] == 10
