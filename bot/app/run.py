@@ -100,6 +100,7 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
         cluster = open_cluster(settings, db)
         stack.push_async_callback(cluster.close)
         budget = open_budget(cluster, settings.send.delivery_rate)
+        stack.push_async_callback(budget.close)
         bot.session.middleware(SendTurns(budget))
         try:
             me = await check_identity(bot, settings)

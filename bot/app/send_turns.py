@@ -26,9 +26,10 @@ from bot.cluster.send_budget import SendBudget
 log = logging.getLogger(__name__)
 
 # What Telegram counts as a message: the `send*`, `edit*`, `copy*` and `forward*`
-# methods, except what shows in no chat.
+# methods, except what shows in no chat. (An album or `copyMessages` is several messages
+# and takes one slot: the bot sends none.)
 _COUNTED_PREFIXES = ("send", "edit", "copy", "forward")
-_NOT_COUNTED = frozenset({"sendChatAction", "sendInvoice"})
+_NOT_COUNTED = frozenset({"sendChatAction"})
 
 
 def counted(method: TelegramMethod[Any]) -> bool:

@@ -11,11 +11,13 @@ Booking rules (`book`, one atomic step in every store):
 - the slot is the later of now, the clock's next free slot, and the end of a 429 pause;
 - a chat whose next slot (one per `chat_interval`) is later is told when to ask again;
 - a slot is used on time or not at all: a process that wakes for it late (its event loop
-  was busy) books another, so every send stays within `late` of its slot;
+  was busy) books another, so every send stays within `late` of its slot; the chat's
+  slot it gave up does not hold the chat;
 - replies first: a bulk send (broadcasts, rewards, managers' codes through the outbox)
-  books only while the clock is booked no more than one slot ahead, so a reply to a
-  shopper (commands, progress edits, uploads: `SendTurns` on the Bot's session) waits
-  at most a couple of slots behind a broadcast, never behind its queue.
+  books only while the clock is booked no more than `lookahead` ahead (one slot, and at
+  least 5 ms: at 1000/s a single slot is shorter than a booking's round trip), so a
+  reply to a shopper (commands, progress edits, uploads: `SendTurns` on the Bot's
+  session) waits behind a few slots of a broadcast, never behind its queue.
 
 Stores (`bot.cluster`): in Redis one Lua script per booking, in PostgreSQL one call of a
 function that locks the clock's row while it runs, in memory a few fields. The time is
@@ -55,7 +57,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cluster import Cluster, Store
 from bot.db import Database
@@ -73,12 +75,19 @@ HIGH_RATE = 100.0
 # garbage collector) are long enough to need 50 ms.
 HIGH_RATE_MARGIN = 0.05
 CHAT_INTERVAL = 1.0 + DEFAULT_MARGIN
+# How far ahead bulk sends may book the clock, at least.
+MIN_LOOKAHEAD = 0.005
 # A bulk sender that cannot book asks again no sooner than this.
-MIN_RETRY = 0.002
+MIN_RETRY = 0.001
 STORE_RETRY = 1.0
-# The store cannot be reached (a programming error is raised, not waited out).
-_STORE_DOWN = (OSError, RedisError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-               OperationalError, InterfaceError)
+# A booking that takes longer has lost its store.
+BOOK_TIMEOUT = 5.0
+# Two times this close are the same slot.
+SAME_SLOT = 0.001
+# The store failed or cannot be reached: waited out, since nothing may go unbooked.
+# (TimeoutError, a booking past BOOK_TIMEOUT, is an OSError.)
+_STORE_DOWN = (OSError, RedisError, asyncpg.PostgresError, asyncpg.InterfaceError,
+               SQLAlchemyError)
 
 
 def margin_for(rate: float) -> float:
@@ -102,16 +111,18 @@ class Booking:
 
 def book(
     now: float, next_at: float, paused_until: float, chat_next: float, *,
-    interval: float, chat_interval: float, reply: bool,
+    interval: float, chat_interval: float, lookahead: float, reply: bool,
+    forgone: float = 0.0,
 ) -> Booking:
-    """The one booking rule, in seconds on the store's clock (the Lua script in
-    `RedisBudget` is the same rule in microseconds)."""
+    """The one booking rule, in seconds (the Lua script in `RedisBudget` and the function
+    `promobot_book_send` are the same rule). `forgone`: the slot this send gave up."""
     start = max(now, paused_until)
-    if chat_next > start:
+    own = forgone > 0 and abs(chat_next - (forgone + chat_interval)) < SAME_SLOT
+    if chat_next > start and not own:
         return Booking(Answer.CHAT_BUSY, chat_next - now)
     slot = max(start, next_at)
-    if not reply and slot > now + interval:
-        return Booking(Answer.AHEAD, slot - interval - now)
+    if not reply and slot > now + lookahead:
+        return Booking(Answer.AHEAD, slot - lookahead - now)
     return Booking(Answer.BOOKED, slot - now, slot + interval, slot + chat_interval)
 
 
@@ -126,8 +137,9 @@ class SendBudget(ABC):
         self.interval = (1 + margin) / rate
         # A slot woken later than this (the event loop was busy) is given up for the
         # next free one: sent late, it would land too close to the slots after it.
-        self.late = margin / 2
+        self.late = margin / 5
         self.chat_interval = CHAT_INTERVAL
+        self.lookahead = max(self.interval, MIN_LOOKAHEAD)
         # One bulk sender of this process at a time asks the store: the others wait
         # here rather than poll it.
         self._bulk = asyncio.Lock()
@@ -138,29 +150,36 @@ class SendBudget(ABC):
 
     async def turn(self, chat_id: int | None, *, reply: bool = False) -> None:
         """Until this process may send to `chat_id` (None: a request to no chat)."""
+        forgone = 0.0
         while True:
             try:
                 if reply:
-                    moment, booked = await self._book_at(chat_id, reply=True)
+                    moment, booked = await self._book_at(chat_id, True, forgone)
                 else:
                     async with self._bulk:
-                        moment, booked = await self._book_at(chat_id, reply=False)
+                        moment, booked = await self._book_at(chat_id, False, forgone)
             except _STORE_DOWN as error:
                 # Nothing goes out unbooked: past the limit, Telegram would ban the bot.
-                log.warning("the send budget's store failed (%s); retrying in %s s",
+                log.warning("the send budget's store failed (%r); retrying in %s s",
                             error, STORE_RETRY)
                 await asyncio.sleep(STORE_RETRY)
                 continue
             await self._until(moment)  # the slot; or, the chat busy, when it is free
-            if booked and self.now() - moment <= self.late:
+            if not booked:
+                forgone = 0.0
+            elif self.now() - moment <= self.late:
                 return
+            else:
+                forgone = moment
 
-    async def _book_at(self, chat_id: int | None, *, reply: bool) -> tuple[float, bool]:
+    async def _book_at(self, chat_id: int | None, reply: bool, forgone: float
+                       ) -> tuple[float, bool]:
         """(the slot, True) once booked, or (when the chat is free, False); a bulk send
         waits here while the clock is booked ahead."""
         while True:
             asked = self.now()
-            booking = await self._book(chat_id, reply=reply, now=asked)
+            async with asyncio.timeout(BOOK_TIMEOUT):
+                booking = await self._book(chat_id, reply=reply, now=asked, forgone=forgone)
             moment = asked + booking.wait
             if booking.answer is not Answer.AHEAD:
                 return moment, booking.answer is Answer.BOOKED
@@ -172,7 +191,8 @@ class SendBudget(ABC):
             await asyncio.sleep(delay)
 
     @abstractmethod
-    async def _book(self, chat_id: int | None, *, reply: bool, now: float) -> Booking: ...
+    async def _book(self, chat_id: int | None, *, reply: bool, now: float,
+                    forgone: float) -> Booking: ...
 
     @abstractmethod
     async def pause(self, seconds: float) -> None:
@@ -195,10 +215,12 @@ class MemoryBudget(SendBudget):
     def now() -> float:
         return time.monotonic()
 
-    async def _book(self, chat_id: int | None, *, reply: bool, now: float) -> Booking:
+    async def _book(self, chat_id: int | None, *, reply: bool, now: float,
+                    forgone: float) -> Booking:
         chat_next = self._chats.get(chat_id, 0.0) if chat_id is not None else 0.0
         booking = book(now, self._next_at, self._paused_until, chat_next,
-                       interval=self.interval, chat_interval=self.chat_interval, reply=reply)
+                       interval=self.interval, chat_interval=self.chat_interval,
+                       lookahead=self.lookahead, reply=reply, forgone=forgone)
         if booking.answer is Answer.BOOKED:
             assert booking.next_at is not None and booking.chat_next is not None
             self._next_at = booking.next_at
@@ -212,24 +234,30 @@ class MemoryBudget(SendBudget):
         self._paused_until = max(self._paused_until, self.now() + seconds)
 
 
-# `book` in microseconds. KEYS: the clock, the pause, the chat's slot. ARGV: now,
-# interval, chat interval, 1 for a reply, 1 when there is a chat.
+# `book` in microseconds. KEYS: the clock, the pause, the chat's slot. ARGV: interval,
+# chat interval, 1 for a reply, 1 when there is a chat, now, lookahead, the forgone slot
+# (0: none). A key lives a minute past the slot it holds.
 _BOOK_LUA = """
-local now = tonumber(ARGV[5])
 local interval = tonumber(ARGV[1])
 local chat_interval = tonumber(ARGV[2])
+local now = tonumber(ARGV[5])
+local forgone = tonumber(ARGV[7])
 local start = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
 if ARGV[4] == '1' then
   local chat_next = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if chat_next > start then return {1, chat_next - now} end
+  local own = forgone > 0 and math.abs(chat_next - (forgone + chat_interval)) < 1000
+  if chat_next > start and not own then return {1, chat_next - now} end
 end
 local slot = math.max(start, tonumber(redis.call('GET', KEYS[1]) or '0'))
-if ARGV[3] ~= '1' and slot > now + interval then return {2, slot - interval - now} end
-redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', 60000)
+if ARGV[3] ~= '1' and slot > now + tonumber(ARGV[6]) then
+  return {2, slot - tonumber(ARGV[6]) - now}
+end
+redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX',
+           math.floor((slot + interval - now) / 1000) + 60000)
 if ARGV[4] == '1' then
   local chat_next = slot + chat_interval
   redis.call('SET', KEYS[3], string.format('%.0f', chat_next), 'PX',
-             math.floor((chat_next - now) / 1000) + 1000)
+             math.floor((chat_next - now) / 1000) + 60000)
 end
 return {0, slot - now}
 """
@@ -252,17 +280,21 @@ class RedisBudget(SendBudget):
                  margin: float | None = None) -> None:
         super().__init__(rate, margin=margin)
         self._redis = redis
-        self._keys = f"{prefix}:send:clock", f"{prefix}:send:paused"
-        self._chat_key = f"{prefix}:send:chat:"
+        # One hash tag for all: a Redis Cluster keeps them in one slot, as a script needs.
+        tag = f"{{{prefix}:send}}"
+        self._keys = f"{tag}:clock", f"{tag}:paused"
+        self._chat_key = f"{tag}:chat:"
         self._book_script = redis.register_script(_BOOK_LUA)
         self._pause_script = redis.register_script(_PAUSE_LUA)
 
-    async def _book(self, chat_id: int | None, *, reply: bool, now: float) -> Booking:
+    async def _book(self, chat_id: int | None, *, reply: bool, now: float,
+                    forgone: float) -> Booking:
         chat_key = f"{self._chat_key}{chat_id if chat_id is not None else '-'}"
         code, wait = await self._book_script(
             keys=[*self._keys, chat_key],
             args=[round(self.interval * _MICRO), round(self.chat_interval * _MICRO),
-                  1 if reply else 0, 0 if chat_id is None else 1, round(now * _MICRO)],
+                  1 if reply else 0, 0 if chat_id is None else 1, round(now * _MICRO),
+                  round(self.lookahead * _MICRO), round(forgone * _MICRO)],
         )
         return Booking(_ANSWERS[int(code)], int(wait) / _MICRO)
 
@@ -276,8 +308,10 @@ _BOOK_SEND = Prepared(
     select(column("answer"), column("wait")).select_from(
         func.promobot_book_send(bindparam("now", type_=Double), bindparam("step", type_=Double),
                                 bindparam("chat_step", type_=Double),
+                                bindparam("lookahead", type_=Double),
                                 bindparam("reply", type_=Boolean),
-                                bindparam("chat", type_=BigInteger))
+                                bindparam("chat", type_=BigInteger),
+                                bindparam("forgone", type_=Double))
         .table_valued("answer", "wait")
     )
 )
@@ -294,18 +328,33 @@ class DatabaseBudget(SendBudget):
         super().__init__(rate, margin=margin)
         self._db = db
         self._bookings = 0
+        self._purge: asyncio.Task[None] | None = None
 
-    async def _book(self, chat_id: int | None, *, reply: bool, now: float) -> Booking:
+    async def _book(self, chat_id: int | None, *, reply: bool, now: float,
+                    forgone: float) -> Booking:
         # A write through the hot path's pool: one round trip, its own autocommit.
         code, wait = await self._db.hot.first(_BOOK_SEND, {
             "now": now, "step": self.interval, "chat_step": self.chat_interval,
-            "reply": reply, "chat": chat_id,
+            "lookahead": self.lookahead, "reply": reply, "chat": chat_id, "forgone": forgone,
         })
         self._bookings += 1
-        if self._bookings % self.PURGE_EVERY == 0:
+        if self._bookings % self.PURGE_EVERY == 0 and self._purge is None:
+            # Off the booking's path: a slot booked is not lost to a failed purge.
+            self._purge = asyncio.create_task(self._purge_chats(now))
+        return Booking(_ANSWERS[code], wait)
+
+    async def _purge_chats(self, now: float) -> None:
+        try:
             async with self._db.engine.begin() as conn:
                 await conn.execute(delete(ChatClock).where(ChatClock.next_at < now - 60))
-        return Booking(_ANSWERS[code], wait)
+        except _STORE_DOWN:
+            log.warning("purging chat_clock failed; the next purge tries again", exc_info=True)
+        finally:
+            self._purge = None
+
+    async def close(self) -> None:
+        if self._purge is not None:
+            await self._purge
 
     async def pause(self, seconds: float) -> None:
         until = self.now() + seconds

@@ -5,11 +5,20 @@ within a second, are answered 429 and counted as violations. Then the memory use
 queueing a 1 000 000-customer audience.
 
     python -m tests.bench.bench_broadcast [--recipients 10000] [--audience 1000000]
-        [--database-url URL] [--modes standard,paid]
+        [--database-url URL] [--modes standard,paid] [--instances 1,2,3]
+        [--redis-url redis://127.0.0.1:6379/0]
 
-Targets: ≥ 97 % of 30/s with zero violations; ≥ 90 % of 1000/s in paid mode; queueing
-1M customers grows the process by < 50 MB. The rate is measured where Telegram would see
-it: arrival times of accepted sends at the fake server, first to last.
+With `--instances N` (N > 1) the broadcast is sent by N sender processes, each wired as
+`promobot run` wires its own (a Database, a Bot, and the send budget of
+`open_budget(open_cluster(...))`), so they share one budget: in PostgreSQL's tables, or in
+Redis with `--redis-url` (each run under a bot id of its own, so no run meets another's
+keys). SQLite has one process talking to Telegram: only N = 1 is run there. N = 1 sends
+from this process, with the same budget.
+
+Targets: for each N, ≥ 97 % of 30/s with zero violations (the budget's 2.5 % margin caps
+it at 97.6 %); ≥ 90 % of 1000/s in paid mode with 2 processes; queueing 1M customers
+grows the process by < 50 MB. The rate is measured where Telegram would see it, for the
+whole deployment: arrival times of accepted sends at the fake server, first to last.
 """
 
 from __future__ import annotations
@@ -20,10 +29,12 @@ import contextlib
 import gc
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,6 +43,8 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from bot.app.process import calm_garbage_collector
+from bot.cluster import Cluster, open_cluster
+from bot.cluster.send_budget import open_budget
 from bot.config import Settings
 from bot.db import Base, Database, create_database
 from bot.db.models import Customer, Delivery, PromoCode, TelegramAccount
@@ -47,6 +60,8 @@ from tests.support.limits import LimitedBotAPI
 TOKEN = "123456:TEST-token-for-tests-only"
 CHAT_BASE = 50_000_000
 NOW = datetime.now(UTC)
+# Nothing recorded for this long (a 429 pauses for 1 s): the senders are stuck.
+STALL_SECONDS = 60
 
 
 # --- the fake server, in a child process -------------------------------------------------
@@ -218,42 +233,164 @@ async def queue_broadcast(db: Database, count: int, key: str) -> None:
         await session.commit()
 
 
+# --- the senders: in this process, or one `promobot run` each ------------------------------
+
+
+def sender_settings(url: str, api_url: str, token: str, *, paid: bool,
+                    redis_url: str | None) -> Settings:
+    return Settings(
+        _env_file=None, database_url=url, telegram_api_url=api_url, bot_token=token,
+        send_rate=30, paid_broadcast_rate=1000 if paid else 0, quiet_hours="",
+        redis_url=redis_url,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_sender(settings: Settings) -> AsyncIterator[tuple[Sender, Cluster]]:
+    """A sender as `promobot run` wires it: its own Database and Bot, and the send budget
+    of the deployment's cluster (Redis, the PostgreSQL tables, or this process's memory)."""
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+
+    assert settings.telegram.token is not None
+    db = create_database(settings.db.url)
+    cluster = open_cluster(settings, db)
+    bot = Bot(settings.telegram.token.get_secret_value(), session=AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram.api_url)))
+    budget = open_budget(cluster, settings.send.delivery_rate)
+    try:
+        yield Sender(db, bot, settings, render=render_message, budget=budget), cluster
+    finally:
+        await bot.session.close()
+        await budget.close()
+        await cluster.close()
+        await db.dispose()
+
+
+async def serve_sender(options: str) -> None:
+    """A child process: one instance's sender. Says `ready`, sends from `go` to `stop`
+    (lines on stdin), then prints its figures as JSON."""
+    loop = asyncio.get_running_loop()
+    async with open_sender(sender_settings(**json.loads(options))) as (sender, _cluster):
+        print("ready", flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)
+        cpu = time.process_time()
+        await sender.start()
+        calm_garbage_collector()  # as `promobot run` does once its services are up
+        await loop.run_in_executor(None, sys.stdin.readline)
+        await sender.stop()
+        cpu = time.process_time() - cpu
+        print(json.dumps({
+            "max_in_flight": sender.stats.max_in_flight, "concurrency": sender.concurrency,
+            "rate_limited": sender.stats.rate_limited, "sent": sender.stats.sent, "cpu": cpu,
+        }), flush=True)
+
+
+class Instances:
+    """N senders in child processes of their own, started together."""
+
+    def __init__(self, count: int, options: dict[str, Any]) -> None:
+        self.count = count
+        self.options = options
+        self.processes: list[asyncio.subprocess.Process] = []
+
+    async def start(self) -> None:
+        command, env = python_module(__spec__.name, "--serve-sender", json.dumps(self.options))
+        for _ in range(self.count):
+            self.processes.append(await asyncio.create_subprocess_exec(
+                *command, env=env, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            ))
+        for process in self.processes:  # all set up before any sends
+            assert process.stdout is not None
+            if (await process.stdout.readline()).strip() != b"ready":
+                raise RuntimeError("a sender process failed to start")
+        self._say(b"go\n")
+
+    def check(self) -> None:
+        if any(process.returncode is not None for process in self.processes):
+            raise RuntimeError("a sender process exited before the broadcast was sent")
+
+    async def stop(self) -> list[dict[str, Any]]:
+        self._say(b"stop\n")
+        figures = []
+        for process in self.processes:
+            assert process.stdout is not None
+            figures.append(json.loads(await process.stdout.readline()))
+            await process.wait()
+        return figures
+
+    def kill(self) -> None:
+        for process in self.processes:
+            if process.returncode is None:
+                process.kill()
+
+    def _say(self, line: bytes) -> None:
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write(line)
+
+
 # --- the runs -----------------------------------------------------------------------------
 
 
-async def broadcast(url: str, recipients: int, *, paid: bool) -> dict[str, Any]:
+async def broadcast(url: str, recipients: int, *, paid: bool, instances: int = 1,
+                    redis_url: str | None = None) -> dict[str, Any]:
     rate = 1000 if paid else 30
     fake, api_url = await start_fake(0.05, rate)
     db = await fresh_database(url)
+    # Redis keys start with the bot's id: a run of its own must not meet a previous run's
+    # clock (its keys live on for a minute).
+    token = f"{secrets.randbelow(9 * 10**9) + 10**9}:TEST-token-for-tests-only"
+    options = {"url": url, "api_url": api_url, "token": token, "paid": paid,
+               "redis_url": redis_url}
+    senders = Instances(instances, options)
     try:
         await seed_customers(db, recipients, linked=True)
         await queue_broadcast(db, recipients, "paid" if paid else "std")
-        settings = Settings(
-            _env_file=None, database_url=url, telegram_api_url=api_url, bot_token=TOKEN,
-            send_rate=30, paid_broadcast_rate=1000 if paid else 0, quiet_hours="",
-        )
-        from aiogram import Bot
-        from aiogram.client.session.aiohttp import AiohttpSession
-        from aiogram.client.telegram import TelegramAPIServer
-
-        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
-        sender = Sender(db, bot, settings, render=render_message)
-        started, cpu = time.perf_counter(), time.process_time()
-        await sender.start()
-        calm_garbage_collector()  # as `promobot run` does once its services are up
-        while True:
-            async with db.read_session() as session:
-                left = await session.scalar(select(func.count()).select_from(Delivery).where(
-                    Delivery.status.in_(["pending", "sending"])))
-            if not left:
-                break
-            await asyncio.sleep(0.5)
-        await sender.stop()
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-        stats = await _stats(bot)
-        await bot.session.close()
+        async with contextlib.AsyncExitStack() as stack:
+            if instances == 1:
+                sender, cluster = await stack.enter_async_context(
+                    open_sender(sender_settings(**options)))
+                store = cluster.store
+                started, cpu = time.perf_counter(), time.process_time()
+                await sender.start()
+                calm_garbage_collector()  # as `promobot run` does once its services are up
+            else:
+                cluster = open_cluster(sender_settings(**options), db)
+                store = cluster.store
+                await cluster.close()
+                await senders.start()
+                started = time.perf_counter()
+            before, progress_at = recipients + 1, time.perf_counter()
+            while True:
+                async with db.read_session() as session:
+                    left = await session.scalar(select(func.count()).select_from(Delivery)
+                                                .where(Delivery.status.in_(["pending",
+                                                                             "sending"])))
+                if not left:
+                    break
+                senders.check()
+                if left < before:
+                    before, progress_at = left, time.perf_counter()
+                elif time.perf_counter() - progress_at > STALL_SECONDS:
+                    raise RuntimeError(f"no message sent for {STALL_SECONDS} s, {left} left")
+                await asyncio.sleep(0.5)
+            if instances == 1:
+                await sender.stop()
+                wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+                figures = [{"max_in_flight": sender.stats.max_in_flight,
+                            "concurrency": sender.concurrency,
+                            "rate_limited": sender.stats.rate_limited,
+                            "sent": sender.stats.sent, "cpu": cpu}]
+            else:
+                wall = time.perf_counter() - started
+                figures = await senders.stop()
+        stats = await _stats(api_url)
         fake_cpu = cpu_seconds(fake.pid)
     finally:
+        senders.kill()
         fake.kill()
         await fake.wait()
         await db.dispose()
@@ -261,19 +398,24 @@ async def broadcast(url: str, recipients: int, *, paid: bool) -> dict[str, Any]:
     measured = (stats["accepted"] - 1) / span if span > 0 else 0.0
     return {
         "mode": f"paid {rate}/s" if paid else f"standard {rate}/s",
+        "instances": instances, "store": str(store), "sent": [f["sent"] for f in figures],
         "recipients": recipients, "accepted": stats["accepted"], "chats": stats["chats"],
         "rate": measured, "share": measured / rate, "violations": stats["violations"],
         "examples": stats["examples"], "duplicates": stats["duplicates"], "wall": wall,
-        "max_in_flight": sender.stats.max_in_flight, "concurrency": sender.concurrency,
-        "rate_limited": sender.stats.rate_limited,
-        "cpu_ms": 1000 * cpu / max(1, stats["accepted"]),
+        "max_in_flight": max(f["max_in_flight"] for f in figures),
+        "concurrency": figures[0]["concurrency"],
+        "rate_limited": sum(f["rate_limited"] for f in figures),
+        "cpu_ms": 1000 * sum(f["cpu"] for f in figures) / max(1, stats["accepted"]),
         "fake_cpu_ms": 1000 * fake_cpu / max(1, stats["accepted"]),
     }
 
 
-async def _stats(bot: Any) -> dict[str, Any]:
-    session = await bot.session.create_session()
-    async with session.post(bot.session.api.api_url(bot.token, "benchStats")) as response:
+async def _stats(api_url: str) -> dict[str, Any]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{api_url}/bot{TOKEN}/benchStats"
+    ) as response:
         return json.loads(await response.text())["result"]
 
 
@@ -330,6 +472,7 @@ async def queue_audience(url: str, audience: int, batch: int = 5000) -> dict[str
 
 async def main(args: argparse.Namespace) -> None:
     urls = args.database_url or []
+    counts = [int(n) for n in args.instances.split(",") if n]
     with tempfile.TemporaryDirectory() as tmp:
         if not urls:
             urls = [f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"]
@@ -337,15 +480,25 @@ async def main(args: argparse.Namespace) -> None:
             backend = make_url(url).get_backend_name()
             rows = []
             for mode in filter(None, args.modes.split(",")):
-                rows.append(await broadcast(url, args.recipients, paid=mode == "paid"))
-                remove_sqlite(url)
+                for instances in counts:
+                    if instances > 1 and backend == "sqlite":
+                        print(f"sqlite: one process talks to Telegram (the send budget is in "
+                              f"its memory): {mode} with {instances} instances skipped")
+                        continue
+                    rows.append(await broadcast(url, args.recipients, paid=mode == "paid",
+                                                instances=instances,
+                                                redis_url=args.redis_url))
+                    remove_sqlite(url)
             print(f"\n{backend}: broadcast to {args.recipients:,} recipients, fake Bot API "
-                  "with 50 ms latency enforcing Telegram's limits")
-            print("| mode | sustained rate | of target | violations | duplicates "
-                  "| max in flight | CPU/msg sender, fake | wall |")
-            print("|---|---|---|---|---|---|---|---|")
+                  "with 50 ms latency enforcing Telegram's limits; the rate is the whole "
+                  "deployment's")
+            print("| mode | instances | budget in | sustained rate | of target | violations "
+                  "| duplicates | max in flight | CPU/msg senders, fake | wall |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
             for row in rows:
-                print(f"| {row['mode']} | {row['rate']:.1f}/s | {row['share']:.1%} "
+                split = "+".join(map(str, row["sent"]))  # each instance's part
+                print(f"| {row['mode']} | {row['instances']} ({split}) | {row['store']} "
+                      f"| {row['rate']:.1f}/s | {row['share']:.1%} "
                       f"| {row['violations']} | {row['duplicates']} "
                       f"| {row['max_in_flight']} of {row['concurrency']} "
                       f"| {row['cpu_ms']:.2f}, {row['fake_cpu_ms']:.2f} ms | {row['wall']:.1f} s |")
@@ -365,10 +518,16 @@ if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--serve-fake":
         asyncio.run(serve_fake(float(sys.argv[2]), int(sys.argv[3])))
         raise SystemExit
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve-sender":
+        asyncio.run(serve_sender(sys.argv[2]))
+        raise SystemExit
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--audience", type=int, default=1_000_000)
     parser.add_argument("--database-url", action="append")
     parser.add_argument("--modes", default="standard,paid")
+    parser.add_argument("--instances", default="1",
+                        help="sender processes sharing the send budget, e.g. 1,2,3")
+    parser.add_argument("--redis-url", help="share the send budget in Redis, not PostgreSQL")
     asyncio.run(main(parser.parse_args()))

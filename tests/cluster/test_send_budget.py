@@ -31,7 +31,7 @@ async def bulk(budget: SendBudget, stamps: list[float], sends: int, chat_base: i
 
 
 def test_the_booking_rule() -> None:
-    rule = {"interval": 0.1, "chat_interval": 1.0}
+    rule = {"interval": 0.1, "chat_interval": 1.0, "lookahead": 0.1}
     booked = book(10.0, 10.05, 0.0, 0.0, reply=False, **rule)
     assert (booked.answer, booked.next_at, booked.chat_next) == (Answer.BOOKED, 10.15, 11.05)
     assert booked.wait == pytest.approx(0.05)
@@ -42,6 +42,12 @@ def test_the_booking_rule() -> None:
     assert busy.answer is Answer.CHAT_BUSY and busy.wait == pytest.approx(0.7)
     paused = book(10.0, 0.0, 13.0, 0.0, reply=True, **rule)
     assert paused.answer is Answer.BOOKED and paused.wait == pytest.approx(3.0)
+    # Woken late for the slot at 9.9, the send gave it up: that booking does not hold
+    # the chat; another one does.
+    again = book(10.0, 10.0, 0.0, 10.9, reply=False, forgone=9.9, **rule)
+    assert again.answer is Answer.BOOKED
+    other = book(10.0, 10.0, 0.0, 10.9, reply=False, forgone=9.5, **rule)
+    assert other.answer is Answer.CHAT_BUSY
 
 
 async def test_never_more_than_the_rate_in_a_second(cluster: Cluster) -> None:
@@ -96,7 +102,7 @@ async def test_a_pause_holds_every_process(cluster: Cluster) -> None:
     else:
         budgets = [open_budget(cluster, 1000) for _ in range(2)]
     await budgets[0].turn(1)
-    await budgets[0].pause(0.4)
     begun = time.monotonic()
+    await budgets[0].pause(0.4)
     await asyncio.gather(budgets[1].turn(2), budgets[1].turn(3, reply=True))
     assert time.monotonic() - begun >= 0.38

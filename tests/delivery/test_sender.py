@@ -10,6 +10,7 @@ from aiogram import Bot
 from sqlalchemy import select
 
 from bot.clock import utcnow
+from bot.cluster.send_budget import MemoryBudget
 from bot.config import Settings
 from bot.db import Database, create_database
 from bot.db.models import CodeStatus, Delivery, DeliveryStatus, PromoCode, TelegramAccount
@@ -287,3 +288,27 @@ async def test_a_row_claimed_while_leases_renew_keeps_its_own_lease(
     assert rows[first.id].status == DeliveryStatus.SENDING
     renewed = rows[first.id].lease_until
     assert renewed is not None and renewed > now + sender.lease == late[0].lease
+
+
+async def test_a_budget_that_fails_costs_no_worker_and_no_message(
+    db: Database, api: LimitedBotAPI, bot: Bot, dsettings: Settings
+) -> None:
+    """A slot that cannot be had (a store's error nobody foresaw) releases the row; the
+    worker lives on and the message goes out on a later claim."""
+
+    class Failing(MemoryBudget):
+        failures = 3
+
+        async def turn(self, chat_id: int | None, *, reply: bool = False) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise RuntimeError("the store said something odd")
+            await super().turn(chat_id, reply=reply)
+
+    people = await shoppers(db, 2)
+    await queue(db, people, now=utcnow())
+    budget = Failing(500.0)
+    sender = Sender(db, bot, dsettings, concurrency=1, render=render_message, budget=budget)
+    await deliver_all(sender, db)
+    assert budget.failures == 0 and set(api.delivered().values()) == {1}
+    assert len(api.delivered()) == 2

@@ -57,7 +57,7 @@ class ChatClock(Base):
 BOOK_SEND_FUNCTION = """
 CREATE OR REPLACE FUNCTION promobot_book_send(
     now double precision, step double precision, chat_step double precision,
-    reply boolean, chat bigint
+    lookahead double precision, reply boolean, chat bigint, forgone double precision
 ) RETURNS TABLE (answer integer, wait double precision) LANGUAGE plpgsql AS $$
 DECLARE
     clock_next double precision;
@@ -77,14 +77,15 @@ BEGIN
     start := greatest(now, paused);
     IF chat IS NOT NULL THEN
         SELECT t.next_at INTO chat_next FROM chat_clock AS t WHERE t.chat_id = chat;
-        IF chat_next > start THEN
+        IF chat_next > start
+                AND NOT (forgone > 0 AND abs(chat_next - (forgone + chat_step)) < 0.001) THEN
             RETURN QUERY SELECT 1, chat_next - now;
             RETURN;
         END IF;
     END IF;
     slot := greatest(start, clock_next);
-    IF NOT reply AND slot > now + step THEN
-        RETURN QUERY SELECT 2, slot - step - now;
+    IF NOT reply AND slot > now + lookahead THEN
+        RETURN QUERY SELECT 2, slot - lookahead - now;
         RETURN;
     END IF;
     UPDATE send_clock SET next_at = slot + step WHERE id = 1;
