@@ -72,7 +72,7 @@ async def post_validate(request: web.Request) -> web.Response:
         # No code was looked at: nothing was guessed (`bot.api.ratelimit`).
         raise unknown_customer(body.customer_id)
     if not verdict.valid:
-        await note_failure(request, verdict.reason)
+        note_failure(request, verdict.reason)
     return reply(ValidateOut(valid=verdict.valid, reason=str(verdict.reason),
                              message=_message(request, shopper, verdict),
                              **_order_discount(basket, verdict)))
@@ -93,7 +93,7 @@ async def post_redeem(request: web.Request) -> web.Response:
     message = _message(request, shopper, outcome.verdict)
     if not outcome.ok:
         reason = outcome.verdict.reason
-        await note_failure(request, reason)
+        note_failure(request, reason)
         raise ApiError(404 if reason is Reason.UNKNOWN else 409, str(reason), message)
     assert outcome.redemption_id is not None
     return reply(RedeemOut(redemption_id=outcome.redemption_id, message=message,

@@ -23,9 +23,17 @@ million guesses a day against 31¹⁰ ≈ 8 × 10¹⁴ codes of the default leng
 million live codes, about a 1 % chance of one hit a day.
 
 Order of work: the body is read and checked first, so a broken or unreadable one is 400
-or 422 whatever the counters say; then the counters are read (no database work for a
-shopper held back); over a limit the answer is 429 with `Retry-After`, the seconds until
-the refusing window ends. This runs before the idempotency middleware, so a 429 is never
+or 422 whatever the counters say; then the request takes its place in each of its
+scopes' counts (one atomic hit per scope, all at once), and over a limit the answer is
+429 with `Retry-After`, the seconds until the refusing window ends, with no database work.
+Once judged, the places are given back unless the check failed as guessing (the handler
+says so through `note_failure`) — any other answer, an error included, counts nothing.
+A 429 gives back what it took in the scopes with room, and keeps its hit in a scope
+already full, where it can only keep that window full (`Counters` says why).
+Taking before judging is what holds under concurrency: had the counts been read first
+and raised after the database work, N guesses sent at once would all see room. So at most
+the limit of one scope's checks are in flight at a time; one customer or client never
+has that many. This runs before the idempotency middleware, so a 429 is never
 stored as a request's final answer. The counters are shared by every process of the
 deployment (`bot.cluster.counters`); in memory, with `PROMOBOT_API_WORKERS=N` worker
 processes each counting apart, each holds 1/N of the limits.
@@ -74,8 +82,8 @@ class Brake:
 
 
 BRAKE = web.AppKey("guess_brake", Brake)
-# The scopes a guarded request is counted in, for the handler's `note_failure`.
-_SCOPES = web.RequestKey("guess_scopes", tuple)
+# Set by the handler's `note_failure`: the request keeps its places in the counts.
+_GUESSING = web.RequestKey("guessing_failure", bool)
 
 
 def _digest(value: str) -> str:
@@ -100,10 +108,12 @@ def shopper_ip(request: web.Request) -> str | None:
     return str(address)
 
 
-async def note_failure(request: web.Request, reason: Reason) -> None:
-    """A handler reports a refused validate or redeem; only guessing counts."""
+def note_failure(request: web.Request, reason: Reason) -> None:
+    """A handler reports a refused validate or redeem; only guessing counts. No await
+    stands between the verdict and this, so a request cancelled after its verdict still
+    counts."""
     if reason in GUESSING:
-        await request.app[BRAKE].counters.hit(request[_SCOPES])
+        request[_GUESSING] = True
 
 
 @web.middleware
@@ -115,11 +125,16 @@ async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.St
     # 400/422 before the counters.
     body = await parse(request, model)
     brake = request.app[BRAKE]
-    scopes = request[_SCOPES] = brake.scopes(request[API_KEY_NAME], body, shopper_ip(request))
-    wait = await brake.counters.retry_after(scopes)
-    if wait is not None:
+    scopes = brake.scopes(request[API_KEY_NAME], body, shopper_ip(request))
+    taken = await brake.counters.take(scopes)
+    if (wait := taken.retry_after) is not None:
         return error_response(
             429, "rate_limited",
             f"too many failed code checks; retry in {wait} s", headers={"Retry-After": str(wait)},
         )
-    return await handler(request)
+    request[_GUESSING] = False
+    try:
+        return await handler(request)
+    finally:
+        if not request[_GUESSING]:
+            await brake.counters.give_back(taken.held)

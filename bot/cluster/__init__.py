@@ -38,16 +38,20 @@ class Cluster:
 
     async def close(self) -> None:
         if self.redis is not None:
-            await self.redis.aclose()
+            await self.redis.aclose(close_connection_pool=True)
 
 
 def open_cluster(settings: Settings, db: Database) -> Cluster:
     """The shared state for this deployment (no connection is made until it is used)."""
     prefix = f"promobot:{bot_id(settings)}"
     if settings.redis.url:
-        from redis.asyncio import Redis
+        from redis.asyncio import BlockingConnectionPool, Redis
 
-        return Cluster(Store.REDIS, db, Redis.from_url(settings.redis.url), prefix)
+        # A full pool makes a caller wait its turn (a few seconds at most) rather than
+        # fail: under a burst, a failure would read as "Redis is down".
+        pool = BlockingConnectionPool.from_url(settings.redis.url, max_connections=100,
+                                               timeout=5)
+        return Cluster(Store.REDIS, db, Redis(connection_pool=pool), prefix)
     if not db.is_sqlite:
         return Cluster(Store.DATABASE, db, prefix=prefix)
     return Cluster(Store.MEMORY, db, prefix=prefix)

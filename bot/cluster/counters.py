@@ -3,8 +3,9 @@ brake's failure counts), on the `limits` library.
 
 `open_counters(cluster)` picks the storage the cluster says: limits' own async Redis
 storage on the cluster's connection pool, `DatabaseStorage` below on PostgreSQL, limits'
-`MemoryStorage` in one process. `Counters` then answers the two questions the API asks:
-how long a set of scopes must wait (any of them at its limit) and "count one more".
+`MemoryStorage` in one process. `Counters` then lets a request take its place in a set
+of scopes before it is judged, refused when any of them is at its limit, and give the
+places back when it did not fail as guessing.
 
 A storage that fails (Redis or the database unreachable) lets requests through, logged:
 the brake slows guessing down, and a checkout that stops for every shopper because a
@@ -17,9 +18,10 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import asyncpg
 from limits import RateLimitItem, RateLimitItemPerSecond
@@ -37,6 +39,7 @@ from bot.db.models.cluster import RateCounter
 from bot.db.prepared import Prepared
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 WINDOW_SECONDS = 60
 _counters = RateCounter.__table__
@@ -141,14 +144,46 @@ class Scope:
     limit: int
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What one request took: the scopes where it holds one of the window's places, and,
+    when a scope was already at its limit, the whole seconds until the refusing windows
+    end (the request is then refused and holds nothing)."""
+
+    held: tuple[Scope, ...]
+    retry_after: int | None = None
+
+
 class Counters:
-    """Fixed windows of `window` seconds per scope, in a limits storage."""
+    """Fixed windows of `window` seconds per scope, in a limits storage.
+
+    A request takes its place in every scope before it is judged (`take`, one atomic
+    `incr` per scope, all at once) and gives the places back unless it turned out to be
+    a guessing failure (`give_back`, `incr` by -1): so checks sent at the same moment
+    cannot all see room and pass a limit together, as they could if the counts were
+    read first and raised after the judging. Only places taken within the limit are
+    given back. A place given back after its window ended lands in the next window, but
+    it had kept a place from use in the one before, so on the whole no more than the
+    limit is judged per window; a hit over the limit never held a place, and giving it
+    back would let a flood of refusals that straddle a window's end open the next one.
+    """
 
     def __init__(self, storage: Storage, *, window: int = WINDOW_SECONDS,
-                 namespace: str = "failures") -> None:
+                 namespace: str = "failures", max_in_flight: int | None = None) -> None:
         self.storage, self.window, self.namespace = storage, window, namespace
         self._limiter = FixedWindowRateLimiter(storage)
         self._items: dict[int, RateLimitItem] = {}
+        # Store calls beyond `max_in_flight` wait their turn here. A Redis connection pool
+        # refuses calls past its size at once ("Too many connections"), which reads as an
+        # unreachable store and lets every check through: a guesser sending a few dozen
+        # checks together would pass the brake.
+        self._gate = asyncio.Semaphore(max_in_flight) if max_in_flight else None
+
+    async def _call(self, call: Callable[..., Awaitable[_T]], *args: Any, **kwargs: Any) -> _T:
+        if self._gate is None:
+            return await call(*args, **kwargs)
+        async with self._gate:
+            return await call(*args, **kwargs)
 
     def _item(self, limit: int) -> RateLimitItem:
         item = self._items.get(limit)
@@ -156,33 +191,50 @@ class Counters:
             item = self._items[limit] = RateLimitItemPerSecond(limit, self.window, self.namespace)
         return item
 
-    async def _wait(self, scope: Scope) -> float | None:
-        """Seconds until the scope's window ends if it is at its limit, else None."""
-        item = self._item(scope.limit)
-        if await self._limiter.test(item, scope.kind, scope.value):
-            return None
-        stats = await self._limiter.get_window_stats(item, scope.kind, scope.value)
-        return stats.reset_time - time.time()
+    def _key(self, scope: Scope) -> str:
+        return self._item(scope.limit).key_for(scope.kind, scope.value)
 
-    async def retry_after(self, scopes: Sequence[Scope]) -> int | None:
-        """Whole seconds until every scope at its limit has its window end; None when
-        none is at its limit."""
-        try:
-            waits = await asyncio.gather(*(self._wait(scope) for scope in scopes))
-        except StorageError as error:
-            log.warning("failure counters unreachable, not braking: %s", error)
-            return None
-        blocked = [wait for wait in waits if wait is not None]
+    async def take(self, scopes: Sequence[Scope]) -> Taken:
+        results = await asyncio.gather(
+            *(self._call(self._limiter.hit, self._item(scope.limit), scope.kind, scope.value)
+              for scope in scopes),
+            return_exceptions=True,
+        )
+        held, over, unreachable = [], [], None
+        for scope, result in zip(scopes, results, strict=True):
+            if isinstance(result, StorageError):
+                unreachable = result
+            elif isinstance(result, BaseException):
+                raise result
+            elif result:
+                held.append(scope)
+            else:
+                over.append(scope)
+        if unreachable is not None:
+            log.warning("failure counters unreachable, not braking: %s", unreachable)
+        if not over:
+            return Taken(tuple(held))
+        # Refused before any judging: the places taken elsewhere go back at once.
+        _, *waits = await asyncio.gather(self.give_back(held),
+                                         *(self._seconds_left(scope) for scope in over))
         # At least 1: a window about to end (Redis keeps whole seconds) is still closed now.
-        return max(1, math.ceil(max(blocked))) if blocked else None
+        return Taken((), max(1, math.ceil(max(waits))))
 
-    async def hit(self, scopes: Sequence[Scope]) -> None:
+    async def _seconds_left(self, scope: Scope) -> float:
         try:
-            await asyncio.gather(*(self._limiter.hit(self._item(scope.limit),
-                                                     scope.kind, scope.value)
-                                   for scope in scopes))
+            return await self._call(self.storage.get_expiry, self._key(scope)) - time.time()
         except StorageError as error:
-            log.warning("failure counters unreachable, not counted: %s", error)
+            # The scope was over its limit a moment ago; its window ends within `window`.
+            log.warning("failure counters unreachable, window end unknown: %s", error)
+            return float(self.window)
+
+    async def give_back(self, held: Sequence[Scope]) -> None:
+        try:
+            await asyncio.gather(*(
+                self._call(self.storage.incr, self._key(scope), self.window, amount=-1)
+                for scope in held))
+        except StorageError as error:
+            log.warning("failure counters unreachable, places not given back: %s", error)
 
 
 def storage_for(cluster: Cluster) -> Storage:
@@ -200,4 +252,8 @@ def storage_for(cluster: Cluster) -> Storage:
 
 
 def open_counters(cluster: Cluster, *, window: int = WINDOW_SECONDS) -> Counters:
-    return Counters(storage_for(cluster), window=window)
+    max_in_flight = None
+    if cluster.redis is not None:
+        # Half the cluster's pool: the rest stays for its other users in this process.
+        max_in_flight = max(1, cluster.redis.connection_pool.max_connections // 2)
+    return Counters(storage_for(cluster), window=window, max_in_flight=max_in_flight)

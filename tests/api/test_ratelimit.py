@@ -19,7 +19,7 @@ from sqlalchemy import update
 import tests.support.factories as factories
 from bot.api.app import create_app
 from bot.cluster import Cluster, Store
-from bot.cluster.counters import Counters, DatabaseStorage, Scope
+from bot.cluster.counters import Counters, DatabaseStorage, Scope, Taken
 from bot.config import Settings
 from bot.db import Database, create_database
 from bot.db.models import CodeStatus, DiscountType, PromoCode
@@ -218,13 +218,20 @@ async def test_each_worker_holds_its_share_of_the_limit_in_memory(
 async def test_a_window_ends() -> None:
     counters = Counters(MemoryStorage(), window=1)
     scope = Scope("customer", "a", 2)
-    await counters.hit([scope])
-    assert await counters.retry_after([scope]) is None
-    await counters.hit([scope])
-    assert await counters.retry_after([scope]) == 1
-    assert await counters.retry_after([Scope("customer", "b", 2)]) is None
+    for _ in range(2):
+        taken = await counters.take([scope])
+        assert taken == Taken((scope,))
+    refused = await counters.take([scope, Scope("customer", "b", 2)])
+    assert (refused.held, refused.retry_after) == ((), 1)
+    # "b" had its place given back when "a" refused the request.
+    assert await counters.storage.get(counters._key(Scope("customer", "b", 2))) == 0
     await asyncio.sleep(1.1)
-    assert await counters.retry_after([scope]) is None
+    assert (await counters.take([scope])).retry_after is None
+    # A place given back is free again within the window.
+    assert (await counters.take([scope])).retry_after is None
+    await counters.give_back([scope])
+    assert (await counters.take([scope])).retry_after is None
+    assert (await counters.take([scope])).retry_after == 1
 
 
 async def _limited_across(settings: Settings, db: Database, clock: Any,
@@ -319,3 +326,62 @@ async def test_database_counter_is_one_atomic_upsert(db: Database) -> None:
     assert await storage.check()
     await storage.clear("k")
     assert await storage.get("k") == 0
+
+
+async def _guesses_at_once(api: Api, db: Database, clock: Any, at_once: int, limit: int,
+                           ceiling: int) -> None:
+    """`at_once` failed guesses for c1 sent together: the checkout judges at most `limit`;
+    the key's `ceiling` holds the same way for guesses spread over customers."""
+    await factories.customers(db, at_once, now=clock())  # c0, c1, …
+    statuses = [status for status, _, _ in await asyncio.gather(
+        *(api.post("/codes/validate", check(f"GUESS{n:05}", "c1")) for n in range(at_once)))]
+    assert 0 < statuses.count(200) <= limit
+    assert statuses.count(200) + statuses.count(429) == at_once
+    statuses = [status for status, _, _ in await asyncio.gather(
+        *(api.post("/codes/redeem", redeem("GUESS00000", f"c{n}", f"o{n}"), key="other-key")
+          for n in range(at_once)))]
+    assert 0 < statuses.count(404) <= ceiling
+    assert statuses.count(404) + statuses.count(429) == at_once
+
+
+async def test_guesses_sent_at_once_cannot_pass_the_limits(
+    make_api: Any, db: Database, clock: Any
+) -> None:
+    """In memory on SQLite, in `rate_counters` on PostgreSQL."""
+    async with make_api(api_failed_validations_per_key_per_minute=40) as api:
+        await _guesses_at_once(api, db, clock, 60, 30, 40)
+
+
+async def test_guesses_sent_at_once_cannot_pass_the_limits_in_redis(
+    settings: Settings, db: Database, clock: Any, redis_store: Cluster
+) -> None:
+    """120 hits at once: more than the Redis pool's 100 connections, which must queue
+    rather than read as an unreachable store (and let every guess through)."""
+    async with serving(settings, db, clock, cluster=redis_store,
+                       api_failed_validations_per_key_per_minute=40) as api:
+        await _guesses_at_once(api, db, clock, 60, 30, 40)
+
+
+async def test_checks_that_are_not_guessing_give_their_places_back(
+    make_api: Any, db: Database, clock: Any
+) -> None:
+    """Checks of a real code under its minimum, sent at once and one after another, leave
+    nothing counted; nor does a check that ends in an error."""
+    await factories.customer(db, "c1", now=clock())
+    small = await factories.code(db, Offer(DiscountType.PERCENT, 10, min_order=50_000),
+                                 now=clock(), usage_limit=None, per_customer_limit=None)
+    async with make_api(api_failed_validations_per_minute=5) as api:
+        for _ in range(3):
+            results = await asyncio.gather(
+                *(api.post("/codes/validate", check(small.code)) for _ in range(5)))
+            assert [(status, body["reason"]) for status, body, _ in results] == \
+                [(200, "min_order")] * 5
+        for n in range(10):
+            status, body, _ = await api.post("/codes/validate", check(small.code, f"nobody{n}"),
+                                             headers={"X-Shopper-Ip": "192.0.2.1"})
+            assert (status, body["error"]["code"]) == (404, "unknown_customer")
+        for _ in range(5):
+            assert (await api.post("/codes/validate", check("WRONGCODE1"),
+                                   headers={"X-Shopper-Ip": "192.0.2.1"}))[0] == 200
+        status, _, headers = await api.post("/codes/validate", check(small.code))
+        assert status == 429 and 1 <= int(headers["Retry-After"]) <= 60

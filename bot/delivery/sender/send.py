@@ -237,6 +237,11 @@ class Sender:
             except asyncio.CancelledError:
                 self._results.put_nowait(Outcome(job, Kind.RELEASE, self.clock()))
                 raise
+            except Exception:
+                # The worker lives on; the row goes back for a later claim.
+                log.exception("no slot for delivery %s; released", job.id)
+                self._results.put_nowait(Outcome(job, Kind.RELEASE, self.clock()))
+                return
             if self.clock() - draft.prepared_at > REDRAFT_AFTER:  # a long 429 pause
                 draft = self._prepare(job)
                 if isinstance(draft, Outcome):
