@@ -14,8 +14,8 @@ Booking rules (`book`, one atomic step in every store):
   was busy) books another, so every send stays within `late` of its slot; the chat's
   slot it gave up does not hold the chat;
 - replies first: a bulk send (broadcasts, rewards, managers' codes through the outbox)
-  books only while the clock is booked no more than `lookahead` ahead (one slot, and at
-  least 5 ms: at 1000/s a single slot is shorter than a booking's round trip), so a
+  books only while the clock is booked no more than `lookahead` ahead (two slots, so that
+  a slow round trip to the store does not make the slot late; at least 5 ms), so a
   reply to a shopper (commands, progress edits, uploads: `SendTurns` on the Bot's
   session) waits behind a few slots of a broadcast, never behind its queue.
 
@@ -139,7 +139,7 @@ class SendBudget(ABC):
         # next free one: sent late, it would land too close to the slots after it.
         self.late = margin / 5
         self.chat_interval = CHAT_INTERVAL
-        self.lookahead = max(self.interval, MIN_LOOKAHEAD)
+        self.lookahead = max(2 * self.interval, MIN_LOOKAHEAD)
         # One bulk sender of this process at a time asks the store: the others wait
         # here rather than poll it.
         self._bulk = asyncio.Lock()

@@ -1,8 +1,8 @@
-"""The scale-out drill: three `promobot run` processes on one PostgreSQL and one Redis,
-against a fake Bot API that enforces Telegram's limits; a 600-customer broadcast; one
-process SIGKILLed in the middle. Every customer is reached, no second holds more than
-the limit, the only duplicates are messages in flight at the kill, and the survivors
-take over the dead one's leased rows.
+"""The scale-out drill: three `promobot run` processes on one PostgreSQL, with Redis and
+without it (the shared state then in PostgreSQL), against a fake Bot API that enforces
+Telegram's limits; a 600-customer broadcast; one process SIGKILLed in the middle. Every
+customer is reached, no second holds more than the limit, the only duplicates are
+messages in flight at the kill, and the survivors take over the dead one's leased rows.
 
 The processes are the real entry point (`python -m bot run`), on a database of their
 own that `promobot migrate` builds, as a deployment would.
@@ -38,10 +38,8 @@ RATE = 30
 LEASE_SECONDS = 3
 CONCURRENCY = 4
 
-pytestmark = [
-    needs_redis,
-    pytest.mark.skipif(POSTGRES_URL is None, reason="several processes share PostgreSQL"),
-]
+pytestmark = pytest.mark.skipif(POSTGRES_URL is None,
+                                reason="several processes share PostgreSQL")
 
 
 @pytest.fixture
@@ -77,12 +75,13 @@ async def telegram() -> AsyncIterator[LimitedBotAPI]:
         yield server
 
 
-async def start(db: Database, api: LimitedBotAPI, bot_token: str) -> asyncio.subprocess.Process:
+async def start(db: Database, api: LimitedBotAPI, bot_token: str, redis_url: str
+                ) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "PROMOBOT_DATABASE_URL": db.url,
-        "PROMOBOT_REDIS_URL": REDIS_URL,
+        "PROMOBOT_REDIS_URL": redis_url,
         "PROMOBOT_TELEGRAM_API_URL": api.url,
         "PROMOBOT_BOT_TOKEN": bot_token,
         "PROMOBOT_API_PORT": str(free_port()),
@@ -98,12 +97,18 @@ async def start(db: Database, api: LimitedBotAPI, bot_token: str) -> asyncio.sub
     )
 
 
-async def test_three_processes_one_killed(drill_db: Database, telegram: LimitedBotAPI) -> None:
+@pytest.mark.parametrize("redis_url", [
+    pytest.param(REDIS_URL, id="redis", marks=needs_redis),
+    pytest.param("", id="postgresql"),
+])
+async def test_three_processes_one_killed(
+    drill_db: Database, telegram: LimitedBotAPI, redis_url: str
+) -> None:
     people = await shoppers(drill_db, CUSTOMERS)
     await queue(drill_db, people, now=utcnow())
     # The keys in Redis are the bot's: a bot of its own keeps this drill's apart.
     token = f"{random.randint(10**8, 10**9)}:TEST-token-for-the-drill"
-    processes = [await start(drill_db, telegram, token) for _ in range(3)]
+    processes = [await start(drill_db, telegram, token, redis_url) for _ in range(3)]
     try:
         # Polled seldom: this process's work would skew the fake's clock.
         await eventually(lambda: len(telegram.send_times()) >= CUSTOMERS // 3, 60, every=0.2)
