@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,7 +27,20 @@ class PromoCode(Base):
     """A code and its offer: reward, conditions, validity and limits."""
 
     __tablename__ = "promo_codes"
-    __table_args__ = (Index("ix_promo_codes_customer_status", "customer_id", "status"),)
+    # Partial: bulk codes have no customer, mostly no campaign and never an earning
+    # order, and every lookup asks for a value; a million of them then cost one unique
+    # index and the key, not five (bench_codes: 13 → 9 s on PostgreSQL).
+    __table_args__ = (
+        Index("ix_promo_codes_customer_status", "customer_id", "status",
+              postgresql_where=text("customer_id IS NOT NULL"),
+              sqlite_where=text("customer_id IS NOT NULL")),
+        Index("ix_promo_codes_campaign_id", "campaign_id",
+              postgresql_where=text("campaign_id IS NOT NULL"),
+              sqlite_where=text("campaign_id IS NOT NULL")),
+        Index("ix_promo_codes_earned_by_order_id", "earned_by_order_id",
+              postgresql_where=text("earned_by_order_id IS NOT NULL"),
+              sqlite_where=text("earned_by_order_id IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -34,7 +48,7 @@ class PromoCode(Base):
     channel: Mapped[str] = mapped_column(String(16), default="telegram")
     status: Mapped[str] = mapped_column(String(16), default=CodeStatus.ACTIVE)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     variant_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_variants.id"))
 
     discount_type: Mapped[str] = mapped_column(String(16))
@@ -62,7 +76,7 @@ class PromoCode(Base):
     used_count: Mapped[int] = mapped_column(Integer, default=0)
 
     # The order whose action earned this reward; a return of that order revokes it.
-    earned_by_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    earned_by_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     issued_by: Mapped[int | None] = mapped_column(BigInteger)
     revoked_at: Mapped[datetime | None]
     revoke_reason: Mapped[str | None] = mapped_column(String(200))
