@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from limits.aio.storage import MemoryStorage
 from redis.asyncio import Redis
 from sqlalchemy import update
 
 import tests.support.factories as factories
 from bot.api.app import create_app
 from bot.cluster import Cluster, Store
-from bot.cluster.counters import Counters, DatabaseStorage, Scope, Taken
+from bot.cluster.counters import Counters, DatabaseStorage, MemoryCounters, Scope, Taken
 from bot.config import Settings
 from bot.db import Database, create_database
 from bot.db.models import CodeStatus, DiscountType, PromoCode
@@ -216,7 +215,7 @@ async def test_each_worker_holds_its_share_of_the_limit_in_memory(
 
 
 async def test_a_window_ends() -> None:
-    counters = Counters(MemoryStorage(), window=1)
+    counters = Counters(MemoryCounters(), window=1)
     scope = Scope("customer", "a", 2)
     for _ in range(2):
         taken = await counters.take([scope])
@@ -385,3 +384,21 @@ async def test_checks_that_are_not_guessing_give_their_places_back(
                                    headers={"X-Shopper-Ip": "192.0.2.1"}))[0] == 200
         status, _, headers = await api.post("/codes/validate", check(small.code))
         assert status == 429 and 1 <= int(headers["Retry-After"]) <= 60
+
+
+async def test_memory_counters_end_windows_and_forget_them() -> None:
+    now = [1000.0]
+    storage = MemoryCounters(clock=lambda: now[0])
+    assert await storage.incr_many(["a", "b"], 60) == [1, 1]
+    assert await storage.incr_many(["a"], 60, amount=2) == [3]
+    assert (await storage.get("a"), await storage.get_expiry("a")) == (3, 1060.0)
+    now[0] = 1059.9
+    assert await storage.incr("a", 60, amount=-1) == 2  # still the first window
+    now[0] = 1060.0
+    assert await storage.get("a") == 0
+    assert await storage.incr("a", 60) == 1  # a new window, ending a minute later
+    assert await storage.get_expiry("a") == 1120.0
+    now[0] = 1121.0
+    await storage.incr("c", 60)
+    # Ended windows are dropped as the minute turns: memory stays the live keys'.
+    assert set(storage._windows) == {"c"}

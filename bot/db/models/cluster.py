@@ -1,7 +1,12 @@
 """What the processes of one deployment share when there is no Redis and the database is
 PostgreSQL (`bot.cluster`): the updates already handled, failure counters, and the
 Telegram send clock. Times in the send clock are epoch seconds of the processes' wall
-clocks (`bot.cluster.send_budget` says why)."""
+clocks (`bot.cluster.send_budget` says why).
+
+The counters and the clocks are written on every checkout call and every send, and are
+worth nothing after a crash (a minute of braking, a second of spacing), so PostgreSQL
+keeps them out of its write-ahead log (UNLOGGED: emptied by crash recovery). The updates
+seen are kept: Telegram sends again what a crashed process had not answered."""
 
 from __future__ import annotations
 
@@ -101,3 +106,9 @@ $$
 # With the tables, where they are made from the models (tests, `promobot demo`).
 event.listen(SendClock.__table__, "after_create",
              DDL(BOOK_SEND_FUNCTION).execute_if(dialect="postgresql"))
+
+
+UNLOGGED_TABLES = tuple(model.__tablename__ for model in (RateCounter, SendClock, ChatClock))
+for _name in UNLOGGED_TABLES:
+    event.listen(Base.metadata.tables[_name], "after_create",
+                 DDL("ALTER TABLE %(table)s SET UNLOGGED").execute_if(dialect="postgresql"))
