@@ -25,13 +25,12 @@ from bot.api.schemas import (
     ValidateIn,
     ValidateOut,
 )
-from bot.db.hotpath import on_connection
 from bot.db.models import CodeSource, PromoCode
 from bot.promo.campaigns import budget
 from bot.promo.checkout.lookup import Shopper, find_shopper, validate_for
 from bot.promo.checkout.redemption import redeem
-from bot.promo.checkout.release import release
-from bot.promo.checkout.validation import Reason, Verdict, load_code
+from bot.promo.checkout.release import release_code
+from bot.promo.checkout.validation import Reason, Verdict
 from bot.promo.codes.issuing import ensure_within_guardrail, issue_code
 from bot.promo.codes.offers import Basket, Offer
 from bot.promo.customers.tiers import customer_tier
@@ -102,11 +101,10 @@ async def post_redeem(request: web.Request) -> web.Response:
 
 async def post_release(request: web.Request) -> web.Response:
     body = await parse(request, ReleaseIn)
-    async with request.app[DATABASE].session() as session:
-        if await on_connection(session, load_code, body.code) is None:
-            raise ApiError(404, "unknown", f"no code {body.code!r}")
-        released = await release(session, body.code, body.order_id, now=request.app[CLOCK]())
-        await session.commit()
+    released = await request.app[DATABASE].hot.write(
+        release_code, body.code, body.order_id, request.app[CLOCK]())
+    if released is None:
+        raise ApiError(404, "unknown", f"no code {body.code!r}")
     return reply(ReleaseOut(released=released))
 
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-import asyncpg
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage, Storage
 from limits.errors import StorageError
@@ -41,11 +40,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.base import Executable
 
 from bot.cluster import Cluster, Store
 from bot.db import Database
+from bot.db.hotpath import DATABASE_ERRORS
 from bot.db.models.cluster import RateCounter
 from bot.db.prepared import Prepared
 
@@ -112,7 +111,7 @@ class DatabaseStorage(Storage):
 
     @property
     def base_exceptions(self) -> tuple[type[Exception], ...]:
-        return (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+        return DATABASE_ERRORS
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}:{key}"

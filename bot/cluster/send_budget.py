@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-import asyncpg
 from redis.exceptions import RedisError
 from sqlalchemy import (
     BigInteger,
@@ -57,10 +56,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cluster import Cluster, Store
 from bot.db import Database
+from bot.db.hotpath import DATABASE_ERRORS
 from bot.db.models import ChatClock, SendClock
 from bot.db.prepared import Prepared
 
@@ -86,8 +85,7 @@ BOOK_TIMEOUT = 5.0
 SAME_SLOT = 0.001
 # The store failed or cannot be reached: waited out, since nothing may go unbooked.
 # (TimeoutError, a booking past BOOK_TIMEOUT, is an OSError.)
-_STORE_DOWN = (OSError, RedisError, asyncpg.PostgresError, asyncpg.InterfaceError,
-               SQLAlchemyError)
+_STORE_DOWN = (RedisError, *DATABASE_ERRORS)
 
 
 def margin_for(rate: float) -> float:

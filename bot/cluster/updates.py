@@ -27,14 +27,15 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, bindparam, delete
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import bindparam, delete
 
 from bot.clock import Clock, utcnow
 from bot.cluster import Cluster, Store
 from bot.db.dialect import POSTGRESQL, SQLITE, conflict_insert
+from bot.db.hotpath import DATABASE_ERRORS
 from bot.db.models import SeenUpdate
 from bot.db.prepared import Prepared
+from bot.db.tx import Tx
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -135,9 +136,9 @@ class DatabaseSeenUpdates:
 
     async def first_time(self, update_id: int) -> bool:
         try:
-            inserted = await self.db.hot.write(self._insert.first,
-                                               {"update_id": update_id, "seen_at": self.clock()})
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+            inserted = await self.db.hot.write_first(
+                self._insert, {"update_id": update_id, "seen_at": self.clock()})
+        except DATABASE_ERRORS as error:
             log.warning("update %s handled without dedupe: the database did not answer (%s)",
                         update_id, error)
             return True
@@ -151,7 +152,7 @@ class DatabaseSeenUpdates:
     async def _purge_expired(self) -> None:
         try:
             await self.db.hot.write(_delete_before, self.clock() - self.ttl)
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except DATABASE_ERRORS as error:
             log.warning("old seen updates not purged (%s): the next purge retries", error)
         finally:
             self._purge = None
@@ -172,5 +173,9 @@ def _insert_statement(backend: str) -> Prepared:
     )
 
 
-def _delete_before(conn: Connection, cutoff: datetime) -> None:
-    conn.execute(delete(SeenUpdate).where(SeenUpdate.seen_at < cutoff))
+_DELETE_BEFORE = Prepared(delete(SeenUpdate.__table__).where(
+    SeenUpdate.__table__.c.seen_at < bindparam("cutoff")))
+
+
+async def _delete_before(tx: Tx, cutoff: datetime) -> None:
+    await tx.rowcount(_DELETE_BEFORE, {"cutoff": cutoff})

@@ -1,14 +1,20 @@
 """The hot path: checkout's jobs and the bot's reads on every update, each as one job.
 
-Checkout's calls (validate, redeem) are plain functions over a sync Core `Connection`,
-run as ONE job. On SQLite a write job goes to a thread of our own with a sync engine and
-a read job runs in the loop itself (`bot.db.sqlite.SQLiteJobs` says why). On PostgreSQL
-the same function runs through `AsyncConnection.run_sync`.
+Checkout's calls (validate, redeem, release) are coroutines over a `Tx` (`bot.db.tx`):
+`fn(tx, *args)`, run as ONE job. On PostgreSQL the job runs on an asyncpg pool of the
+process, each statement one round trip on the driver's prepared-statement cache: a write
+job in a transaction, a read job statement by statement (each reads what has committed,
+as checkout's validation may). On SQLite a write job goes to a thread of our own with a
+sync engine and a read job runs in the loop itself (`bot.db.sqlite.SQLiteJobs` says why),
+driven through SQLAlchemy's connection (`SyncTx`).
 
 The bot's reads on every update (`/codes`, the sender's account) are single prepared
-SELECTs: `HotPath.first` and `HotPath.all`. On PostgreSQL they skip SQLAlchemy's pool
-and async adapter and go to an asyncpg pool of their own, without a transaction: a pool
-checkout with its pre-ping cost 0.4 ms of CPU, four times the query.
+SELECTs: `HotPath.first` and `HotPath.all`, on the same pool.
+
+Why not SQLAlchemy's async engine on PostgreSQL: per statement it hands off between
+greenlets and goes through an adapted cursor, and per job it checks a connection out
+with a pre-ping: measured, four times a query's own cost, and the checkout at a quarter
+of what the driver alone reaches (README, "Benchmarks").
 """
 
 from __future__ import annotations
@@ -16,93 +22,147 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import asyncpg
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.db.dialect import SQLITE
 from bot.db.prepared import Prepared
 from bot.db.sqlite import SQLiteJobs
+from bot.db.tx import DriverTx, SyncTx, Tx, drive
 
 T = TypeVar("T")
+Job = Callable[..., Coroutine[Any, Any, T]]
+# What a hot-path job raises when the database fails or cannot be reached, whichever path
+# ran it (TimeoutError is an OSError).
+DATABASE_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
-async def on_connection(
-    session: AsyncSession, fn: Callable[..., T], *args: Any, **kwargs: Any
-) -> T:
-    """Run a hot-path function (`fn(connection, ...)`) inside an async session's own
-    transaction, for callers that already hold a session."""
-    return await session.run_sync(lambda sync: fn(sync.connection(), *args, **kwargs))
+async def on_connection(session: AsyncSession, fn: Job[T], *args: Any, **kwargs: Any) -> T:
+    """Run a hot-path job (`fn(tx, ...)`) inside an async session's own transaction, for
+    callers that already hold a session."""
+    return await session.run_sync(lambda sync: _driven(sync.connection(), fn, *args, **kwargs))
+
+
+def _driven(conn: Connection, fn: Job[T], *args: Any, **kwargs: Any) -> T:
+    return drive(fn(SyncTx(conn), *args, **kwargs))
 
 
 class HotPath:
-    """Runs `fn(connection, *args)` in one transaction, as one job, and single prepared
-    SELECTs as hot reads (see the module doc)."""
+    """Runs `fn(tx, *args)` as one job, and single prepared SELECTs as hot reads (see
+    the module doc). `through_driver=False` runs PostgreSQL's jobs through SQLAlchemy's
+    async engine instead: the path the driver's answers are checked against."""
 
-    def __init__(self, url: str, engine: AsyncEngine) -> None:
+    def __init__(self, url: str, engine: AsyncEngine, *, through_driver: bool = True) -> None:
         self._engine = engine
         self._sqlite = SQLiteJobs(url) if engine.dialect.name == SQLITE else None
-        # PostgreSQL: made by the first hot read, in the loop that will use it.
-        self._driver = _DriverPool(engine)
+        # PostgreSQL: made by the first job, in the loop that will use it.
+        self._driver = _DriverPool(engine) if through_driver else None
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+    async def write(self, fn: Job[T], *args: Any) -> T:
+        """`fn` in a transaction of its own."""
         if self._sqlite is not None:
-            return await self._sqlite.write(fn, args)
+            return await self._sqlite.write(_driven, (fn, *args))
+        if self._driver is not None:
+            return await self._driver.transaction(fn, args)
         async with self._engine.begin() as conn:
-            return await conn.run_sync(fn, *args)
+            return await conn.run_sync(_driven, fn, *args)
 
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+    async def read(self, fn: Job[T], *args: Any) -> T:
+        """`fn` as reads that may be a moment stale: SQLite's kept reader, PostgreSQL's
+        statements each on its own."""
         if self._sqlite is not None:
-            return self._sqlite.read(fn, args)
+            return self._sqlite.read(_driven, (fn, *args))
+        if self._driver is not None:
+            return await self._driver.statements(fn, args)
         async with self._engine.begin() as conn:
-            return await conn.run_sync(fn, *args)
+            return await conn.run_sync(_driven, fn, *args)
 
     async def first(self, statement: Prepared, params: Mapping[str, Any]) -> Any | None:
         """The first row of a prepared SELECT, read as `read` reads: stale by design."""
-        if self._sqlite is not None:
-            return self._sqlite.read(statement.first, (params,))
-        return await self._driver.fetch(statement.fetch_first, params)
+        return await self.read(_first, statement, params)
 
     async def all(self, statement: Prepared, params: Mapping[str, Any]) -> list[Any]:
         """Every row of a prepared SELECT, read as `first` reads."""
-        if self._sqlite is not None:
-            return self._sqlite.read(statement.all, (params,))
-        return await self._driver.fetch(statement.fetch_all, params)
+        return await self.read(_all, statement, params)
+
+    async def write_first(self, statement: Prepared, params: Mapping[str, Any]) -> Any | None:
+        """The first row of a prepared write (INSERT … RETURNING), in a job of its own."""
+        return await self.write(_first, statement, params)
 
     async def dispose(self) -> None:
-        await self._driver.close()
+        if self._driver is not None:
+            await self._driver.close()
         if self._sqlite is not None:
             jobs, self._sqlite = self._sqlite, None
             jobs.close()
 
 
+async def _first(tx: Tx, statement: Prepared, params: Mapping[str, Any]) -> Any | None:
+    return await tx.first(statement, params)
+
+
+async def _all(tx: Tx, statement: Prepared, params: Mapping[str, Any]) -> list[Any]:
+    return await tx.all(statement, params)
+
+
 class _DriverPool:
-    """PostgreSQL's hot reads on an asyncpg pool of their own, outside any transaction."""
+    """PostgreSQL's hot-path jobs on an asyncpg pool of their own."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._pool: asyncio.Task[asyncpg.Pool] | None = None
 
-    async def fetch(self, fetch: Callable[..., Awaitable[T]], params: Mapping[str, Any]) -> T:
+    async def _ready(self) -> asyncpg.Pool:
         if self._pool is None:
             self._pool = asyncio.ensure_future(self._connect())
         try:
-            # Shielded: an update cancelled mid-connect must not cancel it for the others.
-            pool = await asyncio.shield(self._pool)
+            # Shielded: a job cancelled mid-connect must not cancel it for the others.
+            return await asyncio.shield(self._pool)
         except Exception:
-            self._pool = None  # the server was down: the next read connects anew
+            self._pool = None  # the server was down: the next job connects anew
             raise
+
+    async def statements(self, fn: Job[T], args: tuple[Any, ...]) -> T:
+        """`fn` outside any transaction: each statement commits on its own."""
+        pool = await self._ready()
         dialect = self._engine.dialect
         # Connections the server dropped (a restart, a failover) show on use, one at a
-        # time; the pool lets each go, and a read is safe to repeat on the next.
+        # time; the pool lets each go, and a read job is safe to repeat on the next.
         for _ in range(pool.get_max_size()):
             with contextlib.suppress(*_LOST_CONNECTION):
                 async with pool.acquire() as conn:
-                    return await fetch(conn, dialect, params)
+                    return await fn(DriverTx(conn, dialect), *args)
         async with pool.acquire() as conn:
-            return await fetch(conn, dialect, params)
+            return await fn(DriverTx(conn, dialect), *args)
+
+    async def transaction(self, fn: Job[T], args: tuple[Any, ...]) -> T:
+        """`fn` in one transaction, committed if it returns, rolled back if it raises."""
+        pool = await self._ready()
+        dialect = self._engine.dialect
+        for attempt in range(pool.get_max_size() + 1):
+            async with pool.acquire() as conn:
+                transaction = conn.transaction()
+                try:
+                    await transaction.start()
+                except _LOST_CONNECTION:
+                    # A dropped connection shows at BEGIN, before the job did anything:
+                    # the next connection may run it. Later, a job is never repeated.
+                    if attempt == pool.get_max_size():
+                        raise
+                    continue
+                try:
+                    result = await fn(DriverTx(conn, dialect), *args)
+                except BaseException:
+                    await transaction.rollback()
+                    raise
+                await transaction.commit()
+                return result
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _connect(self) -> asyncpg.Pool:
         # SQLAlchemy's own translation of the URL (host, port, user, password, ssl, ...).
@@ -110,7 +170,7 @@ class _DriverPool:
         server_settings = {**options.pop("server_settings", {}),
                            "application_name": "promobot-hot"}
         return await asyncpg.create_pool(
-            **options, min_size=1, max_size=10, server_settings=server_settings,
+            **options, min_size=1, max_size=_POOL_SIZE, server_settings=server_settings,
             init=_json_codecs, reset=_nothing_to_reset,
         )
 
@@ -123,6 +183,9 @@ class _DriverPool:
                 await task.result().close()
 
 
+# Enough for the checkout's concurrent jobs of one process: a redeem holds its connection
+# for a handful of round trips (about a millisecond).
+_POOL_SIZE = 10
 _LOST_CONNECTION = (
     asyncpg.InterfaceError,  # the connection is closed, or its protocol was cut mid-state
     asyncpg.exceptions.InternalClientError,
@@ -133,8 +196,9 @@ _LOST_CONNECTION = (
 
 
 async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
-    """Hot reads leave no session state behind (no SET, LISTEN, cursor or advisory lock),
-    so a connection goes back to the pool without asyncpg's reset round trip."""
+    """Hot-path jobs leave no session state behind (no SET, LISTEN, cursor or session
+    advisory lock), so a connection goes back to the pool without asyncpg's reset round
+    trip (asyncpg still rolls back a transaction left open by a cancelled job)."""
 
 
 async def _json_codecs(conn: asyncpg.Connection) -> None:

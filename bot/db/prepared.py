@@ -6,9 +6,9 @@ and a validate or redeem runs 2–6 statements, thousands of times a second. A `
 statement keeps what SQLAlchemy computes once (the SQL for the dialect, the order of
 its parameters, the type conversions of parameters and columns) and runs the SQL on
 the DBAPI cursor of a connection that SQLAlchemy opened and whose transaction it still
-manages (`Database.hot`), so BEGIN IMMEDIATE, commit and rollback are unchanged. A
-SELECT can also run on a bare asyncpg connection (`fetch_first`, `fetch_all`), for
-`HotPath`'s reads on PostgreSQL.
+manages (`Database.hot`), so BEGIN IMMEDIATE, commit and rollback are unchanged. On
+PostgreSQL the same statements run on a bare asyncpg connection (`fetch_first`,
+`fetch_all`, `fetch_rowcount`), for `HotPath`'s jobs (`bot.db.tx`).
 
 Rows come back as named tuples: `row.id`, like a Core row. Only plain statements are
 supported: no expanding IN lists, no server-side defaults to fetch.
@@ -135,6 +135,15 @@ class Prepared:
         assert compiled.row is not None
         return [self._row(compiled, record) for record in await driver.fetch(compiled.sql, *values)]
 
+    async def fetch_rowcount(
+        self, driver: Any, dialect: Dialect, params: Mapping[str, Any]
+    ) -> int:
+        """`rowcount` over an asyncpg connection: the count its status line ends with
+        ("UPDATE 1", "INSERT 0 1")."""
+        compiled, values = self._bound(dialect, params)
+        status = await driver.execute(compiled.sql, *values)
+        return int(status.rpartition(" ")[2])
+
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """How many rows the statement changed."""
         cursor, _ = self._run(conn, params)
@@ -142,6 +151,27 @@ class Prepared:
             return int(cursor.rowcount)
         finally:
             cursor.close()
+
+
+class TablePart:
+    """A table's columns inside a wider prepared SELECT (a join that reads several things
+    in one round trip), read back as the table's own row: `part.of(row)` is a named tuple
+    of the table's columns, or None when the outer join found no row."""
+
+    def __init__(self, table: Any, prefix: str) -> None:
+        self.columns = [column.label(prefix + column.key) for column in table.c]
+        self._row = namedtuple(f"{table.name}_row", [column.key for column in table.c])  # type: ignore[misc]
+        if not table.c[0].primary_key:
+            raise TypeError(f"{table.name}: the first column must be the primary key")
+        self._first = self.columns[0].key
+        self._start: int | None = None
+
+    def of(self, row: Any) -> Any | None:
+        if self._start is None:
+            self._start = row._fields.index(self._first)
+        values = row[self._start:self._start + len(self.columns)]
+        # The primary key comes first: None means no row was joined.
+        return None if values[0] is None else self._row._make(values)
 
 
 class DetachedRows:

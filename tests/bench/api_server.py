@@ -90,6 +90,9 @@ def spawn_server(url: str, workdir: Path, how: str, workers: int) -> Server:
         how = "cli" if cli_has_api() else "inline"
     if how == "cli":
         command = [sys.executable, "-m", "bot", "api"]
+    elif how == "ceiling":
+        command, child_env = python_module("tests.bench.api_ceiling")
+        env["PYTHONPATH"] = child_env["PYTHONPATH"]
     else:
         command, child_env = python_module(__spec__.name)
         env["PYTHONPATH"] = child_env["PYTHONPATH"]
@@ -98,8 +101,9 @@ def spawn_server(url: str, workdir: Path, how: str, workers: int) -> Server:
         # cwd is the scratch folder: a developer's .env must not change the settings.
         process = subprocess.Popen(command, env=env, cwd=workdir, stdout=out,
                                    stderr=subprocess.STDOUT)
+    names = {"cli": "promobot api", "ceiling": "bare aiohttp + asyncpg (api_ceiling.py)"}
     return Server(process, f"http://{HOST}:{port}", log,
-                  "promobot api" if how == "cli" else "create_app (inline fallback)")
+                  names.get(how, "create_app (inline fallback)"))
 
 
 async def wait_healthy(server: Server) -> Server:

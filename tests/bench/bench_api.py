@@ -200,8 +200,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-requests", type=int, default=1_000_000,
                         help="cap per phase, whatever the duration")
     parser.add_argument("--cases", default="validate,redeem,redeem_shared")
-    parser.add_argument("--server", choices=("auto", "cli", "inline"), default="auto",
-                        help="`promobot api`, or the create_app server of api_server.py")
+    parser.add_argument("--server", choices=("auto", "cli", "inline", "ceiling"), default="auto",
+                        help="`promobot api`, the create_app server of api_server.py, or "
+                        "the bare aiohttp + asyncpg ceiling of api_ceiling.py (PostgreSQL)")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the server during each timed phase; print top frames")
     return parser.parse_args()

@@ -10,20 +10,25 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Connection, insert
+from sqlalchemy import bindparam, insert
 
 from bot.db import Database
 from bot.db.models import Customer
+from bot.db.prepared import Prepared
+from bot.db.tx import Tx
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("PROMOBOT_TEST_DATABASE_URL")),
                                 reason="SQLite's own file locking and WAL")
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-def add_customer(conn: Connection, external_id: str) -> str:
-    conn.execute(insert(Customer.__table__).values(
-        external_id=external_id, orders_count=0, gross_spend=0, net_spend=0,
-        marketing_opt_in=True, created_at=NOW, updated_at=NOW))
+_ADD_CUSTOMER = Prepared(insert(Customer.__table__).values(
+    external_id=bindparam("external_id"), orders_count=0, gross_spend=0, net_spend=0,
+    marketing_opt_in=True, created_at=NOW, updated_at=NOW))
+
+
+async def add_customer(tx: Tx, external_id: str) -> str:
+    await tx.rowcount(_ADD_CUSTOMER, {"external_id": external_id})
     return external_id
 
 

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.util import await_only
 
 from bot.db.models import DiscountType, PromoCode, Redemption
 from bot.promo.checkout import redemption
@@ -323,26 +322,28 @@ async def test_shared_code_same_order_concurrently_is_one_redemption(db, clock) 
 async def test_a_retry_that_sees_the_first_redeem_commit_between_its_reads_replays_it(
     db, clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The retry found no redemption of the order, then the first redeem committed, then
-    the retry counted the customer's uses: it must answer the first redemption, not
+    """The retry read the code, no redemption of the order and no use by the customer;
+    then the first redeem committed: the retry must answer the first redemption, not
     "already used"."""
     [alice, _] = [c.id for c in await factories.customers(db, 2, now=clock())]
     code = await factories.code(db, now=clock(), usage_limit=100, per_customer_limit=1)
-    counted = []
+    reads = []
 
-    def customer_uses_late(conn, code_id, customer_id):
-        counted.append(customer_id)
-        if len(counted) == 1:  # the retry, held up while the first redeem commits
-            await_only(asyncio.sleep(0.3))
-        return real_customer_uses(conn, code_id, customer_id)
+    async def read_then_wait(tx, attempt):
+        read = await real_read_code(tx, attempt)
+        reads.append(read)
+        if len(reads) == 1:  # the retry, held up while the first redeem commits
+            await asyncio.sleep(0.3)
+        return read
 
-    real_customer_uses = redemption.customer_uses
-    monkeypatch.setattr(redemption, "customer_uses", customer_uses_late)
+    real_read_code = redemption._read_code
+    monkeypatch.setattr(redemption, "_read_code", read_then_wait)
     order = dict(customer_id=alice, order_external_id="o1", basket=Basket(10_000), now=clock())
     retry = asyncio.ensure_future(redeem(db.hot, code.code, **order))
     await asyncio.sleep(0.05)
     first = await redeem(db.hot, code.code, **order)
     second = await retry
+    assert reads[0][1:] == (None, 0)  # the retry saw neither the redemption nor the use
     assert first.ok and second.ok, second.verdict.reason
     assert second.redemption_id == first.redemption_id and second.replayed
 

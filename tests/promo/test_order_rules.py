@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.db.models import Campaign, DiscountType, OrderDiscount, PromoCode, Redemption
+from bot.db.tx import SyncTx, drive
 from bot.promo.campaigns import budget
 from bot.promo.checkout.order_discount import tier_offer
 from bot.promo.checkout.order_rules import budget_of
@@ -174,7 +175,7 @@ async def test_a_first_budget_waits_for_a_redeem_under_way(db, clock) -> None:
     # A redeem that has read "no budget" and not committed yet holds the lock shared.
     async with db.engine.connect() as conn:
         transaction = await conn.begin()
-        await conn.run_sync(lambda sync: budget_of(sync, campaign_id))
+        await conn.run_sync(lambda sync: drive(budget_of(SyncTx(sync), campaign_id)))
 
         async def set_one_use() -> budget.BudgetState:
             async with db.session() as session:

@@ -1,24 +1,35 @@
 """Checkout's reads on the hot path: who is buying, and does the code apply to the order.
 
-Each function runs over a sync connection as one `HotPath` job, so validating a
-code for a shop's customer id costs one hand-off to the database, not one per query.
+Each function runs over a `Tx` as one `HotPath` job, so validating a code for a shop's
+customer id costs one hand-off to the database, not one per query.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import and_, bindparam, select
 
-from bot.db.models import Customer
-from bot.db.prepared import Prepared
+from bot.db.models import CodeCustomerUsage, Customer, PromoCode
+from bot.db.prepared import Prepared, TablePart
+from bot.db.tx import Tx
 from bot.promo.checkout.order_rules import judge_order
 from bot.promo.checkout.terms import ShopTerms, Standing
-from bot.promo.checkout.validation import Verdict, customer_uses, judge, load_code
+from bot.promo.checkout.validation import (
+    Verdict,
+    customer_uses,
+    judge,
+    load_code,
+    shared_with_limit,
+)
+from bot.promo.codes.generator import looks_like_code, normalize
 from bot.promo.codes.offers import Basket, Offer
 
 customers = Customer.__table__
+codes = PromoCode.__table__
+usage = CodeCustomerUsage.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +54,29 @@ _SHOPPER = Prepared(
 )
 
 
-def find_shopper(conn: Connection, external_id: str) -> Shopper | None:
-    row = _SHOPPER.first(conn, {"external_id": external_id})
-    if row is None:
-        return None
+# Validation's reads in one round trip: the shopper, the code they typed, and how often
+# they have used it.
+_CODE = TablePart(codes, "code_")
+_SHOPPER_AND_CODE = Prepared(
+    _SHOPPER.statement.add_columns(*_CODE.columns, usage.c.used_count.label("customer_uses"))
+    .select_from(
+        customers.outerjoin(codes, codes.c.code == bindparam("code")).outerjoin(
+            usage, and_(usage.c.code_id == codes.c.id, usage.c.customer_id == customers.c.id)))
+)
+
+
+async def find_shopper(tx: Tx, external_id: str) -> Shopper | None:
+    row = await tx.first(_SHOPPER, {"external_id": external_id})
+    return None if row is None else _shopper(row, external_id)
+
+
+def _shopper(row: Any, external_id: str) -> Shopper:
     standing = Standing(row.net_spend or 0, row.orders_count or 0)
     return Shopper(row.id, external_id, row.locale, row.timezone, standing)
 
 
-def check(
-    conn: Connection,
+async def check(
+    tx: Tx,
     raw_code: str,
     *,
     customer_id: int | None,
@@ -63,23 +87,39 @@ def check(
     order_external_id: str | None = None,
 ) -> Verdict:
     """Does the code apply to this order, and what does the order get?"""
-    code = load_code(conn, raw_code)
-    uses = 0
-    if code is not None and code.customer_id is None and code.per_customer_limit is not None:
-        uses = customer_uses(conn, code.id, customer_id)
+    code = await load_code(tx, raw_code)
+    uses = await customer_uses(tx, code.id, customer_id) if shared_with_limit(code) else 0
+    return await _within_order(tx, code, uses, customer_id=customer_id, basket=basket,
+                               tier=tier, shop=shop, now=now,
+                               order_external_id=order_external_id)
+
+
+async def _within_order(
+    tx: Tx,
+    code: Any | None,
+    uses: int,
+    *,
+    customer_id: int | None,
+    basket: Basket,
+    tier: Offer | None,
+    shop: ShopTerms,
+    now: datetime,
+    order_external_id: str | None,
+) -> Verdict:
     verdict = judge(code, customer_id=customer_id, basket=basket, now=now, customer_uses=uses)
-    return judge_order(
-        conn,
+    judged = await judge_order(
+        tx,
         verdict,
         basket=basket,
         tier=tier,
-        terms=shop.terms(conn, now),
+        terms=await shop.terms(tx, now),
         order_external_id=order_external_id,
-    ).verdict
+    )
+    return judged.verdict
 
 
-def validate_for(
-    conn: Connection,
+async def validate_for(
+    tx: Tx,
     external_id: str,
     raw_code: str,
     basket: Basket,
@@ -88,17 +128,15 @@ def validate_for(
     order_external_id: str | None = None,
 ) -> tuple[Shopper | None, Verdict | None]:
     """The shopper and the verdict on their code; no verdict for an unknown shopper."""
-    shopper = find_shopper(conn, external_id)
-    if shopper is None:
+    typed = normalize(raw_code) if looks_like_code(raw_code) else None
+    row = await tx.first(_SHOPPER_AND_CODE, {"external_id": external_id, "code": typed})
+    if row is None:
         return None, None
-    verdict = check(
-        conn,
-        raw_code,
-        customer_id=shopper.id,
-        basket=basket,
-        tier=shop.tier(shopper.standing),
-        shop=shop,
-        now=now,
+    shopper, code = _shopper(row, external_id), _CODE.of(row)
+    uses = row.customer_uses or 0 if shared_with_limit(code) else 0
+    verdict = await _within_order(
+        tx, code, uses, customer_id=shopper.id, basket=basket,
+        tier=shop.tier(shopper.standing), shop=shop, now=now,
         order_external_id=order_external_id,
     )
     return shopper, verdict

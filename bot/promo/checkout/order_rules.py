@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, and_, bindparam, func, not_, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, func, not_, or_, select, update
 
-from bot.db.dialect import BACKENDS, POSTGRESQL, backend, conflict_insert
+from bot.db.dialect import BACKENDS, POSTGRESQL, conflict_insert
 from bot.db.models import Campaign, OrderDiscount, PromoCode, Redemption
 from bot.db.prepared import Prepared
+from bot.db.tx import Tx
 from bot.promo.campaigns.budget import BUDGET_LOCK_CLASS, BudgetState
 from bot.promo.checkout.order_discount import Terms, compute
 from bot.promo.checkout.validation import Reason, Verdict, within_order
@@ -82,22 +83,22 @@ _LIVE_USES = Prepared(
 )
 
 
-def live_uses(conn: Connection, order_external_id: str) -> list[Any]:
+async def live_uses(tx: Tx, order_external_id: str) -> list[Any]:
     """The order's codes in use, first first: each code's row and what its use took."""
-    return _LIVE_USES.all(conn, {"order": order_external_id})
+    return await tx.all(_LIVE_USES, {"order": order_external_id})
 
 
-def order_state(conn: Connection, order_external_id: str | None, stacking: Stacking) -> OrderState:
+async def order_state(tx: Tx, order_external_id: str | None, stacking: Stacking) -> OrderState:
     """What the order holds now; the earlier codes' offers are read only when a code may
     join them."""
     if order_external_id is None:
         return _NONE
-    row = _ORDER.first(conn, {"order": order_external_id})
+    row = await tx.first(_ORDER, {"order": order_external_id})
     if row is None or row.codes == 0:
         return OrderState(0, False, row.cost if row else 0)
     if stacking is not Stacking.ADDITIVE or row.exclusive:
         return OrderState(row.codes, row.exclusive, row.cost)
-    uses = live_uses(conn, order_external_id)
+    uses = await live_uses(tx, order_external_id)
     earlier = tuple(Offer.of_code(use) for use in uses)
     return OrderState(row.codes, row.exclusive, row.cost, earlier,
                       uses[0].order_total if uses else None)
@@ -131,8 +132,8 @@ def _claim_statement(name: str) -> Any:
 _CLAIM = {name: Prepared(_claim_statement(name)) for name in BACKENDS}
 
 
-def claim_order(
-    conn: Connection,
+async def claim_order(
+    tx: Tx,
     order_external_id: str,
     customer_id: int,
     seen: OrderState,
@@ -142,37 +143,37 @@ def claim_order(
     now: datetime,
 ) -> bool:
     """Add this code to the order if the order is still as `seen`; False if it changed."""
-    return (
-        _CLAIM[backend(conn)].rowcount(
-            conn,
-            {
-                "b_order": order_external_id,
-                "b_customer": customer_id,
-                "b_exclusive": exclusive,
-                "b_cost": cost,
-                "b_now": now,
-                "b_seen_codes": seen.codes,
-                "b_seen_cost": seen.cost,
-            },
-        )
-        == 1
+    claimed = await tx.rowcount(_CLAIM[tx.backend], {
+        "b_order": order_external_id,
+        "b_customer": customer_id,
+        "b_exclusive": exclusive,
+        "b_cost": cost,
+        "b_now": now,
+        "b_seen_codes": seen.codes,
+        "b_seen_cost": seen.cost,
+    })
+    return claimed == 1
+
+
+_UNCLAIM = Prepared(
+    update(orders)
+    .where(orders.c.order_external_id == bindparam("b_order"),
+           orders.c.codes >= bindparam("b_uses"))
+    .values(
+        codes=orders.c.codes - bindparam("b_uses"),
+        cost=orders.c.cost - bindparam("b_cost"),
+        updated_at=bindparam("b_now"),
+        exclusive=and_(orders.c.exclusive, orders.c.codes > bindparam("b_uses")),
     )
+)
 
 
-def unclaim_order(
-    conn: Connection, order_external_id: str, uses: int, cost: int, now: datetime
+async def unclaim_order(
+    tx: Tx, order_external_id: str, uses: int, cost: int, now: datetime
 ) -> None:
     """Released uses leave the order; its last one frees it for any code."""
-    conn.execute(
-        update(orders)
-        .where(orders.c.order_external_id == order_external_id, orders.c.codes >= uses)
-        .values(
-            codes=orders.c.codes - uses,
-            cost=orders.c.cost - cost,
-            updated_at=now,
-            exclusive=and_(orders.c.exclusive, orders.c.codes > uses),
-        )
-    )
+    await tx.rowcount(_UNCLAIM, {"b_order": order_external_id, "b_uses": uses,
+                                 "b_cost": cost, "b_now": now})
 
 
 _SHARE_LOCK = Prepared(select(func.pg_advisory_xact_lock_shared(
@@ -204,45 +205,52 @@ _CHARGE = Prepared(
 )
 
 
-def _share_budget_lock(conn: Connection, campaign_id: int) -> None:
+async def _share_budget_lock(tx: Tx, campaign_id: int) -> None:
     """PostgreSQL: hold the campaign's budget lock shared until commit, so that setting a
     first budget (`lock_budget`) waits for this redeem or release and counts it, and a
     later one reads the budget it set. SQLite serializes writes anyway."""
-    if backend(conn) == POSTGRESQL:
-        _SHARE_LOCK.first(conn, {"class": BUDGET_LOCK_CLASS, "campaign": campaign_id})
+    if tx.backend == POSTGRESQL:
+        await tx.first(_SHARE_LOCK, {"class": BUDGET_LOCK_CLASS, "campaign": campaign_id})
 
 
-def budget_of(conn: Connection, campaign_id: int | None) -> BudgetState | None:
+async def budget_of(tx: Tx, campaign_id: int | None) -> BudgetState | None:
     """The campaign's budget, None when it has none."""
     if campaign_id is None:
         return None
-    _share_budget_lock(conn, campaign_id)
-    row = _BUDGET.first(conn, {"campaign": campaign_id})
+    await _share_budget_lock(tx, campaign_id)
+    row = await tx.first(_BUDGET, {"campaign": campaign_id})
     if row is None or (row.budget_amount is None and row.budget_uses is None):
         return None
     return BudgetState(*row)
 
 
-def charge_budget(conn: Connection, campaign_id: int, cost: int, now: datetime) -> bool:
+async def charge_budget(tx: Tx, campaign_id: int, cost: int, now: datetime) -> bool:
     """Count one use costing `cost` against the campaign; False when it would overspend."""
     params = {"b_campaign": campaign_id, "b_cost": cost, "b_now": now}
-    return _CHARGE.rowcount(conn, params) == 1
+    return await tx.rowcount(_CHARGE, params) == 1
 
 
-def refund_budget(conn: Connection, campaign_id: int, uses: int, cost: int) -> None:
-    """Give released uses' cost back to a campaign that keeps a budget."""
-    _share_budget_lock(conn, campaign_id)
-    conn.execute(
-        update(campaigns)
-        .where(
-            campaigns.c.id == campaign_id,
-            or_(campaigns.c.budget_amount.is_not(None), campaigns.c.budget_uses.is_not(None)),
-            campaigns.c.spent_uses >= uses,
-            campaigns.c.spent_amount >= cost,
-        )
-        .values(spent_amount=campaigns.c.spent_amount - cost,
-                spent_uses=campaigns.c.spent_uses - uses)
+_REFUND = Prepared(
+    update(campaigns)
+    .where(
+        campaigns.c.id == bindparam("b_campaign"),
+        or_(campaigns.c.budget_amount.is_not(None), campaigns.c.budget_uses.is_not(None)),
+        campaigns.c.spent_uses >= bindparam("b_uses"),
+        campaigns.c.spent_amount >= bindparam("b_cost"),
     )
+    .values(spent_amount=campaigns.c.spent_amount - bindparam("b_cost"),
+            spent_uses=campaigns.c.spent_uses - bindparam("b_uses"),
+            updated_at=bindparam("b_now"))
+)
+
+
+async def refund_budget(
+    tx: Tx, campaign_id: int, uses: int, cost: int, now: datetime
+) -> None:
+    """Give released uses' cost back to a campaign that keeps a budget."""
+    await _share_budget_lock(tx, campaign_id)
+    await tx.rowcount(_REFUND, {"b_campaign": campaign_id, "b_uses": uses, "b_cost": cost,
+                                "b_now": now})
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,8 +262,8 @@ class Judged:
     budget: BudgetState | None = None
 
 
-def judge_order(
-    conn: Connection,
+async def judge_order(
+    tx: Tx,
     verdict: Verdict,
     *,
     basket: Basket,
@@ -268,7 +276,7 @@ def judge_order(
     code = verdict.code
     if not verdict.valid or code is None:
         return Judged(within_order(verdict, basket, tier, terms))
-    state = order_state(conn, order_external_id, terms.stacking)
+    state = await order_state(tx, order_external_id, terms.stacking)
     if state.refuses(stacking=terms.stacking, combinable=code.combinable) or state.changed(
         basket
     ):
@@ -277,7 +285,7 @@ def judge_order(
     verdict = within_order(verdict, basket, tier, terms, state.earlier)
     if not verdict.valid:
         return Judged(verdict, state)
-    budget = budget_of(conn, code.campaign_id)
+    budget = await budget_of(tx, code.campaign_id)
     if budget is not None and not budget.allows(verdict.cost):
         without = compute(basket, tier, state.earlier, terms)
         return Judged(Verdict(Reason.BUDGET_SPENT, code, order=without), state, budget)

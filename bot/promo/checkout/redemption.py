@@ -9,8 +9,8 @@ WHERE; on SQLite the write transaction is `BEGIN IMMEDIATE`, so they queue on th
 The order-level rules (one code per order, the ceiling, campaign budgets) ride in the
 same transaction as conditional writes of their own (`order_rules`).
 
-The statements run on a sync Core `Connection`: `redeem` hands the whole transaction to
-the `HotPath` as one job.
+The statements run over a `Tx`: `redeem` hands the whole transaction to the `HotPath`
+as one job (on PostgreSQL, straight on the driver: `bot.db.tx`).
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.db.dialect import BACKENDS, backend, conflict_insert
+from bot.db.dialect import BACKENDS, conflict_insert
 from bot.db.hotpath import HotPath
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode, Redemption
-from bot.db.prepared import Prepared
+from bot.db.prepared import Prepared, TablePart
+from bot.db.tx import Tx
 from bot.promo.checkout.order_discount import Terms, settled
 from bot.promo.checkout.order_rules import (
     Judged,
@@ -34,7 +35,15 @@ from bot.promo.checkout.order_rules import (
     judge_order,
     live_uses,
 )
-from bot.promo.checkout.validation import Reason, Verdict, customer_uses, judge, load_code
+from bot.promo.checkout.validation import (
+    Reason,
+    Verdict,
+    customer_uses,
+    judge,
+    load_code,
+    shared_with_limit,
+)
+from bot.promo.codes.generator import looks_like_code, normalize
 from bot.promo.codes.guardrail import Stacking
 from bot.promo.codes.offers import Basket, Offer
 
@@ -78,24 +87,13 @@ _TAKE_USE = Prepared(
     )
     .values(used_count=codes.c.used_count + 1)
 )
+# What a redemption records of its use: written when it is made, and again when a
+# released one is revived.
+_AMOUNTS = ("order_total", "discount", "tier_discount", "free_shipping", "cost", "created_at")
 _INSERT_REDEMPTION = Prepared(
     redemptions.insert()
-    .values(
-        {
-            name: bindparam(f"b_{name}")
-            for name in (
-                "code_id",
-                "customer_id",
-                "order_external_id",
-                "order_total",
-                "discount",
-                "tier_discount",
-                "free_shipping",
-                "cost",
-                "created_at",
-            )
-        }
-    )
+    .values({name: bindparam(f"b_{name}")
+             for name in ("code_id", "customer_id", "order_external_id", *_AMOUNTS)})
     .returning(redemptions.c.id)
 )
 
@@ -114,10 +112,9 @@ def _customer_use_statement(backend: str) -> Any:
 _TAKE_CUSTOMER_USE = {name: Prepared(_customer_use_statement(name)) for name in BACKENDS}
 
 
-def _take_customer_use(conn: Connection, code_id: int, customer_id: int, limit: int) -> bool:
-    stmt = _TAKE_CUSTOMER_USE[backend(conn)]
+async def _take_customer_use(tx: Tx, code_id: int, customer_id: int, limit: int) -> bool:
     params = {"b_code": code_id, "b_customer": customer_id, "b_limit": limit}
-    return stmt.rowcount(conn, params) == 1
+    return await tx.rowcount(_TAKE_CUSTOMER_USE[tx.backend], params) == 1
 
 
 _EXISTING = Prepared(
@@ -128,9 +125,9 @@ _EXISTING = Prepared(
 )
 
 
-def _existing(conn: Connection, code_id: int, order_external_id: str) -> Any | None:
+async def _existing(tx: Tx, code_id: int, order_external_id: str) -> Any | None:
     params = {"code_id": code_id, "order_external_id": order_external_id}
-    return _EXISTING.first(conn, params)
+    return await tx.first(_EXISTING, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,67 +143,103 @@ class _Attempt:
     tier: Offer | None
 
 
-def _redeem_in(conn: Connection, attempt: _Attempt) -> RedeemOutcome:
+# The redeem's reads in one round trip: the code, this order's redemption of it (released
+# or not), and the customer's uses of it.
+_CODE = TablePart(codes, "code_")
+_PREVIOUS = TablePart(redemptions, "previous_")
+_CODE_FOR_ORDER = Prepared(
+    select(*_CODE.columns, *_PREVIOUS.columns, usage.c.used_count.label("customer_uses"))
+    .select_from(
+        codes.outerjoin(redemptions, and_(redemptions.c.code_id == codes.c.id,
+                                          redemptions.c.order_external_id == bindparam("order")))
+        .outerjoin(usage, and_(usage.c.code_id == codes.c.id,
+                               usage.c.customer_id == bindparam("customer"))))
+    .where(codes.c.code == bindparam("code"))
+)
+
+
+async def _read_code(tx: Tx, attempt: _Attempt) -> tuple[Any | None, Any | None, int]:
+    """The code the shopper typed, the order's redemption of it, the customer's uses of it
+    when they count."""
+    if not looks_like_code(attempt.raw_code):
+        return None, None, 0
+    row = await tx.first(_CODE_FOR_ORDER, {"code": normalize(attempt.raw_code),
+                                           "order": attempt.order_id,
+                                           "customer": attempt.customer_id})
+    if row is None:
+        return None, None, 0
+    code = _CODE.of(row)
+    return code, _PREVIOUS.of(row), row.customer_uses or 0 if shared_with_limit(code) else 0
+
+
+async def _redeem_in(tx: Tx, attempt: _Attempt) -> RedeemOutcome:
     """`redeem`'s transaction: judge the code and its order, take a use of it (and of the
     customer's share), hold the order and the campaign's budget, then record the
     redemption; `_Refused` rolls it all back."""
-    code = load_code(conn, attempt.raw_code)
+    code, previous, uses = await _read_code(tx, attempt)
     if code is None:
         raise _Refused(Verdict(Reason.UNKNOWN))
-    previous = _existing(conn, code.id, attempt.order_id)
     if previous is not None and previous.released_at is None:
-        return _replay(conn, code, previous, attempt)
-    shared = code.customer_id is None and code.per_customer_limit is not None
-    uses = customer_uses(conn, code.id, attempt.customer_id) if shared else 0
+        return await _replay(tx, code, previous, attempt)
+    shared = shared_with_limit(code)
     verdict = judge(code, customer_id=attempt.customer_id, basket=attempt.basket,
                     now=attempt.now, customer_uses=uses)
     # Under additive stacking a combinable code may share the order, so what the order
     # holds is read first; any other code holds it alone, and the claim's row count says
     # whether the order was free.
     alone = not (attempt.terms.stacking is Stacking.ADDITIVE and code.combinable)
-    judged = judge_order(conn, verdict, basket=attempt.basket, tier=attempt.tier,
-                         terms=attempt.terms, order_external_id=None if alone else attempt.order_id)
+    judged = await judge_order(tx, verdict, basket=attempt.basket, tier=attempt.tier,
+                               terms=attempt.terms,
+                               order_external_id=None if alone else attempt.order_id)
     if not judged.verdict.valid:
         # On PostgreSQL each read sees what committed before it: a concurrent redeem of
         # this order may have committed after `previous` was read, and counted as a use.
-        if replay := _replay_if_redeemed(conn, code, attempt):
+        if replay := await _replay_if_redeemed(tx, code, attempt):
             return replay
         raise _Refused(judged.verdict)
-    if _TAKE_USE.rowcount(conn, {"b_id": code.id, "b_now": attempt.now}) != 1:
+    if await tx.rowcount(_TAKE_USE, {"b_id": code.id, "b_now": attempt.now}) != 1:
         # Someone else took the last use between our read and write; on PostgreSQL that
         # may have been a concurrent redeem of this very order, now visible.
-        if replay := _replay_if_redeemed(conn, code, attempt):
+        if replay := await _replay_if_redeemed(tx, code, attempt):
             return replay
-        raise _Refused(_explain(conn, attempt))
-    if shared and not _take_customer_use(conn, code.id, attempt.customer_id,
-                                         code.per_customer_limit):
-        _refuse_taken(conn, code, attempt, Reason.ALREADY_USED)
-    _hold(conn, code, judged, alone, attempt)
-    redemption_id = _record_redemption(conn, code, previous, attempt, judged.verdict)
+        raise _Refused(await _explain(tx, attempt))
+    if shared and not await _take_customer_use(tx, code.id, attempt.customer_id,
+                                               code.per_customer_limit):
+        await _refuse_taken(tx, code, attempt, Reason.ALREADY_USED)
+    await _hold(tx, code, judged, alone, attempt)
+    redemption_id = await _record_redemption(tx, code, previous, attempt, judged.verdict)
     verdict = judged.verdict
     return RedeemOutcome(verdict, redemption_id, verdict.discount, verdict.free_shipping)
 
 
-def _hold(conn: Connection, code: Any, judged: Judged, alone: bool, attempt: _Attempt) -> None:
+async def _hold(tx: Tx, code: Any, judged: Judged, alone: bool, attempt: _Attempt) -> None:
     """The order-level writes: the order takes this code, the campaign pays for it."""
     cost = judged.verdict.cost
-    if not claim_order(conn, attempt.order_id, attempt.customer_id, judged.state,
-                       exclusive=alone, cost=cost, now=attempt.now):
-        _refuse_taken(conn, code, attempt, Reason.ORDER_HAS_CODE)
-    if judged.budget is not None and not charge_budget(conn, code.campaign_id, cost, attempt.now):
+    if not await claim_order(tx, attempt.order_id, attempt.customer_id, judged.state,
+                             exclusive=alone, cost=cost, now=attempt.now):
+        await _refuse_taken(tx, code, attempt, Reason.ORDER_HAS_CODE)
+    if judged.budget is not None and not await charge_budget(tx, code.campaign_id, cost,
+                                                             attempt.now):
         raise _Refused(Verdict(Reason.BUDGET_SPENT, code))
 
 
-def _refuse_taken(conn: Connection, code: Any, attempt: _Attempt, reason: Reason) -> NoReturn:
+async def _refuse_taken(tx: Tx, code: Any, attempt: _Attempt, reason: Reason) -> NoReturn:
     """Refuse after a use was taken: the use must not stay. If the order already holds
     this code (a concurrent retry got there first), answer with that redemption."""
-    if replay := _replay_if_redeemed(conn, code, attempt):
+    if replay := await _replay_if_redeemed(tx, code, attempt):
         raise _Refused(replay.verdict, replay)
     raise _Refused(Verdict(reason, code))
 
 
-def _record_redemption(
-    conn: Connection, code: Any, previous: Any | None, attempt: _Attempt, verdict: Verdict
+_REVIVE = Prepared(
+    update(redemptions)
+    .where(redemptions.c.id == bindparam("b_id"), redemptions.c.released_at.is_not(None))
+    .values(released_at=None, **{name: bindparam(f"b_{name}") for name in _AMOUNTS})
+)
+
+
+async def _record_redemption(
+    tx: Tx, code: Any, previous: Any | None, attempt: _Attempt, verdict: Verdict
 ) -> int:
     """The redemption row of the use just taken: a new one, or the order's released row
     revived (the unique (code, order) key allows one row per order)."""
@@ -220,8 +253,8 @@ def _record_redemption(
     }
     if previous is None:
         params = {f"b_{name}": value for name, value in amounts.items()}
-        return _INSERT_REDEMPTION.scalar(
-            conn,
+        return await tx.scalar(
+            _INSERT_REDEMPTION,
             {
                 **params,
                 "b_code_id": code.id,
@@ -230,29 +263,25 @@ def _record_redemption(
             },
         )
     # The order had released this code and now uses it again: revive that row.
-    revived = conn.execute(
-        update(redemptions)
-        .where(redemptions.c.id == previous.id, redemptions.c.released_at.is_not(None))
-        .values(released_at=None, **amounts)
-    )
-    if revived.rowcount != 1:
+    params = {f"b_{name}": value for name, value in amounts.items()}
+    if await tx.rowcount(_REVIVE, {**params, "b_id": previous.id}) != 1:
         raise _Refused(Verdict(Reason.USED_UP, code))
     return previous.id
 
 
-def _replay_if_redeemed(conn: Connection, code: Any, attempt: _Attempt) -> RedeemOutcome | None:
+async def _replay_if_redeemed(tx: Tx, code: Any, attempt: _Attempt) -> RedeemOutcome | None:
     """The first answer, when this order already holds a live use of the code."""
-    previous = _existing(conn, code.id, attempt.order_id)
+    previous = await _existing(tx, code.id, attempt.order_id)
     if previous is None or previous.released_at is not None:
         return None
-    return _replay(conn, code, previous, attempt)
+    return await _replay(tx, code, previous, attempt)
 
 
-def _replay(conn: Connection, code: Any, previous: Any, attempt: _Attempt) -> RedeemOutcome:
+async def _replay(tx: Tx, code: Any, previous: Any, attempt: _Attempt) -> RedeemOutcome:
     """The order's first answer again: what each of its live codes took, on this basket."""
     if previous.customer_id != attempt.customer_id:
         raise _Refused(Verdict(Reason.NOT_YOURS, code))
-    uses = live_uses(conn, previous.order_external_id)
+    uses = await live_uses(tx, previous.order_external_id)
     # The tier's free shipping was not the code's: under additive stacking it came with
     # the tier whenever its cost fitted the ceiling.
     tier = attempt.tier
@@ -272,9 +301,9 @@ def _replay(conn: Connection, code: Any, previous: Any, attempt: _Attempt) -> Re
     )
 
 
-def _explain(conn: Connection, attempt: _Attempt) -> Verdict:
-    code = load_code(conn, attempt.raw_code)
-    uses = customer_uses(conn, code.id, attempt.customer_id) if code is not None else 0
+async def _explain(tx: Tx, attempt: _Attempt) -> Verdict:
+    code = await load_code(tx, attempt.raw_code)
+    uses = await customer_uses(tx, code.id, attempt.customer_id) if code is not None else 0
     verdict = judge(code, customer_id=attempt.customer_id, basket=attempt.basket,
                     now=attempt.now, customer_uses=uses)
     return verdict if not verdict.valid else Verdict(Reason.USED_UP, code)

@@ -3,8 +3,8 @@ ceiling, what free shipping costs, and the tier each shopper has.
 
 The ceiling comes from the average order: the configured one, else the one measured over
 the last 180 days. Measuring is an aggregate over the orders, too slow to run on every
-validate, so the measured figure is kept for `REFRESH` and measured again on the hot
-path's connection when it is older. An average that moves by a few kopecks in ten
+validate, so the measured figure is kept for `REFRESH` and measured again in a hot-path
+job when it is older. An average that moves by a few kopecks in ten
 minutes does not move the ceiling that the guardrail rounds to 0.1 %.
 """
 
@@ -13,15 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection
+from sqlalchemy import bindparam
 
 from bot.config import GuardrailSettings, LoyaltySettings
+from bot.db.prepared import Prepared
+from bot.db.tx import Tx
 from bot.promo.checkout.order_discount import Terms, tier_offer
-from bot.promo.codes.guardrail import Stacking, average_query, ceiling_percent, settle_average
+from bot.promo.codes.guardrail import (
+    AOV_WINDOW_DAYS,
+    Stacking,
+    average_between,
+    ceiling_percent,
+    settle_average,
+)
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.tiers import ORDERS, tier_for
 
 REFRESH = timedelta(minutes=10)
+_AVERAGE = Prepared(average_between(bindparam("since"), bindparam("now")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +59,16 @@ class ShopTerms:
             return self._terms
         return None
 
-    def terms(self, conn: Connection, now: datetime) -> Terms:
-        """The terms for an order now; may measure the average order on `conn`."""
+    async def terms(self, tx: Tx, now: datetime) -> Terms:
+        """The terms for an order now; may measure the average order in `tx`."""
         if (terms := self.cached(now)) is not None:
             return terms
         if self._guardrail.average_order_value > 0:
             average = self._guardrail.average_order_value
         else:
-            average, _source = settle_average(
-                self._guardrail, conn.execute(average_query(now)).scalar()
-            )
+            since = now - timedelta(days=AOV_WINDOW_DAYS)
+            measured = await tx.scalar(_AVERAGE, {"since": since, "now": now})
+            average, _source = settle_average(self._guardrail, measured)
         _break_even, ceiling = ceiling_percent(self._guardrail, average)
         self._terms = Terms(self._stacking, ceiling, self._guardrail.shipping_cost)
         self._measured_at = now

@@ -13,10 +13,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import bindparam, select
 
 from bot.db.models import CodeCustomerUsage, CodeStatus, PromoCode
 from bot.db.prepared import Prepared
+from bot.db.tx import Tx
 from bot.promo.checkout.order_discount import OrderDiscount, Terms, compute
 from bot.promo.codes.generator import looks_like_code, normalize
 from bot.promo.codes.offers import Basket, Offer, calculate
@@ -182,15 +183,20 @@ def within_order(
     return replace(verdict, discount=part.discount, free_shipping=part.free_shipping, order=order)
 
 
-def load_code(conn: Connection, raw_code: str) -> Any | None:
+async def load_code(tx: Tx, raw_code: str) -> Any | None:
     """The code row by what the shopper typed (a named tuple: cheap on the hot path)."""
     if not looks_like_code(raw_code):
         return None
-    return _CODE_BY_STRING.first(conn, {"code": normalize(raw_code)})
+    return await tx.first(_CODE_BY_STRING, {"code": normalize(raw_code)})
 
 
-def customer_uses(conn: Connection, code_id: int, customer_id: int | None) -> int:
+def shared_with_limit(code: CodeLike | None) -> bool:
+    """A code for anyone, used at most so often by each customer: their uses count."""
+    return code is not None and code.customer_id is None and code.per_customer_limit is not None
+
+
+async def customer_uses(tx: Tx, code_id: int, customer_id: int | None) -> int:
     if customer_id is None:
         return 0
-    uses = _CUSTOMER_USES.scalar(conn, {"code_id": code_id, "customer_id": customer_id})
+    uses = await tx.scalar(_CUSTOMER_USES, {"code_id": code_id, "customer_id": customer_id})
     return uses or 0

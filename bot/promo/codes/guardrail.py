@@ -95,9 +95,15 @@ async def average_order_value(
 
 def average_query(now: datetime) -> Select[Any]:
     """The average order over the last 180 days, cancelled orders left out."""
-    return select(func.avg(Order.total)).where(
-        Order.placed_at >= now - timedelta(days=AOV_WINDOW_DAYS),
-        Order.placed_at <= now,
+    return average_between(now - timedelta(days=AOV_WINDOW_DAYS), now)
+
+
+def average_between(since: Any, until: Any) -> Select[Any]:
+    """The average order placed between two times (values or bound parameters),
+    cancelled orders left out."""
+    return select(func.avg(Order.total).label("average")).where(
+        Order.placed_at >= since,
+        Order.placed_at <= until,
         Order.status != OrderStatus.CANCELLED,
     )
 

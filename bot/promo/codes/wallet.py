@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.hotpath import HotPath, on_connection
 from bot.db.models import CodeStatus, PromoCode
 from bot.db.prepared import Prepared
+from bot.db.tx import Tx
 
 codes = PromoCode.__table__
 
@@ -45,10 +46,13 @@ _ACTIVE = Prepared(
 
 async def wallet(hot: HotPath, customer_id: int, now: datetime) -> Sequence[Any]:
     """The active codes as rows, as a hot read (`/codes` on every press)."""
-    return await hot.all(_ACTIVE, {"customer_id": customer_id, "now": now})
+    return await hot.read(_active, customer_id, now)
 
 
 async def active_codes(session: AsyncSession, customer_id: int, now: datetime) -> Sequence[Any]:
     """`wallet` inside an async session's transaction."""
-    params = {"customer_id": customer_id, "now": now}
-    return await on_connection(session, _ACTIVE.all, params)
+    return await on_connection(session, _active, customer_id, now)
+
+
+async def _active(tx: Tx, customer_id: int, now: datetime) -> list[Any]:
+    return await tx.all(_ACTIVE, {"customer_id": customer_id, "now": now})
