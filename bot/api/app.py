@@ -43,16 +43,20 @@ def create_app(
         own = launcher = Launcher(db, settings, clock)
         app.on_cleanup.append(lambda _app: own.close())
     app[LAUNCHER] = launcher
+    own_cluster = None
     if cluster is None:
         cluster = own_cluster = open_cluster(settings, db)
-        app.on_cleanup.append(lambda _app: own_cluster.close())
     # Counted in memory, each of several workers counts on its own: each gets its share.
     share = settings.api.workers if cluster.store is Store.MEMORY else 1
-    app[BRAKE] = Brake(
+    app[BRAKE] = brake = Brake(
         open_counters(cluster),
         per_shopper=math.ceil(settings.api.failed_validations_per_minute / share),
         per_key=math.ceil(settings.api.failed_validations_per_key_per_minute / share),
     )
+    # In this order: the counters settle what they owe while their store is still open.
+    app.on_cleanup.append(lambda _app: brake.counters.close())
+    if own_cluster is not None:
+        app.on_cleanup.append(lambda _app: own_cluster.close())
     app[OPENAPI] = build_document()
     for route in ROUTES:
         app.router.add_route(route.method, PREFIX + route.path, route.handler, name=route.name)

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ValidationError
 from bot.api.errors import ApiError
 
 M = TypeVar("M", bound=BaseModel)
+# A body read once per request and model: the anti-guessing brake reads it before the handler.
+_PARSED = web.RequestKey("parsed_bodies", dict)
 _NOT_AN_OBJECT = {"model_type", "model_attributes_type", "dict_type"}
 
 
@@ -22,11 +24,16 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 
 async def parse(request: web.Request, model: type[M]) -> M:
+    parsed = request.get(_PARSED)
+    if parsed is None:
+        parsed = request[_PARSED] = {}
+    elif model in parsed:
+        return parsed[model]  # type: ignore[no-any-return]
     raw = await request.read()
     if not raw.strip():
         raise ApiError(400, "invalid_json", "the request body must be a JSON object")
     try:
-        return model.model_validate_json(raw)
+        body = parsed[model] = model.model_validate_json(raw)
     except ValidationError as error:
         errors = error.errors(include_url=False, include_input=False)
         first = errors[0]
@@ -37,6 +44,7 @@ async def parse(request: web.Request, model: type[M]) -> M:
         paths = [_path(e["loc"]) or "(body)" for e in errors]
         message = "; ".join(f"{p}: {e['msg']}" for p, e in zip(paths, errors, strict=True))
         raise ApiError(422, "invalid_body", message[:1000], fields=paths) from None
+    return body
 
 
 def path_id(request: web.Request, name: str) -> str:

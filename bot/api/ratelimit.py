@@ -121,8 +121,8 @@ async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.St
     model = GUARDED_ROUTES.get(request.match_info.route.name)
     if model is None or API_KEY_NAME not in request:
         return await handler(request)
-    # The handler parses the body again (aiohttp keeps it read); checking it here puts
-    # 400/422 before the counters.
+    # Parsed here, before the counters, so that a broken body is 400/422 whatever they
+    # say; the handler gets the same parsed body.
     body = await parse(request, model)
     brake = request.app[BRAKE]
     scopes = brake.scopes(request[API_KEY_NAME], body, shopper_ip(request))

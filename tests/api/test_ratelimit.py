@@ -18,7 +18,14 @@ from sqlalchemy import update
 import tests.support.factories as factories
 from bot.api.app import create_app
 from bot.cluster import Cluster, Store
-from bot.cluster.counters import Counters, DatabaseStorage, MemoryCounters, Scope, Taken
+from bot.cluster.counters import (
+    SETTLE_EVERY,
+    Counters,
+    DatabaseStorage,
+    MemoryCounters,
+    Scope,
+    Taken,
+)
 from bot.config import Settings
 from bot.db import Database, create_database
 from bot.db.models import CodeStatus, DiscountType, PromoCode
@@ -365,7 +372,8 @@ async def test_checks_that_are_not_guessing_give_their_places_back(
     make_api: Any, db: Database, clock: Any
 ) -> None:
     """Checks of a real code under its minimum, sent at once and one after another, leave
-    nothing counted; nor does a check that ends in an error."""
+    nothing counted once their places are given back; nor does a check that ends in an
+    error."""
     await factories.customer(db, "c1", now=clock())
     small = await factories.code(db, Offer(DiscountType.PERCENT, 10, min_order=50_000),
                                  now=clock(), usage_limit=None, per_customer_limit=None)
@@ -375,10 +383,12 @@ async def test_checks_that_are_not_guessing_give_their_places_back(
                 *(api.post("/codes/validate", check(small.code)) for _ in range(5)))
             assert [(status, body["reason"]) for status, body, _ in results] == \
                 [(200, "min_order")] * 5
+            await asyncio.sleep(2 * SETTLE_EVERY)  # a shared store's give-backs settle
         for n in range(10):
             status, body, _ = await api.post("/codes/validate", check(small.code, f"nobody{n}"),
                                              headers={"X-Shopper-Ip": "192.0.2.1"})
             assert (status, body["error"]["code"]) == (404, "unknown_customer")
+            await asyncio.sleep(2 * SETTLE_EVERY)
         for _ in range(5):
             assert (await api.post("/codes/validate", check("WRONGCODE1"),
                                    headers={"X-Shopper-Ip": "192.0.2.1"}))[0] == 200
@@ -389,8 +399,8 @@ async def test_checks_that_are_not_guessing_give_their_places_back(
 async def test_memory_counters_end_windows_and_forget_them() -> None:
     now = [1000.0]
     storage = MemoryCounters(clock=lambda: now[0])
-    assert await storage.incr_many(["a", "b"], 60) == [1, 1]
-    assert await storage.incr_many(["a"], 60, amount=2) == [3]
+    assert await storage.incr_each({"a": 1, "b": 1}, 60) == {"a": 1, "b": 1}
+    assert await storage.incr_each({"a": 2, "b": -1}, 60) == {"a": 3, "b": 0}
     assert (await storage.get("a"), await storage.get_expiry("a")) == (3, 1060.0)
     now[0] = 1059.9
     assert await storage.incr("a", 60, amount=-1) == 2  # still the first window
@@ -402,3 +412,30 @@ async def test_memory_counters_end_windows_and_forget_them() -> None:
     await storage.incr("c", 60)
     # Ended windows are dropped as the minute turns: memory stays the live keys'.
     assert set(storage._windows) == {"c"}
+
+
+async def test_places_owed_to_a_remote_store_are_settled_together() -> None:
+    """One settling for many checks' give-backs; a place owed is still held meanwhile."""
+    storage = MemoryCounters()
+    counters = Counters(storage, settle_every=0.05)
+    calls = []
+    real = storage.incr_each
+
+    async def counted(amounts, expiry):  # type: ignore[no-untyped-def]
+        calls.append(dict(amounts))
+        return await real(amounts, expiry)
+
+    storage.incr_each = counted  # type: ignore[method-assign]
+    key, customers = Scope("key", "k", 100), [Scope("customer", str(n), 2) for n in range(3)]
+    for customer in customers:
+        taken = await counters.take([key, customer])
+        await counters.give_back(taken.held)
+    assert len(calls) == 3  # the takes; nothing given back yet
+    assert await storage.get(counters._key(key)) == 3
+    await asyncio.sleep(0.1)
+    assert len(calls) == 4 and calls[-1][counters._key(key)] == -3
+    assert await storage.get(counters._key(key)) == 0
+    taken = await counters.take([key])
+    await counters.give_back(taken.held)
+    await counters.close()  # a stopping process settles at once
+    assert await storage.get(counters._key(key)) == 0

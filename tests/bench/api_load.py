@@ -28,6 +28,7 @@ from tests.bench.data import (
 class Phase:
     case: str
     seconds: float = 0.0
+    backend: str = ""
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     server_cpu: float = 0.0

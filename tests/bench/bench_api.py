@@ -1,13 +1,19 @@
 """Benchmark: the shop API's validate and redeem over real HTTP, with concurrent clients.
 
-Targets on SQLite (2-core machine): validate >= 3 000/s with p99 < 10 ms, redeem
->= 1 000/s with p99 < 20 ms. Run by hand:
+Targets (2-core machine, 2 workers, 8 connections): validate >= 3 000/s on SQLite and
+>= 2 000/s on PostgreSQL with p99 < 10 ms, redeem >= 1 000/s with p99 < 20 ms on both.
+Run by hand:
 
     python -m tests.bench.bench_api --workers 2 --connections 8      # the README's figures
-    python -m tests.bench.bench_api                                 # SQLite (temp file)
+    python -m tests.bench.bench_api --database-url sqlite            # SQLite (temp file) only
     python -m tests.bench.bench_api --database-url \\
         postgresql+asyncpg://postgres@127.0.0.1:5432/promobot_bench_api
     python -m tests.bench.bench_api --profile                       # + py-spy top frames
+
+By default one sitting measures SQLite, PostgreSQL (`promobot_bench_api` on the local
+server, skipped if there is none) and, on the same PostgreSQL database, the bare
+aiohttp + asyncpg ceiling (`api_ceiling.py`), and prints each of promobot's PostgreSQL
+rates as a share of the ceiling's.
 
 Load comes from wrk when it is installed (`apt install wrk`; see wrk_api.lua), else from
 an aiohttp client in this process. The server is `promobot api` in a process of its own
@@ -50,7 +56,7 @@ from tests.bench.api_server import (
     summarize_profile,
     wait_healthy,
 )
-from tests.bench.data import backend, recreate_postgres, remove_sqlite, safe
+from tests.bench.data import PG_DEFAULT, backend, recreate_postgres, remove_sqlite, safe
 
 # --------------------------------------------------------------------------- main
 
@@ -73,11 +79,48 @@ HEADER = ("| backend | case | conns | requests | errors | ok/s | p50 | p99 | ser
 
 
 async def main(args: argparse.Namespace) -> None:
+    urls = args.database_url or ["sqlite", PG_DEFAULT.format(name="promobot_bench_api")]
+    tables: list[tuple[str, list[Phase]]] = []
+    for url in urls:
+        servers = [args.server]
+        if backend_of(url) == "postgresql" and args.ceiling:
+            servers.append("ceiling")
+        for how in servers:
+            try:
+                results = await measure_server(args, None if url == "sqlite" else url, how)
+            except OSError as error:  # no PostgreSQL here: the other figures stand alone
+                print(f"# {safe(url)}: skipped ({error})", flush=True)
+                break
+            tables.append((how, results))
+    print_ceiling_ratios(tables)
+
+
+def backend_of(url: str) -> str:
+    return "sqlite" if url == "sqlite" else backend(url)
+
+
+def print_ceiling_ratios(tables: list[tuple[str, list[Phase]]]) -> None:
+    """promobot's PostgreSQL rates as a share of the bare asyncpg ceiling's."""
+    ceiling = {p.case: p for how, phases in tables if how == "ceiling" for p in phases}
+    ours = [p for how, phases in tables if how != "ceiling" for p in phases
+            if p.backend == "postgresql"]
+    if not ceiling or not ours:
+        return
+    print("\n| case | promobot on PostgreSQL | bare asyncpg ceiling | share |\n|---|---|---|---|")
+    for phase in ours:
+        top = ceiling.get(phase.case)
+        if top is not None and top.seconds and phase.seconds:
+            rate, top_rate = phase.ok / phase.seconds, top.ok / top.seconds
+            print(f"| {phase.case} | {rate:,.0f}/s | {top_rate:,.0f}/s | "
+                  f"{rate / top_rate:.0%} |")
+
+
+async def measure_server(args: argparse.Namespace, url: str | None, how: str) -> list[Phase]:
     with tempfile.TemporaryDirectory(prefix="promobot-bench-api-") as tmp:
         workdir = Path(tmp)
-        url = await prepare_database(args.database_url, workdir)
+        url = await prepare_database(url, workdir)
         seeded = await seed_database(url, args)
-        server = await wait_healthy(spawn_server(url, workdir, args.server, args.workers))
+        server = await wait_healthy(spawn_server(url, workdir, how, args.workers))
         print(f"# server: {server.how}, pid {server.pid}, {args.workers} worker(s); "
               f"client: {'wrk' if args.client == 'wrk' else 'aiohttp'}, "
               f"{args.connections} connections, {args.duration_s:g} s per case after "
@@ -86,7 +129,11 @@ async def main(args: argparse.Namespace) -> None:
             results, profiles = await run_cases(args, server, seeded, workdir, backend(url))
         finally:
             server.stop()
-        print_results(backend(url), args.connections, results, profiles, server)
+        for phase in results:
+            phase.backend = backend(url)
+        label = backend(url) + (" (bare asyncpg ceiling)" if how == "ceiling" else "")
+        print_results(label, args.connections, results, profiles, server)
+        return results
 
 
 async def prepare_database(url: str | None, workdir: Path) -> str:
@@ -181,8 +228,11 @@ def print_results(name: str, connections: int, results: list[Phase],
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", help="PostgreSQL URL (default: a temp SQLite file); "
-                        "the database is created if missing and emptied")
+    parser.add_argument("--database-url", action="append",
+                        help="`sqlite` (a temp file) or a PostgreSQL URL, created if missing "
+                        "and emptied; repeatable (default: SQLite, then the local PostgreSQL)")
+    parser.add_argument("--no-ceiling", dest="ceiling", action="store_false",
+                        help="skip the bare asyncpg ceiling on PostgreSQL")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--client", choices=("wrk", "aiohttp"),
                         default="wrk" if shutil.which("wrk") else "aiohttp",

@@ -28,7 +28,8 @@ from tests.support.checkout import OPEN, redeem, terms
 pytestmark = pytest.mark.skipif(not os.environ.get("PROMOBOT_TEST_DATABASE_URL"),
                                 reason="the driver path is PostgreSQL's")
 
-BASKET = Basket(500_000, (Item("A", 300_000, category="shoes"), Item("B", 200_000, category="gift-cards")))
+BASKET = Basket(500_000, (Item("A", 300_000, category="shoes"),
+                          Item("B", 200_000, category="gift-cards")))
 ADDITIVE = terms(stacking="additive", guardrail_net_profit_per_order=500_000,
                  guardrail_average_order_value=500_000, guardrail_safety_share=0)
 
@@ -81,7 +82,8 @@ async def _scenario(db: Database, hot: HotPath, now: Any) -> list[Any]:
         await validate("c0", code)
     await validate("c1", personal.code)  # not theirs
     await validate("nobody", personal.code)
-    await validate("c0", categories.code, Basket(50_000, (Item("B", 50_000, category="gift-cards"),)))
+    await validate("c0", categories.code,
+                   Basket(50_000, (Item("B", 50_000, category="gift-cards"),)))
     await validate("c0", categories.code, Basket(500_000, (Item("A", 500_000, category="shoes"),)))
     await validate("rich", shared.code, shop=ADDITIVE)
     await use(alice, personal.code, "o1")
