@@ -9,9 +9,10 @@ needs the difference asks here instead of comparing dialect names itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection, all_, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,3 +62,28 @@ def insert_ignoring_conflict(session: AsyncSession, table: Any, **values: Any) -
     nothing, instead of failing the whole transaction with an IntegrityError.
     """
     return conflict_insert(session, table).values(**values).on_conflict_do_nothing()
+
+
+def one_of(on: AsyncSession | Connection, column: Any, values: Iterable[Any]
+           ) -> ColumnElement[bool]:
+    """`column IN values`, for a list of ids that changes from one batch to the next.
+
+    PostgreSQL gets the list as one array parameter (`= ANY($1)`). As an IN list of N
+    parameters, the statement's prepared plan is made for all lists alike, and a plan made
+    while a table was small (a campaign's assignments at the first batch) may read every
+    row the other conditions allow and filter the list over them: 1.5 s a batch at 140 000
+    assignments, where `ANY` walks the index for the list alone (0.8 ms).
+    """
+    values = list(values)
+    if backend(on) == POSTGRESQL:
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
+def none_of(on: AsyncSession | Connection, column: Any, values: Iterable[Any]
+            ) -> ColumnElement[bool]:
+    """`column NOT IN values`, as `one_of` (`<> ALL($1)` on PostgreSQL)."""
+    values = list(values)
+    if backend(on) == POSTGRESQL:
+        return column != all_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.not_in(values)

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import PolicySettings
 from bot.config.values import Cap, QuietHours
-from bot.db.dialect import is_postgresql
+from bot.db.dialect import is_postgresql, none_of, one_of
 from bot.db.models import Customer, Delivery, DeliveryStatus
 
 
@@ -135,9 +135,9 @@ async def _histories(
     d = Delivery.__table__.c
     rows = await session.execute(
         select(d.customer_id, d.reason, d.status, d.sent_at).where(
-            d.customer_id.in_(customer_ids),
+            one_of(session, d.customer_id, customer_ids),
             d.promotional.is_(True),
-            d.id.not_in(exclude),
+            none_of(session, d.id, exclude),
             or_(
                 d.status == DeliveryStatus.SENDING,
                 and_(d.status == DeliveryStatus.SENT, d.sent_at > now - policy.lookback),

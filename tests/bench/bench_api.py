@@ -125,13 +125,13 @@ async def measure_server(args: argparse.Namespace, url: str | None, how: str) ->
               f"client: {'wrk' if args.client == 'wrk' else 'aiohttp'}, "
               f"{args.connections} connections, {args.duration_s:g} s per case after "
               f"{args.warmup_s:g} s warm-up", flush=True)
+        label = backend(url) + (" (bare asyncpg ceiling)" if how == "ceiling" else "")
         try:
-            results, profiles = await run_cases(args, server, seeded, workdir, backend(url))
+            results, profiles = await run_cases(args, server, seeded, workdir, label)
         finally:
             server.stop()
         for phase in results:
             phase.backend = backend(url)
-        label = backend(url) + (" (bare asyncpg ceiling)" if how == "ceiling" else "")
         print_results(label, args.connections, results, profiles, server)
         return results
 
@@ -171,7 +171,7 @@ def case_requests(
 
 
 async def run_cases(
-    args: argparse.Namespace, server: Server, seeded: Seeded, workdir: Path, name: str,
+    args: argparse.Namespace, server: Server, seeded: Seeded, workdir: Path, label: str,
 ) -> tuple[list[Phase], list[tuple[str, str]]]:
     """Each case: a warm-up, then the timed phase (profiled if asked); its row is printed
     as soon as it is measured. Returns the phases and the profiles' summaries."""
@@ -203,7 +203,7 @@ async def run_cases(
                 spy = start_profile(server.pid, args.duration_s, spy_out)
             phase = await measure(Phase(case), args.duration_s)
             results.append(phase)
-            print(row(name, phase, args.connections), flush=True)
+            print(row(label, phase, args.connections), flush=True)
             if spy is not None:
                 _, err = spy.communicate(timeout=args.duration_s + 60)
                 profiles.append((case, summarize_profile(spy_out) if spy_out.exists()

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.dialect import insert_ignoring_conflict
+from bot.db.dialect import insert_ignoring_conflict, one_of
 from bot.db.models import Campaign, CampaignAssignment, CodeSource
 from bot.delivery.outbox import enqueue_many
 from bot.promo.campaigns.context import Context, RunResult
@@ -71,7 +71,9 @@ async def claim_new(
     """
     if not rows:
         return []
-    existing = await _existing(session, campaign_id, [row.id for row in rows])
+    # Without cycles to move, an existing assignment is a lost insert (ON CONFLICT).
+    existing = ({} if reference is None
+                else await _existing(session, campaign_id, [row.id for row in rows]))
     refs = reference or {}
     fresh = [row for row in rows if row.id not in existing]
     arms = {row.id: design.choose(campaign_id, row.id) for row in fresh}
@@ -95,7 +97,8 @@ async def _existing(
     rows = await session.execute(
         select(assignments.c.customer_id, assignments.c.id, assignments.c.variant_id,
                assignments.c.is_holdout, assignments.c.reference_at)
-        .where(assignments.c.campaign_id == campaign_id, assignments.c.customer_id.in_(ids))
+        .where(assignments.c.campaign_id == campaign_id,
+               one_of(session, assignments.c.customer_id, ids))
     )
     return {row.customer_id: row for row in rows.all()}
 
