@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, all_, any_, bindparam
+from sqlalchemy import ColumnElement, Connection, all_, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,11 @@ from sqlalchemy.sql.dml import Insert
 POSTGRESQL = "postgresql"
 SQLITE = "sqlite"
 BACKENDS = (POSTGRESQL, SQLITE)
+# What every PostgreSQL connection of ours sets. No JIT: our statements are short,
+# batched and run over and over, and PostgreSQL compiles a statement whose estimated cost
+# passes `jit_above_cost` on every execution — an audience batch whose cost was estimated
+# high spent 340 ms compiling to run in 9 ms.
+POSTGRESQL_SETTINGS = {"jit": "off"}
 # Each dialect's own INSERT: the generic one has no ON CONFLICT clause.
 ConflictInsert = postgresql.Insert | sqlite.Insert
 
@@ -87,3 +92,12 @@ def none_of(on: AsyncSession | Connection, column: Any, values: Iterable[Any]
     if backend(on) == POSTGRESQL:
         return column != all_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
     return column.not_in(values)
+
+
+async def walk_the_keys(session: AsyncSession) -> None:
+    """PostgreSQL: this transaction reads a window of keys (a run's batch); plan it as a
+    walk of the keys' index. Left to itself, PostgreSQL ANDs that index with another one
+    the audience's conditions allow (a comeback window's dates) in a bitmap, and reads
+    330 000 of the dates' entries for a batch of 330 rows: 35 ms, where the walk takes 3."""
+    if is_postgresql(session):
+        await session.execute(text("SET LOCAL enable_bitmapscan = off"))

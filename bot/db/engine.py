@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.db import sqlite
-from bot.db.dialect import SQLITE, is_sqlite_url
+from bot.db.dialect import POSTGRESQL_SETTINGS, SQLITE, is_sqlite_url
 from bot.db.hotpath import HotPath
 
 
@@ -63,7 +63,8 @@ def create_database(url: str, *, echo: bool = False) -> Database:
         engine = sqlite.async_engine(url, immediate=True)
         read_engine = sqlite.async_engine(url, immediate=False)
     else:
-        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                                     connect_args={"server_settings": POSTGRESQL_SETTINGS})
         read_engine = engine
     engine.echo = echo
     return Database(

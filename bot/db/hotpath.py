@@ -30,7 +30,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.db.dialect import SQLITE
+from bot.db.dialect import POSTGRESQL_SETTINGS, SQLITE
 from bot.db.prepared import Prepared
 from bot.db.sqlite import SQLiteJobs
 from bot.db.tx import DriverTx, SyncTx, Tx, drive
@@ -167,7 +167,7 @@ class _DriverPool:
     async def _connect(self) -> asyncpg.Pool:
         # SQLAlchemy's own translation of the URL (host, port, user, password, ssl, ...).
         _, options = self._engine.dialect.create_connect_args(self._engine.url)
-        server_settings = {**options.pop("server_settings", {}),
+        server_settings = {**options.pop("server_settings", {}), **POSTGRESQL_SETTINGS,
                            "application_name": "promobot-hot"}
         return await asyncpg.create_pool(
             **options, min_size=1, max_size=_POOL_SIZE, server_settings=server_settings,

@@ -13,15 +13,18 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Row,
     Select,
     String,
     cast,
+    func,
     literal,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.dialect import walk_the_keys
 from bot.db.models import (
     Customer,
     TelegramAccount,
@@ -32,6 +35,16 @@ from bot.promo.campaigns.context import Context, RunResult
 def _linked(column: Any) -> Any:
     return (select(column).where(TelegramAccount.customer_id == Customer.id)
             .correlate(Customer).scalar_subquery())
+
+
+def none_where(column: Any, *conditions: Any) -> ColumnElement[bool]:
+    """No row where `conditions` hold for the customer: NOT EXISTS, written as a lookup
+    per customer row. PostgreSQL turns a NOT EXISTS into an anti-join, and under a
+    batch's LIMIT it merge-joins and re-reads the other table from its start on every
+    batch (all of a campaign's assignments: 0.2 s a batch at 500 000, and growing); a
+    scalar subquery stays one probe of the index per row."""
+    first = select(column).where(*conditions).correlate(Customer).limit(1)
+    return first.scalar_subquery().is_(None)
 
 
 def audience(query: Select[Any], *extra: Any, key: Any = None) -> Select[Any]:
@@ -63,21 +76,42 @@ async def batches(
     """The `audience` rows by keyset on `key` (as given to `audience`), one write
     transaction per batch.
 
+    Each batch reads a window of keys (`key > last AND key <= last + span`, at most a
+    batch of rows), not just the next rows after `last`: a bare `key > last … LIMIT`
+    lets PostgreSQL read every row of the audience after `last` through another index
+    and sort them for each batch, once its plan thinks the audience small (a comeback
+    window of 330 000 customers: 0.5 s a batch). The window doubles while it finds less
+    than half a batch, so a sparse audience takes few trips.
+
     The consumer writes in the session it is given; the batch commits when the consumer
     asks for the next one. Breaking out of the loop rolls the current batch back.
     """
     column = Customer.id if key is None else key
+    async with ctx.db.read_session() as session:
+        top = await session.scalar(select(func.max(column)))
     last: Any = 0
-    while True:
+    span = ctx.batch_size
+    while top is not None and last < top:
+        upper = last + span
         async with ctx.db.session() as session:
+            await walk_the_keys(session)
             rows = (await session.execute(
-                query.where(column > last).order_by(column).limit(ctx.batch_size)
+                query.where(column > last, column <= upper).order_by(column)
+                .limit(ctx.batch_size)
             )).all()
-            if not rows:
-                return
+            if rows:
+                yield session, rows
+                await session.commit()
+        if len(rows) == ctx.batch_size:
             last = rows[-1].batch_key
-            yield session, rows
-            await session.commit()
+            continue
+        last = upper
+        if len(rows) < ctx.batch_size // 2:
+            span = min(span * 2, ctx.batch_size * _MAX_SPAN)
+
+
+# How many batches' worth of keys a window may grow to.
+_MAX_SPAN = 1024
 
 
 def admit(row: Row[Any], result: RunResult, *, promotional: bool = True) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, exists, select, update
+from sqlalchemy import Row, Select, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -33,7 +33,7 @@ from bot.db.models import (
     PromoCode,
 )
 from bot.delivery.outbox import Reason
-from bot.promo.campaigns.audience import audience, batches, reachable
+from bot.promo.campaigns.audience import audience, batches, none_where, reachable
 from bot.promo.campaigns.builtin import open_campaign, own_offer, own_words, still_active
 from bot.promo.campaigns.claims import (
     ArmOffers,
@@ -120,12 +120,12 @@ def entry_query(
     query = silent_between(step.days, _upper_days(steps, index, max_days), now=now, tz=tz)
     if step.only_new:
         query = query.where(Customer.orders_count == 1)
-    current = exists().where(
+    return query.where(none_where(
+        CampaignAssignment.id,
         CampaignAssignment.campaign_id == campaign_id,
         CampaignAssignment.customer_id == Customer.id,
         CampaignAssignment.reference_at >= Customer.last_order_at,
-    )
-    return query.where(~current)
+    ))
 
 
 def escalation_query(

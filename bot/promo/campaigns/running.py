@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import case, func, or_, select
 
 from bot.db.models import (
     Campaign,
@@ -25,7 +25,7 @@ from bot.db.models import (
 from bot.delivery.outbox import Reason
 from bot.delivery.progress import Progress
 from bot.delivery.progress import progress as delivery_progress
-from bot.promo.campaigns.audience import audience, batches, reachable
+from bot.promo.campaigns.audience import audience, batches, none_where, reachable
 from bot.promo.campaigns.builtin import (
     builtin_name,
     ensure_builtin,
@@ -59,7 +59,8 @@ def broadcast_query(campaign: Campaign, ctx: Context) -> Any:
     seg_params = {k: int(v) for k, v in params.items() if k in segment.params}
     query = segment.select(now=ctx.now, tz=ctx.settings.shop.zone, category=params.get("category"),
                            **seg_params)
-    query = query.where(~exists().where(
+    query = query.where(none_where(
+        CampaignAssignment.id,
         CampaignAssignment.campaign_id == campaign.id,
         CampaignAssignment.customer_id == Customer.id,
     ))
