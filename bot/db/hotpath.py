@@ -158,7 +158,9 @@ class _DriverPool:
                 try:
                     result = await fn(DriverTx(conn, dialect), *args)
                 except BaseException:
-                    await transaction.rollback()
+                    # A connection lost mid-job cannot roll back: the server already has.
+                    with contextlib.suppress(*_LOST_CONNECTION):
+                        await transaction.rollback()
                     raise
                 await transaction.commit()
                 return result

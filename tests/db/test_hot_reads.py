@@ -1,5 +1,6 @@
-"""Hot reads (`HotPath.first`, `HotPath.all`) on PostgreSQL, through asyncpg: the bot's
-reads on every update. SQLite's side is in `test_hot_path.py` and the bot's tests."""
+"""The hot path on PostgreSQL, through asyncpg, when the server drops its connections:
+the bot's reads on every update (`HotPath.first`, `HotPath.all`) and checkout's jobs.
+SQLite's side is in `test_hot_path.py` and the bot's tests."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import pytest
 from sqlalchemy import text
 
 from bot.db import Database
+from bot.promo.codes.offers import Basket
 from bot.promo.customers import accounts
 from bot.promo.customers.profiles import upsert_customer
+from tests.support import factories
+from tests.support.checkout import redeem
 
 pytestmark = pytest.mark.skipif(not os.environ.get("PROMOBOT_TEST_DATABASE_URL"),
                                 reason="PostgreSQL's own connections")
@@ -57,3 +61,29 @@ async def test_reads_connect_again_after_the_server_was_down_at_first(
         await accounts.lookup(db.hot, 7)
     assert await accounts.lookup(db.hot, 7) == (None, None)
     assert len(calls) == 2
+
+
+async def test_a_redeem_survives_the_server_dropping_its_connections(
+    db: Database, clock
+) -> None:
+    """A dropped connection shows at the write job's BEGIN: the job runs on the next one,
+    once; a connection dropped in the middle of a job fails that job alone, rolled back."""
+    customers = await factories.customers(db, 2, now=clock())
+    codes = [await factories.code(db, now=clock(), customer_id=c.id) for c in customers]
+    await asyncio.gather(*(accounts.lookup(db.hot, n) for n in range(6)))  # a full pool
+    async with db.engine.connect() as conn:
+        await conn.scalar(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'promobot-hot' AND datname = current_database()"))
+    outcome = await redeem(db.hot, codes[0].code, customer_id=customers[0].id,
+                           order_external_id="o1", basket=Basket(10_000), now=clock())
+    assert outcome.ok and not outcome.replayed
+
+    async def dropped_mid_job(tx, attempt):  # type: ignore[no-untyped-def]
+        await tx.conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+        await db.hot.write(dropped_mid_job, None)
+    outcome = await redeem(db.hot, codes[1].code, customer_id=customers[1].id,
+                           order_external_id="o2", basket=Basket(10_000), now=clock())
+    assert outcome.ok
