@@ -306,8 +306,9 @@ class Counters:
 
     async def take(self, scopes: Sequence[Scope]) -> Taken:
         try:
-            by_key = await self._incr({self._key(scope): 1 for scope in scopes})
-            counts = [by_key[self._key(scope)] for scope in scopes]
+            keys = [self._key(scope) for scope in scopes]
+            by_key = await self._incr(dict.fromkeys(keys, 1))
+            counts = [by_key[key] for key in keys]
         except StorageError as error:
             log.warning("failure counters unreachable, not braking: %s", error)
             return Taken(())
@@ -343,6 +344,9 @@ class Counters:
 
     async def _settle_owed(self) -> None:
         await asyncio.sleep(self.settle_every or 0)
+        await self._pay_owed()
+
+    async def _pay_owed(self) -> None:
         # What is owed from here on waits for the next settling.
         owed, self._owed, self._settling = self._owed, collections.Counter(), None
         await self._settle({key: -places for key, places in owed.items()})
@@ -357,8 +361,7 @@ class Counters:
         """Settle what is owed now (the process is stopping)."""
         if self._settling is not None:
             self._settling.cancel()
-            owed, self._owed, self._settling = self._owed, collections.Counter(), None
-            await self._settle({key: -places for key, places in owed.items()})
+            await self._pay_owed()
 
 
 def storage_for(cluster: Cluster) -> Storage:

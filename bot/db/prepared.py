@@ -164,12 +164,10 @@ class TablePart:
         if not table.c[0].primary_key:
             raise TypeError(f"{table.name}: the first column must be the primary key")
         self._first = self.columns[0].key
-        self._start: int | None = None
 
     def of(self, row: Any) -> Any | None:
-        if self._start is None:
-            self._start = row._fields.index(self._first)
-        values = row[self._start:self._start + len(self.columns)]
+        start = row._fields.index(self._first)
+        values = row[start:start + len(self.columns)]
         # The primary key comes first: None means no row was joined.
         return None if values[0] is None else self._row._make(values)
 

@@ -17,7 +17,7 @@ through both on PostgreSQL).
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
@@ -81,31 +81,24 @@ class DriverTx:
         self.conn, self.dialect = conn, dialect
 
     async def first(self, statement: Prepared, params: Mapping[str, Any]) -> Any | None:
-        try:
-            return await statement.fetch_first(self.conn, self.dialect, params)
-        except asyncpg.IntegrityConstraintViolationError as error:
-            raise _integrity(statement, params, error) from error
+        return await self._run(statement.fetch_first, statement, params)
 
     async def all(self, statement: Prepared, params: Mapping[str, Any]) -> list[Any]:
-        try:
-            return await statement.fetch_all(self.conn, self.dialect, params)
-        except asyncpg.IntegrityConstraintViolationError as error:
-            raise _integrity(statement, params, error) from error
+        return await self._run(statement.fetch_all, statement, params)
 
     async def scalar(self, statement: Prepared, params: Mapping[str, Any]) -> Any | None:
         row = await self.first(statement, params)
         return None if row is None else row[0]
 
     async def rowcount(self, statement: Prepared, params: Mapping[str, Any]) -> int:
+        return await self._run(statement.fetch_rowcount, statement, params)
+
+    async def _run(self, fetch: Callable[..., Awaitable[Any]], statement: Prepared,
+                   params: Mapping[str, Any]) -> Any:
         try:
-            return await statement.fetch_rowcount(self.conn, self.dialect, params)
+            return await fetch(self.conn, self.dialect, params)
         except asyncpg.IntegrityConstraintViolationError as error:
-            raise _integrity(statement, params, error) from error
-
-
-def _integrity(statement: Prepared, params: Mapping[str, Any],
-               error: Exception) -> IntegrityError:
-    return IntegrityError(str(statement.statement), dict(params), error)
+            raise IntegrityError(str(statement.statement), dict(params), error) from error
 
 
 def drive(coroutine: Coroutine[Any, Any, T]) -> T:

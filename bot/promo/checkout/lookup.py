@@ -23,8 +23,9 @@ from bot.promo.checkout.validation import (
     judge,
     load_code,
     shared_with_limit,
+    typed_code,
+    uses_that_count,
 )
-from bot.promo.codes.generator import looks_like_code, normalize
 from bot.promo.codes.offers import Basket, Offer
 
 customers = Customer.__table__
@@ -128,14 +129,14 @@ async def validate_for(
     order_external_id: str | None = None,
 ) -> tuple[Shopper | None, Verdict | None]:
     """The shopper and the verdict on their code; no verdict for an unknown shopper."""
-    typed = normalize(raw_code) if looks_like_code(raw_code) else None
-    row = await tx.first(_SHOPPER_AND_CODE, {"external_id": external_id, "code": typed})
+    row = await tx.first(_SHOPPER_AND_CODE, {"external_id": external_id,
+                                             "code": typed_code(raw_code)})
     if row is None:
         return None, None
     shopper, code = _shopper(row, external_id), _CODE.of(row)
-    uses = row.customer_uses or 0 if shared_with_limit(code) else 0
     verdict = await _within_order(
-        tx, code, uses, customer_id=shopper.id, basket=basket,
+        tx, code, uses_that_count(code, row.customer_uses), customer_id=shopper.id,
+        basket=basket,
         tier=shop.tier(shopper.standing), shop=shop, now=now,
         order_external_id=order_external_id,
     )

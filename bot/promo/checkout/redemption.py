@@ -42,8 +42,9 @@ from bot.promo.checkout.validation import (
     judge,
     load_code,
     shared_with_limit,
+    typed_code,
+    uses_that_count,
 )
-from bot.promo.codes.generator import looks_like_code, normalize
 from bot.promo.codes.guardrail import Stacking
 from bot.promo.codes.offers import Basket, Offer
 
@@ -161,15 +162,15 @@ _CODE_FOR_ORDER = Prepared(
 async def _read_code(tx: Tx, attempt: _Attempt) -> tuple[Any | None, Any | None, int]:
     """The code the shopper typed, the order's redemption of it, the customer's uses of it
     when they count."""
-    if not looks_like_code(attempt.raw_code):
+    typed = typed_code(attempt.raw_code)
+    if typed is None:
         return None, None, 0
-    row = await tx.first(_CODE_FOR_ORDER, {"code": normalize(attempt.raw_code),
-                                           "order": attempt.order_id,
+    row = await tx.first(_CODE_FOR_ORDER, {"code": typed, "order": attempt.order_id,
                                            "customer": attempt.customer_id})
     if row is None:
         return None, None, 0
     code = _CODE.of(row)
-    return code, _PREVIOUS.of(row), row.customer_uses or 0 if shared_with_limit(code) else 0
+    return code, _PREVIOUS.of(row), uses_that_count(code, row.customer_uses)
 
 
 async def _redeem_in(tx: Tx, attempt: _Attempt) -> RedeemOutcome:

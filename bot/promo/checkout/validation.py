@@ -183,16 +183,25 @@ def within_order(
     return replace(verdict, discount=part.discount, free_shipping=part.free_shipping, order=order)
 
 
+def typed_code(raw_code: str) -> str | None:
+    """The code as it is stored, from what the shopper typed; None if it cannot be one."""
+    return normalize(raw_code) if looks_like_code(raw_code) else None
+
+
 async def load_code(tx: Tx, raw_code: str) -> Any | None:
     """The code row by what the shopper typed (a named tuple: cheap on the hot path)."""
-    if not looks_like_code(raw_code):
-        return None
-    return await tx.first(_CODE_BY_STRING, {"code": normalize(raw_code)})
+    code = typed_code(raw_code)
+    return None if code is None else await tx.first(_CODE_BY_STRING, {"code": code})
 
 
 def shared_with_limit(code: CodeLike | None) -> bool:
     """A code for anyone, used at most so often by each customer: their uses count."""
     return code is not None and code.customer_id is None and code.per_customer_limit is not None
+
+
+def uses_that_count(code: CodeLike | None, uses: int | None) -> int:
+    """The customer's uses of the code, read beside it, as `judge` weighs them."""
+    return (uses or 0) if shared_with_limit(code) else 0
 
 
 async def customer_uses(tx: Tx, code_id: int, customer_id: int | None) -> int:
