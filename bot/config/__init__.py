@@ -5,6 +5,7 @@ those values' types and parsers (`values.py`), which the domain uses too."""
 from __future__ import annotations
 
 from bot.config.groups import (
+    CAMPAIGN_BATCH_SIZE,
     ApiSettings,
     ComebackSettings,
     DatabaseSettings,
@@ -23,6 +24,7 @@ from bot.config.settings import Settings, describe_error
 from bot.config.values import Cap, QuietHours, Rung
 
 __all__ = [
+    "CAMPAIGN_BATCH_SIZE",
     "ApiSettings",
     "Cap",
     "ComebackSettings",

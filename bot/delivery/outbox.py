@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import exists, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.bulk import insert_rows
 from bot.db.dialect import conflict_insert
 from bot.db.models import CodeStatus, Delivery, DeliveryStatus, PromoCode
 
@@ -110,31 +111,36 @@ async def enqueue(
     return result.one_or_none()
 
 
-async def enqueue_many(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
+async def enqueue_many(
+    session: AsyncSession,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    reason: str,
+    due_at: datetime,
+    promotional: bool = True,
+    **same: Any,
+) -> int:
     """Queue many messages in one statement (not committed); returns how many were new.
 
-    Each row takes the keyword arguments of `enqueue`. For audiences: feed it batches of
-    a few thousand rows while streaming customer ids, so memory stays flat.
+    Each row is what differs from message to message: `dedupe_key`, `customer_id`,
+    `payload` and, where they differ, `code_id` or `campaign_id`; every row has the same
+    keys. What all of them share is given once: `reason`, `due_at`, `promotional` and
+    any column in `same`. For audiences: feed it a batch at a time while streaming
+    customer ids, so memory stays flat.
     """
-    values = [
-        _row(
-            dedupe_key=row["dedupe_key"], customer_id=row.get("customer_id"),
-            reason=row["reason"], payload=row.get("payload") or {},
-            promotional=row.get("promotional", True), code_id=row.get("code_id"),
-            campaign_id=row.get("campaign_id"), due_at=row["due_at"],
-            chat_id=row.get("chat_id"),
-        )
-        for row in rows
-    ]
-    if not values:
+    rows = list(rows)
+    if not rows:
         return 0
-    statement = (
-        conflict_insert(session, Delivery.__table__)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Delivery.__table__.c.id)
+    if due_at.tzinfo is None:
+        raise ValueError("due_at must be an aware datetime")
+    if any(row.get("customer_id") is None and row.get("chat_id") is None for row in rows):
+        raise ValueError("a delivery needs a customer or a chat")
+    inserted = await insert_rows(
+        session, deliveries, rows, skip_conflicts=("dedupe_key",), returning=deliveries.c.id,
+        reason=reason, due_at=due_at, promotional=promotional,
+        status=DeliveryStatus.PENDING, attempts=0, **same,
     )
-    result = await session.execute(statement, values)
-    return len(result.all())
+    return len(inserted.all())
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 import tests.bench.segments_data as seg
-from bot.config import Settings
+from bot.config import CAMPAIGN_BATCH_SIZE, Settings
 from bot.db import create_database
 from bot.db.models import Campaign, CampaignStatus, CampaignVariant
 from bot.promo.campaigns.audience import audience, batches, reachable
@@ -205,6 +205,6 @@ if __name__ == "__main__":
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--orders", type=int, default=5_000_000)
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=CAMPAIGN_BATCH_SIZE)
     parser.add_argument("--codes", action="store_true", help="also run the comeback ladder")
     asyncio.run(main(parser.parse_args()))

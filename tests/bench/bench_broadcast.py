@@ -225,11 +225,11 @@ async def queue_broadcast(db: Database, count: int, key: str) -> None:
         )).all())
         for start in range(0, count, 5000):
             await enqueue_many(session, [
-                {"dedupe_key": f"{key}:{i + 1}", "customer_id": i + 1, "reason": "campaign",
+                {"dedupe_key": f"{key}:{i + 1}", "customer_id": i + 1,
                  "payload": {"message": {"ru": "Спасибо, что вы с нами!"}},
-                 "code_id": ids[i + 1], "due_at": NOW}
+                 "code_id": ids[i + 1]}
                 for i in range(start, min(count, start + 5000))
-            ])
+            ], reason="campaign", due_at=NOW)
         await session.commit()
 
 
@@ -443,10 +443,9 @@ async def queue_audience(url: str, audience: int, batch: int = 5000) -> dict[str
                 if not ids:
                     break
                 queued += await enqueue_many(session, (
-                    {"dedupe_key": f"audience:{i}", "customer_id": i, "reason": "campaign",
-                     "payload": {}, "due_at": NOW}
+                    {"dedupe_key": f"audience:{i}", "customer_id": i, "payload": {}}
                     for i in ids
-                ))
+                ), reason="campaign", due_at=NOW)
                 await session.commit()
             last = ids[-1]
             peak = max(peak, rss_mib(os.getpid()))

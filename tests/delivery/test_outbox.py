@@ -56,9 +56,10 @@ async def test_concurrent_enqueue_of_one_key(db: Database, clock: Clock) -> None
 
 async def test_enqueue_many_counts_new_rows(db: Database, clock: Clock) -> None:
     customer_id = (await factories.customer(db, "c1", now=clock())).id
-    rows = [{"dedupe_key": f"k{i}", "customer_id": customer_id, "reason": "r",
-             "due_at": clock()} for i in range(5)]
+    rows = [{"dedupe_key": f"k{i}", "customer_id": customer_id, "payload": {"n": i}}
+            for i in range(5)]
     async with db.session() as session:
-        assert await enqueue_many(session, rows) == 5
-        assert await enqueue_many(session, [*rows[:3], {**rows[0], "dedupe_key": "k9"}]) == 1
+        assert await enqueue_many(session, rows, reason="r", due_at=clock()) == 5
+        assert await enqueue_many(session, [*rows[:3], {**rows[0], "dedupe_key": "k9"}],
+                                  reason="r", due_at=clock()) == 1
         await session.commit()

@@ -103,7 +103,7 @@ def _due_carts(ctx: Context) -> Select[Any]:
         AbandonedCart.created_at > ctx.now - timedelta(hours=rewards.cart_max_age_hours),
     )
     return audience(query, AbandonedCart.items, AbandonedCart.created_at.label("cart_at"),
-                    key=AbandonedCart.id)
+                    Customer.last_order_at, key=AbandonedCart.id)
 
 
 async def _decide(

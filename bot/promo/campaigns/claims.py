@@ -22,7 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.dialect import insert_ignoring_conflict, one_of
+from bot.db.bulk import insert_rows
+from bot.db.dialect import one_of
 from bot.db.models import Campaign, CampaignAssignment, CodeSource
 from bot.delivery.outbox import enqueue_many
 from bot.promo.campaigns.context import Context, RunResult
@@ -45,7 +46,7 @@ def recorded_arm(design: Design, variant_id: int | None, is_holdout: bool,
     return arm if not arm.is_holdout else design.arms[0]
 
 
-@dataclass
+@dataclass(slots=True)
 class Claim:
     row: Row[Any]
     arm: Arm
@@ -75,15 +76,17 @@ async def claim_new(
     existing = ({} if reference is None
                 else await _existing(session, campaign_id, [row.id for row in rows]))
     refs = reference or {}
-    fresh = [row for row in rows if row.id not in existing]
-    arms = {row.id: design.choose(campaign_id, row.id) for row in fresh}
-    won = await _insert_fresh(session, campaign_id, fresh, arms, refs, step=step, now=now)
+    ids = [row.id for row in rows]
+    arms = {customer: design.choose(campaign_id, customer) for customer in ids
+            if customer not in existing}
+    won = await _insert_fresh(session, campaign_id, arms, refs, step=step, now=now)
     if reference is not None:
         moved = await _move_to_cycle(session, campaign_id, design, rows, existing, refs,
                                      step=step, now=now)
         won.update(moved)
         arms.update(moved)
-    claims = [Claim(row, arms[row.id]) for row in rows if row.id in won]
+    claims = [Claim(row, arms[customer]) for row, customer in zip(rows, ids, strict=True)
+              if customer in won]
     result.taken += len(rows) - len(claims)
     result.assigned += len(claims)
     result.holdout += sum(1 for claim in claims if claim.arm.is_holdout)
@@ -104,23 +107,22 @@ async def _existing(
 
 
 async def _insert_fresh(
-    session: AsyncSession, campaign_id: int, fresh: Sequence[Row[Any]], arms: Mapping[int, Arm],
+    session: AsyncSession, campaign_id: int, arms: Mapping[int, Arm],
     refs: Mapping[int, datetime | None], *, step: int, now: datetime,
 ) -> set[int]:
-    """Insert the new assignments; the customers whose row this run inserted (a concurrent
-    run's row wins the conflict and is left alone)."""
-    if not fresh:
+    """Insert the new assignments (`arms`: the customers without one, with the arm each
+    gets); the customers whose row this run inserted (a concurrent run's row wins the
+    conflict and is left alone)."""
+    if not arms:
         return set()
     values = [
-        {"campaign_id": campaign_id, "customer_id": row.id,
-         "variant_id": arms[row.id].variant_id, "is_holdout": arms[row.id].is_holdout,
-         "step": step, "assigned_at": now, "reference_at": refs.get(row.id),
-         "escalated": False}
-        for row in fresh
+        {"customer_id": customer, "variant_id": arm.variant_id,
+         "is_holdout": arm.is_holdout, "reference_at": refs.get(customer)}
+        for customer, arm in arms.items()
     ]
-    inserted = await session.execute(
-        insert_ignoring_conflict(session, assignments).returning(assignments.c.customer_id),
-        values,
+    inserted = await insert_rows(
+        session, assignments, values, skip_conflicts=True, returning=assignments.c.customer_id,
+        campaign_id=campaign_id, step=step, assigned_at=now, escalated=False,
     )
     return set(inserted.scalars())
 
@@ -167,9 +169,11 @@ async def record_codes(
     )
 
 
-async def queue(session: AsyncSession, rows: list[dict[str, Any]], result: RunResult) -> None:
-    """Queue the batch's messages; every row must be new, else the batch is undone."""
-    queued = await enqueue_many(session, rows)
+async def queue(session: AsyncSession, rows: list[dict[str, Any]], result: RunResult,
+                **same: Any) -> None:
+    """Queue the batch's messages (`same`: what `enqueue_many` takes once for all); every
+    row must be new, else the batch is undone."""
+    queued = await enqueue_many(session, rows, **same)
     if queued != len(rows):
         # A claim was won but the message exists: a bug, not a race. Roll the batch
         # back rather than leave codes nobody is told about.
@@ -232,12 +236,11 @@ async def issue_and_queue(
             codes[claim.row.id] = code_id = code.id
             result.issued += 1
         rows.append({
-            "dedupe_key": dedupe(claim.row), "customer_id": claim.row.id, "reason": reason,
-            "payload": payload(claim.row), "promotional": True, "code_id": code_id,
-            "campaign_id": campaign.id, "due_at": ctx.now,
+            "dedupe_key": dedupe(claim.row), "customer_id": claim.row.id,
+            "payload": payload(claim.row), "code_id": code_id,
         })
     await record_codes(session, campaign.id, codes)
-    await queue(session, rows, result)
+    await queue(session, rows, result, reason=reason, due_at=ctx.now, campaign_id=campaign.id)
 
 
 async def guardrail_ok(ctx: Context, offers: Sequence[Offer], result: RunResult) -> Headroom | None:

@@ -226,7 +226,7 @@ class _Run:
     async def enter(self, step: Step) -> bool:
         """Customers whose silence reached this step start a cycle on it."""
         query = audience(entry_query(self.campaign.id, self.steps, step.index,
-                                     **self._window()))
+                                     **self._window()), Customer.last_order_at)
         async for session, rows in batches(self.ctx, query):
             if not await self._active(session):
                 return False

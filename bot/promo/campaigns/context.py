@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.config import Settings
+from bot.config import CAMPAIGN_BATCH_SIZE, Settings
 from bot.db import Database
 
 
@@ -66,4 +66,4 @@ class Context:
     db: Database
     settings: Settings
     now: datetime
-    batch_size: int = 500
+    batch_size: int = CAMPAIGN_BATCH_SIZE

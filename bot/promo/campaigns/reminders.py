@@ -55,10 +55,9 @@ async def remind_expiring(ctx: Context) -> RunResult:
     async for session, rows in batches(ctx, rows_query, PromoCode.id):
         result.queued += await enqueue_many(session, [
             {"dedupe_key": f"expiry:{row.batch_key}", "customer_id": row.id,
-             "reason": Reason.EXPIRY_REMINDER, "payload": {}, "code_id": row.batch_key,
-             "campaign_id": row.campaign_id, "due_at": ctx.now}
+             "payload": {}, "code_id": row.batch_key, "campaign_id": row.campaign_id}
             for row in reachable(rows, result)
-        ])
+        ], reason=Reason.EXPIRY_REMINDER, due_at=ctx.now)
     return result
 
 
@@ -138,7 +137,6 @@ async def _notify(ctx: Context, query: Any, reason: Reason, prefix: str, tier: T
     async for session, rows in batches(ctx, audience(query, *extra)):
         result.queued += await enqueue_many(session, [
             {"dedupe_key": f"{prefix}:{row.id}:{tier.index}", "customer_id": row.id,
-             "reason": reason, "due_at": ctx.now,
              "payload": _tier_payload(ctx, tier, row.tier_value if value is not None else None)}
             for row in reachable(rows, result)
-        ])
+        ], reason=reason, due_at=ctx.now)

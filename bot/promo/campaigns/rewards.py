@@ -104,10 +104,9 @@ async def ask_for_reviews(ctx: Context, campaign_id: int | None = None) -> RunRe
     async for session, rows in batches(ctx, rows_query, Order.id):
         result.queued += await enqueue_many(session, [
             {"dedupe_key": f"review_ask:{row.batch_key}", "customer_id": row.id,
-             "reason": Reason.REVIEW_ASK, "payload": {"order": row.order_ref, **payload},
-             "campaign_id": campaign.id, "due_at": ctx.now}
+             "payload": {"order": row.order_ref, **payload}}
             for row in reachable(rows, result)
-        ])
+        ], reason=Reason.REVIEW_ASK, due_at=ctx.now, campaign_id=campaign.id)
     return result
 
 
