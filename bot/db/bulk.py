@@ -34,7 +34,7 @@ async def insert_rows(
     rows: Sequence[Mapping[str, Any]],
     *,
     skip_conflicts: bool | tuple[str, ...] = False,
-    returning: Column[Any] | None = None,
+    returning: tuple[Column[Any], ...] = (),
     **same: Any,
 ) -> Result[Any]:
     """`INSERT INTO table (…) SELECT …` of `rows` (each with the same keys) plus the
@@ -47,7 +47,7 @@ async def insert_rows(
     name = backend(session)
     keys = tuple(rows[0]) if rows else ()
     statement = _statement(name, table, keys, tuple(same), skip_conflicts,
-                           None if returning is None else returning.key)
+                           tuple(column.key for column in returning))
     times = {key: _time_encoder(table.c[key].type, name) for key in keys
              if isinstance(table.c[key].type, UTCDateTime)}
     document = json.dumps([_encoded(row, times) for row in rows], ensure_ascii=False)
@@ -57,7 +57,7 @@ async def insert_rows(
 
 @functools.cache
 def _statement(name: str, table: Table, keys: tuple[str, ...], same: tuple[str, ...],
-               skip_conflicts: bool | tuple[str, ...], returning: str | None) -> Insert:
+               skip_conflicts: bool | tuple[str, ...], returning: tuple[str, ...]) -> Insert:
     document = bindparam("rows", type_=Text)
     if name == SQLITE:
         each = func.json_each(document).table_valued("value")
@@ -76,8 +76,8 @@ def _statement(name: str, table: Table, keys: tuple[str, ...], same: tuple[str, 
         statement = statement.on_conflict_do_nothing(
             index_elements=None if skip_conflicts is True else list(skip_conflicts)
         )
-    if returning is not None:
-        statement = statement.returning(table.c[returning])
+    if returning:
+        statement = statement.returning(*(table.c[key] for key in returning))
     return statement
 
 

@@ -136,7 +136,7 @@ async def enqueue_many(
     if any(row.get("customer_id") is None and row.get("chat_id") is None for row in rows):
         raise ValueError("a delivery needs a customer or a chat")
     inserted = await insert_rows(
-        session, deliveries, rows, skip_conflicts=("dedupe_key",), returning=deliveries.c.id,
+        session, deliveries, rows, skip_conflicts=("dedupe_key",), returning=(deliveries.c.id,),
         reason=reason, due_at=due_at, promotional=promotional,
         status=DeliveryStatus.PENDING, attempts=0, **same,
     )

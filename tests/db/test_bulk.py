@@ -30,14 +30,14 @@ async def test_rows_and_shared_columns_read_back(db: Database, clock: Clock) -> 
     async with db.session() as session:
         inserted = await insert_rows(
             session, deliveries, rows, skip_conflicts=("dedupe_key",),
-            returning=deliveries.c.id, reason="campaign", due_at=due, promotional=False,
+            returning=(deliveries.c.id,), reason="campaign", due_at=due, promotional=False,
             status="pending", attempts=0,
         )
         assert len(inserted.all()) == 3
         # The same keys again: nothing new, and no error.
         again = await insert_rows(
             session, deliveries, rows[:2], skip_conflicts=("dedupe_key",),
-            returning=deliveries.c.id, reason="campaign", due_at=due, promotional=False,
+            returning=(deliveries.c.id,), reason="campaign", due_at=due, promotional=False,
             status="pending", attempts=0,
         )
         assert again.all() == []
@@ -66,7 +66,7 @@ async def test_times_per_row_keep_their_instant(db: Database, clock: Clock) -> N
     async with db.session() as session:
         inserted = await insert_rows(
             session, assignments, rows, skip_conflicts=True,
-            returning=assignments.c.customer_id, campaign_id=campaign.id, step=2,
+            returning=(assignments.c.customer_id,), campaign_id=campaign.id, step=2,
             assigned_at=clock(), escalated=False,
         )
         assert set(inserted.scalars()) == set(customers)

@@ -15,7 +15,7 @@ from bot.promo.checkout import redemption
 from bot.promo.checkout.release import release
 from bot.promo.checkout.validation import Reason
 from bot.promo.codes import generator as codegen
-from bot.promo.codes.issuing import issue_bulk
+from bot.promo.codes.issuing import issue_bulk, issue_personal
 from bot.promo.codes.offers import Basket, Item, Offer
 from bot.texts.wording import describe, verdict_message
 from tests.support import factories
@@ -295,6 +295,33 @@ async def test_bulk_codes_are_stored_and_distinct(db, clock) -> None:
     async with db.read_session() as session:
         stored = await session.scalar(select(func.count()).select_from(PromoCode))
     assert stored == 12_000
+
+
+async def test_personal_codes_of_a_batch_draw_again_where_a_code_exists(
+    db, clock, monkeypatch
+) -> None:
+    """A campaign's batch issues its codes in one INSERT; a drawn code that someone holds
+    already is skipped by it and drawn again for its customer alone."""
+    taken = await factories.code(db, now=clock())
+    customers = [(await factories.customer(db, f"c{i}", now=clock())).id for i in range(3)]
+    draws = iter([[taken.code, "FRESH0001", "FRESH0002"], ["FRESH0003"]])
+    monkeypatch.setattr(codegen, "generate_many", lambda count, *_: next(draws)[:count])
+    async with db.session() as session:
+        issued = await issue_personal(session, factories.TEN_PERCENT, customers,
+                                      source="campaign", now=clock(), expires_on_delivery=True)
+        await session.commit()
+    async with db.read_session() as session:
+        rows = (await session.execute(
+            select(PromoCode.id, PromoCode.customer_id, PromoCode.code, PromoCode.expires_at,
+                   PromoCode.usage_limit).where(PromoCode.id != taken.id)
+            .order_by(PromoCode.customer_id)
+        )).all()
+    assert [(r.customer_id, r.code) for r in rows] == [
+        (customers[0], "FRESH0003"), (customers[1], "FRESH0001"), (customers[2], "FRESH0002"),
+    ]
+    assert issued == {r.customer_id: r.id for r in rows}
+    # Single-use, and the lifetime starts when the message is delivered.
+    assert {(r.expires_at, r.usage_limit) for r in rows} == {(None, 1)}
 
 
 async def test_shared_code_same_order_concurrently_is_one_redemption(db, clock) -> None:

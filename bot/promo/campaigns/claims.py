@@ -28,7 +28,7 @@ from bot.db.models import Campaign, CampaignAssignment, CodeSource
 from bot.delivery.outbox import enqueue_many
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import HOLDOUT, Arm, Design
-from bot.promo.codes.issuing import Headroom, headroom, issue_code, refusal
+from bot.promo.codes.issuing import Headroom, headroom, issue_personal, refusal
 from bot.promo.codes.offers import Offer
 
 assignments = CampaignAssignment.__table__
@@ -121,7 +121,7 @@ async def _insert_fresh(
         for customer, arm in arms.items()
     ]
     inserted = await insert_rows(
-        session, assignments, values, skip_conflicts=True, returning=assignments.c.customer_id,
+        session, assignments, values, skip_conflicts=True, returning=(assignments.c.customer_id,),
         campaign_id=campaign_id, step=step, assigned_at=now, escalated=False,
     )
     return set(inserted.scalars())
@@ -215,30 +215,31 @@ async def issue_and_queue(
 ) -> None:
     """For each treated claim: its arm's code (validity from delivery) and its message,
     in the batch's transaction. The holdout gets nothing; an arm without an offer gets
-    the message alone; a customer whose tier leaves the offer no room gets neither."""
-    codes: dict[int, int] = {}
-    rows: list[dict[str, Any]] = []
+    the message alone; a customer whose tier leaves the offer no room gets neither.
+    Each arm's codes are one INSERT for the batch."""
+    treated: list[Claim] = []
+    to_issue: dict[int | None, tuple[Offer, list[int]]] = {}
     for claim in claims:
         if claim.arm.is_holdout:
             continue
         offer = offers.by_arm.get(claim.arm.variant_id)
-        if offer is not None and not offers.room.allows(offer, claim.row):
-            result.no_room += 1
-            continue
-        code_id = None
         if offer is not None:
-            code = await issue_code(
-                session, offer, source=source, now=ctx.now, customer_id=claim.row.id,
-                campaign_id=campaign.id, variant_id=claim.arm.variant_id,
-                prefix=campaign.code_prefix, length=ctx.settings.shop.code_length,
-                expires_on_delivery=True,
-            )
-            codes[claim.row.id] = code_id = code.id
-            result.issued += 1
-        rows.append({
-            "dedupe_key": dedupe(claim.row), "customer_id": claim.row.id,
-            "payload": payload(claim.row), "code_id": code_id,
-        })
+            if not offers.room.allows(offer, claim.row):
+                result.no_room += 1
+                continue
+            to_issue.setdefault(claim.arm.variant_id, (offer, []))[1].append(claim.row.id)
+        treated.append(claim)
+    codes: dict[int, int] = {}
+    for variant_id, (offer, customers) in to_issue.items():
+        codes.update(await issue_personal(
+            session, offer, customers, source=source, now=ctx.now,
+            campaign_id=campaign.id, variant_id=variant_id, prefix=campaign.code_prefix,
+            length=ctx.settings.shop.code_length, expires_on_delivery=True,
+        ))
+    result.issued += len(codes)
+    rows = [{"dedupe_key": dedupe(claim.row), "customer_id": claim.row.id,
+             "payload": payload(claim.row), "code_id": codes.get(claim.row.id)}
+            for claim in treated]
     await record_codes(session, campaign.id, codes)
     await queue(session, rows, result, reason=reason, due_at=ctx.now, campaign_id=campaign.id)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import GuardrailSettings, LoyaltySettings, Settings
+from bot.db.bulk import insert_rows
 from bot.db.dialect import is_postgresql
 from bot.db.models import CodeSource, CodeStatus, PromoCode
 from bot.promo.codes import generator as codegen
@@ -31,6 +33,8 @@ from bot.promo.errors import DomainError, ErrorCode
 
 DEFAULT_VALID_DAYS = 30
 BULK_CHUNK = 5_000
+
+codes_table = PromoCode.__table__
 
 
 async def ensure_within_guardrail(
@@ -257,6 +261,50 @@ async def issue_code(
     raise DomainError(ErrorCode.CODE_SPACE_EXHAUSTED, "could not draw a unique code")
 
 
+async def issue_personal(
+    session: AsyncSession,
+    offer: Offer,
+    customers: Sequence[int],
+    *,
+    source: CodeSource | str,
+    now: datetime,
+    campaign_id: int | None = None,
+    variant_id: int | None = None,
+    prefix: str | None = None,
+    length: int = codegen.DEFAULT_LENGTH,
+    expires_on_delivery: bool = False,
+) -> dict[int, int]:
+    """A single-use personal code of `offer` for each customer (a campaign's batch), in
+    one INSERT whatever their number (not committed); the code's id by customer.
+
+    A drawn code that exists already (odds ~ codes² / 10^14) is skipped by the insert
+    and drawn again for its customer alone."""
+    shared = _columns(
+        offer, source=source, customer_id=None, channel="telegram", campaign_id=campaign_id,
+        variant_id=variant_id, usage_limit=1, per_customer_limit=1, starts_at=None,
+        expires_at=None, expires_on_delivery=expires_on_delivery, earned_by_order_id=None,
+        issued_by=None, now=now,
+    )
+    del shared["customer_id"]
+    shared["combinable"] = False
+    issued: dict[int, int] = {}
+    todo = list(customers)
+    for _attempt in range(5):
+        if not todo:
+            return issued
+        rows = [{"code": code, "customer_id": customer}
+                for code, customer in zip(codegen.generate_many(len(todo), length, prefix),
+                                          todo, strict=True)]
+        inserted = await insert_rows(session, codes_table, rows, skip_conflicts=("code",),
+                                     returning=(codes_table.c.customer_id, codes_table.c.id),
+                                     **shared)
+        issued.update((customer, code_id) for customer, code_id in inserted)
+        todo = [customer for customer in todo if customer not in issued]
+    if todo:
+        raise DomainError(ErrorCode.CODE_SPACE_EXHAUSTED, "could not draw unique codes")
+    return issued
+
+
 async def issue_bulk(
     session: AsyncSession,
     offer: Offer,
@@ -332,7 +380,6 @@ async def _insert_staged(
     await session.execute(text("DELETE FROM bulk_codes"))
     staged = table("bulk_codes", column("code", String))
     await _stage(session, staged, drawn)
-    codes_table = PromoCode.__table__
     for _attempt in range(5):
         taken = set(
             (
