@@ -4,8 +4,8 @@ Why ours and not SQLAlchemy's executemany: "insertmanyvalues" binds every value 
 row as a parameter of its own and runs each through its type's processor in Python. A
 campaign's batch of 500 assignments and 500 messages is 9 000 parameters, and that was
 most of our CPU in a million-customer run. Here a batch is one `json.dumps` (in C), and
-the database unpacks it: `jsonb_to_recordset` with the table's own column types on
-PostgreSQL, `json_each` on SQLite. Columns the rows leave out take their defaults, once
+the database unpacks it (`json_records`: `jsonb_to_recordset` with the table's own column
+types on PostgreSQL, `json_each` on SQLite). Columns the rows leave out take their defaults, once
 per statement, as an `INSERT … SELECT` of SQLAlchemy does.
 """
 
@@ -17,15 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Result, Table, Text, bindparam, cast, column, func, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, Result, Table, Text, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
-from bot.db.dialect import SQLITE, backend, conflict_insert
+from bot.db.dialect import backend, conflict_insert, json_records, json_time
 from bot.db.types import UTCDateTime
-
-_DIALECTS = {SQLITE: sqlite.dialect(), "postgresql": postgresql.dialect()}
 
 
 async def insert_rows(
@@ -48,7 +45,7 @@ async def insert_rows(
     keys = tuple(rows[0]) if rows else ()
     statement = _statement(name, table, keys, tuple(same), skip_conflicts,
                            tuple(column.key for column in returning))
-    times = {key: _time_encoder(table.c[key].type, name) for key in keys
+    times = {key: json_time(name, table.c[key].type) for key in keys
              if isinstance(table.c[key].type, UTCDateTime)}
     document = json.dumps([_encoded(row, times) for row in rows], ensure_ascii=False)
     params = {f"same_{key}": value for key, value in same.items()}
@@ -58,17 +55,10 @@ async def insert_rows(
 @functools.cache
 def _statement(name: str, table: Table, keys: tuple[str, ...], same: tuple[str, ...],
                skip_conflicts: bool | tuple[str, ...], returning: tuple[str, ...]) -> Insert:
-    document = bindparam("rows", type_=Text)
-    if name == SQLITE:
-        each = func.json_each(document).table_valued("value")
-        per_row = [func.json_extract(each.c.value, f"$.{key}") for key in keys]
-        # SQLite parses `INSERT … SELECT … FROM x ON CONFLICT` only with a WHERE clause.
-        source = select(*per_row).select_from(each).where(true())
-    else:
-        record = func.jsonb_to_recordset(cast(document, postgresql.JSONB)).table_valued(
-            *(column(key, table.c[key].type) for key in keys)
-        ).render_derived(with_types=True)
-        source = select(*(record.c[key] for key in keys))
+    records, per_row = json_records(name, bindparam("rows", type_=Text),
+                                    [table.c[key] for key in keys])
+    # SQLite parses `INSERT … SELECT … FROM x ON CONFLICT` only with a WHERE clause.
+    source = select(*per_row).select_from(records).where(true())
     shared = [bindparam(f"same_{key}", type_=table.c[key].type) for key in same]
     statement = conflict_insert(name, table).from_select([*keys, *same],
                                                          source.add_columns(*shared))
@@ -90,14 +80,3 @@ def _encoded(row: Mapping[str, Any], times: Mapping[str, Callable[[datetime], An
         if out[key] is not None:
             out[key] = encode(out[key])
     return out
-
-
-def _time_encoder(type_: UTCDateTime, backend_name: str) -> Callable[[datetime], Any]:
-    """A time as JSON carries it: SQLite keeps times as text in SQLAlchemy's format (naive
-    UTC); PostgreSQL reads ISO 8601 with its offset into `timestamptz`. Naive times are
-    refused by the column's type, as anywhere else."""
-    dialect = _DIALECTS[backend_name]
-    processor = type_.dialect_impl(dialect).bind_processor(dialect)
-    if backend_name == SQLITE:
-        return processor  # type: ignore[return-value]
-    return lambda value: processor(value).isoformat()  # type: ignore[misc]

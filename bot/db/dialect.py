@@ -9,14 +9,28 @@ needs the difference asks here instead of comparing dialect names itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, all_, any_, bindparam, text
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    FromClause,
+    all_,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import TypeEngine
 
 POSTGRESQL = "postgresql"
 SQLITE = "sqlite"
@@ -26,6 +40,7 @@ BACKENDS = (POSTGRESQL, SQLITE)
 # passes `jit_above_cost` on every execution — an audience batch whose cost was estimated
 # high spent 340 ms compiling to run in 9 ms.
 POSTGRESQL_SETTINGS = {"jit": "off"}
+_DIALECTS = {POSTGRESQL: postgresql.dialect(), SQLITE: sqlite.dialect()}
 # Each dialect's own INSERT: the generic one has no ON CONFLICT clause.
 ConflictInsert = postgresql.Insert | sqlite.Insert
 
@@ -92,6 +107,33 @@ def none_of(on: AsyncSession | Connection, column: Any, values: Iterable[Any]
     if backend(on) == POSTGRESQL:
         return column != all_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
     return column.not_in(values)
+
+
+def json_records(on: str, document: Any, columns: Sequence[Column[Any]]
+                 ) -> tuple[FromClause, list[ColumnElement[Any]]]:
+    """The rows of a JSON document (an array of objects, keyed by the columns' names) as
+    a FROM clause and one expression per column: `jsonb_to_recordset` typed as the
+    columns on PostgreSQL, `json_extract` over `json_each` on SQLite (a time must come
+    as SQLite stores it, a JSON column's value as JSON)."""
+    if on == POSTGRESQL:
+        record = func.jsonb_to_recordset(cast(document, postgresql.JSONB)).table_valued(
+            *(column(c.key, c.type) for c in columns)
+        ).render_derived(with_types=True)
+        return record, [record.c[c.key] for c in columns]
+    each = func.json_each(document).table_valued("value")
+    return each, [func.json_extract(each.c.value, f"$.{c.key}") for c in columns]
+
+
+def json_time(on: str, type_: TypeEngine[datetime]) -> Callable[[datetime], Any]:
+    """A time as `json_records` reads it into a column of `type_`: SQLite keeps times as
+    text in SQLAlchemy's format (naive UTC, by the column's own type); PostgreSQL reads ISO
+    8601 with its offset into `timestamptz`. A naive time is refused by the type, as
+    anywhere else."""
+    dialect = _DIALECTS[on]
+    processor = type_.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
+    if on == POSTGRESQL:
+        return lambda value: processor(value).isoformat()
+    return processor
 
 
 async def walk_the_keys(session: AsyncSession) -> None:
