@@ -8,7 +8,8 @@ a set of scopes before it is judged, refused when any of them is at its limit, a
 the places back when it did not fail as guessing. Every checkout call takes and gives
 back, so a storage that can (`incr_each`) counts all of a request's scopes at once, and
 places owed to a store across the network are given back together every few
-milliseconds (`Counters` says why that is safe).
+milliseconds (`Counters` says why that is safe); the calls made to such a store while
+one is in flight share its next round trip (`Combined`; limits batches nothing).
 
 A storage that fails (Redis or the database unreachable) lets requests through, logged:
 the brake slows guessing down, and a checkout that stops for every shopper because a
@@ -222,6 +223,57 @@ class MemoryCounters(Storage):
         self._windows.pop(key, None)
 
 
+class Combined:
+    """Calls of `incr_each` made while one is in flight, sent together as the next one.
+
+    Under load every checkout call's take would be a round trip of its own to the
+    store; here, while one statement is out, the takes and give-backs that arrive wait
+    and then go as one, and each gets the counts it would have seen had they gone one by
+    one in the order they came: its own key's count after its own amount, before the
+    amounts of those after it. An idle store is called at once, so this adds no wait;
+    a busy one is called once per round trip instead of once per request.
+    """
+
+    def __init__(self, incr_each: Callable[[Mapping[str, int], int], Awaitable[dict[str, int]]]
+                 ) -> None:
+        self._incr_each = incr_each
+        self._waiting: list[tuple[Mapping[str, int], asyncio.Future[dict[str, int]]]] = []
+        self._sending: asyncio.Task[None] | None = None
+
+    async def incr_each(self, amounts: Mapping[str, int], expiry: int) -> dict[str, int]:
+        future: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((amounts, future))
+        if self._sending is None:
+            self._sending = asyncio.create_task(self._send(expiry))
+        return await future
+
+    async def _send(self, expiry: int) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                total: collections.Counter[str] = collections.Counter()
+                for amounts, _ in batch:
+                    total.update(amounts)
+                try:
+                    counts = await self._incr_each(dict(total), expiry)
+                except asyncio.CancelledError:
+                    for _, future in batch + self._waiting:
+                        future.cancel()
+                    raise
+                except Exception as error:  # every caller of the batch gets the failure
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                after: collections.Counter[str] = collections.Counter()
+                for amounts, future in reversed(batch):
+                    if not future.done():
+                        future.set_result({key: counts[key] - after[key] for key in amounts})
+                    after.update(amounts)
+        finally:
+            self._sending = None
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """What one counter counts (`kind`, e.g. "customer") for whom (`value`), and how many
@@ -269,6 +321,10 @@ class Counters:
                  settle_every: float | None = None) -> None:
         self.storage, self.window, self.namespace = storage, window, namespace
         self.settle_every = settle_every
+        each = getattr(storage, "incr_each", None)
+        # A store across the network: concurrent calls share round trips (`Combined`).
+        self._incr_each = (Combined(each).incr_each if each is not None and settle_every
+                           else each)
         self._owed: collections.Counter[str] = collections.Counter()
         self._settling: asyncio.Task[None] | None = None
         self._items: dict[int, RateLimitItem] = {}
@@ -296,9 +352,8 @@ class Counters:
     async def _incr(self, amounts: Mapping[str, int]) -> dict[str, int]:
         """Every key's count raised by its amount, at once: one call where the storage
         counts several keys together (`incr_each`), else one per key, side by side."""
-        each = getattr(self.storage, "incr_each", None)
-        if each is not None:
-            return await self._call(each, amounts, self.window)  # type: ignore[no-any-return]
+        if self._incr_each is not None:
+            return await self._call(self._incr_each, amounts, self.window)  # type: ignore[no-any-return]
         counts = await asyncio.gather(*(
             self._call(self.storage.incr, key, self.window, amount=amount)
             for key, amount in amounts.items()))

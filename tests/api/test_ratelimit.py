@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from limits.errors import StorageError
 from redis.asyncio import Redis
 from sqlalchemy import update
 
@@ -20,6 +21,7 @@ from bot.api.app import create_app
 from bot.cluster import Cluster, Store
 from bot.cluster.counters import (
     SETTLE_EVERY,
+    Combined,
     Counters,
     DatabaseStorage,
     MemoryCounters,
@@ -416,16 +418,8 @@ async def test_memory_counters_end_windows_and_forget_them() -> None:
 
 async def test_places_owed_to_a_remote_store_are_settled_together() -> None:
     """One settling for many checks' give-backs; a place owed is still held meanwhile."""
-    storage = MemoryCounters()
+    storage, calls = _counted_store()
     counters = Counters(storage, settle_every=0.05)
-    calls = []
-    real = storage.incr_each
-
-    async def counted(amounts, expiry):  # type: ignore[no-untyped-def]
-        calls.append(dict(amounts))
-        return await real(amounts, expiry)
-
-    storage.incr_each = counted  # type: ignore[method-assign]
     key, customers = Scope("key", "k", 100), [Scope("customer", str(n), 2) for n in range(3)]
     for customer in customers:
         taken = await counters.take([key, customer])
@@ -439,3 +433,49 @@ async def test_places_owed_to_a_remote_store_are_settled_together() -> None:
     await counters.give_back(taken.held)
     await counters.close()  # a stopping process settles at once
     assert await storage.get(counters._key(key)) == 0
+
+
+def _counted_store(delay: float = 0.0) -> tuple[MemoryCounters, list[dict[str, int]]]:
+    """A memory store that records each `incr_each` call, each taking `delay` seconds as
+    a round trip across the network would."""
+    storage, calls = MemoryCounters(), []
+    real = storage.incr_each
+
+    async def counted(amounts, expiry):  # type: ignore[no-untyped-def]
+        calls.append(dict(amounts))
+        await asyncio.sleep(delay)
+        return await real(amounts, expiry)
+
+    storage.incr_each = counted  # type: ignore[method-assign]
+    return storage, calls
+
+
+async def test_checks_at_once_share_round_trips_and_keep_the_limit() -> None:
+    """Takes that arrive while one is in flight go to the store together, and each sees
+    the count it would have seen alone: of 20 guesses at once on a limit of 5, exactly 5
+    hold a place, in fewer calls than checks."""
+    storage, calls = _counted_store(delay=0.01)
+    counters = Counters(storage, settle_every=0.05)
+    key, customer = Scope("key", "k", 100), Scope("customer", "c", 5)
+    taken = await asyncio.gather(*(counters.take([key, customer]) for _ in range(20)))
+    assert sum(1 for t in taken if t.retry_after is None) == 5
+    assert all(t.held == (key, customer) for t in taken if t.retry_after is None)
+    assert len(calls) <= 3  # the first alone, then the rest together (and the give-backs)
+    await counters.close()
+    # The refused gave back their place in the key's scope: the 5 admitted hold it.
+    assert await storage.get(counters._key(key)) == 5
+    assert await storage.get(counters._key(customer)) == 20
+
+
+async def test_a_store_failing_fails_every_check_of_its_round_trip() -> None:
+    storage, _ = _counted_store(delay=0.01)
+    counters = Counters(storage, settle_every=0.05)
+
+    async def broken(amounts, expiry):  # type: ignore[no-untyped-def]
+        raise StorageError(OSError("unreachable"))
+
+    counters._incr_each = Combined(broken).incr_each
+    taken = await asyncio.gather(*(counters.take([Scope("customer", "c", 1)])
+                                   for _ in range(5)))
+    # Unreachable counters let checkout through, and nobody is left waiting.
+    assert taken == [Taken(())] * 5

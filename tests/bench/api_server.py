@@ -156,7 +156,8 @@ def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes
         return None
     return subprocess.Popen(
         [spy, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
-         "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"],
+         "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking",
+         "--subprocesses"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
 
