@@ -248,18 +248,18 @@ class Combined:
         return await future
 
     async def _send(self, expiry: int) -> None:
+        batch: list[tuple[Mapping[str, int], asyncio.Future[dict[str, int]]]] = []
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting, []
+                # A caller that stopped waiting (its request went away) counts nothing.
+                batch = [(amounts, future) for amounts, future in self._waiting
+                         if not future.done()]
+                self._waiting = []
                 total: collections.Counter[str] = collections.Counter()
                 for amounts, _ in batch:
                     total.update(amounts)
                 try:
-                    counts = await self._incr_each(dict(total), expiry)
-                except asyncio.CancelledError:
-                    for _, future in batch + self._waiting:
-                        future.cancel()
-                    raise
+                    counts = await self._incr_each(dict(total), expiry) if batch else {}
                 except Exception as error:  # every caller of the batch gets the failure
                     for _, future in batch:
                         if not future.done():
@@ -272,6 +272,13 @@ class Combined:
                     after.update(amounts)
         finally:
             self._sending = None
+            # Whatever stopped this (the loop shutting down), nobody is left waiting: the
+            # callers see an unreachable store, which lets their checks through.
+            stopped = StorageError(RuntimeError("the counters' sender stopped"))
+            for _, future in [*batch, *self._waiting]:
+                if not future.done():
+                    future.set_exception(stopped)
+            self._waiting = []
 
 
 @dataclass(frozen=True, slots=True)

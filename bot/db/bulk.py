@@ -43,6 +43,9 @@ async def insert_rows(
     """
     name = backend(session)
     keys = tuple(rows[0]) if rows else ()
+    first = rows[0].keys() if rows else {}.keys()
+    if any(row.keys() != first for row in rows) or not first.isdisjoint(same):
+        raise ValueError("every row needs the same columns, none of them in `same`")
     statement = _statement(name, table, keys, tuple(same), skip_conflicts,
                            tuple(column.key for column in returning))
     times = {key: json_time(name, table.c[key].type) for key in keys

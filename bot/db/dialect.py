@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     ColumnElement,
     Connection,
@@ -121,7 +122,10 @@ def json_records(on: str, document: Any, columns: Sequence[Column[Any]]
         ).render_derived(with_types=True)
         return record, [record.c[c.key] for c in columns]
     each = func.json_each(document).table_valued("value")
-    return each, [func.json_extract(each.c.value, f"$.{c.key}") for c in columns]
+    # `->` keeps a JSON column's value as JSON text (`json_extract` would unwrap a bare
+    # string); other columns take the SQL value.
+    return each, [each.c.value.op("->")(f"$.{c.key}") if isinstance(c.type, JSON)
+                  else func.json_extract(each.c.value, f"$.{c.key}") for c in columns]
 
 
 def json_time(on: str, type_: TypeEngine[datetime]) -> Callable[[datetime], Any]:

@@ -479,3 +479,17 @@ async def test_a_store_failing_fails_every_check_of_its_round_trip() -> None:
                                    for _ in range(5)))
     # Unreachable counters let checkout through, and nobody is left waiting.
     assert taken == [Taken(())] * 5
+
+
+async def test_a_check_that_stopped_waiting_takes_no_place() -> None:
+    storage, _ = _counted_store(delay=0.02)
+    counters = Counters(storage, settle_every=0.05)
+    scope = Scope("customer", "c", 5)
+    first = asyncio.create_task(counters.take([scope]))
+    await asyncio.sleep(0.005)  # the first take is in flight; these two wait behind it
+    gone = asyncio.create_task(counters.take([scope]))
+    kept = asyncio.create_task(counters.take([scope]))
+    await asyncio.sleep(0.005)
+    gone.cancel()
+    assert (await first).held == (scope,) and (await kept).held == (scope,)
+    assert await storage.get(counters._key(scope)) == 2

@@ -87,3 +87,32 @@ async def test_a_naive_time_is_refused(db: Database, clock: Clock) -> None:
     async with db.session() as session:
         with pytest.raises(ValueError, match="naive"):
             await insert_rows(session, assignments, rows, campaign_id=campaign.id)
+
+
+async def test_json_values_of_any_kind_read_back(db: Database, clock: Clock) -> None:
+    """A JSON column keeps a bare string, a number or a list as JSON: SQLite's
+    `json_extract` would hand back a bare string as plain text, unreadable as JSON."""
+    customer = (await factories.customer(db, "c1", now=clock())).id
+    values = ["hello", 12, [1, "two"], {"a": None}]
+    rows = [{"dedupe_key": f"k{i}", "customer_id": customer, "payload": value}
+            for i, value in enumerate(values)]
+    async with db.session() as session:
+        await insert_rows(session, deliveries, rows, reason="r", due_at=clock(),
+                          status="pending", attempts=0)
+        await session.commit()
+    async with db.read_session() as session:
+        stored = (await session.scalars(
+            select(Delivery.payload).order_by(Delivery.dedupe_key))).all()
+    assert stored == values
+
+
+async def test_rows_of_different_columns_are_refused(db: Database, clock: Clock) -> None:
+    customer = (await factories.customer(db, "c1", now=clock())).id
+    row = {"dedupe_key": "k1", "customer_id": customer, "payload": {}}
+    async with db.session() as session:
+        with pytest.raises(ValueError, match="same columns"):
+            await insert_rows(session, deliveries, [row, {**row, "code_id": None}],
+                              reason="r", due_at=clock())
+        with pytest.raises(ValueError, match="same columns"):
+            await insert_rows(session, deliveries, [row], reason="r", due_at=clock(),
+                              payload={})

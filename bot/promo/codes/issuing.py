@@ -288,7 +288,7 @@ async def issue_personal(
     del shared["customer_id"]
     shared["combinable"] = False
     issued: dict[int, int] = {}
-    todo = list(customers)
+    todo = list(dict.fromkeys(customers))  # one code each, however often listed
     for _attempt in range(5):
         if not todo:
             return issued
