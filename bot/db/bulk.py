@@ -42,8 +42,8 @@ async def insert_rows(
     than encoding the rows.
     """
     name = backend(session)
-    keys = tuple(rows[0]) if rows else ()
     first = rows[0].keys() if rows else {}.keys()
+    keys = tuple(first)
     if any(row.keys() != first for row in rows) or not first.isdisjoint(same):
         raise ValueError("every row needs the same columns, none of them in `same`")
     statement = _statement(name, table, keys, tuple(same), skip_conflicts,

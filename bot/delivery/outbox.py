@@ -45,6 +45,15 @@ class Reason(StrEnum):
     MANUAL = "manual"
 
 
+def _check(due_at: datetime, recipients: Iterable[tuple[int | None, int | None]]) -> None:
+    """Refuse a naive due time, and a message with neither a customer nor a chat
+    (`recipients`: each message's customer id and chat id)."""
+    if due_at.tzinfo is None:
+        raise ValueError("due_at must be an aware datetime")
+    if any(customer_id is None and chat_id is None for customer_id, chat_id in recipients):
+        raise ValueError("a delivery needs a customer or a chat")
+
+
 def _row(
     *,
     dedupe_key: str,
@@ -57,10 +66,7 @@ def _row(
     due_at: datetime,
     chat_id: int | None,
 ) -> dict[str, Any]:
-    if customer_id is None and chat_id is None:
-        raise ValueError("a delivery needs a customer or a chat")
-    if due_at.tzinfo is None:
-        raise ValueError("due_at must be an aware datetime")
+    _check(due_at, [(customer_id, chat_id)])
     return {
         "dedupe_key": dedupe_key,
         "customer_id": customer_id,
@@ -131,10 +137,7 @@ async def enqueue_many(
     rows = list(rows)
     if not rows:
         return 0
-    if due_at.tzinfo is None:
-        raise ValueError("due_at must be an aware datetime")
-    if any(row.get("customer_id") is None and row.get("chat_id") is None for row in rows):
-        raise ValueError("a delivery needs a customer or a chat")
+    _check(due_at, ((row.get("customer_id"), row.get("chat_id")) for row in rows))
     inserted = await insert_rows(
         session, deliveries, rows, skip_conflicts=("dedupe_key",), returning=(deliveries.c.id,),
         reason=reason, due_at=due_at, promotional=promotional,
