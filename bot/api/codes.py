@@ -27,7 +27,7 @@ from bot.api.schemas import (
 )
 from bot.db.models import CodeSource, PromoCode
 from bot.promo.campaigns import budget
-from bot.promo.checkout.lookup import Shopper, find_shopper, validate_for
+from bot.promo.checkout.lookup import Shopper, validate_for
 from bot.promo.checkout.redemption import redeem
 from bot.promo.checkout.release import release_code
 from bot.promo.checkout.validation import Reason, Verdict
@@ -80,15 +80,15 @@ async def post_validate(request: web.Request) -> web.Response:
 async def post_redeem(request: web.Request) -> web.Response:
     body = await parse(request, RedeemIn)
     db, shop = request.app[DATABASE], request.app[SHOP_TERMS]
-    shopper = await db.hot.read(find_shopper, body.customer_id)
-    if shopper is None:
-        raise unknown_customer(body.customer_id)
     basket, now = basket_of(body.order), request.app[CLOCK]()
     terms = shop.cached(now) or await db.hot.read(shop.terms, now)
-    outcome = await redeem(
-        db.hot, body.code, customer_id=shopper.id, order_external_id=body.order_id,
-        basket=basket, now=now, terms=terms, tier=shop.tier(shopper.standing),
+    redeemed = await redeem(
+        db.hot, body.code, external_id=body.customer_id, order_external_id=body.order_id,
+        basket=basket, now=now, terms=terms, shop=shop,
     )
+    if redeemed is None:
+        raise unknown_customer(body.customer_id)
+    shopper, outcome = redeemed
     message = _message(request, shopper, outcome.verdict)
     if not outcome.ok:
         reason = outcome.verdict.reason

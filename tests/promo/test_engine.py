@@ -356,21 +356,22 @@ async def test_a_retry_that_sees_the_first_redeem_commit_between_its_reads_repla
     code = await factories.code(db, now=clock(), usage_limit=100, per_customer_limit=1)
     reads = []
 
-    async def read_then_wait(tx, attempt):
-        read = await real_read_code(tx, attempt)
+    async def read_then_wait(tx, asked):
+        read = await real_read(tx, asked)
         reads.append(read)
         if len(reads) == 1:  # the retry, held up while the first redeem commits
             await asyncio.sleep(0.3)
         return read
 
-    real_read_code = redemption._read_code
-    monkeypatch.setattr(redemption, "_read_code", read_then_wait)
+    real_read = redemption._read
+    monkeypatch.setattr(redemption, "_read", read_then_wait)
     order = dict(customer_id=alice, order_external_id="o1", basket=Basket(10_000), now=clock())
     retry = asyncio.ensure_future(redeem(db.hot, code.code, **order))
     await asyncio.sleep(0.05)
     first = await redeem(db.hot, code.code, **order)
     second = await retry
-    assert reads[0][1:] == (None, 0)  # the retry saw neither the redemption nor the use
+    # The retry saw neither the redemption nor the use.
+    assert (reads[0].previous_id, reads[0].customer_uses) == (None, None)
     assert first.ok and second.ok, second.verdict.reason
     assert second.redemption_id == first.redemption_id and second.replayed
 

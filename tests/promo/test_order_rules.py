@@ -12,7 +12,6 @@ from sqlalchemy import func, select, update
 from bot.db.models import Campaign, DiscountType, OrderDiscount, PromoCode, Redemption
 from bot.db.tx import SyncTx, drive
 from bot.promo.campaigns import budget
-from bot.promo.checkout.order_discount import tier_offer
 from bot.promo.checkout.order_rules import budget_of
 from bot.promo.checkout.release import release
 from bot.promo.checkout.validation import Reason
@@ -139,12 +138,13 @@ async def test_a_first_budget_counts_what_the_campaign_spent_before(db, clock) -
 
 
 async def test_a_retry_answers_with_the_tiers_free_shipping_too(db, clock) -> None:
-    customer = (await factories.customer(db, now=clock())).id
+    # 100 000 ₽ spent: the top tier, 12 % and free shipping.
+    customer = (await factories.customer(db, now=clock(), net_spend=10_000_000)).id
     code = (await factories.code(db, Offer(DiscountType.PERCENT, 5), now=clock(),
                                  customer_id=customer)).code
     wide = terms(stacking="additive", guardrail_net_profit_per_order=250_000,
                  guardrail_average_order_value=500_000, guardrail_safety_share=0)
-    order = {**_order(customer, "o1", clock()), "tier": tier_offer(12, True)}
+    order = _order(customer, "o1", clock())
     first = await redeem(db.hot, code, shop=wide, **order)
     again = await redeem(db.hot, code, shop=wide, **order)
     assert first.ok and again.replayed

@@ -12,10 +12,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import GuardrailSettings, LoyaltySettings
 from bot.db.hotpath import HotPath, on_connection
+from bot.db.models import Customer
+from bot.db.prepared import Prepared
 from bot.promo.checkout import redemption
 from bot.promo.checkout.lookup import check
 from bot.promo.checkout.redemption import RedeemOutcome
@@ -46,7 +49,17 @@ async def validate(
         now=now, order_external_id=order_id))
 
 
-async def redeem(hot: HotPath, raw_code: str, *, shop: ShopTerms = OPEN, **order: Any
-                 ) -> RedeemOutcome:
+_EXTERNAL_ID = Prepared(select(Customer.external_id).where(Customer.id == bindparam("id")))
+
+
+async def redeem(hot: HotPath, raw_code: str, *, customer_id: int, shop: ShopTerms = OPEN,
+                 **order: Any) -> RedeemOutcome:
+    """The redeem of the shop API, for the customer of our id `customer_id`, at their tier."""
+    external_id = (await hot.first(_EXTERNAL_ID, {"id": customer_id})).external_id
     terms = await hot.read(shop.terms, order["now"])
-    return await redemption.redeem(hot, raw_code, terms=terms, **order)
+    redeemed = await redemption.redeem(hot, raw_code, external_id=external_id, terms=terms,
+                                       shop=shop, **order)
+    assert redeemed is not None
+    shopper, outcome = redeemed
+    assert shopper.id == customer_id
+    return outcome

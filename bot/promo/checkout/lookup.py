@@ -6,6 +6,7 @@ customer id costs one hand-off to the database, not one per query.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,23 +56,24 @@ _SHOPPER = Prepared(
 )
 
 
-# Validation's reads in one round trip: the shopper, the code they typed, and how often
-# they have used it.
-_CODE = TablePart(codes, "code_")
-_SHOPPER_AND_CODE = Prepared(
-    _SHOPPER.statement.add_columns(*_CODE.columns, usage.c.used_count.label("customer_uses"))
-    .select_from(
-        customers.outerjoin(codes, codes.c.code == bindparam("code")).outerjoin(
-            usage, and_(usage.c.code_id == codes.c.id, usage.c.customer_id == customers.c.id)))
-)
+CODE = TablePart(codes, "code_")
 
 
-async def find_shopper(tx: Tx, external_id: str) -> Shopper | None:
-    row = await tx.first(_SHOPPER, {"external_id": external_id})
-    return None if row is None else _shopper(row, external_id)
+def shopper_and_code(*columns: Any, join: Callable[[Any], Any] = lambda joined: joined) -> Any:
+    """The shopper by their shop's id (`external_id`), the code they typed (`code`) and how
+    often they have used it, in one round trip; `columns` and `join` add what a caller reads
+    with them."""
+    joined = customers.outerjoin(codes, codes.c.code == bindparam("code")).outerjoin(
+        usage, and_(usage.c.code_id == codes.c.id, usage.c.customer_id == customers.c.id))
+    return _SHOPPER.statement.add_columns(
+        *CODE.columns, usage.c.used_count.label("customer_uses"), *columns
+    ).select_from(join(joined))
 
 
-def _shopper(row: Any, external_id: str) -> Shopper:
+_SHOPPER_AND_CODE = Prepared(shopper_and_code())
+
+
+def shopper_of(row: Any, external_id: str) -> Shopper:
     standing = Standing(row.net_spend or 0, row.orders_count or 0)
     return Shopper(row.id, external_id, row.locale, row.timezone, standing)
 
@@ -133,7 +135,7 @@ async def validate_for(
                                              "code": typed_code(raw_code)})
     if row is None:
         return None, None
-    shopper, code = _shopper(row, external_id), _CODE.of(row)
+    shopper, code = shopper_of(row, external_id), CODE.of(row)
     verdict = await _within_order(
         tx, code, uses_that_count(code, row.customer_uses), customer_id=shopper.id,
         basket=basket,

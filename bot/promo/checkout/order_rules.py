@@ -2,7 +2,8 @@
 campaign budgets.
 
 Both are checked when validating (a read) and enforced when redeeming, inside the
-redeem transaction, by conditional writes checked by their row counts:
+redeem transaction, by conditional writes that answer whether they wrote (steps of the
+redeem's chain, `bot.db.chain`):
 
 - the order's row in `order_discounts` is upserted only if it still holds what the
   redeem computed the order from (its number of codes and their cost) and no code holds
@@ -24,8 +25,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, func, not_, or_, select, update
+from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.sql.selectable import CTE
 
-from bot.db.dialect import BACKENDS, POSTGRESQL, conflict_insert
+from bot.db.chain import one_row, only_after
+from bot.db.dialect import POSTGRESQL, conflict_insert
 from bot.db.models import Campaign, OrderDiscount, PromoCode, Redemption
 from bot.db.prepared import Prepared
 from bot.db.tx import Tx
@@ -104,16 +108,19 @@ async def order_state(tx: Tx, order_external_id: str | None, stacking: Stacking)
                       uses[0].order_total if uses else None)
 
 
-def _claim_statement(name: str) -> Any:
-    stmt = conflict_insert(name, orders).values(
-        order_external_id=bindparam("b_order"),
-        customer_id=bindparam("b_customer"),
-        codes=1,
-        exclusive=bindparam("b_exclusive"),
-        cost=bindparam("b_cost"),
-        updated_at=bindparam("b_now"),
-    )
-    return stmt.on_conflict_do_update(
+def claim_order(backend: str, after: CTE | None) -> Insert:
+    """Add this code to the order (`b_order`) if the order is still as the redeem read it
+    (`b_seen_codes`, `b_seen_cost`) and no code holds it alone: a step of the redeem's
+    chain (`bot.db.chain`), answering the order's id when it took the order."""
+    values = {
+        "order_external_id": bindparam("b_order"),
+        "customer_id": bindparam("b_customer"),
+        "codes": 1,
+        "exclusive": bindparam("b_exclusive"),
+        "cost": bindparam("b_cost"),
+        "updated_at": bindparam("b_now"),
+    }
+    return one_row(conflict_insert(backend, orders), values, after).on_conflict_do_update(
         index_elements=[orders.c.order_external_id],
         set_={
             "codes": orders.c.codes + 1,
@@ -126,33 +133,7 @@ def _claim_statement(name: str) -> Any:
             orders.c.cost == bindparam("b_seen_cost"),
             or_(orders.c.codes == 0, not_(orders.c.exclusive)),
         ),
-    )
-
-
-_CLAIM = {name: Prepared(_claim_statement(name)) for name in BACKENDS}
-
-
-async def claim_order(
-    tx: Tx,
-    order_external_id: str,
-    customer_id: int,
-    seen: OrderState,
-    *,
-    exclusive: bool,
-    cost: int,
-    now: datetime,
-) -> bool:
-    """Add this code to the order if the order is still as `seen`; False if it changed."""
-    claimed = await tx.rowcount(_CLAIM[tx.backend], {
-        "b_order": order_external_id,
-        "b_customer": customer_id,
-        "b_exclusive": exclusive,
-        "b_cost": cost,
-        "b_now": now,
-        "b_seen_codes": seen.codes,
-        "b_seen_cost": seen.cost,
-    })
-    return claimed == 1
+    ).returning(orders.c.order_external_id)
 
 
 _UNCLAIM = Prepared(
@@ -186,25 +167,6 @@ _BUDGET = Prepared(
         campaigns.c.spent_uses,
     ).where(campaigns.c.id == bindparam("campaign"))
 )
-_CHARGE = Prepared(
-    update(campaigns)
-    .where(
-        campaigns.c.id == bindparam("b_campaign"),
-        or_(campaigns.c.budget_uses.is_(None), campaigns.c.spent_uses < campaigns.c.budget_uses),
-        or_(
-            campaigns.c.budget_amount.is_(None),
-            campaigns.c.spent_amount + bindparam("b_cost") <= campaigns.c.budget_amount,
-        ),
-    )
-    .values(
-        spent_amount=campaigns.c.spent_amount + bindparam("b_cost"),
-        spent_uses=campaigns.c.spent_uses + 1,
-        # Named, or the column's Python `onupdate` would be bound as NULL here.
-        updated_at=bindparam("b_now"),
-    )
-)
-
-
 async def _share_budget_lock(tx: Tx, campaign_id: int) -> None:
     """PostgreSQL: hold the campaign's budget lock shared until commit, so that setting a
     first budget (`lock_budget`) waits for this redeem or release and counts it, and a
@@ -224,10 +186,28 @@ async def budget_of(tx: Tx, campaign_id: int | None) -> BudgetState | None:
     return BudgetState(*row)
 
 
-async def charge_budget(tx: Tx, campaign_id: int, cost: int, now: datetime) -> bool:
-    """Count one use costing `cost` against the campaign; False when it would overspend."""
-    params = {"b_campaign": campaign_id, "b_cost": cost, "b_now": now}
-    return await tx.rowcount(_CHARGE, params) == 1
+def charge_budget(after: CTE | None) -> Update:
+    """Count one use costing `b_cost` against the campaign (`b_campaign`) if it stays within
+    the budget: a step of the redeem's chain, answering the campaign's id when charged."""
+    charge = (
+        update(campaigns)
+        .where(
+            campaigns.c.id == bindparam("b_campaign"),
+            or_(campaigns.c.budget_uses.is_(None),
+                campaigns.c.spent_uses < campaigns.c.budget_uses),
+            or_(
+                campaigns.c.budget_amount.is_(None),
+                campaigns.c.spent_amount + bindparam("b_cost") <= campaigns.c.budget_amount,
+            ),
+        )
+        .values(
+            spent_amount=campaigns.c.spent_amount + bindparam("b_cost"),
+            spent_uses=campaigns.c.spent_uses + 1,
+            # Named, or the column's Python `onupdate` would be bound as NULL here.
+            updated_at=bindparam("b_now"),
+        )
+    )
+    return only_after(charge, after).returning(campaigns.c.id)
 
 
 _REFUND = Prepared(
