@@ -23,6 +23,17 @@ LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
 LOCALES = ("ru", "en")
 DEFAULT_LOCALE = "ru"
+# Each language by its own name, for whoever picks one.
+LANGUAGES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
+# Time zones offered to pick from; any other IANA name can be typed.
+COMMON_ZONES = (
+    "Europe/Kaliningrad",
+    "Europe/Moscow",
+    "Europe/Samara",
+    "Asia/Yekaterinburg",
+    "Asia/Novosibirsk",
+    "Asia/Vladivostok",
+)
 
 
 def pick_locale(*candidates: str | None, default: str = DEFAULT_LOCALE) -> str:

@@ -17,7 +17,7 @@ from bot.promo.checkout.validation import CodeLike
 from bot.promo.codes.wallet import wallet
 from bot.texts.wording import describe
 from handlers.filters import Linked, Magic
-from handlers.keyboards import BTN_CODES, MenuButton
+from handlers.keyboards import BTN_CODES, MenuButton, cabinet_keyboard
 
 # Telegram's message limit is 4096 characters; a wallet rarely holds more than a few codes.
 MAX_CODES_SHOWN = 20
@@ -39,18 +39,19 @@ async def show_codes(
 ) -> None:
     """The wallet: code (tap to copy), reward, conditions, deadline."""
     codes = await wallet(db.hot, customer.id, clock())
+    cabinet = cabinet_keyboard(settings.webapp.url)
     if not codes:
         await message.answer(_(
             "You have no active codes right now. New ones come as a thank-you for your "
             "orders, reviews and invited friends."
-        ))
+        ), reply_markup=cabinet)
         return
     locale = i18n.current_locale
     parts = [_("🎟 Your personal codes (tap a code to copy it):")]
     parts += [render_code(code, locale, settings, customer) for code in codes[:MAX_CODES_SHOWN]]
     if len(codes) > MAX_CODES_SHOWN:
         parts.append(_("…and {count} more.").format(count=len(codes) - MAX_CODES_SHOWN))
-    await message.answer("\n\n".join(parts))
+    await message.answer("\n\n".join(parts), reply_markup=cabinet)
 
 
 def create_router() -> Router:

@@ -11,13 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.db.models import Customer
 from bot.promo.customers import accounts
-from bot.promo.customers.profiles import referral_code_of
+from bot.promo.customers.profiles import referral_code_of, referral_link
 from handlers.filters import Linked, Magic
 from handlers.keyboards import BTN_INVITE, MenuButton
-
-
-def referral_link(settings: Settings, code: str) -> str:
-    return f"https://t.me/{settings.telegram.link_username}?start={accounts.REFERRAL_PREFIX}{code}"
 
 
 async def show_invite(
@@ -30,7 +26,7 @@ async def show_invite(
         await session.commit()
     joined, rewarded = await accounts.referral_counts(session, customer.id)
     await session.commit()
-    link = html.quote(referral_link(settings, code))
+    link = html.quote(referral_link(settings.telegram, code))
     await message.answer("\n".join([
         _("🤝 Invite friends with your personal link. When a friend places their first "
           "order, you both get a promo code."),

@@ -13,10 +13,12 @@ from typing import Any
 from aiogram.filters import Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
+    WebAppInfo,
 )
 from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
@@ -24,7 +26,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.support import LazyProxy
 
-from bot.i18n import zone_name
+from bot.i18n import COMMON_ZONES, LANGUAGES, zone_name
 
 BTN_CODES = __("🎟 My codes")
 BTN_TIER = __("⭐ My level")
@@ -33,16 +35,6 @@ BTN_SETTINGS = __("⚙️ Settings")
 BTN_HELP = __("❓ Help")
 BTN_CONTACT = __("📱 Share my phone number")
 
-LANGUAGES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
-# Zones offered as buttons; any other IANA name can be typed.
-COMMON_ZONES = (
-    "Europe/Kaliningrad",
-    "Europe/Moscow",
-    "Europe/Samara",
-    "Asia/Yekaterinburg",
-    "Asia/Novosibirsk",
-    "Asia/Vladivostok",
-)
 
 
 class MenuButton(Filter):
@@ -114,6 +106,16 @@ def link_keyboard() -> ReplyKeyboardMarkup:
         ],
         resize_keyboard=True,
     )
+
+
+def cabinet_keyboard(url: str | None) -> InlineKeyboardMarkup | None:
+    """The button that opens the Mini App (the cabinet), when the shop has its address
+    (PROMOBOT_WEBAPP_URL). An inline button: a Mini App opened from the reply keyboard
+    gets no launch data to say who opened it."""
+    if url is None:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text=_("👤 Open my cabinet"), web_app=WebAppInfo(url=url))]])
 
 
 def keyboard_for(customer: Any) -> ReplyKeyboardMarkup:

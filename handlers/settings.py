@@ -18,13 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Customer
-from bot.i18n import zone_name
+from bot.i18n import LANGUAGES, zone_name
 from bot.promo.customers import accounts
 from bot.promo.customers.accounts import Who
 from handlers.filters import Magic
 from handlers.keyboards import (
     BTN_SETTINGS,
-    LANGUAGES,
     MenuButton,
     SettingsAction,
     keyboard_for,

@@ -8,6 +8,7 @@ by this very account answers "already linked", a referral is unique per customer
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aiogram import F, Router, html
 from aiogram.filters import CommandObject, CommandStart
@@ -16,13 +17,16 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.config import Settings
 from bot.db.models import Customer, TelegramAccount
 from bot.promo.customers import accounts
 from bot.promo.customers.accounts import ReferralOutcome, Who
 from bot.promo.customers.linking import START_PREFIX, LinkOutcome, consume_link_token, link
+from bot.promo.customers.profiles import REFERRAL_PREFIX
 from handlers.filters import Magic
 from handlers.keyboards import (
     LinkMove,
+    cabinet_keyboard,
     check_offer,
     link_keyboard,
     menu_keyboard,
@@ -31,7 +35,7 @@ from handlers.keyboards import (
 )
 
 LINK_PAYLOAD = re.compile(rf"^{START_PREFIX}")
-REF_PAYLOAD = re.compile(rf"^{accounts.REFERRAL_PREFIX}")
+REF_PAYLOAD = re.compile(rf"^{REFERRAL_PREFIX}")
 
 
 def how_to_link() -> str:
@@ -152,7 +156,7 @@ async def start_referral(
     clock: Clock,
 ) -> None:
     """`/start ref_<code>`: a friend's invitation."""
-    code = (command.args or "").removeprefix(accounts.REFERRAL_PREFIX)
+    code = (command.args or "").removeprefix(REFERRAL_PREFIX)
     outcome = await accounts.start_referral(session, who, customer, code, clock())
     await session.commit()
     await message.answer(
@@ -189,9 +193,12 @@ def referral_text(outcome: ReferralOutcome) -> str:
     }[outcome]
 
 
-async def start(message: Message, customer: Customer | None) -> None:
-    """Plain `/start` (or a payload we do not know)."""
-    reply_markup = menu_keyboard() if customer is not None else link_keyboard()
+async def start(message: Message, customer: Customer | None, settings: Settings) -> None:
+    """Plain `/start` (or a payload we do not know). A linked shopper has the menu from
+    linking (it stays): the cabinet's button comes instead, when there is a cabinet."""
+    reply_markup: Any = link_keyboard()
+    if customer is not None:
+        reply_markup = cabinet_keyboard(settings.webapp.url) or menu_keyboard()
     await message.answer(welcome_text(customer), reply_markup=reply_markup)
 
 

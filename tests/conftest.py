@@ -88,6 +88,7 @@ def settings(tmp_path: Path) -> Settings:
         owner_ids=[1000],
         bot_token="123456:TEST-token-for-tests-only",
         telegram_api_url="http://127.0.0.1:1",
+        webapp_port=0,  # any free port: tests run side by side
     )
 
 

@@ -22,7 +22,14 @@ from bot.app.api import listen
 from bot.app.api import serve as serve_api
 from bot.app.process import calm_garbage_collector
 from bot.app.send_turns import SendTurns
-from bot.app.startup import Exit, host_of, open_database, run_command, unreachable
+from bot.app.startup import (
+    Exit,
+    host_of,
+    open_database,
+    run_command,
+    start_site,
+    unreachable,
+)
 from bot.app.telegram import (
     adopt_username,
     check_identity,
@@ -39,6 +46,7 @@ from bot.cluster.send_budget import SendBudget, open_budget
 from bot.config import Settings
 from bot.db import Database
 from bot.promo.campaigns.launcher import Launcher
+from bot.webapp.app import create_webapp
 from scheduler import SchedulerService
 
 log = logging.getLogger(__name__)
@@ -111,6 +119,7 @@ async def serve(settings: Settings, stop: asyncio.Event, clock: Clock = utcnow) 
             runtime = Runtime(settings, db, clock, bot, dp, launcher, cluster, budget)
             await set_menus(bot, db, settings)
             api_workers = await _start_api(runtime, stack)
+            await _start_webapp(runtime, stack)
             polling = await receive_updates(settings, bot, dp, me, stack)
             for factory in SERVICES:
                 service = factory(runtime)
@@ -137,6 +146,16 @@ async def _start_api(runtime: Runtime, stack: contextlib.AsyncExitStack) -> ApiW
     stack.push_async_callback(api_workers.stop)
     await api_workers.start()
     return api_workers
+
+
+async def _start_webapp(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
+    """The Mini App on a listener of its own (`bot.webapp`)."""
+    settings = runtime.settings
+    runner = await start_site(create_webapp(settings, runtime.db, runtime.clock),
+                              settings.api.host, settings.webapp.port,
+                              access_log=settings.api.access_log)
+    stack.push_async_callback(runner.cleanup)
+    log.info("Mini App on http://%s:%s/webapp/", settings.api.host, settings.webapp.port)
 
 
 async def _stop_service(service: Service) -> None:

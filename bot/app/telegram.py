@@ -21,8 +21,15 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods import Response
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Message, User
-from aiogram.utils.i18n import I18n
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    MenuButtonWebApp,
+    Message,
+    User,
+    WebAppInfo,
+)
+from aiogram.utils.i18n import I18n, gettext
 from aiogram.utils.token import TokenValidationError, validate_token
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
@@ -188,10 +195,23 @@ async def set_commands(bot: Bot, i18n: I18n) -> None:
         await bot.set_my_commands(commands, scope=scope, language_code=locale)
 
 
+async def set_cabinet_button(bot: Bot, i18n: I18n, settings: Settings) -> None:
+    """The menu button opens the Mini App, when the shop has its address. Unset, the
+    button is left as the bot's owner made it in BotFather."""
+    if settings.webapp.url is None:
+        return
+    with i18n.context(), i18n.use_locale(settings.shop.default_locale):
+        text = gettext("Cabinet")
+    await bot.set_chat_menu_button(
+        menu_button=MenuButtonWebApp(text=text, web_app=WebAppInfo(url=settings.webapp.url)))
+
+
 async def set_menus(bot: Bot, db: Database, settings: Settings) -> None:
-    """The shoppers' command menu, then each staff member's own."""
+    """The shoppers' command menu and the cabinet's button, then each staff member's
+    menu."""
     i18n = create_i18n()
     await set_commands(bot, i18n)
+    await set_cabinet_button(bot, i18n, settings)
     await set_staff_menus(bot, db, settings, i18n)
 
 

@@ -19,6 +19,7 @@ from bot.config.groups import (
     ShopSettings,
     StaffSettings,
     TelegramSettings,
+    WebappSettings,
 )
 from bot.config.settings import Settings, describe_error
 from bot.config.values import Cap, QuietHours, Rung
@@ -42,5 +43,6 @@ __all__ = [
     "ShopSettings",
     "StaffSettings",
     "TelegramSettings",
+    "WebappSettings",
     "describe_error",
 ]

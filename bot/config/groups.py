@@ -136,6 +136,19 @@ class ApiSettings(Group):
         return keys
 
 
+class WebappSettings(Group):
+    """The Mini App (`bot.webapp`): its own listener, so that only it and the webhook face
+    the internet, never the shop API."""
+
+    # Its public https address: the bot's menu button and the "Open cabinet" buttons
+    # open it; unset, the cabinet is served but not offered in the chat.
+    url: str | None = Field(None, alias="webapp_url", pattern=r"^https://\S+$")
+    # On PROMOBOT_API_HOST; 0 = any free port (tests).
+    port: int = Field(8082, alias="webapp_port", ge=0, le=65535)
+    # Launch data older than this is refused (Telegram signs it when the app opens).
+    auth_max_age: int = Field(24 * 3600, alias="webapp_auth_max_age", gt=0)
+
+
 class ShopSettings(Group):
     default_locale: Literal["ru", "en"] = Field("ru", alias="default_locale")
     # How shoppers know the shop: the name signs campaign messages ("{shop}" in their

@@ -35,6 +35,7 @@ from bot.config.groups import (
     ShopSettings,
     StaffSettings,
     TelegramSettings,
+    WebappSettings,
 )
 
 PREFIX = "PROMOBOT_"
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     api: ApiSettings = ApiSettings()
+    webapp: WebappSettings = WebappSettings()
     shop: ShopSettings = ShopSettings()
     loyalty: LoyaltySettings = LoyaltySettings()
     guardrail: GuardrailSettings = GuardrailSettings()

@@ -85,6 +85,7 @@ async def start(db: Database, api: LimitedBotAPI, bot_token: str, redis_url: str
         "PROMOBOT_TELEGRAM_API_URL": api.url,
         "PROMOBOT_BOT_TOKEN": bot_token,
         "PROMOBOT_API_PORT": str(free_port()),
+        "PROMOBOT_WEBAPP_PORT": str(free_port()),
         "PROMOBOT_SEND_RATE": str(RATE),
         "PROMOBOT_SEND_CONCURRENCY": str(CONCURRENCY),
         "PROMOBOT_SEND_LEASE_SECONDS": str(LEASE_SECONDS),

@@ -15,9 +15,10 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.dialect import insert_ignoring_conflict
-from bot.db.hotpath import HotPath
+from bot.db.hotpath import HotPath, on_connection
 from bot.db.models import Customer, LinkToken, Referral, ReferralStatus, TelegramAccount
 from bot.db.prepared import DetachedRows, Prepared
+from bot.db.tx import Tx
 from bot.i18n import LOCALES
 from bot.promo.customers import referrals
 from bot.promo.customers.linking import START_PREFIX, LinkOutcome, link, token_hash
@@ -25,7 +26,6 @@ from bot.promo.customers.profiles import normalize_phone
 from bot.promo.customers.referrals import ReferralOutcome
 
 accounts_table = TelegramAccount.__table__
-REFERRAL_PREFIX = "ref_"
 # Telegram's own limit for a start payload, and the characters it allows.
 _START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _LINK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,60}$")
@@ -257,17 +257,23 @@ async def settle_pending_referral(
     return await record_referral(session, referrer_id, customer, now)
 
 
+_REFERRALS = Prepared(
+    select(func.count(Referral.id).label("joined"),
+           func.sum(func.cast(Referral.status == ReferralStatus.REWARDED,
+                              type_=Referral.id.type)).label("rewarded"))
+    .where(Referral.referrer_id == bindparam("customer_id"))
+)
+
+
+async def count_referrals(tx: Tx, customer_id: int) -> tuple[int, int]:
+    """Friends who joined by the customer's link, and those whose reward was paid; a job
+    for the hot path (the cabinet's reads) or a session (`referral_counts`)."""
+    row = await tx.first(_REFERRALS, {"customer_id": customer_id})
+    return (0, 0) if row is None else (int(row.joined or 0), int(row.rewarded or 0))
+
+
 async def referral_counts(session: AsyncSession, customer_id: int) -> tuple[int, int]:
-    """Friends who joined by the customer's link, and those whose reward was paid."""
-    rewarded = func.sum(
-        func.cast(Referral.status == ReferralStatus.REWARDED, type_=Referral.id.type)
-    )
-    row = (
-        await session.execute(
-            select(func.count(Referral.id), rewarded).where(Referral.referrer_id == customer_id)
-        )
-    ).one()
-    return int(row[0] or 0), int(row[1] or 0)
+    return await on_connection(session, count_referrals, customer_id)
 
 
 def valid_zone(name: str) -> str | None:

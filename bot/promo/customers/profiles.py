@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import TelegramSettings
 from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import Customer, TelegramAccount
 from bot.i18n import LOCALES
@@ -220,6 +221,15 @@ async def ensure_referral_code(session: AsyncSession, customer: Customer) -> str
         if customer.referral_code:
             return customer.referral_code
     raise RuntimeError("could not draw a unique referral code")  # pragma: no cover
+
+
+# `/start ref_<code>`: the payload of an invitation link.
+REFERRAL_PREFIX = "ref_"
+
+
+def referral_link(telegram: TelegramSettings, code: str) -> str:
+    """The t.me link that opens the bot with the customer's invitation."""
+    return f"https://t.me/{telegram.link_username}?start={REFERRAL_PREFIX}{code}"
 
 
 async def referral_code_of(session: AsyncSession, customer_id: int) -> str:

@@ -1,0 +1,64 @@
+"""The loyalty terms in plain words, made from the shop's own settings, so that what a
+shopper reads is what the checkout does: the levels, how discounts combine, the ceiling
+on one order, what returns and cancellations undo, invitations."""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from bot.i18n import format_days, format_money, format_percent, gettext, ngettext
+from bot.promo.checkout.order_discount import Terms
+from bot.promo.codes.guardrail import Stacking
+from bot.promo.customers.tiers import ORDERS, Tier, tiers
+from bot.texts.tier_card import reward
+
+
+def _level(tier: Tier, settings: Settings, locale: str) -> str:
+    if settings.loyalty.basis == ORDERS:
+        text = ngettext("Level {level}: from {count} order — {reward}",
+                        "Level {level}: from {count} orders — {reward}", tier.threshold, locale)
+        return text.format(level=tier.index, count=tier.threshold,
+                           reward=reward(tier, locale))
+    return gettext("Level {level}: from {amount} spent — {reward}", locale).format(
+        level=tier.index, amount=format_money(tier.threshold, settings.shop.currency, locale),
+        reward=reward(tier, locale))
+
+
+def loyalty_terms(settings: Settings, terms: Terms, locale: str) -> list[dict[str, object]]:
+    """Sections of the terms: a title and its lines."""
+    basis = (gettext("The level counts your orders.", locale) if settings.loyalty.basis == ORDERS
+             else gettext("The level counts what you have spent, returns taken off.", locale))
+    ceiling = format_percent(terms.ceiling_percent, locale)
+    if terms.stacking is Stacking.ADDITIVE:
+        combining = [
+            gettext("Your level's discount and promo codes marked as combinable add up.",
+                    locale),
+            gettext("One order's discount is at most {cap} of its total.", locale).format(
+                cap=ceiling),
+        ]
+    else:
+        combining = [
+            gettext("A promo code and your level's discount do not add up: the order gets "
+                    "the larger of the two.", locale),
+            gettext("One promo code per order.", locale),
+            gettext("One order's discount is at most {cap} of its total.", locale).format(
+                cap=ceiling),
+        ]
+    rewards = settings.rewards
+    invited = gettext(
+        "Invite a friend: when their first order is kept past {days}, you both get "
+        "{percent} off.", locale).format(
+            days=format_days(settings.shop.return_window_days, locale),
+            percent=format_percent(rewards.referral_percent, locale))
+    return [
+        {"title": gettext("Levels", locale),
+         "lines": [basis, *(_level(tier, settings, locale) for tier in tiers(settings.loyalty))]},
+        {"title": gettext("How discounts combine", locale), "lines": combining},
+        {"title": gettext("Promo codes", locale), "lines": [
+            gettext("Every code has a deadline; a personal code works only for you.", locale),
+            invited]},
+        {"title": gettext("Returns and cancellations", locale), "lines": [
+            gettext("A returned order is taken off what you have spent, so your level may "
+                    "go down; rewards it earned are cancelled.", locale),
+            gettext("A code used on a cancelled order can be used again until its deadline.",
+                    locale)]},
+    ]

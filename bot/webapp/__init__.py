@@ -1,0 +1,1 @@
+"""The Mini App: the shopper's cabinet inside Telegram, its page and data endpoints."""
