@@ -8,7 +8,6 @@ by this very account answers "already linked", a referral is unique per customer
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from aiogram import F, Router, html
 from aiogram.filters import CommandObject, CommandStart
@@ -194,12 +193,17 @@ def referral_text(outcome: ReferralOutcome) -> str:
 
 
 async def start(message: Message, customer: Customer | None, settings: Settings) -> None:
-    """Plain `/start` (or a payload we do not know). A linked shopper has the menu from
-    linking (it stays): the cabinet's button comes instead, when there is a cabinet."""
-    reply_markup: Any = link_keyboard()
-    if customer is not None:
-        reply_markup = cabinet_keyboard(settings.webapp.url) or menu_keyboard()
-    await message.answer(welcome_text(customer), reply_markup=reply_markup)
+    """Plain `/start` (or a payload we do not know): the menu again, and for a linked
+    shopper the cabinet's button when there is a cabinet (a message of its own: one
+    message carries one keyboard)."""
+    if customer is None:
+        await message.answer(welcome_text(customer), reply_markup=link_keyboard())
+        return
+    await message.answer(welcome_text(customer), reply_markup=menu_keyboard())
+    if cabinet := cabinet_keyboard(settings.webapp.url):
+        await message.answer(_("Your codes with QR codes for the till, your level, "
+                               "invitations and settings are in your cabinet:"),
+                             reply_markup=cabinet)
 
 
 async def shared_contact(

@@ -85,6 +85,17 @@ class TelegramSettings(Group):
     # The webhook listens on its own port (on `api.host`): the shop API's auth must not see it.
     webhook_port: int = Field(8081, alias="webhook_port", ge=1, le=65535)
 
+    @field_validator("token", mode="before")
+    @classmethod
+    def _token(cls, value: object) -> object:
+        """A token pasted with a newline (a secret file, a `.env` line) is the same token:
+        the bot and the Mini App's signature check must both see it bare."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
     @property
     def link_username(self) -> str:
         """The bot's name in t.me links; `promobot` only where Telegram could not be

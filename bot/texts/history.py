@@ -40,8 +40,13 @@ def what_became(code: Any, now: datetime, locale: str, tz: ZoneInfo) -> str:
     """`used on 3 Jun 2026`, `expired on …`, `cancelled on …: why`, `valid until …`."""
     match fate(code, now):
         case Fate.USED:
-            when = code.used_at or code.expires_at
-            return gettext("used on {day}", locale).format(day=format_day(when, locale, tz))
+            if code.used_at is None:  # used up on an order since released and expired
+                return gettext("used up", locale)
+            return gettext("used on {day}", locale).format(
+                day=format_day(code.used_at, locale, tz))
+        case Fate.UPCOMING:
+            return gettext("valid from {day}", locale).format(
+                day=format_day(code.starts_at, locale, tz))
         case Fate.EXPIRED:
             return gettext("expired on {day}", locale).format(
                 day=format_day(code.expires_at, locale, tz))

@@ -30,8 +30,8 @@ def loyalty_terms(settings: Settings, terms: Terms, locale: str) -> list[dict[st
     ceiling = format_percent(terms.ceiling_percent, locale)
     if terms.stacking is Stacking.ADDITIVE:
         combining = [
-            gettext("Your level's discount and promo codes marked as combinable add up.",
-                    locale),
+            gettext("Your level's discount adds up with a promo code; several codes go "
+                    "together only when each of them allows it.", locale),
             gettext("One order's discount is at most {cap} of its total.", locale).format(
                 cap=ceiling),
         ]
@@ -43,19 +43,22 @@ def loyalty_terms(settings: Settings, terms: Terms, locale: str) -> list[dict[st
             gettext("One order's discount is at most {cap} of its total.", locale).format(
                 cap=ceiling),
         ]
-    rewards = settings.rewards
-    invited = gettext(
-        "Invite a friend: when their first order is kept past {days}, you both get "
-        "{percent} off.", locale).format(
-            days=format_days(settings.shop.return_window_days, locale),
-            percent=format_percent(rewards.referral_percent, locale))
+    codes = [gettext("Each code's deadline is shown next to it; a personal code works only "
+                     "for you.", locale)]
+    percent = settings.rewards.referral_percent
+    if percent > 0:
+        window = settings.shop.return_window_days
+        invited = (gettext("Invite a friend: when their first order is kept past {days}, you "
+                           "both get {percent} off.", locale) if window else
+                   gettext("Invite a friend: after their first order you both get {percent} "
+                           "off.", locale))
+        codes.append(invited.format(days=format_days(window, locale),
+                                    percent=format_percent(percent, locale)))
     return [
         {"title": gettext("Levels", locale),
          "lines": [basis, *(_level(tier, settings, locale) for tier in tiers(settings.loyalty))]},
         {"title": gettext("How discounts combine", locale), "lines": combining},
-        {"title": gettext("Promo codes", locale), "lines": [
-            gettext("Every code has a deadline; a personal code works only for you.", locale),
-            invited]},
+        {"title": gettext("Promo codes", locale), "lines": codes},
         {"title": gettext("Returns and cancellations", locale), "lines": [
             gettext("A returned order is taken off what you have spent, so your level may "
                     "go down; rewards it earned are cancelled.", locale),

@@ -18,22 +18,29 @@ from bot.webapp.me import get_me
 from bot.webapp.settings import post_settings
 from bot.webapp.till import post_check, post_redeem
 
-STATIC = Path(__file__).resolve().parent / "static"
+HERE = Path(__file__).resolve().parent
+PAGE, STATIC = HERE / "index.html", HERE / "static"
 PREFIX = "/webapp"
-# The page runs our script and Telegram's alone; QR codes are data URIs.
+# The page runs our script and Telegram's alone; QR codes are data URIs; only Telegram
+# may frame it.
 _POLICY = ("default-src 'self'; script-src 'self' https://telegram.org; "
-           "img-src 'self' data:; style-src 'self'; frame-ancestors https://*.telegram.org "
-           "https://web.telegram.org")
+           "img-src 'self' data:; style-src 'self'; base-uri 'none'; form-action 'none'; "
+           "frame-ancestors https://*.telegram.org https://web.telegram.org")
 
 
 async def get_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "index.html",
-                            headers={"Content-Security-Policy": _POLICY,
-                                     "Cache-Control": "no-cache"})
+    return web.FileResponse(PAGE, headers={"Content-Security-Policy": _POLICY,
+                                           "Cache-Control": "no-cache"})
+
+
+async def _nosniff(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer is what its Content-Type says, never sniffed into something else."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 def create_webapp(settings: Settings, db: Database, clock: Clock = utcnow) -> web.Application:
     app = web.Application(client_max_size=16 * 1024, middlewares=[errors_middleware])
+    app.on_response_prepare.append(_nosniff)
     app[SETTINGS] = settings
     app[DATABASE] = db
     app[CLOCK] = clock

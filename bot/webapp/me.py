@@ -46,6 +46,8 @@ def till_labels(locale: str) -> dict[str, str]:
                              locale),
         "code": gettext("Code", locale),
         "amount": gettext("Order amount", locale),
+        "bad_amount": gettext("Type the order amount as a number, e.g. 2500 or 2500.50.",
+                              locale),
         "check": gettext("Check", locale),
         "redeem": gettext("Redeem", locale),
     }
@@ -100,32 +102,49 @@ def qr(code: str) -> str:
 async def get_me(request: web.Request) -> web.Response:
     user = launch_data(request).user
     assert user is not None
-    settings, db = request.app[SETTINGS], request.app[DATABASE]
     _account, customer, locale = await reader(request, user)
-    staff = await staff_at(db.hot, user.id, settings.telegram)
-    shop = request.app[SHOP_TERMS]
-    now = request.app[CLOCK]()
-    terms = shop.cached(now) or await db.hot.read(shop.terms, now)
-    page: dict[str, Any] = {"locale": locale, "labels": labels(locale), "till": None,
-                            "settings": choices(customer, settings, locale),
-                            "terms": loyalty_terms(settings, terms, locale)}
-    if staff is not None and staff.can(Role.MANAGER):
-        page["till"] = {"labels": till_labels(locale), "currency": settings.shop.currency,
-                        "minor_units": 10 ** get_currency_precision(settings.shop.currency)}
+    page = {**await _for_anyone(request, user.id, customer, locale),
+            "linked": customer is not None}
     if customer is None:
-        return web.json_response({**page, "linked": False, "how_to_link": gettext(
+        page["how_to_link"] = gettext(
             "To see your codes here, link your shop account: open the Telegram link in your "
             "account on the shop's website, or share your phone number with the bot in the "
-            "chat.", locale)})
+            "chat.", locale)
+    else:
+        page.update(await _for_the_shopper(request, customer, locale))
+    return web.json_response(page)
+
+
+async def _for_anyone(request: web.Request, telegram_id: int, customer: Customer | None,
+                      locale: str) -> dict[str, Any]:
+    """The words, the settings, the terms; the till for staff who may redeem."""
+    settings, db = request.app[SETTINGS], request.app[DATABASE]
+    shop, now = request.app[SHOP_TERMS], request.app[CLOCK]()
+    terms = shop.cached(now) or await db.hot.read(shop.terms, now)
+    staff = await staff_at(db.hot, telegram_id, settings.telegram)
+    till = None
+    if staff is not None and staff.can(Role.MANAGER):
+        till = {"labels": till_labels(locale), "currency": settings.shop.currency,
+                "minor_units": 10 ** get_currency_precision(settings.shop.currency)}
+    return {"locale": locale, "labels": labels(locale), "till": till,
+            "settings": choices(customer, settings, locale),
+            "terms": loyalty_terms(settings, terms, locale)}
+
+
+async def _for_the_shopper(request: web.Request, customer: Customer,
+                           locale: str) -> dict[str, Any]:
+    """A linked shopper's codes, level, history and invitation."""
+    settings, db, now = request.app[SETTINGS], request.app[DATABASE], request.app[CLOCK]()
     tz = zone(customer.timezone, settings.shop.timezone)
-    codes = await wallet(db.hot, customer.id, now)
     status = customer_tier(customer, settings.loyalty)
     currency = settings.shop.currency
-    return web.json_response({
-        **page,
-        "linked": True,
+    codes = await wallet(db.hot, customer.id, now)
+    more = len(codes) - MAX_CODES
+    return {
         "codes": [{"code": code.code, "lines": describe(code, locale, tz), "qr": qr(code.code)}
                   for code in codes[:MAX_CODES]],
+        "more_codes": gettext("…and {count} more.", locale).format(count=more)
+        if more > 0 else None,
         "tier": {
             "level": level(status, locale), "so_far": so_far(status, currency, locale),
             "progress": None if status.next is None else status.progress,
@@ -135,7 +154,7 @@ async def get_me(request: web.Request) -> web.Response:
         "history": [history_entry(code, now, locale, tz)
                     for code in await history(db.hot, customer.id)],
         "invite": await _invitation(db, settings, customer, locale),
-    })
+    }
 
 
 async def _invitation(db: Database, settings: Settings, customer: Customer,

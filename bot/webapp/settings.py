@@ -15,6 +15,7 @@ from bot.api.errors import ApiError
 from bot.api.schemas import Body
 from bot.i18n import gettext
 from bot.promo.customers import accounts
+from bot.promo.customers.accounts import Who
 from bot.webapp.auth import launch_data
 from bot.webapp.reader import reader
 
@@ -29,7 +30,7 @@ async def post_settings(request: web.Request) -> web.Response:
     user = launch_data(request).user
     assert user is not None
     body = await parse(request, SettingsIn)
-    _account, customer, locale = await reader(request, user)
+    account, customer, locale = await reader(request, user)
     if customer is None and (body.promotions is not None or body.timezone is not None):
         raise ApiError(409, "not_linked", gettext("Link your shop account first.", locale))
     zone = None
@@ -39,6 +40,9 @@ async def post_settings(request: web.Request) -> web.Response:
             "America/New_York.", locale), fields=["timezone"])
     now = request.app[CLOCK]()
     async with request.app[DATABASE].session() as session:
+        if account is None:  # opened the cabinet before ever writing to the bot
+            await accounts.touch(session, Who(user.id, None, user.username, user.first_name,
+                                              user.language_code), now)
         if body.locale is not None:
             await accounts.set_locale(session, user.id, customer.id if customer else None,
                                       body.locale, now)

@@ -6,7 +6,8 @@ is checked and redeemed for its owner with the checkout API's own functions (the
 rules, the tier, the ceiling, one code per order): a redeem at the till is the same single
 redemption the API would make, and the same `order_id` again answers the first one, so a
 second tap changes nothing. Managers and owners only; each redemption is written to the
-audit log after it is made (the checkout's hot path runs it in a transaction of its own).
+audit log after it is made (the checkout's hot path runs it in a transaction of its own),
+and a retried tap writes it when the first could not.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bot.promo.checkout.redemption import redeem
 from bot.promo.checkout.till import scanned
 from bot.promo.checkout.validation import Reason, Verdict
 from bot.promo.codes.offers import Basket
-from bot.promo.staff.managers import Staff, audit, staff_at
+from bot.promo.staff.managers import Staff, audit, audited, staff_at
 from bot.texts.wording import verdict_message
 from bot.webapp.auth import launch_data
 from bot.webapp.reader import reader
@@ -93,7 +94,8 @@ async def post_check(request: web.Request) -> web.Response:
     _shopper, verdict = await db.hot.read(
         validate_for, owner, body.code, basket, request.app[SHOP_TERMS],
         request.app[CLOCK](), body.order_id)
-    assert verdict is not None
+    if verdict is None:  # the code's owner was deleted after the code was read
+        verdict = Verdict(Reason.UNKNOWN)
     return web.json_response({"valid": verdict.valid, "reason": str(verdict.reason),
                               "message": _message(request, verdict, locale), "customer": owner,
                               **_figures(request, basket, verdict, locale)})
@@ -108,17 +110,21 @@ async def post_redeem(request: web.Request) -> web.Response:
     terms = shop.cached(now) or await db.hot.read(shop.terms, now)
     redeemed = await redeem(db.hot, body.code, external_id=owner, order_external_id=body.order_id,
                             basket=basket, now=now, terms=terms, shop=shop)
-    assert redeemed is not None  # the code's owner is a customer
+    if redeemed is None:  # the code's owner was deleted after the code was read
+        raise ApiError(404, str(Reason.UNKNOWN),
+                       _message(request, Verdict(Reason.UNKNOWN), locale))
     _shopper, outcome = redeemed
     message = _message(request, outcome.verdict, locale)
     if not outcome.ok:
         raise ApiError(409, str(outcome.verdict.reason), message)
-    if not outcome.replayed:
-        async with db.session() as session:
+    assert outcome.redemption_id is not None and outcome.verdict.code is not None
+    # A retried tap (its first answer lost) audits what the first one could not.
+    async with db.session() as session:
+        if not await audited(session, "till.redeem", "redemption", outcome.redemption_id):
             await audit(session, actor=staff.actor, action="till.redeem", entity="redemption",
                         entity_id=outcome.redemption_id, now=now, after={
-                            "code_id": outcome.verdict.code.id if outcome.verdict.code else None,
-                            "customer": owner, "order_id": body.order_id, "total": body.total,
+                            "code_id": outcome.verdict.code.id, "customer": owner,
+                            "order_id": body.order_id, "total": body.total,
                             "discount": outcome.verdict.total_discount})
             await session.commit()
     return web.json_response({"redemption_id": outcome.redemption_id,

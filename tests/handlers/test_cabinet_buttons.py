@@ -36,6 +36,8 @@ async def test_codes_tier_and_start_open_the_cabinet(chat, db, clock, api, langu
     for command in ("/codes", "/tier", "/start"):
         await chat.send(u.message(USER, command, language_code=language))
         assert _cabinet_button(api) == {"text": label, "web_app": {"url": URL}}, command
+    # /start brings the menu back too, in the message before.
+    assert "keyboard" in api.calls("sendMessage")[-2].params["reply_markup"]
 
 
 async def test_a_stranger_gets_no_cabinet_button(chat, api) -> None:

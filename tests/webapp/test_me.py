@@ -7,11 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
 from bot.db.models import CodeStatus, Customer, DiscountType, PromoCode
 from bot.promo.codes.offers import Basket, Offer
 from bot.promo.shop.order_effects import REVOKE_REASON_RETURNED
+from bot.webapp.app import create_webapp
 from tests.support import factories
 from tests.support.checkout import redeem
 from tests.support.factories import TELEGRAM_BASE
@@ -86,6 +88,24 @@ async def test_launch_data_that_does_not_check_out_gets_no_data(
     assert body["error"]["message"] == "Open this page from the bot in Telegram."
 
 
+async def test_without_a_bot_token_nobody_gets_in(settings, db, clock) -> None:
+    """No token, no signature to check: launch data signed with an empty key (which anyone
+    can make) must not pass."""
+    bare = settings.replace(bot_token=None)
+    async with TestClient(TestServer(create_webapp(bare, db, clock))) as cabinet:
+        status, _ = await _me(cabinet, launch_data("", 42, signed_at=clock()))
+    assert status == 401
+
+
+async def test_a_token_pasted_with_a_newline_still_checks_signatures(settings, db,
+                                                                    clock) -> None:
+    token = settings.telegram.token.get_secret_value()
+    padded = settings.replace(bot_token=f" {token}\n")
+    async with TestClient(TestServer(create_webapp(padded, db, clock))) as cabinet:
+        status, me = await _me(cabinet, launch_data(token, 42, signed_at=clock()))
+    assert status == 200 and me["linked"] is False
+
+
 async def test_launch_data_just_inside_its_age_is_accepted(cabinet, signed, db, clock,
                                                            settings) -> None:
     customer = await factories.linked_customer(db, now=clock())
@@ -110,13 +130,25 @@ async def test_the_rewards_history_says_what_became_of_each_code(cabinet, signed
         await session.execute(update(PromoCode).where(PromoCode.id == revoked.id).values(
             status=CodeStatus.REVOKED, revoked_at=clock(), revoke_reason=REVOKE_REASON_RETURNED))
         await session.commit()
+    # A reward spent before its order was returned was spent.
+    spent = await factories.code(db, now=clock(), source="review", customer_id=customer.id)
+    await redeem(db.hot, spent.code, customer_id=customer.id, order_external_id="o2",
+                 basket=Basket(500_000), now=clock())
+    async with db.session() as session:
+        await session.execute(update(PromoCode).where(PromoCode.id == spent.id).values(
+            status=CodeStatus.REVOKED, revoked_at=clock(), revoke_reason=REVOKE_REASON_RETURNED))
+        await session.commit()
     clock.advance(days=1)
     active = await factories.code(db, now=clock(), customer_id=customer.id)
+    upcoming = await factories.code(db, now=clock(), customer_id=customer.id,
+                                    starts_at=clock() + timedelta(days=3))
+    # Not delivered yet: it does not work, and is not shown.
+    await factories.code(db, now=clock(), customer_id=customer.id, expires_on_delivery=True)
     status, me = await _me(cabinet, signed(TELEGRAM_BASE + customer.id))
     assert status == 200
     assert [(e["code"], e["fate"]) for e in me["history"]] == [
-        (active.code, "active"), (revoked.code, "revoked"), (used.code, "used"),
-        (expired.code, "expired")]
+        (upcoming.code, "upcoming"), (active.code, "active"), (spent.code, "used"),
+        (revoked.code, "revoked"), (used.code, "used"), (expired.code, "expired")]
     words = {e["code"]: (e["given_for"], e["what_became"]) for e in me["history"]}
     assert words[active.code] == ("от магазина", "действует до 4 июля 2026\u202fг.")
     assert words[revoked.code] == (
@@ -124,6 +156,8 @@ async def test_the_rewards_history_says_what_became_of_each_code(cabinet, signed
         "отменён 3 июня 2026\u202fг.: заказ, за который он был начислен, возвращён")
     assert words[used.code] == ("с возвращением", "использован 2 июня 2026\u202fг.")
     assert words[expired.code] == ("за отзыв", "истёк 2 мая 2026\u202fг.")
+    assert words[upcoming.code][1] == "действует с 7 июня 2026\u202fг."
+    assert words[spent.code][1] == "использован 3 июня 2026\u202fг."
 
 
 async def test_the_invitation_link_is_the_shoppers_own(cabinet, signed, db, clock,

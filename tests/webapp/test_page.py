@@ -151,7 +151,11 @@ async def test_a_manager_scans_checks_and_redeems_at_the_till(browser, cabinet, 
     page = await _open(browser, cabinet, signed(MANAGER, language="en"), context=context)
     await page.click("#till-scan")
     assert await page.input_value("#till-code") == code.code
-    await page.fill("#till-amount", "3000")
+    await page.fill("#till-amount", "3 000 ₽")
+    await page.click("#till-check")
+    assert await page.locator("#till-result").text_content() == (
+        "Type the order amount as a number, e.g. 2500 or 2500.50.")
+    await page.fill("#till-amount", "3 000")  # thousands spaced, as people type them
     await page.click("#till-check")
     await page.wait_for_selector("#till-redeem:not([disabled])")
     assert await page.locator("#till-result").text_content() == (

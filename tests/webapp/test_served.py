@@ -57,5 +57,7 @@ async def test_run_serves_the_cabinet_and_sets_the_menu_button(
     [menu] = api.calls("setChatMenuButton")
     assert menu.params["menu_button"] == {"type": "web_app", "text": "Кабинет",
                                           "web_app": {"url": URL}}
-    # An unlinked user is asked to link first: no cabinet button yet.
-    assert "reply_markup" in api.calls("sendMessage")[0].params
+    # An unlinked user is asked to link first (the link keyboard): no cabinet button yet.
+    [welcome] = api.calls("sendMessage")
+    assert "keyboard" in welcome.params["reply_markup"]
+    assert "web_app" not in str(welcome.params["reply_markup"])

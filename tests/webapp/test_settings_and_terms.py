@@ -65,13 +65,13 @@ async def test_bad_settings_change_nothing(cabinet, signed, db, clock) -> None:
 
 async def test_an_unlinked_user_chooses_only_the_language(cabinet, signed, db,
                                                           clock) -> None:
-    async with db.session() as session:
-        session.add(TelegramAccount(id=42, chat_id=42, locale="ru"))
-        await session.commit()
+    """Even one who opened the cabinet before ever writing to the bot."""
     me = await _me(cabinet, signed(42))
     assert set(me["settings"]) == {"locale", "languages"}
     assert await _post(cabinet, signed(42), {"locale": "en"}) == (200, {"saved": True})
     assert (await _me(cabinet, signed(42)))["locale"] == "en"
+    async with db.read_session() as session:
+        assert (await session.get(TelegramAccount, 42)).locale == "en"
 
 
 @pytest.mark.parametrize(("variables", "expected"), [
@@ -80,7 +80,8 @@ async def test_an_unlinked_user_chooses_only_the_language(cabinet, signed, db,
     ({"tier_basis": "orders", "stacking": "additive", "guardrail_safety_share": 0.5,
       "guardrail_average_order_value": 500_000, "guardrail_net_profit_per_order": 100_000},
      ["Уровень 1: от 3 заказов — скидка 5\u00a0% на каждый заказ",
-      "Скидка уровня и промокоды, отмеченные как совместимые, суммируются.",
+      "Скидка уровня суммируется с промокодом; несколько промокодов применяются вместе, "
+      "только если каждый из них это допускает.",
       "Скидка на один заказ — не больше 10\u00a0% его суммы."]),
 ])
 async def test_the_terms_are_the_shops_own(settings, db, clock, signed, variables,

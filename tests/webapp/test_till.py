@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bot.api.app import create_app
-from bot.db.models import DiscountType, Redemption
+from bot.db.models import AuditLog, DiscountType, Redemption
 from bot.promo.codes.offers import Offer
 from tests.support import factories
 from tests.support.api import Api
@@ -57,6 +57,13 @@ async def test_a_manager_checks_and_redeems_once_however_often_tapped(
     assert await _redemptions(db) == 1
     [row] = await audit_rows(db, "till.redeem")
     assert row.actor == f"tg:{MANAGER}" and row.after["order_id"] == "till-1"
+    # The first answer's audit row lost (say, the database failed just then): the retried
+    # tap writes it.
+    async with db.session() as session:
+        await session.execute(delete(AuditLog))
+        await session.commit()
+    assert (await _call(cabinet, staff, "redeem", order))[1]["replayed"]
+    assert len(await audit_rows(db, "till.redeem")) == 1
     # Used up: another order is refused, in the staff member's language.
     status, refused = await _call(cabinet, staff, "redeem", {**order, "order_id": "till-2"})
     assert status == 409 and refused["error"]["code"] == "used_up"

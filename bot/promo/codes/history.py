@@ -1,5 +1,8 @@
 """A customer's rewards over time: every personal code they were given, newest first, with
-what became of it (in use, used, expired, cancelled and why)."""
+what became of it (in use, not started yet, used, expired, cancelled and why).
+
+A code whose lifetime starts when its message is delivered is not shown until it is:
+until then it does not work, and one whose message never arrived was never given."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 
 from bot.db.hotpath import HotPath
 from bot.db.models import CodeStatus, PromoCode, Redemption
@@ -22,6 +25,7 @@ HISTORY_LENGTH = 30
 
 
 class Fate(StrEnum):
+    UPCOMING = "upcoming"
     ACTIVE = "active"
     USED = "used"
     EXPIRED = "expired"
@@ -40,20 +44,26 @@ _HISTORY = Prepared(
            codes.c.include_skus, codes.c.exclude_skus, codes.c.starts_at, codes.c.expires_at,
            codes.c.valid_days, codes.c.usage_limit, codes.c.used_count, codes.c.created_at,
            codes.c.revoked_at, codes.c.revoke_reason, _USED_AT.label("used_at"))
-    .where(codes.c.customer_id == bindparam("customer_id"))
+    .where(codes.c.customer_id == bindparam("customer_id"),
+           or_(codes.c.expires_at.is_not(None), codes.c.valid_days.is_(None)))
     .order_by(codes.c.created_at.desc(), codes.c.id.desc())
     .limit(bindparam("limit"))
 )
 
 
 def fate(code: Any, now: datetime) -> Fate:
-    """What became of a code by `now`."""
+    """What became of a code by `now`. A use counts first: a reward spent before its
+    order was returned was spent."""
+    used_up = code.usage_limit is not None and code.used_count >= code.usage_limit
+    over = code.expires_at is not None and code.expires_at <= now
+    if used_up or (code.used_at is not None and (over or code.status == CodeStatus.REVOKED)):
+        return Fate.USED
     if code.status == CodeStatus.REVOKED:
         return Fate.REVOKED
-    if code.usage_limit is not None and code.used_count >= code.usage_limit:
-        return Fate.USED
-    if code.expires_at is not None and code.expires_at <= now:
-        return Fate.USED if code.used_at is not None else Fate.EXPIRED
+    if over:
+        return Fate.EXPIRED
+    if code.starts_at is not None and code.starts_at > now:
+        return Fate.UPCOMING
     return Fate.ACTIVE
 
 

@@ -102,6 +102,14 @@ async def audit(
     return row
 
 
+async def audited(session: AsyncSession, action: str, entity: str, entity_id: object) -> bool:
+    """Is there an audit row of this action on this entity already?"""
+    found = await session.scalar(
+        select(AuditLog.id).where(AuditLog.action == action, AuditLog.entity == entity,
+                                  AuditLog.entity_id == str(entity_id)).limit(1))
+    return found is not None
+
+
 async def bootstrap_owners(session: AsyncSession, owner_ids: Iterable[int], now: datetime) -> int:
     """Make sure each configured owner has an owner row; idempotent, safe to race.
     Returns how many rows were created or promoted (each one is audited)."""

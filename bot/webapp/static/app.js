@@ -82,10 +82,13 @@ function till(setup) {
     result.textContent = text;
     result.classList.toggle("refused", refused);
   };
-  const order = () => ({
-    code: $("till-code").value.trim(),
-    total: Math.round(parseFloat($("till-amount").value.replace(",", ".")) * setup.minor_units),
-  });
+  // "2 500", "2500,50", "2500.5": spaces (also no-break ones) are thousands separators.
+  const amount = () => {
+    const typed = $("till-amount").value.replace(/[\s\u00a0\u202f]/g, "");
+    if (!/^\d{1,12}([.,]\d{1,2})?$/.test(typed)) return null;
+    return Math.round(parseFloat(typed.replace(",", ".")) * setup.minor_units);
+  };
+  const order = () => ({ code: $("till-code").value.trim(), total: amount() });
   const call = async (path, body) => {
     const response = await fetch("api/till/" + path, {
       method: "POST",
@@ -101,7 +104,11 @@ function till(setup) {
   $("till-check").addEventListener("click", async () => {
     reset();
     const body = order();
-    if (!body.code || !(body.total > 0)) return;
+    if (!body.code) return;
+    if (!(body.total > 0)) {
+      say(labels.bad_amount, true);
+      return;
+    }
     body.order_id = "till-" + (crypto.randomUUID ? crypto.randomUUID() : Date.now() + "-" + Math.random());
     const answer = await call("check", body);
     if (answer.refused || !answer.valid) {
@@ -138,6 +145,7 @@ function render(me) {
   $("codes").hidden = false;
   if (me.codes.length === 0) show("no-codes", me.labels.no_codes);
   for (const code of me.codes) $("code-list").append(codeItem(code, me.labels));
+  if (me.more_codes) show("more-codes", me.more_codes);
   $("tier-title").textContent = me.labels.tier;
   $("tier-level").textContent = me.tier.level;
   $("tier-so-far").textContent = me.tier.so_far;
