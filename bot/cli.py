@@ -162,6 +162,21 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     return await run(settings)
 
 
+def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
+    from bot.commands.analyze import arguments
+
+    arguments(parser)
+
+
+@command("analyze", "analyse the customer base (repeat share, days between orders, "
+         "categories bought again, returns, average order) and print the settings it suggests",
+         arguments=_analyze_arguments)
+async def _analyze(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.commands.analyze import run
+
+    return await run(args, settings)
+
+
 def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
     from bot.commands.campaign import arguments
 

@@ -140,6 +140,16 @@ def json_time(on: str, type_: TypeEngine[datetime]) -> Callable[[datetime], Any]
     return processor
 
 
+def day_number(on: AsyncSession | Connection, moment: Any) -> ColumnElement[Any]:
+    """A time as a number of days (with their fraction) on a fixed scale, so that the days
+    between two times are a subtraction: the epoch's seconds ÷ 86 400 on PostgreSQL;
+    SQLite keeps times as text, which `julianday` reads (once per row: reading it is most
+    of the cost)."""
+    if is_postgresql(on):
+        return func.extract("epoch", moment) / 86_400
+    return func.julianday(moment)
+
+
 async def walk_the_keys(session: AsyncSession) -> None:
     """PostgreSQL: this transaction reads a window of keys (a run's batch); plan it as a
     walk of the keys' index. Left to itself, PostgreSQL ANDs that index with another one

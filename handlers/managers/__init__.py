@@ -16,11 +16,12 @@ from handlers.managers.access import IsStaff, bootstrap
 from handlers.managers.common import refuse_button, refuse_role
 
 COMMANDS = ("managers", "issue", "revoke", "bulk", "customer", "campaigns", "campaign",
-            "preview", "stats", "export")
+            "preview", "stats", "export", "analyze")
 
 
 def create_router() -> Router:
     from handlers.managers import (
+        analysis,
         campaign_new,
         campaigns,
         codes,
@@ -42,6 +43,7 @@ def create_router() -> Router:
         campaign_new.create_router(),
         campaigns.create_router(),
         stats.create_router(),
+        analysis.create_router(),
     )
     denied = Router(name="managers.denied")
     denied.message.register(refuse_role, Command(*COMMANDS))
