@@ -81,7 +81,7 @@ async def post_redeem(request: web.Request) -> web.Response:
     body = await parse(request, RedeemIn)
     db, shop = request.app[DATABASE], request.app[SHOP_TERMS]
     basket, now = basket_of(body.order), request.app[CLOCK]()
-    terms = shop.cached(now) or await db.hot.read(shop.terms, now)
+    terms = await shop.current(db.hot, now)
     redeemed = await redeem(
         db.hot, body.code, external_id=body.customer_id, order_external_id=body.order_id,
         basket=basket, now=now, terms=terms, shop=shop,

@@ -120,7 +120,7 @@ async def _for_anyone(request: web.Request, telegram_id: int, customer: Customer
     """The words, the settings, the terms; the till for staff who may redeem."""
     settings, db = request.app[SETTINGS], request.app[DATABASE]
     shop, now = request.app[SHOP_TERMS], request.app[CLOCK]()
-    terms = shop.cached(now) or await db.hot.read(shop.terms, now)
+    terms = await shop.current(db.hot, now)
     staff = await staff_at(db.hot, telegram_id, settings.telegram)
     till = None
     if staff is not None and staff.can(Role.MANAGER):

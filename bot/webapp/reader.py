@@ -7,7 +7,6 @@ from aiohttp import web
 
 from bot.api.context import DATABASE, SETTINGS
 from bot.db.models import Customer, TelegramAccount
-from bot.i18n import pick_locale
 from bot.promo.customers import accounts
 
 
@@ -16,7 +15,6 @@ async def reader(
 ) -> tuple[TelegramAccount | None, Customer | None, str]:
     """The user's account, the customer it is linked to, and the language to speak."""
     account, customer = await accounts.lookup(request.app[DATABASE].hot, user.id)
-    locale = pick_locale(customer.locale if customer else None,
-                         account.locale if account else None, user.language_code,
-                         default=request.app[SETTINGS].shop.default_locale)
+    locale = accounts.reading_locale(customer, account, user.language_code,
+                                     default=request.app[SETTINGS].shop.default_locale)
     return account, customer, locale

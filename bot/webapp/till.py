@@ -107,7 +107,7 @@ async def post_redeem(request: web.Request) -> web.Response:
     owner = await _owner(request, body, locale)
     db, shop, now = request.app[DATABASE], request.app[SHOP_TERMS], request.app[CLOCK]()
     basket = Basket(body.total)
-    terms = shop.cached(now) or await db.hot.read(shop.terms, now)
+    terms = await shop.current(db.hot, now)
     redeemed = await redeem(db.hot, body.code, external_id=owner, order_external_id=body.order_id,
                             basket=basket, now=now, terms=terms, shop=shop)
     if redeemed is None:  # the code's owner was deleted after the code was read

@@ -8,7 +8,7 @@ from typing import Any
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18nMiddleware
 
-from bot.i18n import pick_locale
+from bot.promo.customers.accounts import reading_locale
 
 
 class LocaleMiddleware(I18nMiddleware):
@@ -16,9 +16,6 @@ class LocaleMiddleware(I18nMiddleware):
         customer = data.get("customer")
         account = data.get("account")
         user: User | None = data.get("event_from_user")
-        return pick_locale(
-            customer.locale if customer is not None else None,
-            account.locale if account is not None else None,
-            user.language_code if user is not None else None,
-            default=self.i18n.default_locale,
-        )
+        return reading_locale(customer, account,
+                              user.language_code if user is not None else None,
+                              default=self.i18n.default_locale)

@@ -56,7 +56,7 @@ async def redeem(hot: HotPath, raw_code: str, *, customer_id: int, shop: ShopTer
                  **order: Any) -> RedeemOutcome:
     """The redeem of the shop API, for the customer of our id `customer_id`, at their tier."""
     external_id = (await hot.first(_EXTERNAL_ID, {"id": customer_id})).external_id
-    terms = await hot.read(shop.terms, order["now"])
+    terms = await shop.current(hot, order["now"])
     redeemed = await redemption.redeem(hot, raw_code, external_id=external_id, terms=terms,
                                        shop=shop, **order)
     assert redeemed is not None

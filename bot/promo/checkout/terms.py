@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam
 
 from bot.config import GuardrailSettings, LoyaltySettings
+from bot.db.hotpath import HotPath
 from bot.db.prepared import Prepared
 from bot.db.tx import Tx
 from bot.promo.checkout.order_discount import Terms, tier_offer
@@ -58,6 +59,11 @@ class ShopTerms:
         if self._terms is not None and (fresh or self._guardrail.average_order_value > 0):
             return self._terms
         return None
+
+    async def current(self, hot: HotPath, now: datetime) -> Terms:
+        """The terms for an order now: the kept ones, else measured in a hot-path read job
+        of its own (never inside a caller's write transaction)."""
+        return self.cached(now) or await hot.read(self.terms, now)
 
     async def terms(self, tx: Tx, now: datetime) -> Terms:
         """The terms for an order now; may measure the average order in `tx`."""

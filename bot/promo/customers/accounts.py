@@ -19,7 +19,7 @@ from bot.db.hotpath import HotPath, on_connection
 from bot.db.models import Customer, LinkToken, Referral, ReferralStatus, TelegramAccount
 from bot.db.prepared import DetachedRows, Prepared
 from bot.db.tx import Tx
-from bot.i18n import LOCALES
+from bot.i18n import LOCALES, pick_locale
 from bot.promo.customers import referrals
 from bot.promo.customers.linking import START_PREFIX, LinkOutcome, link, token_hash
 from bot.promo.customers.profiles import normalize_phone
@@ -78,6 +78,15 @@ async def lookup(hot: HotPath, telegram_id: int) -> tuple[TelegramAccount | None
         return None, None
     account, customer = _ACCOUNT_ROW.objects(row)
     return account, customer
+
+
+def reading_locale(customer: Customer | None, account: TelegramAccount | None,
+                   language_code: str | None, *, default: str) -> str:
+    """The language to speak to someone: the customer's saved choice, else the account's,
+    else Telegram's, else the shop's default (the chat and the cabinet alike)."""
+    return pick_locale(customer.locale if customer is not None else None,
+                       account.locale if account is not None else None, language_code,
+                       default=default)
 
 
 def needs_touch(account: TelegramAccount | None, who: Who) -> bool:
