@@ -26,7 +26,8 @@ async def show_analysis(message: Message, db: Database, settings: Settings, cloc
                            settings.shop.currency, locale)
     text = "\n".join(html.quote(line) if not line.startswith("PROMOBOT_")
                      else html.code(html.quote(line)) for line in lines)
-    await message.answer(f"<b>{html.quote(_('📊 Your customer base'))}</b>\n{text}")
+    title = _("📊 Your customer base")
+    await message.answer(f"<b>{html.quote(title)}</b>\n{text}")
     if analysis.intervals.count:
         png = await asyncio.to_thread(interval_png, analysis, locale)
         await message.answer_photo(BufferedInputFile(png, filename="analysis.png"))
