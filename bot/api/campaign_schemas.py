@@ -111,6 +111,10 @@ class CampaignIn(Body):
         ),
     ] = 0
     variants: Annotated[list[VariantIn], Field(max_length=5, default_factory=list)]
+    optimise: bool = Field(
+        False, description="new recipients move towards the variant with the most margin per "
+                           "recipient (Thompson sampling); needs two variants or more"
+    )
     schedule: (
         Annotated[str, Field(pattern=_CRONTAB, description="crontab, the shop's time zone")] | None
     ) = None
@@ -186,6 +190,7 @@ class CampaignOut(Out):
     status: str
     segment: str | None
     holdout: float
+    optimise: bool = False
     schedule: str | None
     created_at: datetime
     started_at: datetime | None
@@ -222,12 +227,12 @@ class UpliftOut(Out):
     """Treatment's repeat-purchase rate minus the holdout's, in percentage points."""
 
     difference: float
-    low: float = Field(description="95 % interval")
+    low: float = Field(description="always-valid 95 % interval: true at every look")
     high: float
 
 
 class MoneyIntervalOut(Out):
-    """An amount in minor units with its 95 % interval."""
+    """An amount in minor units with its always-valid 95 % interval."""
 
     amount: int
     low: int
@@ -241,10 +246,43 @@ class VariantStatsOut(GroupOut):
         description="the offer's share of an order in percent, free shipping at its cost"
     )
     uplift: UpliftOut | None = Field(description="vs the holdout, percentage points")
+    incremental_revenue: MoneyIntervalOut | None = Field(
+        description="revenue beyond the holdout's for the variant's whole audience"
+    )
     incremental_margin: MoneyIntervalOut | None = Field(
-        description="margin beyond the holdout's for the variant's whole audience"
+        description="margin after the discount's cost beyond the holdout's, for the "
+                    "variant's whole audience"
     )
     pays: bool = Field(description="the incremental margin's interval lies above zero")
+
+
+class SampleRatioOut(Out):
+    """The groups' sizes against the split (chi-square test): `off` means customers are
+    lost or moved between groups, and the comparison cannot be trusted."""
+
+    off: bool
+    p_value: float
+    observed: list[int] = Field(description="holdout and treated, or the variants")
+    expected: list[float]
+
+
+class OptimiserVariantOut(Out):
+    name: str
+    measured: int = Field(description="recipients so far")
+    margin_per_recipient: int | None = Field(
+        description="margin after discount per recipient over the window, minor units")
+    best_chance: float | None = Field(
+        description="percent: the chance that this variant earns the most; null while learning")
+    share: float = Field(description="percent of the new treated recipients it gets now")
+
+
+class OptimiserOut(Out):
+    """An optimised campaign (`optimise`): where new recipients go now, and why."""
+
+    window_days: int
+    learning: bool = Field(description="the split stays even until each variant is measured")
+    leader: str | None = Field(description="the variant most likely to earn the most")
+    variants: list[OptimiserVariantOut]
 
 
 class ChannelStatsOut(Out):
@@ -276,9 +314,12 @@ _STATS_EXAMPLE = {
     "variants": [{
         **_GROUP, "name": "A", "variant_id": 7, "offer_percent": 5.0,
         "uplift": {"difference": 11.89, "low": 3.9, "high": 19.88},
+        "incremental_revenue": {"amount": 18_900_000, "low": 3_100_000, "high": 34_700_000},
         "incremental_margin": {"amount": 5_700_000, "low": 1_100_000, "high": 10_300_000},
         "pays": True,
     }],
+    "sample_ratio": {"off": False, "p_value": 0.62, "observed": [100, 450],
+                     "expected": [110.0, 440.0]},
     "smallest_paying_variant": "A",
     "channels": [{"channel": "telegram", "variant": "A", "codes": 431, "redeemed": 97,
                   "uses": 99, "revenue": 39_600_000, "discount_cost": 2_910_000}],
@@ -312,6 +353,10 @@ class CampaignStatsOut(Out):
     smallest_paying_variant: str | None = Field(
         None, description="the smallest offer whose incremental margin is proven above zero"
     )
+    sample_ratio: SampleRatioOut | None = Field(
+        None, description="the split's check; none before both groups have customers"
+    )
+    optimiser: OptimiserOut | None = Field(None, description="an optimised campaign's split")
     channels: list[ChannelStatsOut] = Field(
         default_factory=list, description="the campaign's codes by variant and channel"
     )

@@ -23,6 +23,9 @@ from bot.api.campaign_schemas import (
     ChannelStatsOut,
     GroupOut,
     MoneyIntervalOut,
+    OptimiserOut,
+    OptimiserVariantOut,
+    SampleRatioOut,
     UpliftOut,
     VariantIn,
     VariantStatsOut,
@@ -35,6 +38,7 @@ from bot.db.models import Campaign
 from bot.promo.campaigns import admin, analytics, budget
 from bot.promo.campaigns.admin import Draft
 from bot.promo.campaigns.budget import KEEP, BudgetState
+from bot.promo.campaigns.confidence import Effect, SampleRatio
 from bot.promo.codes.offers import Offer
 from bot.promo.errors import DomainError, ErrorCode
 
@@ -89,6 +93,7 @@ def campaign_out(campaign: Campaign) -> CampaignOut:
         status=campaign.status,
         segment=campaign.segment,
         holdout=campaign.holdout_percent / 100,
+        optimise=campaign.optimise,
         schedule=campaign.schedule,
         created_at=campaign.created_at,
         started_at=campaign.started_at,
@@ -128,6 +133,7 @@ def draft_of(body: CampaignIn, currency: str) -> Draft:
         segment=body.segment,
         variants=[variant_json(v, i, currency) for i, v in enumerate(body.variants)],
         holdout_percent=round(body.holdout * 100),
+        optimise=body.optimise,
         schedule=body.schedule,
         message_ru=texts.ru if texts else None,
         message_en=texts.en if texts else None,
@@ -221,7 +227,7 @@ def _figures(group: analytics.Figures) -> dict[str, object]:
     }
 
 
-def _uplift(lift: analytics.Uplift | None) -> UpliftOut | None:
+def _uplift(lift: Effect | None) -> UpliftOut | None:
     if lift is None:
         return None
     return UpliftOut(
@@ -229,6 +235,39 @@ def _uplift(lift: analytics.Uplift | None) -> UpliftOut | None:
         low=round(lift.low * 100, 2),
         high=round(lift.high * 100, 2),
     )
+
+
+def _money(effect: Effect | None) -> MoneyIntervalOut | None:
+    if effect is None:
+        return None
+    return MoneyIntervalOut(amount=round(effect.difference), low=round(effect.low),
+                            high=round(effect.high))
+
+
+def _sample_ratio(check: SampleRatio | None) -> SampleRatioOut | None:
+    if check is None:
+        return None
+    return SampleRatioOut(off=check.off, p_value=round(check.p_value, 6),
+                          observed=list(check.observed),
+                          expected=[round(e, 2) for e in check.expected])
+
+
+def _optimiser(stats: analytics.Stats) -> OptimiserOut | None:
+    steering = stats.steering
+    if steering is None:
+        return None
+    names = {v.variant_id: variant_name(v) for v in stats.variants}
+    chances = steering.best_chance or {}
+    return OptimiserOut(
+        window_days=steering.window_days, learning=steering.learning,
+        leader=None if steering.leader is None else names.get(steering.leader),
+        variants=[OptimiserVariantOut(
+            name=names.get(v, str(v)), measured=steering.measured.get(v, 0),
+            margin_per_recipient=None if steering.margin.get(v) is None
+            else round(steering.margin[v] or 0),
+            best_chance=_percent(chances.get(v)) if chances else None,
+            share=_percent(share) or 0.0)
+            for v, share in steering.shares.items()])
 
 
 def _variant(variant: analytics.VariantResult) -> VariantStatsOut:
@@ -239,11 +278,8 @@ def _variant(variant: analytics.VariantResult) -> VariantStatsOut:
         variant_id=variant.variant_id,
         offer_percent=None if variant.offer_percent is None else float(variant.offer_percent),
         uplift=_uplift(variant.uplift),
-        incremental_margin=None
-        if extra is None
-        else MoneyIntervalOut(
-            amount=round(extra.difference), low=round(extra.low), high=round(extra.high)
-        ),
+        incremental_revenue=_money(variant.incremental_revenue),
+        incremental_margin=_money(extra),
         pays=bool(extra and extra.proven),
     )
 
@@ -273,6 +309,8 @@ def stats_out(stats: analytics.Stats, state: BudgetState, campaign_id: int) -> C
         holdout=GroupOut(**_figures(stats.holdout)),
         variants=[_variant(v) for v in stats.variants],
         smallest_paying_variant=None if paying is None else variant_name(paying),
+        sample_ratio=_sample_ratio(stats.sample_ratio),
+        optimiser=_optimiser(stats),
         channels=[
             ChannelStatsOut(
                 channel=row.channel,

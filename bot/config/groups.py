@@ -285,6 +285,9 @@ class PolicySettings(Group):
     # Local time (customer's zone, else the shop's) in which promotions wait; "" = none.
     quiet_hours: QuietHours | None = Field("22:00-08:00", alias="quiet_hours",
                                            validate_default=True)
+    # Percent of customers who never get campaigns' promotions, to measure the whole
+    # program against (`bot.promo.campaigns.global_holdout`); 0 = none.
+    global_holdout: float = Field(0.0, alias="global_holdout", ge=0, le=50)
 
     @field_validator("quiet_hours", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     BAD_TRANSITION = "bad_transition"
     INVALID_KIND = "invalid_kind"
     INVALID_HOLDOUT = "invalid_holdout"
+    INVALID_OPTIMISE = "invalid_optimise"
     # Staff and budgets.
     BUDGET = "budget"
     INVALID_BUDGET = "invalid_budget"

@@ -1,6 +1,6 @@
 """The `/stats` chart as a PNG, per variant and for the holdout: the repeat-purchase rate
-with its 95 % interval beside the redemption rate, and each variant's incremental margin
-over the holdout with its interval (the bar that clears zero pays).
+with its always-valid 95 % interval beside the redemption rate, and each variant's
+incremental margin over the holdout with its interval (the bar that clears zero pays).
 
 matplotlib is imported on first use (it takes about a second) with the Agg backend, and
 drawing is CPU work: callers run `render_png` in a thread.
@@ -14,7 +14,8 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from bot.i18n import format_percent, gettext, minor_to_decimal
-from bot.promo.campaigns.analytics import Z95, Figures, Stats
+from bot.promo.campaigns.analytics import Figures, Stats
+from bot.promo.campaigns.confidence import half_width
 from bot.texts.results import arm_name
 
 if TYPE_CHECKING:
@@ -24,11 +25,12 @@ GREEN, GREY, BLUE = "#0f9d58", "#bdbdbd", "#4285f4"
 
 
 def _interval(group: Figures) -> tuple[float, float]:
-    """How far the 95 % interval reaches below and above the rate, kept within 0–100 %."""
+    """How far the always-valid 95 % interval reaches below and above the rate, kept within
+    0–100 %."""
     rate = group.rate
     if rate is None:
         return 0.0, 0.0
-    half = Z95 * math.sqrt(rate * (1 - rate) / group.audience)
+    half = half_width(math.sqrt(rate * (1 - rate) / group.audience), group.audience)
     return min(half, rate) * 100, min(half, 1 - rate) * 100
 
 

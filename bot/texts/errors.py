@@ -152,6 +152,9 @@ MEANINGS: dict[ErrorCode, Meaning] = {
     ),
     ErrorCode.INVALID_KIND: Meaning(INVALID),
     ErrorCode.INVALID_HOLDOUT: Meaning(INVALID),
+    ErrorCode.INVALID_OPTIMISE: Meaning(
+        INVALID, N_("Only a campaign with two variants or more can optimise its split.")
+    ),
     ErrorCode.BUDGET: Meaning(
         CONFLICT,
         N_(

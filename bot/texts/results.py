@@ -15,8 +15,11 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal, get_currency_precision
 
-from bot.i18n import format_day, format_money, format_percent, gettext
-from bot.promo.campaigns.analytics import Figures, Stats, Uplift, VariantResult
+from bot.i18n import format_day, format_days, format_money, format_percent, gettext
+from bot.promo.campaigns.analytics import Figures, Stats, VariantResult
+from bot.promo.campaigns.confidence import Effect, SampleRatio
+from bot.promo.campaigns.global_holdout import Program
+from bot.promo.campaigns.optimiser import MIN_MEASURED
 
 
 def percent(rate: float | None, locale: str) -> str:
@@ -73,7 +76,7 @@ def figures_lines(group: Figures, locale: str, currency: str, offered: bool = Tr
     ]
 
 
-def uplift_line(lift: Uplift | None, locale: str) -> str:
+def uplift_line(lift: Effect | None, locale: str) -> str:
     if lift is None:
         return gettext("Repeat purchases vs holdout: not enough data (both groups need "
                        "customers).", locale)
@@ -83,7 +86,7 @@ def uplift_line(lift: Uplift | None, locale: str) -> str:
                                   low=points(lift.low, locale), high=points(lift.high, locale))
 
 
-def incremental_line(lift: Uplift | None, locale: str, currency: str) -> str:
+def incremental_line(lift: Effect | None, locale: str, currency: str) -> str:
     if lift is None:
         return gettext("Incremental margin: not enough data (two customers in each group).",
                        locale)
@@ -91,6 +94,81 @@ def incremental_line(lift: Uplift | None, locale: str, currency: str) -> str:
     return gettext("Incremental margin vs holdout: {margin}, {level} interval {low} … {high}",
                    locale).format(margin=money(lift.difference), level=format_percent(95, locale),
                                   low=money(lift.low), high=money(lift.high))
+
+
+def revenue_line(lift: Effect | None, locale: str, currency: str) -> str | None:
+    """Incremental revenue; nothing while there is not enough data (the margin's line says
+    so already)."""
+    if lift is None:
+        return None
+    money = lambda v: signed_money(v, currency, locale)  # noqa: E731
+    return gettext("Incremental revenue vs holdout: {revenue}, {level} interval {low} … "
+                   "{high}", locale).format(revenue=money(lift.difference),
+                                           level=format_percent(95, locale),
+                                           low=money(lift.low), high=money(lift.high))
+
+
+def steering_lines(stats: Stats, locale: str, currency: str) -> list[str]:
+    """Where an optimised campaign sends its new recipients now, and which offer leads
+    and how sure that is; nothing for a split by weights."""
+    steering = stats.steering
+    if steering is None:
+        return []
+    names = {v.variant_id: arm_name(v, locale) for v in stats.variants}
+    days = format_days(steering.window_days, locale)
+    if steering.learning:
+        return ["", gettext("🎯 Optimised split: even until each variant has {needed} "
+                            "recipients (the fewest has {fewest}).", locale).format(
+            needed=format_decimal(MIN_MEASURED, locale=locale),
+            fewest=format_decimal(min(steering.measured.values(), default=0), locale=locale))]
+    shares = ", ".join(f"{names.get(v, v)} {percent(share, locale)}"
+                       for v, share in steering.shares.items())
+    leader = steering.leader
+    assert leader is not None and steering.best_chance is not None
+    margin = steering.margin.get(leader) or 0.0
+    return ["", gettext("🎯 Optimised split: new recipients now go {shares}.", locale).format(
+        shares=shares),
+        gettext("Most margin per recipient so far: {name}, {margin} over the {days} after the "
+                "offer; the chance that it is the best: {chance} ({measured} recipients "
+                "measured).", locale).format(
+            name=names.get(leader, leader), days=days,
+            margin=format_money(_whole(margin, currency), currency, locale),
+            chance=percent(steering.best_chance[leader], locale),
+            measured=format_decimal(sum(steering.measured.values()), locale=locale))]
+
+
+def program_lines(program: Program | None, locale: str, currency: str) -> list[str]:
+    """Every promotion together against the global holdout; nothing without one."""
+    if program is None:
+        return []
+    count = lambda n: format_decimal(n, locale=locale)  # noqa: E731
+    share = format_percent(Decimal(str(program.percent)).normalize(), locale)
+    lines = ["", "▫️ " + gettext("All promotions vs the global holdout ({percent} of customers "
+                                 "never get them)", locale).format(percent=share),
+             "  " + gettext("global holdout: {held} customers, {held_rate} bought; everyone "
+                            "else: {rest} customers, {rest_rate} bought", locale).format(
+                 held=count(program.holdout.customers),
+                 held_rate=percent(program.holdout.rate, locale),
+                 rest=count(program.rest.customers), rest_rate=percent(program.rest.rate, locale)),
+             f"  {uplift_line(program.uplift, locale)}"]
+    if (revenue := revenue_line(program.incremental_revenue, locale, currency)) is not None:
+        lines.append(f"  {revenue}")
+    lines.append(f"  {incremental_line(program.incremental_margin, locale, currency)}")
+    return lines
+
+
+def sample_ratio_lines(check: SampleRatio | None, locale: str) -> list[str]:
+    """A warning when the groups' sizes are off the split; nothing when they are not."""
+    if check is None or not check.off:
+        return []
+    count = lambda n: format_decimal(n, locale=locale)  # noqa: E731
+    return ["", gettext("⚠️ The groups are off the split: {observed} customers where it "
+                        "promised {expected} (chi-square p = {p}). Customers are being lost "
+                        "or moved between groups: trust no comparison here until the cause "
+                        "is found.", locale).format(
+        observed=" / ".join(count(n) for n in check.observed),
+        expected=" / ".join(count(round(e)) for e in check.expected),
+        p=format_decimal(check.p_value, format="0.####", locale=locale))]
 
 
 def verdict(stats: Stats, locale: str, currency: str) -> str:
@@ -124,8 +202,10 @@ def stats_lines(stats: Stats, title: str, locale: str, currency: str, tz: ZoneIn
     variants = stats.variants
     for v in variants:
         lines += ["", f"▫️ {arm_name(v, locale)}", *_indented(figures_lines(
-            v.figures, locale, currency)), f"  {uplift_line(v.uplift, locale)}",
-            f"  {incremental_line(v.incremental, locale, currency)}"]
+            v.figures, locale, currency)), f"  {uplift_line(v.uplift, locale)}"]
+        if (revenue := revenue_line(v.incremental_revenue, locale, currency)) is not None:
+            lines.append(f"  {revenue}")
+        lines.append(f"  {incremental_line(v.incremental, locale, currency)}")
     if not variants:
         lines += ["", "▫️ " + gettext("With an offer", locale),
                   *_indented(figures_lines(stats.treatment, locale, currency))]
@@ -133,9 +213,15 @@ def stats_lines(stats: Stats, title: str, locale: str, currency: str, tz: ZoneIn
             lines.append(f"  {uplift_line(stats.uplift, locale)}")
     lines += ["", "▫️ " + gettext("Holdout (no offer)", locale),
               *_indented(figures_lines(stats.holdout, locale, currency, offered=False))]
+    lines += steering_lines(stats, locale, currency)
     lines += channel_lines(stats, locale)
+    lines += program_lines(stats.program, locale, currency)
+    lines += sample_ratio_lines(stats.sample_ratio, locale)
     if variants:
         lines += ["", verdict(stats, locale, currency)]
+    lines += ["", gettext("ℹ️ The intervals are always-valid {level} ones: they stay true "
+                          "however often you look, so reading this every day makes no false "
+                          "winners.", locale).format(level=format_percent(95, locale))]
     return lines
 
 
@@ -168,7 +254,7 @@ def _rate(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.2f}"
 
 
-def _lift(value: Uplift | None, scale: Callable[[float], str]) -> list[str]:
+def _lift(value: Effect | None, scale: Callable[[float], str]) -> list[str]:
     return ["", "", ""] if value is None else [scale(value.difference), scale(value.low),
                                                 scale(value.high)]
 
@@ -176,16 +262,22 @@ def _lift(value: Uplift | None, scale: Callable[[float], str]) -> list[str]:
 CSV_HEADER = ["group", "variant_id", "offer_percent", "audience", "delivered", "redeemed",
               "uses", "redemption_rate", "buyers", "repeat_purchase_rate", "revenue",
               "discount_cost", "margin", "uplift_pp", "uplift_low", "uplift_high",
+              "incremental_revenue", "incremental_revenue_low", "incremental_revenue_high",
               "incremental_margin", "incremental_low", "incremental_high"]
 
 
 def _csv_row(name: str, variant_id: int | None, offer: Decimal | None, group: Figures,
-             lift: Uplift | None, extra: Uplift | None) -> list[object]:
+             lift: Effect | None, revenue: Effect | None, extra: Effect | None
+             ) -> list[object]:
     return [name, "" if variant_id is None else variant_id, "" if offer is None else offer,
             group.audience, group.delivered, group.redeemed, group.uses,
             _rate(group.redemption_rate), group.buyers, _rate(group.rate), group.revenue,
             group.discount_cost, group.margin, *_lift(lift, _rate),
-            *_lift(extra, lambda v: str(round(v)))]
+            *_lift(revenue, _money), *_lift(extra, _money)]
+
+
+def _money(value: float) -> str:
+    return str(round(value))
 
 
 def to_csv(stats: Stats, currency: str) -> bytes:
@@ -199,10 +291,11 @@ def to_csv(stats: Stats, currency: str) -> bytes:
     writer.writerow(CSV_HEADER)
     for v in stats.variants:
         writer.writerow(_csv_row(v.name or "offer", v.variant_id, v.offer_percent, v.figures,
-                                 v.uplift, v.incremental))
+                                 v.uplift, v.incremental_revenue, v.incremental))
     if not stats.variants:
-        writer.writerow(_csv_row("treatment", None, None, stats.treatment, stats.uplift, None))
-    writer.writerow(_csv_row("holdout", None, None, stats.holdout, None, None))
+        writer.writerow(_csv_row("treatment", None, None, stats.treatment, stats.uplift, None,
+                                 None))
+    writer.writerow(_csv_row("holdout", None, None, stats.holdout, None, None, None))
     writer.writerow([])
     writer.writerow(["channel", "variant_id", "codes", "redeemed", "uses", "revenue",
                      "discount_cost"])

@@ -2,8 +2,9 @@
 campaign and writes it only when the manager confirms — an abandoned dialog leaves
 nothing behind. `/cancel` ends it at any step.
 
-Steps: kind → name → segment → offer → variants → holdout → schedule → message (ru, en)
-→ preview of every variant in both languages → create. Offers are checked against the
+Steps: kind → name → segment → offer → variants → holdout → (with two variants or more)
+split: by the weights or optimised → schedule → message (ru, en) → preview of every
+variant in both languages → create. Offers are checked against the
 margin guardrail and the manager's budget at their own step; a refusal there, or at
 "Create", asks that step again with everything else kept, then comes back to "Create".
 """
@@ -246,6 +247,24 @@ async def on_holdout(callback: CallbackQuery, callback_data: NewCampaign, state:
                      settings: Settings) -> None:
     draft = await load_draft(state)
     draft.holdout_percent = int(callback_data.value) if callback_data.value.isdigit() else 0
+    draft.optimise = False
+    await save_draft(state, draft)
+    await callback.answer()
+    if len(draft.variants) < 2:
+        await ask_schedule(chat_of(callback), state, settings)
+        return
+    await state.set_state(CampaignForm.split)
+    await chat_of(callback).answer(
+        _("How should new recipients be split between the variants? By their weights, or "
+          "optimised: as results come in, more of them get the variant that earns the most "
+          "margin per recipient (the control group keeps its share)."),
+        reply_markup=kb.splits())
+
+
+async def on_split(callback: CallbackQuery, callback_data: NewCampaign, state: FSMContext,
+                   settings: Settings) -> None:
+    draft = await load_draft(state)
+    draft.optimise = callback_data.value == "optimise"
     await save_draft(state, draft)
     await callback.answer()
     await ask_schedule(chat_of(callback), state, settings)
@@ -261,6 +280,8 @@ def _summary(draft: Draft) -> str:
         _("Variants: {count}").format(count=len(draft.variants) or 1),
         _("Holdout: {percent}").format(
             percent=format_percent(draft.holdout_percent, get_i18n().current_locale)),
+        *([_("Split: optimised towards the most profitable variant")] if draft.optimise
+          else []),
         _("Schedule: {schedule}").format(schedule=schedule_words(draft)),
     ])
 
@@ -364,6 +385,7 @@ def create_router() -> Router:
     router.message.register(on_variants_text, StateFilter(form.variants), text)
     buttons(on_single, _step("variants"), StateFilter(form.variants))
     buttons(on_holdout, _step("holdout"), StateFilter(form.holdout))
+    buttons(on_split, _step("split"), StateFilter(form.split))
     buttons(on_schedule_button, _step("schedule"), StateFilter(form.schedule))
     buttons(on_weekday, _step("weekday"), StateFilter(form.weekday))
     buttons(on_time_button, _step("time"), StateFilter(form.time))

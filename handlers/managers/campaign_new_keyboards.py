@@ -1,6 +1,6 @@
 """The buttons of `/campaign new`: one callback type for every step, and the keyboards of
-the steps a manager answers by pressing (kind, segment, holdout, schedule, weekday,
-time of day, confirmation)."""
+the steps a manager answers by pressing (kind, segment, holdout, split, schedule,
+weekday, time of day, confirmation)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,11 @@ def weekday_name(weekday: str) -> str:
 def holdouts() -> InlineKeyboardMarkup:
     locale = get_i18n().current_locale
     return keyboard("holdout", [(str(p), format_percent(p, locale)) for p in HOLDOUTS], 4)
+
+
+def splits() -> InlineKeyboardMarkup:
+    return keyboard("split", [("weights", _("⚖️ By the weights")),
+                              ("optimise", _("🎯 Optimise"))], 1)
 
 
 def schedules() -> InlineKeyboardMarkup:

@@ -30,6 +30,7 @@ class CampaignForm(StatesGroup):
     offer = State()
     variants = State()
     holdout = State()
+    split = State()
     schedule = State()
     weekday = State()
     time = State()

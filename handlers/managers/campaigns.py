@@ -148,6 +148,8 @@ async def card_text(
         )
     lines.append(_("Holdout: {percent}").format(
         percent=format_percent(campaign.holdout_percent, i18n.current_locale)))
+    if campaign.optimise:
+        lines.append(_("Split: optimised towards the most profitable variant"))
     if campaign.schedule:
         lines.append(_("Schedule: {schedule}").format(schedule=html.quote(campaign.schedule)))
     lines += budget_text(campaign, settings, i18n)

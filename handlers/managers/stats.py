@@ -61,7 +61,7 @@ async def _read(
         since = max(since, window) if days is not None else window
     stats = await analytics.campaign_stats(
         read_session, campaign_id=campaign_id, since=since, until=now,
-        guardrail=settings.guardrail,
+        guardrail=settings.guardrail, global_holdout=settings.policy.global_holdout,
     )
     return stats, title, campaign
 

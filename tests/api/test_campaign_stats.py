@@ -26,15 +26,22 @@ async def test_stats_per_variant_and_holdout(api: Api, db, clock) -> None:
         "audience": 10, "delivered": 10, "redeemed": 6, "uses": 6, "buyers": 7,
         "revenue": 3_500_000, "discount_cost": 150_000, "margin": 900_000}
     assert (a["redemption_rate"], a["repeat_purchase_rate"]) == (60.0, 70.0)
-    assert a["uplift"]["difference"] == 50.0 and a["pays"]
+    # Ten customers a group: the always-valid interval does not call A a winner yet.
+    assert a["uplift"]["difference"] == 50.0 and not a["pays"]
     assert a["incremental_margin"]["amount"] == 630_000
+    assert a["incremental_margin"]["low"] < 0 < a["incremental_margin"]["high"]
+    # Revenue per customer 35 000 ₽ vs 9 000 ₽ in the holdout, times 10 customers.
+    assert a["incremental_revenue"]["amount"] == 2_600_000
     assert (b["name"], b["delivered"], b["redeemed"], b["redemption_rate"]) == ("B", 9, 6, 66.67)
     assert b["discount_cost"] == 330_000 and b["margin"] == 570_000 and not b["pays"]
     holdout = body["holdout"]
     assert (holdout["audience"], holdout["buyers"], holdout["repeat_purchase_rate"],
             holdout["revenue"], holdout["margin"], holdout["redemption_rate"]) == (
         10, 2, 20.0, 900_000, 270_000, None)
-    assert body["smallest_paying_variant"] == "A"
+    assert body["smallest_paying_variant"] is None
+    # 10 of 30 in the holdout where the split promised 9: nothing off.
+    ratio = body["sample_ratio"]
+    assert (ratio["off"], ratio["observed"], ratio["expected"]) == (False, [10, 20], [9.0, 21.0])
     # The first version's fields are still there, now over the campaign's own customers.
     assert (body["redeemed"], body["treatment"]["customers"], body["sent"]) == (12, 20, 18)
     assert body["redemption_rate"] == 63.16  # 12 of the 19 reached
@@ -62,7 +69,7 @@ async def test_cli_text_per_variant(db, clock, settings) -> None:
     text = "\n".join(lines)
     assert code == 0 and "▫️ A (5%)" in text and "▫️ Control group (no offer)" in text
     assert "audience 10, reached 9, redeemed 6 (redemption rate 66.7%)" in text
-    assert "✅ The smallest offer that pays: A (5%)." in text
+    assert "⏳ No variant has proved yet that it pays" in text
     missing: list[str] = []
     assert await cli(argparse.Namespace(action="stats", id=999, json=False), settings, db=db,
                      clock=clock, out=missing.append) == 1

@@ -84,6 +84,7 @@ async def test_guardrail_refuses_at_the_offer_step_and_keeps_the_draft(dialog: D
     assert "40%" in dialog.texts(2)[0]
     assert "Control group" in await dialog.send("A 1 10%\nB 1 15%")
     await dialog.press("20%")
+    await dialog.press("By the weights")
     await dialog.press("Keep as draft")
     await dialog.send("-")
     assert "Create it?" in await dialog.send("-")
@@ -206,3 +207,23 @@ async def test_a_dash_keeps_the_single_offer(dialog: Dialog, db) -> None:
     async with db.read_session() as session:
         assert list(await session.scalars(select(CampaignVariant))) == []
     assert (await only_campaign(db)).offer["value"] == 10
+
+
+async def test_a_campaign_of_variants_may_optimise_its_split(dialog: Dialog, db) -> None:
+    """With two variants or more the dialog asks how to split; "Optimise" is saved and
+    said in the summary. A single offer is never asked."""
+    assert "Create it?" in await dialog.walk(split="Optimise")
+    (summary, *_rest) = dialog.texts(6)
+    assert "Split: optimised towards the most profitable variant" in summary
+    assert "created" in await dialog.press("Create")
+    campaign = await only_campaign(db)
+    assert campaign.optimise
+    (row,) = await audit_rows(db, "campaign.create")
+    assert row.after["optimise"] is True
+
+
+async def test_by_the_weights_is_not_optimised(dialog: Dialog, db) -> None:
+    await dialog.walk()
+    await dialog.press("Create")
+    campaign = await only_campaign(db)
+    assert not campaign.optimise

@@ -19,9 +19,8 @@ from bot.db.models import CodeSource, Delivery, Order, Redemption
 from bot.i18n import format_money
 from tests.support.chat import Chat
 from tests.support.managers import ANALYST, UploadingBotAPI, add_staff
-from tests.support.results import seed
+from tests.support.results import seed, seed_clear_winner
 
-Z95 = 1.959963984540054
 # An order of 5 000 ₽ earns 1 500 ₽ (net profit 1 500 ₽ / average order 5 000 ₽ = 0.3).
 EARNS = 150_000
 # Per customer: revenue × 0.3 − what their uses cost the shop (minor units).
@@ -30,17 +29,26 @@ A = [EARNS - 25_000] * 6 + [EARNS] + [0] * 3  # a6 paid full price; a7 cancelled
 B = [EARNS - 80_000] + [EARNS - 50_000] * 4 + [EARNS - 50_000] + [0] * 4  # b0 free shipping
 
 
+def always_valid(se: float, n: int) -> float:
+    """The half-width of Waudby-Smith et al.'s asymptotic 95 % confidence sequence for an
+    estimate with standard error `se` from `n` customers, ρ tuned for 1 000: written out
+    here from the paper, not taken from the code under test."""
+    rho2 = (2 * math.log(20) + math.log(2 * math.log(20) + 1)) / 1000
+    v = n * rho2
+    return se * math.sqrt(2 * (v + 1) / v * math.log(math.sqrt(v + 1) * 20))
+
+
 def incremental(variant: list[int], holdout: list[int]) -> tuple[float, float, float]:
-    """Difference of mean margin per customer, times the variant's audience, with Welch's
-    normal 95 % interval: computed here from the lists, not by the code under test."""
+    """Difference of mean margin per customer, times the variant's audience, with its
+    always-valid 95 % interval: computed here from the lists."""
     def mean_var(xs: list[int]) -> tuple[float, float]:
         m = sum(xs) / len(xs)
-        return m, sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+        return m, sum((x - m) ** 2 for x in xs) / len(xs)
 
     (m1, v1), (m0, v0) = mean_var(variant), mean_var(holdout)
     se = math.sqrt(v1 / len(variant) + v0 / len(holdout))
-    n = len(variant)
-    return (m1 - m0) * n, (m1 - m0 - Z95 * se) * n, (m1 - m0 + Z95 * se) * n
+    half, n = always_valid(se, len(variant) + len(holdout)), len(variant)
+    return (m1 - m0) * n, (m1 - m0 - half) * n, (m1 - m0 + half) * n
 
 
 def money(minor: int) -> str:
@@ -72,10 +80,11 @@ async def test_stats_of_a_campaign_per_variant_and_holdout(chat: Chat, db, clock
     assert "audience 10, reached 10, redeemed 6 (redemption rate 60%)" in a, a
     assert f"bought again 7 (70%), revenue {money(3_500_000)}" in a
     assert f"discount cost {money(150_000)}, margin after discount {money(900_000)}" in a
-    # Repeat rates 0.7 vs 0.2: +50 points ± 1.96 × √(0.7·0.3/10 + 0.2·0.8/10).
-    se = math.sqrt(0.7 * 0.3 / 10 + 0.2 * 0.8 / 10)
+    # Repeat rates 0.7 vs 0.2: +50 points, the interval of √(0.7·0.3/10 + 0.2·0.8/10)
+    # over 20 customers.
+    half = always_valid(math.sqrt(0.7 * 0.3 / 10 + 0.2 * 0.8 / 10), 20)
     assert (f"Repeat purchases vs control group: +50.0 percentage points, 95% interval "
-            f"+{(0.5 - Z95 * se) * 100:.1f} to +{(0.5 + Z95 * se) * 100:.1f}") in a
+            f"{(0.5 - half) * 100:+.1f} to +{min(0.5 + half, 1) * 100:.1f}") in a
     gain, low, high = incremental(A, HOLDOUT)
     assert (f"Incremental margin vs control group: {rub(gain)}, 95% interval {rub(low)} to "
             f"{rub(high)}") in a, a
@@ -92,8 +101,13 @@ async def test_stats_of_a_campaign_per_variant_and_holdout(chat: Chat, db, clock
     assert "audience 10\n" in holdout and "reached" not in holdout, holdout
     assert f"bought again 2 (20%), revenue {money(900_000)}" in holdout
     assert f"discount cost {money(0)}, margin after discount {money(270_000)}" in holdout
-    # A's interval clears zero, B's does not: A is the smallest offer that pays.
-    assert "✅ The smallest offer that pays: A (5%)." in text
+    # Ten customers a group prove nothing with intervals that may be read every day (a
+    # fixed 95 % interval called A a winner here).
+    gain, low, _high = incremental(A, HOLDOUT)
+    assert low < 0 < gain
+    assert "⏳ No variant has proved yet that it pays" in text
+    assert "stay true however often you look" in text
+    assert "off the split" not in text
     # Codes by channel: 10 + 9 in Telegram (a0..a5 and b0..b4 used theirs), b9's by email.
     assert "By channel: email: codes 1, redeemed 1; Telegram: codes 19, redeemed 11" in text
     assert_no_rate_above_100(text)
@@ -184,3 +198,32 @@ async def test_message_counts_stay_the_campaigns(chat: Chat, db, clock, api) -> 
     await chat.feed(u.message(ANALYST, f"/stats {seeded.campaign_id}", language_code="en"))
     # 10 to A, 8 of B's 9 (b8's waits); the other campaign's and the notice are not counted.
     assert "Messages: 18 sent, 18 delivered" in api.calls("sendMessage")[-1].text
+
+
+async def test_a_clear_winner_is_called_once_its_interval_clears_zero(chat: Chat, db, clock,
+                                                                     api) -> None:
+    await add_staff(db, ANALYST, "analyst")
+    campaign_id = await seed_clear_winner(db, clock(), per_group=100)
+    await chat.feed(u.message(ANALYST, f"/stats {campaign_id}", language_code="en"))
+    text = api.calls("sendMessage")[-1].text
+    # 50 % of A bought again against 20 % of the holdout, 100 customers each: +30 points,
+    # each of A's extra buyers a 5 000 ₽ order.
+    half = always_valid(math.sqrt(0.5 * 0.5 / 100 + 0.2 * 0.8 / 100), 200)
+    assert (f"Repeat purchases vs control group: +30.0 percentage points, 95% interval "
+            f"+{(0.3 - half) * 100:.1f} to +{(0.3 + half) * 100:.1f}") in text, text
+    # Revenue per customer 2 500 ₽ against 1 000 ₽, times A's 100 customers.
+    assert f"Incremental revenue vs control group: {rub(15_000_000)}, 95% interval" in text
+    assert "✅ The smallest offer that pays: A (5%)." in text
+    assert "off the split" not in text
+
+
+async def test_a_split_that_is_off_is_called_out(chat: Chat, db, clock, api) -> None:
+    """The split promised 30 % to the holdout, and it holds 100 of 200: customers were lost
+    from the treated group (or moved), and the report says not to trust it."""
+    await add_staff(db, ANALYST, "analyst")
+    campaign_id = await seed_clear_winner(db, clock(), per_group=100, promised=0.3)
+    await chat.feed(u.message(ANALYST, f"/stats {campaign_id}", language_code="ru"))
+    text = api.calls("sendMessage")[-1].text
+    # 100 / 100 where the split promised 60 / 140: chi-square 38, p ≈ 7 × 10⁻¹⁰.
+    assert ("⚠️ Группы разошлись с разбивкой: 100 / 100 покупателей там, где она обещала "
+            "60 / 140") in text, text

@@ -35,6 +35,7 @@ def test_shares_match_weights_and_holdout():
     assert abs(counts["holdout"] / 40_000 - 0.10) < 0.01
     assert abs(counts[1] / 40_000 - 0.675) < 0.015
     assert abs(counts[2] / 40_000 - 0.225) < 0.015
+    assert [split.propensity(arm) for arm in split.arms] == [0.675, 0.225]
 
 
 async def _broadcast(db, now, **fields):
@@ -58,8 +59,11 @@ async def test_holdout_gets_nothing_and_assignment_is_stable_across_runs(db, set
 
     assert result.assigned == 60 and 0 < result.holdout < 30
     assert result.issued == result.queued == 60 - result.holdout
-    first = {(a.customer_id, a.variant_id, a.is_holdout) for a in await shop.assignments(
-        db, campaign_id)}
+    rows = await shop.assignments(db, campaign_id)
+    first = {(a.customer_id, a.variant_id, a.is_holdout) for a in rows}
+    # Each row records the chances the split gave it: what the reports weigh it by.
+    assert {(a.is_holdout, a.propensity, a.holdout_share) for a in rows} == {
+        (True, 0.2, 0.2), (False, 0.4, 0.2)}
     holdout = {c for c, _, h in first if h}
     codes = await shop.codes(db, campaign_id=campaign_id)
     assert holdout.isdisjoint({c.customer_id for c in codes})

@@ -58,7 +58,8 @@ class Dialog:
     async def walk(self, *, kind: str = "Manual broadcast", name: str = "Winter regulars",
                    segment: str = "Regulars", offer: str = "10% 30 3000 shoes",
                    variants: str | None = "A 1 10%\nB 3 12%", holdout: str = "20%",
-                   schedule: str = "Keep as draft", ru: str = "Мы скучали, <друг>!",
+                   split: str = "By the weights", schedule: str = "Keep as draft",
+                   ru: str = "Мы скучали, <друг>!",
                    en: str = "We missed you!") -> str:
         """Every step to "Create it?"; the last reply."""
         assert "What kind" in await self.send("/campaign new")
@@ -68,7 +69,11 @@ class Dialog:
         assert "Variants" in await self.send(offer)
         reply = await (self.send(variants) if variants else self.press("Single offer"))
         assert "Control group" in reply, reply
-        assert "When should it run" in await self.press(holdout)
+        reply = await self.press(holdout)
+        if variants and variants.count("\n") >= 1:
+            assert "How should new recipients be split" in reply, reply
+            reply = await self.press(split)
+        assert "When should it run" in reply, reply
         assert "Russian" in await self.press(schedule)
         assert "English" in await self.send(ru)
         return await self.send(en)

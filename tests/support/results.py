@@ -84,9 +84,12 @@ async def seed(db: Database, now: datetime) -> Seeded:
     (foreign,) = await _codes(db, other.id, None, 15, [stranger], now)  # type: ignore[arg-type]
     assigned, ordered = now - timedelta(days=5), now - timedelta(days=2)
     rows: list[object] = []
-    for customers, variant_id in ((held, None), (in_a, a.id), (in_b, b.id)):
+    # The chances the split gave: 30 % holdout, the rest halved between A and B.
+    for customers, variant_id, chance in ((held, None, 0.3), (in_a, a.id, 0.35),
+                                          (in_b, b.id, 0.35)):
         rows += [CampaignAssignment(campaign_id=campaign.id, customer_id=c.id,
                                     variant_id=variant_id, is_holdout=variant_id is None,
+                                    propensity=chance, holdout_share=0.3,
                                     assigned_at=assigned) for c in customers]
     rows.append(CampaignAssignment(campaign_id=other.id, customer_id=stranger.id,
                                    assigned_at=assigned))
@@ -116,3 +119,31 @@ async def seed(db: Database, now: datetime) -> Seeded:
         session.add_all(rows)
         await session.commit()
     return Seeded(campaign.id, a.id, b.id)
+
+
+async def seed_clear_winner(db: Database, now: datetime, *, per_group: int = 100,
+                            promised: float = 0.5) -> int:
+    """A campaign of one variant, "A" (5 %), where half of A's customers bought again and a
+    fifth of the holdout's, each order 5 000 ₽, `per_group` customers in each; the split
+    promised the holdout `promised` of them. The campaign's id."""
+    campaign = await factories.campaign(
+        db, now=now - timedelta(days=10), name="Clear", holdout_percent=round(promised * 100),
+        variants=[{"name": "A", "weight": 1, "offer": {"discount_type": "percent", "value": 5}}])
+    (a,) = campaign.variants
+    held = await factories.customers(db, per_group, now=now, prefix="ch")
+    treated = await factories.customers(db, per_group, now=now, prefix="ca")
+    assigned, ordered = now - timedelta(days=5), now - timedelta(days=2)
+    rows: list[object] = []
+    for customers, variant_id, chance, buying in ((held, None, promised, 5),
+                                                  (treated, a.id, 1 - promised, 2)):
+        for i, c in enumerate(customers):
+            rows.append(CampaignAssignment(
+                campaign_id=campaign.id, customer_id=c.id, variant_id=variant_id,
+                is_holdout=variant_id is None, propensity=chance, holdout_share=promised,
+                assigned_at=assigned))
+            if i % buying == 0:
+                rows.append(_order(f"o-{c.external_id}", c.id, ordered))
+    async with db.session() as session:
+        session.add_all(rows)
+        await session.commit()
+    return campaign.id

@@ -8,11 +8,13 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,6 +35,9 @@ class Campaign(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     offer: Mapped[dict[str, Any]] = mapped_column(default=dict)
     holdout_percent: Mapped[int] = mapped_column(Integer, default=0)
+    # New recipients' split moves towards the most profitable variant
+    # (`bot.promo.campaigns.optimiser`); off: the variants' weights.
+    optimise: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Budgets stop the campaign's codes at the checkout when spent (None: no budget);
     # `spent_*` grow and shrink in the redeem and release transactions.
     budget_amount: Mapped[int | None] = mapped_column(BigInteger)
@@ -81,6 +86,11 @@ class CampaignAssignment(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     variant_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_variants.id"))
     is_holdout: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The chance, when assigned, of the group this customer got (`propensity`) and of the
+    # holdout (`holdout_share`): the reports weigh each customer by them, so a split that
+    # moved over time (the optimiser) still compares like with like.
+    propensity: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    holdout_share: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     step: Mapped[int] = mapped_column(Integer, default=0)
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The code this customer holds from the campaign now (the ladder's current step).

@@ -211,6 +211,8 @@ class Draft:
     # [{"name": "A", "weight": 1, "offer": {...}}]; empty = the campaign's own offer.
     variants: list[dict[str, Any]] = field(default_factory=list)
     holdout_percent: int = 0
+    # New recipients move towards the most profitable variant (`optimiser`).
+    optimise: bool = False
     schedule: str | None = None
     message_ru: str | None = None
     message_en: str | None = None
@@ -238,6 +240,8 @@ async def create(
         get_segment(draft.segment)
     if not 0 <= draft.holdout_percent < 100:
         raise DomainError(ErrorCode.INVALID_HOLDOUT, "holdout is 0..99 %")
+    if draft.optimise and len(draft.variants) < 2:
+        raise DomainError(ErrorCode.INVALID_OPTIMISE, "optimising needs two variants or more")
     for offer in draft.offers():
         # Each customer's tier is weighed when the run issues their code.
         await ensure_within_guardrail(session, offer, guardrail=guardrail, now=now)
@@ -245,7 +249,7 @@ async def create(
     campaign = Campaign(
         name=(draft.name or f"{draft.kind} {now:%Y-%m-%d}")[:200], kind=draft.kind,
         status=status.value, segment=draft.segment, params={}, offer=dict(draft.offer),
-        holdout_percent=draft.holdout_percent, schedule=draft.schedule,
+        holdout_percent=draft.holdout_percent, optimise=draft.optimise, schedule=draft.schedule,
         message_ru=draft.message_ru, message_en=draft.message_en,
         created_by=staff.telegram_id if staff else None,
         started_at=now if draft.start else None,
@@ -263,7 +267,7 @@ async def create(
                 after={"name": campaign.name, "kind": draft.kind, "status": status.value,
                        "segment": draft.segment, "offer": draft.offer,
                        "variants": draft.variants, "holdout_percent": draft.holdout_percent,
-                       "schedule": draft.schedule}, now=now)
+                       "optimise": draft.optimise, "schedule": draft.schedule}, now=now)
     return campaign
 
 

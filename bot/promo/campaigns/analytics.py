@@ -13,11 +13,14 @@ codes, over a period (assignments made since `since`; what they did until `until
 - discount cost: the uses' `cost` (the discount plus what free shipping cost the shop);
 - margin after discount: revenue × the shop's margin rate (net profit per order ÷ average
   order value, the guardrail's numbers) − discount cost;
-- uplift: a variant's repeat-purchase rate minus the holdout's, 95 % interval from the
-  normal approximation for a difference of proportions; incremental margin: the
-  difference of mean margin per customer (variant − holdout, Welch's normal interval)
-  times the variant's audience. The smallest offer whose incremental margin's interval
-  lies above zero is the one that pays.
+- uplift: a variant's repeat-purchase rate minus the holdout's; incremental revenue and
+  incremental margin: the difference of revenue and of margin per customer (variant −
+  holdout) times the variant's audience. Each customer weighs 1 / the chance of their
+  group (recorded at assignment, `bot.promo.campaigns.confidence`), and every interval is
+  an always-valid 95 % one: true however often the report is read. The smallest offer
+  whose incremental margin's interval lies above zero is the one that pays;
+- sample ratio: the holdout's and the variants' sizes against the split, a warning when
+  they are off (customers lost or moved between groups).
 The shop-wide summary (no campaign) pools every campaign's treated customers against every
 holdout with the same definitions. Everything is a handful of grouped queries; nothing
 loads rows per customer.
@@ -25,7 +28,6 @@ loads rows per customer.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
@@ -47,10 +49,39 @@ from bot.db.models import (
     PromoCode,
     Redemption,
 )
+from bot.promo.campaigns import optimiser
+from bot.promo.campaigns.confidence import (
+    Effect,
+    Moments,
+    SampleRatio,
+    effect,
+    inverse,
+    moment_sums,
+    moments_of,
+    sample_ratio,
+)
+from bot.promo.campaigns.global_holdout import Program, program
+from bot.promo.campaigns.optimiser import Steering
 from bot.promo.codes.guardrail import average_order_value, judge
 
-Z95 = 1.959963984540054
 TELEGRAM = "telegram"
+_NONE = Moments()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """A group's outcomes per customer, as weighted sums: whether they bought again, their
+    revenue, and their margin after discount."""
+
+    bought: Moments = _NONE
+    revenue: Moments = _NONE
+    margin: Moments = _NONE
+
+    def __add__(self, other: Outcomes) -> Outcomes:
+        return Outcomes(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
+_NO_OUTCOMES = Outcomes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +95,16 @@ class Figures:
     buyers: int = 0
     revenue: int = 0
     discount_cost: int = 0
-    # Σ revenue × margin rate − cost per customer, and the sum of its squares: the
-    # interval of the incremental margin needs the spread, not only the total.
+    # Σ revenue × margin rate − cost per customer.
     margin_sum: float = 0.0
-    margin_squares: float = 0.0
+    # Σ of each customer's chance of the holdout: the holdout's promised size; Σ of each
+    # treated customer's chance of their variant among the treated.
+    holdout_expected: float = 0.0
+    arm_share_sum: float = 0.0
+    # Weighted by the chance of the customer's arm (a variant against the holdout), and
+    # of their group, treated or holdout (all treated customers against the holdout).
+    by_arm: Outcomes = _NO_OUTCOMES
+    by_group: Outcomes = _NO_OUTCOMES
 
     @property
     def customers(self) -> int:
@@ -90,46 +127,28 @@ class Figures:
         return Figures(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
 
-@dataclass(frozen=True, slots=True)
-class Uplift:
-    difference: float
-    low: float
-    high: float
-
-    @property
-    def proven(self) -> bool:
-        return self.low > 0
+# A difference of rates lies in [-1, 1]; small groups can push an interval past that.
+RATE_BOUNDS = (-1.0, 1.0)
 
 
-def uplift(treatment: Figures, holdout: Figures) -> Uplift | None:
-    """Difference of repeat-purchase rates with its 95 % interval (None without data)."""
-    p1, p0 = treatment.rate, holdout.rate
-    if p1 is None or p0 is None:
-        return None
-    se = math.sqrt(p1 * (1 - p1) / treatment.audience + p0 * (1 - p0) / holdout.audience)
-    diff = p1 - p0
-    # A difference of proportions lies in [-1, 1]; small groups can push the normal
-    # approximation past that.
-    return Uplift(diff, max(diff - Z95 * se, -1.0), min(diff + Z95 * se, 1.0))
+def uplift(treatment: Figures, holdout: Figures, *, by_arm: bool = False) -> Effect | None:
+    """Difference of repeat-purchase rates with its always-valid 95 % interval; None
+    until both groups have two customers. `by_arm`: one variant (weighed by the chance of
+    its arm), else all treated customers together."""
+    weighting = "by_arm" if by_arm else "by_group"
+    return effect(getattr(treatment, weighting).bought, getattr(holdout, weighting).bought,
+                  bounds=RATE_BOUNDS)
 
 
-def _mean_and_variance(group: Figures) -> tuple[float, float]:
-    n = group.audience
-    mean = group.margin_sum / n
-    # max(): the subtraction of two large floats can dip just below zero.
-    return mean, max(group.margin_squares - n * mean * mean, 0.0) / (n - 1)
+def incremental(variant: Figures, holdout: Figures, outcome: str) -> Effect | None:
+    """What the variant's audience brought beyond the holdout in `outcome` ("revenue" or
+    "margin", minor units for the whole audience), with an always-valid 95 % interval."""
+    per_customer = effect(getattr(variant.by_arm, outcome), getattr(holdout.by_arm, outcome))
+    return None if per_customer is None else per_customer.scaled(variant.audience)
 
 
-def incremental_margin(variant: Figures, holdout: Figures) -> Uplift | None:
-    """What the variant earned beyond the holdout, in minor units for its whole audience,
-    with a 95 % interval; None until both groups have two customers."""
-    if variant.audience < 2 or holdout.audience < 2:
-        return None
-    (m1, v1), (m0, v0) = _mean_and_variance(variant), _mean_and_variance(holdout)
-    se = math.sqrt(v1 / variant.audience + v0 / holdout.audience)
-    n = variant.audience
-    diff = m1 - m0
-    return Uplift(diff * n, (diff - Z95 * se) * n, (diff + Z95 * se) * n)
+def incremental_margin(variant: Figures, holdout: Figures) -> Effect | None:
+    return incremental(variant, holdout, "margin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +161,18 @@ class VariantResult:
     # its cost): what "smallest" means; None for a message without a code.
     offer_percent: Decimal | None
     figures: Figures
-    uplift: Uplift | None
-    incremental: Uplift | None
+    uplift: Effect | None
+    incremental_revenue: Effect | None
+    # Incremental margin, after the discount's cost: what decides which offer pays.
+    incremental: Effect | None
+
+    @classmethod
+    def against(cls, variant_id: int | None, name: str | None, offer_percent: Decimal | None,
+                figures: Figures, holdout: Figures) -> VariantResult:
+        return cls(variant_id, name, offer_percent, figures,
+                   uplift(figures, holdout, by_arm=True),
+                   incremental(figures, holdout, "revenue"),
+                   incremental(figures, holdout, "margin"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +201,10 @@ class Stats:
     holdout: Figures
     variants: tuple[VariantResult, ...] = ()
     channels: tuple[ChannelRow, ...] = field(default=())
+    # Shop-wide, with a global holdout: the whole program against it.
+    program: Program | None = None
+    # An optimised campaign: where its new recipients go now, and which offer leads.
+    steering: Steering | None = None
 
     @property
     def redeemed(self) -> int:
@@ -198,8 +231,25 @@ class Stats:
         return self.treatment.margin
 
     @property
-    def uplift(self) -> Uplift | None:
+    def uplift(self) -> Effect | None:
         return uplift(self.treatment, self.holdout)
+
+    @property
+    def sample_ratio(self) -> SampleRatio | None:
+        """The holdout's size against its promised share, and, with variants, their sizes
+        against their weights; the worse of the two checks."""
+        everyone = self.treatment.audience + self.holdout.audience
+        promised = (self.treatment.holdout_expected + self.holdout.holdout_expected) / (
+            everyone or 1)
+        checks = [sample_ratio((self.holdout.audience, self.treatment.audience),
+                               (promised, 1 - promised))]
+        arms = [v.figures for v in self.variants if v.figures.audience]
+        # An optimised split moves with the results: only the holdout's share is promised.
+        if len(arms) > 1 and self.steering is None:
+            checks.append(sample_ratio([f.audience for f in arms],
+                                       [f.arm_share_sum / f.audience for f in arms]))
+        found = [check for check in checks if check is not None]
+        return min(found, key=lambda check: check.p_value, default=None)
 
     @property
     def paying(self) -> VariantResult | None:
@@ -263,6 +313,7 @@ def _per_customer(campaign_id: int | None, since: datetime, until: datetime) -> 
         _flag(exists().where(ordered)).label("bought"),
         _flag(sent | elsewhere).label("reached"),
         revenue.label("revenue"), cost.label("cost"), uses.label("uses"),
+        a.propensity, a.holdout_share,
     ).where(*scope).subquery()
 
 
@@ -271,21 +322,37 @@ async def _figures(session: AsyncSession, campaign_id: int | None, since: dateti
     """Figures keyed by (holdout, variant id); shop-wide, variant ids are all None."""
     p = _per_customer(campaign_id, since, until)
     margin = cast(p.c.revenue, Float) * literal(margin_rate, Float) - cast(p.c.cost, Float)
+    outcomes = [cast(p.c.bought, Float), cast(p.c.revenue, Float), margin]
+    treated_share = literal(1.0, Float) - cast(p.c.holdout_share, Float)
+    by_arm = inverse(p.c.propensity)
+    by_group = case((p.c.holdout == True, inverse(p.c.holdout_share)),  # noqa: E712
+                    else_=inverse(treated_share))
+    arm_share = case((p.c.holdout == True, 0.0),  # noqa: E712
+                     else_=cast(p.c.propensity, Float) / _guarded(treated_share))
     redeemed = p.c.uses > 0
+    moments = len(moment_sums(by_arm, outcomes))
     rows = await session.execute(
         select(p.c.holdout, p.c.variant_id, func.count(),
                func.sum(case((redeemed | (p.c.reached == 1), 1), else_=0)),
                func.sum(case((redeemed, 1), else_=0)), func.sum(p.c.uses),
                func.sum(p.c.bought), func.sum(p.c.revenue), func.sum(p.c.cost),
-               func.sum(margin), func.sum(margin * margin))
+               func.sum(margin), func.sum(p.c.holdout_share), func.sum(arm_share),
+               *moment_sums(by_arm, outcomes), *moment_sums(by_group, outcomes))
         .group_by(p.c.holdout, p.c.variant_id))
-    return {
-        (bool(holdout), variant_id): Figures(
+    groups = {}
+    for row in rows:
+        holdout, variant_id, n, reached, redeemed_n, uses_n, buyers, revenue, cost = row[:9]
+        m, expected, shares = (float(value or 0) for value in row[9:12])
+        arm_sums, group_sums = row[12:12 + moments], row[12 + moments:]
+        groups[(bool(holdout), variant_id)] = Figures(
             int(n), int(reached or 0), int(redeemed_n or 0), int(uses_n or 0), int(buyers or 0),
-            int(revenue or 0), int(cost or 0), float(m or 0), float(m2 or 0))
-        for holdout, variant_id, n, reached, redeemed_n, uses_n, buyers, revenue, cost, m, m2
-        in rows
-    }
+            int(revenue or 0), int(cost or 0), m, expected, shares,
+            Outcomes(*moments_of(int(n), arm_sums)), Outcomes(*moments_of(int(n), group_sums)))
+    return groups
+
+
+def _guarded(share: Any) -> Any:
+    return case((share > 0, share), else_=literal(1.0, Float))
 
 
 async def _channels(session: AsyncSession, campaign_id: int | None, since: datetime,
@@ -324,16 +391,21 @@ def offer_percent(campaign_offer: dict[str, Any], variant_offer: dict[str, Any],
     return check.requested_percent
 
 
-async def _variants(
-    session: AsyncSession, campaign_id: int, groups: dict[tuple[bool, int | None], Figures],
-    guardrail: GuardrailSettings, average: int,
+async def _arms(session: AsyncSession, campaign_id: int
+                ) -> tuple[Campaign | None, list[CampaignVariant]]:
+    campaign = await session.get(Campaign, campaign_id)
+    variants = (await session.scalars(select(CampaignVariant).where(
+        CampaignVariant.campaign_id == campaign_id).order_by(CampaignVariant.id))).all()
+    return campaign, list(variants)
+
+
+def _variants(
+    campaign: Campaign | None, variants: list[CampaignVariant],
+    groups: dict[tuple[bool, int | None], Figures], guardrail: GuardrailSettings, average: int,
 ) -> tuple[VariantResult, ...]:
     """Every variant of the campaign (assigned or not yet), and the campaign's own offer
     when customers hold it."""
-    campaign = await session.get(Campaign, campaign_id)
     own = dict(campaign.offer or {}) if campaign is not None else {}
-    variants = (await session.scalars(select(CampaignVariant).where(
-        CampaignVariant.campaign_id == campaign_id).order_by(CampaignVariant.id))).all()
     arms = [(v.id, v.name, dict(v.offer or {})) for v in variants]
     if not arms or (False, None) in groups:
         arms.insert(0, (None, None, {}))
@@ -341,26 +413,38 @@ async def _variants(
     results = []
     for variant_id, name, offer in arms:
         figures = groups.get((False, variant_id), Figures())
-        results.append(VariantResult(
-            variant_id, name, offer_percent(own, offer, guardrail, average), figures,
-            uplift(figures, holdout), incremental_margin(figures, holdout)))
+        results.append(VariantResult.against(
+            variant_id, name, offer_percent(own, offer, guardrail, average), figures, holdout))
     return tuple(results)
 
 
 async def campaign_stats(
     session: AsyncSession, *, campaign_id: int | None, since: datetime, until: datetime,
-    guardrail: GuardrailSettings,
+    guardrail: GuardrailSettings, global_holdout: float = 0.0,
 ) -> Stats:
+    """One campaign's results, or (`campaign_id` None) every campaign's pooled and, with a
+    `global_holdout` percent, the whole program against it."""
     average, _source = await average_order_value(session, guardrail, now=until)
     margin_rate = guardrail.net_profit_per_order / average if average else 0.0
     groups = await _figures(session, campaign_id, since, until, margin_rate)
     treatment = sum((f for (held, _v), f in groups.items() if not held), Figures())
     holdout = sum((f for (held, _v), f in groups.items() if held), Figures())
-    variants = (await _variants(session, campaign_id, groups, guardrail, average)
-                if campaign_id is not None else ())
+    variants: tuple[VariantResult, ...] = ()
+    steering = None
+    if campaign_id is not None:
+        campaign, arms = await _arms(session, campaign_id)
+        variants = _variants(campaign, arms, groups, guardrail, average)
+        if campaign is not None and campaign.optimise and len(arms) > 1:
+            steering = await optimiser.steer(session, campaign, arms, now=until,
+                                             margin_rate=margin_rate)
     sent, delivered, codes = await _messages(session, campaign_id, since, until)
+    whole = None
+    if campaign_id is None and global_holdout > 0:
+        whole = await program(session, since=since, until=until, percent=global_holdout,
+                              margin_rate=margin_rate)
     return Stats(campaign_id, since, until, sent, delivered, codes, margin_rate, treatment,
-                 holdout, variants, await _channels(session, campaign_id, since, until))
+                 holdout, variants, await _channels(session, campaign_id, since, until), whole,
+                 steering)
 
 
 async def for_campaign(session: AsyncSession, campaign: Campaign, *, now: datetime,

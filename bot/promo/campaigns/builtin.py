@@ -5,7 +5,7 @@ offer of a run (`own_offer`: the job's settings unless the campaign says otherwi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +23,11 @@ from bot.db.models import (
     CampaignStatus,
     CampaignVariant,
 )
+from bot.promo.campaigns import optimiser
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Design
 from bot.promo.campaigns.experiments import design as split_of
+from bot.promo.codes.guardrail import margin_rate
 from bot.promo.codes.offers import Offer
 
 
@@ -74,7 +76,18 @@ async def open_campaign(
             await mark_started(session, campaign_id, ctx.now)
             await session.commit()
             campaign.started_at = ctx.now
-        return campaign, split_of(campaign, variants)
+        return campaign, await _split(session, ctx, campaign, variants)
+
+
+async def _split(session: AsyncSession, ctx: Context, campaign: Campaign,
+                 variants: Sequence[CampaignVariant]) -> Design:
+    """The campaign's split by its weights, or, optimised, as the results so far say."""
+    split = split_of(campaign, variants)
+    if not campaign.optimise or len(split.arms) < 2:
+        return split
+    rate = await margin_rate(session, ctx.settings.guardrail, now=ctx.now)
+    steering = await optimiser.steer(session, campaign, variants, now=ctx.now, margin_rate=rate)
+    return optimiser.steered(split, steering)
 
 
 def builtin_name(kind: str) -> str:
@@ -147,8 +160,8 @@ async def open_job_campaign(
         return None
     async with ctx.db.read_session() as session:
         loaded = await load_campaign(session, builtin_id)
-    assert loaded is not None
-    return loaded[0], split_of(*loaded)
+        assert loaded is not None
+        return loaded[0], await _split(session, ctx, *loaded)
 
 
 # Offer fields a campaign may set; `extra` and unset (None) values never override.

@@ -32,6 +32,7 @@ from bot.promo.campaigns.builtin import open_job_campaign, own_offer, own_words
 from bot.promo.campaigns.claims import guardrail_ok, recorded_arm
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Arm, Design
+from bot.promo.campaigns.global_holdout import without_members
 from bot.promo.codes.issuing import Headroom, issue_code
 from bot.promo.codes.offers import Offer
 
@@ -102,6 +103,7 @@ def _due_carts(ctx: Context) -> Select[Any]:
         AbandonedCart.created_at <= ctx.now - timedelta(hours=rewards.cart_delay_hours),
         AbandonedCart.created_at > ctx.now - timedelta(hours=rewards.cart_max_age_hours),
     )
+    query = without_members(query, ctx.settings.policy.global_holdout)
     return audience(query, AbandonedCart.items, AbandonedCart.created_at.label("cart_at"),
                     Customer.last_order_at, key=AbandonedCart.id)
 

@@ -79,7 +79,7 @@ async def claim_new(
     ids = [row.id for row in rows]
     arms = {customer: design.choose(campaign_id, customer) for customer in ids
             if customer not in existing}
-    won = await _insert_fresh(session, campaign_id, arms, refs, step=step, now=now)
+    won = await _insert_fresh(session, campaign_id, design, arms, refs, step=step, now=now)
     if reference is not None:
         moved = await _move_to_cycle(session, campaign_id, design, rows, existing, refs,
                                      step=step, now=now)
@@ -107,7 +107,7 @@ async def _existing(
 
 
 async def _insert_fresh(
-    session: AsyncSession, campaign_id: int, arms: Mapping[int, Arm],
+    session: AsyncSession, campaign_id: int, design: Design, arms: Mapping[int, Arm],
     refs: Mapping[int, datetime | None], *, step: int, now: datetime,
 ) -> set[int]:
     """Insert the new assignments (`arms`: the customers without one, with the arm each
@@ -117,12 +117,14 @@ async def _insert_fresh(
         return set()
     values = [
         {"customer_id": customer, "variant_id": arm.variant_id,
-         "is_holdout": arm.is_holdout, "reference_at": refs.get(customer)}
+         "is_holdout": arm.is_holdout, "reference_at": refs.get(customer),
+         "propensity": design.propensity(arm)}
         for customer, arm in arms.items()
     ]
     inserted = await insert_rows(
         session, assignments, values, skip_conflicts=True, returning=(assignments.c.customer_id,),
         campaign_id=campaign_id, step=step, assigned_at=now, escalated=False,
+        holdout_share=design.holdout_share,
     )
     return set(inserted.scalars())
 

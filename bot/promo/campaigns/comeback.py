@@ -45,6 +45,7 @@ from bot.promo.campaigns.claims import (
 )
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Arm, Design
+from bot.promo.campaigns.global_holdout import without_members
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import day_cutoff, silent_between
 
@@ -225,8 +226,10 @@ class _Run:
 
     async def enter(self, step: Step) -> bool:
         """Customers whose silence reached this step start a cycle on it."""
-        query = audience(entry_query(self.campaign.id, self.steps, step.index,
-                                     **self._window()), Customer.last_order_at)
+        entering = without_members(
+            entry_query(self.campaign.id, self.steps, step.index, **self._window()),
+            self.ctx.settings.policy.global_holdout)
+        query = audience(entering, Customer.last_order_at)
         async for session, rows in batches(self.ctx, query):
             if not await self._active(session):
                 return False

@@ -55,6 +55,23 @@ class Design:
                 return arm
         return self.arms[-1]
 
+    def with_shares(self, shares: Sequence[float]) -> Design:
+        """The same arms and holdout, the treated split by `shares` (one per arm)."""
+        total, running, bounds = sum(shares), 0.0, []
+        for share in shares:
+            running += share
+            bounds.append(running / total)
+        bounds[-1] = 1.0
+        return Design(self.holdout_share, self.arms, tuple(bounds))
+
+    def propensity(self, arm: Arm) -> float:
+        """The chance a customer gets `arm`: what the reports weigh them by."""
+        if arm.is_holdout:
+            return self.holdout_share
+        index = self.arms.index(arm)
+        below = self.bounds[index - 1] if index else 0.0
+        return (1.0 - self.holdout_share) * (self.bounds[index] - below)
+
 
 HOLDOUT = Arm(variant_id=None, is_holdout=True, offer={})
 

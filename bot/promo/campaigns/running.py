@@ -36,6 +36,7 @@ from bot.promo.campaigns.claims import claim_new, issue_and_queue, offers_by_arm
 from bot.promo.campaigns.comeback import run_comeback
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Arm
+from bot.promo.campaigns.global_holdout import without_members
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import get_segment
 
@@ -52,8 +53,9 @@ def broadcast_offer(campaign_offer: dict[str, Any], arm: Arm) -> Offer | None:
 
 
 def broadcast_query(campaign: Campaign, ctx: Context) -> Any:
-    """The campaign's segment, minus those already assigned and (by default) those who
-    ordered since the campaign started: they came back without a code."""
+    """The campaign's segment, minus those already assigned, (by default) those who
+    ordered since the campaign started — they came back without a code — and the global
+    holdout."""
     params = dict(campaign.params or {})
     segment = get_segment(campaign.segment or "")
     seg_params = {k: int(v) for k, v in params.items() if k in segment.params}
@@ -67,7 +69,7 @@ def broadcast_query(campaign: Campaign, ctx: Context) -> Any:
     if params.get("skip_ordered_since_start", True) and campaign.started_at is not None:
         query = query.where(or_(Customer.last_order_at.is_(None),
                                 Customer.last_order_at < campaign.started_at))
-    return query
+    return without_members(query, ctx.settings.policy.global_holdout)
 
 
 async def run_broadcast(ctx: Context, campaign_id: int) -> RunResult:

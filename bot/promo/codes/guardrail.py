@@ -93,6 +93,14 @@ async def average_order_value(
     return settle_average(guardrail, await session.scalar(average_query(now)))
 
 
+async def margin_rate(session: AsyncSession, guardrail: GuardrailSettings, *, now: datetime
+                      ) -> float:
+    """What share of an order's total the shop keeps before any discount: net profit per
+    order ÷ the average order."""
+    average, _source = await average_order_value(session, guardrail, now=now)
+    return guardrail.net_profit_per_order / average if average else 0.0
+
+
 def average_query(now: datetime) -> Select[Any]:
     """The average order over the last 180 days, cancelled orders left out."""
     return average_between(now - timedelta(days=AOV_WINDOW_DAYS), now)
