@@ -11,6 +11,7 @@ from sqlalchemy import select
 import tests.support.factories as factories
 import tests.support.shop as shop
 from bot.db.models import Customer
+from bot.promo.campaigns.admin import preview
 from bot.promo.campaigns.global_holdout import is_member, member
 from bot.promo.campaigns.running import run_campaign, run_kind
 from bot.promo.codes.offers import Item
@@ -80,3 +81,16 @@ async def test_the_comeback_ladder_and_carts_skip_it_too(db, settings, clock) ->
         assert expected and expected != set(group)
         assert {c.customer_id for c in await shop.codes(db, source=source)} == expected
     assert not any(is_member(i, PERCENT) for i in got)
+
+
+async def test_the_preview_counts_whom_the_run_will_reach(db, settings, clock) -> None:
+    now = clock()
+    ids = [await shop.silent_customer(db, settings, f"c{i}", now, 100, orders=2)
+           for i in range(40)]
+    outside = [i for i in ids if not is_member(i, PERCENT)]
+    campaign = await factories.campaign(db, now=now, kind="broadcast", segment="almost_lost",
+                                        status="draft")
+    async with db.read_session() as session:
+        seen = await preview(session, campaign.id, settings=settings.replace(
+            global_holdout=PERCENT), now=now)
+    assert seen.segment_size == seen.reachable == len(outside) < len(ids)

@@ -37,6 +37,7 @@ from bot.db.models import (
 from bot.promo.campaigns import comeback
 from bot.promo.campaigns.comeback import Step
 from bot.promo.campaigns.experiments import design
+from bot.promo.campaigns.global_holdout import without_members
 from bot.promo.codes.guardrail import GuardrailCheck, average_order_value, check_discount
 from bot.promo.codes.issuing import ensure_within_guardrail
 from bot.promo.codes.offers import Offer
@@ -311,7 +312,8 @@ class Preview:
 async def preview(
     session: AsyncSession, campaign_id: int, *, settings: Settings, now: datetime
 ) -> Preview:
-    """Who the campaign would reach now, split by variant as the run would split them
+    """Who the campaign would reach now (the global holdout left out, as the run leaves
+    it), split by variant as the run would split them
     (the expected shares of `experiments.design`), what it may cost against the margin
     guardrail, and how long sending takes at the configured rate."""
     campaign, variants = await load(session, campaign_id)
@@ -322,8 +324,10 @@ async def preview(
         ladder_steps = comeback.ladder(settings, params)
         max_days = int(params.get("max_silent_days", settings.comeback.max_silent_days))
         for step in ladder_steps:
-            query = comeback.entry_query(campaign.id, ladder_steps, step.index, now=now,
-                                         tz=settings.shop.zone, max_days=max_days)
+            query = without_members(
+                comeback.entry_query(campaign.id, ladder_steps, step.index, now=now,
+                                     tz=settings.shop.zone, max_days=max_days),
+                settings.policy.global_holdout)
             counts = await _audience_counts(session, query)
             steps.append((step, *counts))
         size, reachable = sum(s[1] for s in steps), sum(s[2] for s in steps)
@@ -331,8 +335,10 @@ async def preview(
         segment = get_segment(campaign.segment)
         params = {k: int(v) for k, v in (campaign.params or {}).items()
                   if k in segment.params}
-        query = segment.select(now=now, tz=settings.shop.zone,
-                               category=(campaign.params or {}).get("category"), **params)
+        query = without_members(
+            segment.select(now=now, tz=settings.shop.zone,
+                           category=(campaign.params or {}).get("category"), **params),
+            settings.policy.global_holdout)
         size, reachable = await _audience_counts(session, query)
     split = design(campaign, variants)
     aov, _source = await average_order_value(session, settings.guardrail, now=now)
