@@ -118,11 +118,22 @@ def _seed(campaign_id: int, now: datetime) -> int:
 
 
 def best_chances(measured: dict[int, Moments], variants: Sequence[int], seed: int
-                 ) -> dict[int, float]:
-    """The chance that each variant has the highest mean, from normal posteriors."""
+                 ) -> dict[int, float] | None:
+    """The chance that each variant has the highest mean, from normal posteriors; None
+    while no recipient's margin differs from another's (nobody has come back yet), when
+    there is nothing to tell the variants apart by.
+
+    A variant whose recipients all have the same margin (none of them came back) would
+    have a posterior of no width and win or lose every draw: its spread per recipient is
+    taken as the widest any variant shows, so that a handful of recipients stays
+    uncertain."""
+    spread = max(measured[v].variance_of_mean * measured[v].n for v in variants)
+    if spread <= 0:
+        return None
     rng = np.random.default_rng(seed)
     draws = np.stack([rng.normal(measured[v].mean or 0.0,
-                                 measured[v].variance_of_mean ** 0.5, DRAWS)
+                                 max(measured[v].variance_of_mean, spread / measured[v].n)
+                                 ** 0.5, DRAWS)
                       for v in variants])
     wins = np.bincount(draws.argmax(axis=0), minlength=len(variants))
     return {v: float(count) / DRAWS for v, count in zip(variants, wins, strict=True)}
@@ -139,6 +150,9 @@ async def steer(session: AsyncSession, campaign: Campaign, variants: Sequence[Ca
         return Steering(window_days(campaign), counts, margins, None,
                         dict.fromkeys(ids, 1 / len(ids)) if ids else {})
     chances = best_chances(found, ids, _seed(campaign.id, now))
+    if chances is None:
+        return Steering(window_days(campaign), counts, margins, None,
+                        dict.fromkeys(ids, 1 / len(ids)))
     spare = 1 - FLOOR * len(ids)
     shares = {v: FLOOR + spare * chances[v] for v in ids}
     return Steering(window_days(campaign), counts, margins, chances, shares)
