@@ -78,8 +78,7 @@ def figures_lines(group: Figures, locale: str, currency: str, offered: bool = Tr
 
 def uplift_line(lift: Effect | None, locale: str) -> str:
     if lift is None:
-        return gettext("Repeat purchases vs holdout: not enough data (both groups need "
-                       "customers).", locale)
+        return gettext("Repeat purchases vs holdout: not enough data yet.", locale)
     return gettext("Repeat purchases vs holdout: {uplift} percentage points, {level} "
                    "interval {low} … {high}", locale).format(uplift=points(lift.difference, locale),
                                   level=format_percent(95, locale),
@@ -88,8 +87,7 @@ def uplift_line(lift: Effect | None, locale: str) -> str:
 
 def incremental_line(lift: Effect | None, locale: str, currency: str) -> str:
     if lift is None:
-        return gettext("Incremental margin: not enough data (two customers in each group).",
-                       locale)
+        return gettext("Incremental margin vs holdout: not enough data yet.", locale)
     money = lambda v: signed_money(v, currency, locale)  # noqa: E731
     return gettext("Incremental margin vs holdout: {margin}, {level} interval {low} … {high}",
                    locale).format(margin=money(lift.difference), level=format_percent(95, locale),

@@ -93,3 +93,17 @@ def test_sample_ratio() -> None:
     off = sample_ratio([150, 350], [0.2, 0.8])
     assert off is not None and off.off and off.expected == (100.0, 400.0)
     assert sample_ratio([10], [1.0]) is None and sample_ratio([5, 5], [0.0, 1.0]) is None
+
+
+def test_a_group_where_nobody_came_back_is_not_known_exactly() -> None:
+    nobody = moments(np.zeros(50))
+    # Nothing varied anywhere: nothing to say yet (it used to say "0 ± 0").
+    assert effect(nobody, moments(np.zeros(50))) is None
+    some = moments(np.array([1.0] * 5 + [0.0] * 45))
+    found = effect(some, nobody)
+    assert found is not None and found.low < 0 < found.high
+    # The empty group counts with the other's spread: the interval is as wide as if both
+    # had varied alike.
+    alike = effect(some, some)
+    assert alike is not None
+    assert math.isclose(found.high - found.low, alike.high - alike.low)

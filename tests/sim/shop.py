@@ -176,8 +176,11 @@ class Shop:
         variants = [{"name": f"{p}%", "weight": 1,
                      "offer": {"discount_type": "percent", "value": p, "valid_days": 14}}
                     for p in s.offers]
+        # The split hashes (campaign, customer): a campaign id of the seed's own gives each
+        # seed its own split, as each seed has its own customers' choices.
         return await factories.campaign(
             self.db, now=START - timedelta(days=1), name="sim", kind="broadcast",
+            id=1000 + self.seed,
             segment="almost_lost", holdout_percent=s.holdout_percent, optimise=s.optimise,
             params={"optimise_days": s.horizon}, schedule="0 10 * * *",
             offer={"discount_type": "percent", "value": s.offers[0], "valid_days": 14},

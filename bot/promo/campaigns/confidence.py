@@ -120,17 +120,27 @@ def half_width(se: float, n: int, *, alpha: float = ALPHA, tuned_for: int = TUNE
 def effect(treated: Moments, control: Moments, *, bounds: tuple[float, float] | None = None
            ) -> Effect | None:
     """Treated minus control, with the always-valid interval; None until each group has
-    two customers. `bounds` clips the interval to what the difference can be (a
-    difference of rates lies in [-1, 1])."""
+    two customers and the outcome has varied in one of them. `bounds` clips the interval
+    to what the difference can be (a difference of rates lies in [-1, 1]).
+
+    A group whose customers all did the same (nobody came back yet) would claim to know
+    its mean exactly: its spread per customer is taken as the other group's."""
     if treated.n < 2 or control.n < 2 or treated.mean is None or control.mean is None:
         return None
+    spread = max(treated.variance_of_mean * treated.n, control.variance_of_mean * control.n)
+    if spread <= 0:
+        return None
     difference = treated.mean - control.mean
-    se = math.sqrt(treated.variance_of_mean + control.variance_of_mean)
+    se = math.sqrt(_or_spread(treated, spread) + _or_spread(control, spread))
     width = half_width(se, treated.n + control.n)
     low, high = difference - width, difference + width
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
     return Effect(difference, low, high)
+
+
+def _or_spread(group: Moments, spread: float) -> float:
+    return group.variance_of_mean or spread / group.n
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,7 +132,7 @@ def best_chances(measured: dict[int, Moments], variants: Sequence[int], seed: in
         return None
     rng = np.random.default_rng(seed)
     draws = np.stack([rng.normal(measured[v].mean or 0.0,
-                                 max(measured[v].variance_of_mean, spread / measured[v].n)
+                                 (measured[v].variance_of_mean or spread / measured[v].n)
                                  ** 0.5, DRAWS)
                       for v in variants])
     wins = np.bincount(draws.argmax(axis=0), minlength=len(variants))
