@@ -41,6 +41,7 @@ import tests.bench.segments_data as seg
 from bot.config import CAMPAIGN_BATCH_SIZE, Settings
 from bot.db import create_database
 from bot.db.models import Campaign, CampaignStatus, CampaignVariant
+from bot.promo.campaigns.analytics import campaign_stats
 from bot.promo.campaigns.audience import audience, batches, reachable
 from bot.promo.campaigns.builtin import ensure_builtin
 from bot.promo.campaigns.comeback import entry_query, ladder
@@ -172,6 +173,18 @@ async def measure(url: str, args: argparse.Namespace) -> list[str]:
                 run_campaign(ctx, campaign.id))
     if args.codes:
         await timed("comeback ladder run with personal codes", run_kind(ctx, "comeback"))
+    # The broadcast's report, as `/stats <id>` reads it: every assignment's outcomes,
+    # weighed, in grouped queries.
+    before, started = rss_mib(pid), time.perf_counter()
+    async with db.read_session() as session:
+        stats = await campaign_stats(session, campaign_id=campaign.id, since=seg.NOW,
+                                     until=seg.NOW, guardrail=settings.guardrail)
+    assigned = stats.treatment.audience + stats.holdout.audience
+    line = (f"| report (/stats) of the broadcast | {assigned:,} | | | | | "
+            f"{time.perf_counter() - started:.1f} | | "
+            f"{before:.0f} → {rss_mib(pid):.0f} |")
+    print(line, flush=True)
+    out.append(line)
     await db.dispose()
     return out
 

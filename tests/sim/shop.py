@@ -24,6 +24,7 @@ margin rate being net profit ÷ the average order (all orders are alike, so it i
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import tempfile
@@ -55,6 +56,7 @@ ORDER = 500_000  # every order is 5 000 ₽
 NET_PROFIT = 150_000  # so the margin rate is 0.3
 CHATS = 10_000_000  # customer number n writes from chat CHATS + n
 _CODE = re.compile(r"<code>([^<]+)</code>")
+Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,22 @@ def ever_significant(result: Result) -> bool:
     """Did any daily look show an uplift whose interval leaves zero?"""
     return any(v.uplift is not None and (v.uplift.low > 0 or v.uplift.high < 0)
                for look in result.looks for v in look.stats.variants)
+
+
+def fixed_interval_called(result: Result) -> bool:
+    """Would a fixed-sample 95 % interval (what the reports showed before) have left zero
+    on any of the same daily looks?"""
+    for look in result.looks:
+        control = look.stats.holdout.by_arm.bought
+        for variant in look.stats.variants:
+            treated = variant.figures.by_arm.bought
+            if treated.n < 2 or control.n < 2 or treated.mean is None or control.mean is None:
+                continue
+            difference = treated.mean - control.mean
+            se = math.sqrt(treated.variance_of_mean + control.variance_of_mean)
+            if se and abs(difference) > Z95 * se:
+                return True
+    return False
 
 
 def later_share(result: Result, percent: int, *, after_day: int) -> float:

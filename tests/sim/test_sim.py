@@ -12,6 +12,7 @@ from tests.sim.shop import (
     covered,
     describe,
     ever_significant,
+    fixed_interval_called,
     later_share,
     margin_against_oracle,
     simulate,
@@ -32,10 +33,13 @@ async def test_the_report_holds_the_true_uplift() -> None:
 
 
 async def test_no_effect_read_daily_is_not_called_a_winner() -> None:
-    result = await simulate(dataclasses.replace(NO_EFFECT, days=12, looks=19), seed=5,
+    """A campaign that changes nothing, read every day: the report never calls it, where
+    the fixed-sample interval it showed before would have on one of those days."""
+    result = await simulate(dataclasses.replace(NO_EFFECT, days=12, looks=19), seed=1,
                             database_url=POSTGRES_URL)
     print("\n".join(describe(result)))
     assert len(result.looks) == 19 and not ever_significant(result)
+    assert fixed_interval_called(result)
 
 
 async def test_the_optimiser_moves_new_recipients_to_the_most_profitable_offer() -> None:
