@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Customer, TelegramAccount
+from bot.promo.campaigns.welcome import welcome
 from bot.promo.customers import accounts
 from bot.promo.customers.accounts import ReferralOutcome, Who
 from bot.promo.customers.linking import START_PREFIX, LinkOutcome, consume_link_token, link
@@ -72,14 +73,19 @@ async def _finish_link(
     who: Who,
     customer: Customer,
     clock: Clock,
+    settings: Settings,
 ) -> None:
-    """After the link is written: settle a remembered referral, commit, greet; the
-    shopper told "you came by a friend's invitation" learns how it ended."""
+    """After the link is written: settle a remembered referral, give the welcome offer
+    when this link earns it, commit, greet; the shopper told "you came by a friend's
+    invitation" learns how it ended, and one who earned the welcome code that it follows."""
     referral = await accounts.settle_pending_referral(session, who.id, customer, clock())
+    gift = await welcome(session, customer, who.id, settings=settings, now=clock())
     await session.commit()
     text = linked_text(customer)
     if referral is not None:
         text += "\n\n" + referral_text(referral)
+    if gift is not None:
+        text += "\n\n" + _("🎁 A welcome gift for your first order comes in the next message.")
     await message.answer(text, reply_markup=menu_keyboard())
 
 
@@ -102,6 +108,7 @@ async def start_link(
     who: Who,
     account: TelegramAccount | None,
     clock: Clock,
+    settings: Settings,
 ) -> None:
     """`/start link_<token>`: the shop's one-time link."""
     token = command.args or ""
@@ -133,7 +140,7 @@ async def start_link(
         await session.rollback()
         await message.answer(link_failure(result.outcome))
         return
-    await _finish_link(message, session, who, result.customer, clock)
+    await _finish_link(message, session, who, result.customer, clock, settings)
 
 
 def link_failure(outcome: LinkOutcome) -> str:
@@ -214,6 +221,7 @@ async def shared_contact(
     account: TelegramAccount | None,
     clock: Clock,
     link_secret: bytes,
+    settings: Settings,
 ) -> None:
     """Linking by phone: only the sender's own contact counts."""
     contact = message.contact
@@ -256,7 +264,7 @@ async def shared_contact(
         await message.answer(question, reply_markup=move_keyboard("p", str(target.id), sig))
         return
     await link(session, target.id, who.id, clock())
-    await _finish_link(message, session, who, target, clock)
+    await _finish_link(message, session, who, target, clock, settings)
 
 
 async def confirm_move(
@@ -266,6 +274,7 @@ async def confirm_move(
     who: Who,
     clock: Clock,
     link_secret: bytes,
+    settings: Settings,
 ) -> None:
     """The shopper agreed to move the link."""
     message = callback.message
@@ -292,7 +301,7 @@ async def confirm_move(
         return
     await callback.answer()
     await message.edit_reply_markup(reply_markup=None)
-    await _finish_link(message, session, who, target, clock)
+    await _finish_link(message, session, who, target, clock, settings)
 
 
 async def cancel_move(callback: CallbackQuery) -> None:

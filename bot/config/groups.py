@@ -362,6 +362,16 @@ class RewardSettings(Group):
     reminder_hours_before: int = Field(24, alias="reminder_hours_before", ge=0)
     # "Almost the next tier" nudge at this share of the next threshold (0 = off).
     tier_nudge_percent: int = Field(90, alias="tier_nudge_percent", ge=0, le=100)
+    # The welcome offer on a customer's first link, before any order: `percent[+fs]`
+    # ("0" = none), from a minimum order (minor units), valid for days from delivery.
+    welcome_offer: Rung = Field("5", alias="welcome_offer", validate_default=True)
+    welcome_min_order: int = Field(200_000, alias="welcome_min_order", ge=0)
+    welcome_valid_days: int = Field(14, alias="welcome_valid_days", gt=0)
+
+    @field_validator("welcome_offer", mode="before")
+    @classmethod
+    def _welcome(cls, value: object) -> object:
+        return parse_offer(str(value)) if isinstance(value, str | int) else value
 
 
 class JobSettings(Group):

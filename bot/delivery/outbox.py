@@ -43,6 +43,7 @@ class Reason(StrEnum):
     TIER_UP = "tier_up"
     TIER_NUDGE = "tier_nudge"
     MANUAL = "manual"
+    WELCOME = "welcome"
 
 
 def _check(due_at: datetime, recipients: Iterable[tuple[int | None, int | None]]) -> None:

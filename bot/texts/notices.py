@@ -163,6 +163,10 @@ def _tier_nudge(payload: dict[str, Any], locale: str) -> str:
     ).format(level=level, discount=format_percent(percent, locale), amount=amount)
 
 
+def _welcome(payload: dict[str, Any], locale: str) -> str:
+    return gettext("Welcome! Here is a personal code for your first order with us:", locale)
+
+
 def _manual(payload: dict[str, Any], locale: str) -> str:
     return gettext("A personal code from our team, as a thank-you for being with us:", locale)
 
@@ -178,6 +182,7 @@ _HEADS = {
     Reason.TIER_UP: _tier_up,
     Reason.TIER_NUDGE: _tier_nudge,
     Reason.MANUAL: _manual,
+    Reason.WELCOME: _welcome,
 }
 
 

@@ -114,6 +114,9 @@ def steering_lines(stats: Stats, locale: str, currency: str) -> list[str]:
         return []
     names = {v.variant_id: arm_name(v, locale) for v in stats.variants}
     days = format_days(steering.window_days, locale)
+    if steering.learning and min(steering.measured.values(), default=0) >= MIN_MEASURED:
+        return ["", gettext("🎯 Optimised split: even until somebody comes back with one of "
+                            "the offers.", locale)]
     if steering.learning:
         return ["", gettext("🎯 Optimised split: even until each variant has {needed} "
                             "recipients (the fewest has {fewest}).", locale).format(
@@ -126,9 +129,9 @@ def steering_lines(stats: Stats, locale: str, currency: str) -> list[str]:
     margin = steering.margin.get(leader) or 0.0
     return ["", gettext("🎯 Optimised split: new recipients now go {shares}.", locale).format(
         shares=shares),
-        gettext("Most margin per recipient so far: {name}, {margin} over the {days} after the "
-                "offer; the chance that it is the best: {chance} ({measured} recipients "
-                "measured).", locale).format(
+        gettext("Most likely the most profitable: {name}, with a chance of {chance}; its "
+                "margin per recipient so far: {margin} over the {days} after the offer "
+                "({measured} recipients measured).", locale).format(
             name=names.get(leader, leader), days=days,
             margin=format_money(_whole(margin, currency), currency, locale),
             chance=percent(steering.best_chance[leader], locale),
@@ -217,9 +220,10 @@ def stats_lines(stats: Stats, title: str, locale: str, currency: str, tz: ZoneIn
     lines += sample_ratio_lines(stats.sample_ratio, locale)
     if variants:
         lines += ["", verdict(stats, locale, currency)]
-    lines += ["", gettext("ℹ️ The intervals are always-valid {level} ones: they stay true "
-                          "however often you look, so reading this every day makes no false "
-                          "winners.", locale).format(level=format_percent(95, locale))]
+    lines += ["", gettext("ℹ️ The intervals are always-valid {level} ones: however often you "
+                          "look, each comparison calls a false winner with a chance of "
+                          "{chance} at most.", locale).format(
+        level=format_percent(95, locale), chance=format_percent(5, locale))]
     return lines
 
 

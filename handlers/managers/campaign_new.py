@@ -226,6 +226,8 @@ async def on_variants_text(message: Message, state: FSMContext, read_session: As
                                           "<name> <weight> <reward>.")))
         return
     draft.variants = variants
+    # A fix that leaves fewer than two variants comes straight back to "Create".
+    draft.optimise = draft.optimise and len(variants) > 1
     if not await _checked(message, drafts.variant_offers(draft), draft, **deps):
         await ask_variants(message, state)
         return
@@ -236,7 +238,7 @@ async def on_variants_text(message: Message, state: FSMContext, read_session: As
 async def on_single(callback: CallbackQuery, state: FSMContext, read_session: AsyncSession,
                     staff: Staff, settings: Settings, clock: Clock, i18n: I18n) -> None:
     draft = await load_draft(state)
-    draft.variants = []
+    draft.variants, draft.optimise = [], False
     await save_draft(state, draft)
     await callback.answer()
     await _next(chat_of(callback), state, ask_holdout, session=read_session, staff=staff,

@@ -23,6 +23,7 @@ PAYLOADS = {
     Reason.EXPIRY_REMINDER: {},
     Reason.TIER_UP: {"tier": 2, "percent": 5, "free_shipping": True},
     Reason.MANUAL: {},
+    Reason.WELCOME: {},
     Reason.TIER_NUDGE: {"tier": 2, "percent": 5, "left": 120_000, "basis": "spend",
                         "currency": "RUB"},
 }

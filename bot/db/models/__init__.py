@@ -14,6 +14,7 @@ from bot.db.models.customers import (
     LinkToken,
     Referral,
     TelegramAccount,
+    WelcomeOffer,
 )
 from bot.db.models.delivery import Delivery
 from bot.db.models.enums import (
@@ -66,4 +67,5 @@ __all__ = [
     "SeenUpdate",
     "SendClock",
     "TelegramAccount",
+    "WelcomeOffer",
 ]

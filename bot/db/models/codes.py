@@ -34,7 +34,7 @@ class PromoCode(Base):
         Index("ix_promo_codes_customer_status", "customer_id", "status",
               postgresql_where=text("customer_id IS NOT NULL"),
               sqlite_where=text("customer_id IS NOT NULL")),
-        Index("ix_promo_codes_campaign_id", "campaign_id",
+        Index("ix_promo_codes_campaign_customer", "campaign_id", "customer_id",
               postgresql_where=text("campaign_id IS NOT NULL"),
               sqlite_where=text("campaign_id IS NOT NULL")),
         Index("ix_promo_codes_earned_by_order_id", "earned_by_order_id",

@@ -118,3 +118,16 @@ class Referral(Base):
     first_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     rewarded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WelcomeOffer(Base):
+    """The welcome offer given on a first link: at most one per customer and one per
+    Telegram account, whatever relinking happens (`bot.promo.campaigns.welcome`)."""
+
+    __tablename__ = "welcome_offers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -24,7 +24,10 @@ class Delivery(Base):
     """The outbox: one message to one customer, sent at most once per dedupe key."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_status_due", "status", "due_at"),)
+    # A campaign's report asks, per customer, whether their message went out: the pair is
+    # one probe (by the campaign alone it was a walk of all its messages per customer).
+    __table_args__ = (Index("ix_deliveries_status_due", "status", "due_at"),
+                      Index("ix_deliveries_campaign_customer", "campaign_id", "customer_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -34,7 +37,7 @@ class Delivery(Base):
     # Promotional messages obey opt-out, caps and quiet hours; service messages do not.
     promotional: Mapped[bool] = mapped_column(Boolean, default=True)
     code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"))
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     due_at: Mapped[datetime] = mapped_column(default=utcnow)

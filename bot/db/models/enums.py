@@ -36,6 +36,7 @@ class CodeSource(StrEnum):
     REFERRAL = "referral"
     TIER = "tier"
     CAMPAIGN = "campaign"
+    WELCOME = "welcome"
 
 
 class CampaignKind(StrEnum):

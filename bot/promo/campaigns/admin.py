@@ -34,9 +34,8 @@ from bot.db.models import (
     Redemption,
     TelegramAccount,
 )
-from bot.promo.campaigns import comeback
+from bot.promo.campaigns import comeback, optimiser
 from bot.promo.campaigns.comeback import Step
-from bot.promo.campaigns.experiments import design
 from bot.promo.campaigns.global_holdout import without_members
 from bot.promo.codes.guardrail import GuardrailCheck, average_order_value, check_discount
 from bot.promo.codes.issuing import ensure_within_guardrail
@@ -313,8 +312,8 @@ async def preview(
     session: AsyncSession, campaign_id: int, *, settings: Settings, now: datetime
 ) -> Preview:
     """Who the campaign would reach now (the global holdout left out, as the run leaves
-    it), split by variant as the run would split them
-    (the expected shares of `experiments.design`), what it may cost against the margin
+    it), split by variant as the run would split them (the expected shares of
+    `experiments.design`, or the optimiser's now), what it may cost against the margin
     guardrail, and how long sending takes at the configured rate."""
     campaign, variants = await load(session, campaign_id)
     size = reachable = 0
@@ -340,7 +339,8 @@ async def preview(
                            category=(campaign.params or {}).get("category"), **params),
             settings.policy.global_holdout)
         size, reachable = await _audience_counts(session, query)
-    split = design(campaign, variants)
+    split = await optimiser.split_now(session, campaign, variants,
+                                      guardrail=settings.guardrail, now=now)
     aov, _source = await average_order_value(session, settings.guardrail, now=now)
     names = {v.id: v.name for v in variants}
     arms = [ArmPreview("holdout", round(reachable * split.holdout_share), None, 0, None)]

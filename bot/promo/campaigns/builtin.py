@@ -26,8 +26,6 @@ from bot.db.models import (
 from bot.promo.campaigns import optimiser
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Design
-from bot.promo.campaigns.experiments import design as split_of
-from bot.promo.codes.guardrail import margin_rate
 from bot.promo.codes.offers import Offer
 
 
@@ -81,13 +79,8 @@ async def open_campaign(
 
 async def _split(session: AsyncSession, ctx: Context, campaign: Campaign,
                  variants: Sequence[CampaignVariant]) -> Design:
-    """The campaign's split by its weights, or, optimised, as the results so far say."""
-    split = split_of(campaign, variants)
-    if not campaign.optimise or len(split.arms) < 2:
-        return split
-    rate = await margin_rate(session, ctx.settings.guardrail, now=ctx.now)
-    steering = await optimiser.steer(session, campaign, variants, now=ctx.now, margin_rate=rate)
-    return optimiser.steered(split, steering)
+    return await optimiser.split_now(session, campaign, variants,
+                                     guardrail=ctx.settings.guardrail, now=ctx.now)
 
 
 def builtin_name(kind: str) -> str:

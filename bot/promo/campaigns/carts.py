@@ -56,12 +56,13 @@ def cart_offer(ctx: Context, arm: Arm, skus: tuple[str, ...] = (),
 async def sticky_arm(
     session: AsyncSession, campaign_id: int, split: Design, customer_id: int, now: Any
 ) -> Arm:
-    """The customer's arm in the campaign: recorded on first use, the same ever after."""
+    """The customer's arm in the campaign: recorded on first use, with the chances the
+    reports weigh it by, the same ever after."""
     arm = split.choose(campaign_id, customer_id)
     await session.execute(insert_ignoring_conflict(
         session, assignments, campaign_id=campaign_id, customer_id=customer_id,
         variant_id=arm.variant_id, is_holdout=arm.is_holdout, step=0, assigned_at=now,
-        escalated=False,
+        escalated=False, propensity=split.propensity(arm), holdout_share=split.holdout_share,
     ))
     recorded = (await session.execute(
         select(assignments.c.variant_id, assignments.c.is_holdout)

@@ -61,7 +61,8 @@ class Step:
     only_new: bool = False
 
 
-def _offer(rung: Rung, *, min_order: int, valid_days: int, currency: str) -> Offer:
+def rung_offer(rung: Rung, *, min_order: int, valid_days: int, currency: str) -> Offer:
+    """An offer written as the settings write one (`percent[+fs]`)."""
     kind = DiscountType.PERCENT if rung.percent else DiscountType.FREE_SHIPPING
     return Offer(kind, value=rung.percent, free_shipping=rung.free_shipping,
                  min_order=min_order, valid_days=valid_days, currency=currency)
@@ -86,7 +87,7 @@ def ladder(settings: Settings, params: Mapping[str, Any] | None = None) -> tuple
              else comeback.new_silent_offer)
     new_days = int(params.get("new_silent_days", comeback.new_silent_days))
     return tuple(
-        Step(index, rung.threshold, _offer(rung, **money), only_new)
+        Step(index, rung.threshold, rung_offer(rung, **money), only_new)
         for index, (rung, only_new) in enumerate(comeback_steps(rungs, new_days, offer))
     )
 

@@ -37,6 +37,7 @@ import numpy as np
 from sqlalchemy import Float, and_, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import GuardrailSettings
 from bot.db.dialect import day_number
 from bot.db.models import (
     Campaign,
@@ -48,7 +49,8 @@ from bot.db.models import (
     Redemption,
 )
 from bot.promo.campaigns.confidence import Moments, inverse, moment_sums, moments_of
-from bot.promo.campaigns.experiments import Design
+from bot.promo.campaigns.experiments import Design, design
+from bot.promo.codes.guardrail import margin_rate
 
 FLOOR = 0.05
 MIN_MEASURED = 30
@@ -103,7 +105,7 @@ async def _measured(session: AsyncSession, campaign: Campaign, *, now: datetime,
         a.variant_id, a.propensity,
         (cast(revenue, Float) * literal(margin_rate, Float) - cast(cost, Float)).label("margin"),
     ).where(a.campaign_id == campaign.id, a.is_holdout.is_(False), a.variant_id.is_not(None),
-            a.assigned_at <= now).subquery()
+            a.assigned_at <= now).cte("per_recipient").prefix_with("MATERIALIZED")
     p = per_recipient.c
     rows = await session.execute(
         select(p.variant_id, func.count(), *moment_sums(inverse(p.propensity), [p.margin]))
@@ -162,3 +164,15 @@ def steered(split: Design, steering: Steering) -> Design:
     """The campaign's split with the treated shared as the optimiser says."""
     return split.with_shares([steering.shares.get(arm.variant_id or 0, 0.0)
                               for arm in split.arms])
+
+
+async def split_now(session: AsyncSession, campaign: Campaign,
+                    variants: Sequence[CampaignVariant], *, guardrail: GuardrailSettings,
+                    now: datetime) -> Design:
+    """The split a run would use now: by the weights, or, optimised, as the results so far
+    say."""
+    split = design(campaign, variants)
+    if not campaign.optimise or len(split.arms) < 2:
+        return split
+    rate = await margin_rate(session, guardrail, now=now)
+    return steered(split, await steer(session, campaign, variants, now=now, margin_rate=rate))
