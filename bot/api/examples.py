@@ -79,6 +79,9 @@ REVIEW_IN = examples({"order_id": "o-5531", "customer_id": "c-1024", "rating": 5
 REVIEW_OUT = examples({"review_id": 77, "created": True, "rating": 5, "has_photo": True})
 CART_IN = examples({"customer_id": "c-1024", "cart_id": "cart-889", "items": BASKET["items"]})
 CART_OUT = examples({"cart_id": "cart-889", "created": True, "total": 500000})
+ACTION_IN = examples({"customer_id": "c-1024", "action": "app_install", "ref": "device-7f3a"})
+ACTION_OUT = examples({"outcome": "rewarded", "code": "K7M2QX9P4T", "discount_type": "percent",
+                       "value": 5, "free_shipping": False, "valid_days": 30})
 HEALTH_OUT = examples({"status": "ok"})
 ERROR_OUT = examples(
     {"error": {"code": "invalid_body", "message": "total: Input should be a valid integer",

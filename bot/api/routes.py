@@ -108,6 +108,12 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/events/cart-abandoned", "events.cart_abandoned",
           events.post_cart_abandoned, "An abandoned cart", schemas.CartOut, schemas.CartIn,
           (200, 201), (404, 409), description="One per cart_id; the total is computed."),
+    Route("POST", "/events/action", "events.action", events.post_action,
+          "An action to reward (an app installed, ...)", schemas.ActionOut, schemas.ActionIn,
+          (200, 201), (404, 409),
+          description="Paid at once (201), once per (customer, action, ref): a repeat gets "
+                      "the same code back (200). Actions and offers: "
+                      "`PROMOBOT_ACTION_REWARDS`; a monthly cap per customer."),
     *campaign_routes,
     Route("GET", "/health", "health", health.get_health, "Liveness", schemas.HealthOut,
           public=True),

@@ -294,6 +294,30 @@ class ReviewOut(Out):
     has_photo: bool
 
 
+class ActionIn(Body):
+    model_config = ConfigDict(json_schema_extra=ex.ACTION_IN)
+
+    customer_id: ExternalId
+    action: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description=(
+        "`app_install` or an action named in PROMOBOT_ACTION_REWARDS"))]
+    ref: Annotated[str, Field(max_length=128, description=(
+        "tells two occurrences of the action apart (a device id); each is paid once"))] = ""
+
+
+class ActionOut(Out):
+    model_config = ConfigDict(json_schema_extra=ex.ACTION_OUT)
+
+    outcome: Literal["rewarded", "already", "capped", "no_room"] = Field(description=(
+        "`already`: this (customer, action, ref) was paid before, the same code again; "
+        "`capped`: the customer's monthly cap is reached; `no_room`: with their tier the "
+        "offer would pass the margin ceiling"))
+    code: str | None = None
+    discount_type: str | None = None
+    value: int | None = None
+    free_shipping: bool = False
+    valid_days: int | None = Field(None, description="counted from the message's delivery")
+
+
 class CartIn(Body):
     model_config = ConfigDict(json_schema_extra=ex.CART_IN)
 

@@ -29,6 +29,7 @@ from bot.config.values import (
     QuietHours,
     Rung,
     comeback_steps,
+    parse_actions,
     parse_caps,
     parse_clock,
     parse_gaps,
@@ -61,6 +62,7 @@ Names = Annotated[frozenset[str], BeforeValidator(split_commas)]
 Caps = Annotated[tuple[Cap, ...], _parsed(parse_caps)]
 Gaps = Annotated[dict[str, timedelta], _parsed(parse_gaps)]
 Counts = Annotated[tuple[Rung, ...], _parsed(parse_rungs)]
+Actions = Annotated[dict[str, Rung], _parsed(parse_actions)]
 
 
 class Group(BaseModel):
@@ -367,6 +369,13 @@ class RewardSettings(Group):
     welcome_offer: Rung = Field("5", alias="welcome_offer", validate_default=True)
     welcome_min_order: int = Field(200_000, alias="welcome_min_order", ge=0)
     welcome_valid_days: int = Field(14, alias="welcome_valid_days", gt=0)
+    # Actions the shop reports (`POST /api/v1/events/action`) and their rewards,
+    # `action:percent[+fs]`: each paid once per (customer, action, ref), at most
+    # `action_monthly_cap` a calendar month per customer (0 = no cap).
+    action_rewards: Actions = Field("app_install:5", alias="action_rewards",
+                                    validate_default=True)
+    action_valid_days: int = Field(30, alias="action_reward_valid_days", gt=0)
+    action_monthly_cap: int = Field(3, alias="action_reward_monthly_cap", ge=0)
 
     @field_validator("welcome_offer", mode="before")
     @classmethod

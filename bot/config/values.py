@@ -191,6 +191,21 @@ def parse_rungs(specs: Iterable[str], scale: int | None = None) -> tuple[Rung, .
     return tuple(rungs)
 
 
+_ACTION = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def parse_actions(specs: Iterable[str]) -> dict[str, Rung]:
+    """`("app_install:5", "newsletter:3+fs")` → each action's offer (`parse_offer`)."""
+    found: dict[str, Rung] = {}
+    for spec in specs:
+        name, sep, offer = str(spec).strip().lower().partition(":")
+        if not sep or not _ACTION.match(name) or name in found:
+            raise ValueError(f"{spec!r}: expected 'action:percent' or 'action:percent+fs', "
+                             "an action of lower-case letters, digits and _, each once")
+        found[name] = parse_offer(offer)
+    return found
+
+
 def parse_offer(text: str) -> Rung:
     """`"5"`, `"5+fs"`, `"0+fs"` → a rung without a threshold (0): an offer alone."""
     try:

@@ -44,6 +44,7 @@ class Reason(StrEnum):
     TIER_NUDGE = "tier_nudge"
     MANUAL = "manual"
     WELCOME = "welcome"
+    ACTION_REWARD = "action_reward"
 
 
 def _check(due_at: datetime, recipients: Iterable[tuple[int | None, int | None]]) -> None:

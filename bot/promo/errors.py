@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     EMPTY_CART = "empty_cart"
     CART_CUSTOMER_MISMATCH = "cart_customer_mismatch"
     INVALID_RATING = "invalid_rating"
+    UNKNOWN_ACTION = "unknown_action"
     CONFLICT = "conflict"
 
 

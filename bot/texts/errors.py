@@ -152,6 +152,9 @@ MEANINGS: dict[ErrorCode, Meaning] = {
     ),
     ErrorCode.INVALID_KIND: Meaning(INVALID),
     ErrorCode.INVALID_HOLDOUT: Meaning(INVALID),
+    ErrorCode.UNKNOWN_ACTION: Meaning(
+        INVALID, N_("No reward is set for this action (PROMOBOT_ACTION_REWARDS).")
+    ),
     ErrorCode.INVALID_OPTIMISE: Meaning(
         INVALID, N_("Only a campaign with two variants or more can optimise its split.")
     ),

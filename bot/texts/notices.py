@@ -167,6 +167,12 @@ def _welcome(payload: dict[str, Any], locale: str) -> str:
     return gettext("Welcome! Here is a personal code for your first order with us:", locale)
 
 
+def _action(payload: dict[str, Any], locale: str) -> str:
+    if payload.get("action") == "app_install":
+        return gettext("Thank you for installing our app! Here is your personal code:", locale)
+    return gettext("Thank you! Here is the personal code we promised:", locale)
+
+
 def _manual(payload: dict[str, Any], locale: str) -> str:
     return gettext("A personal code from our team, as a thank-you for being with us:", locale)
 
@@ -183,6 +189,7 @@ _HEADS = {
     Reason.TIER_NUDGE: _tier_nudge,
     Reason.MANUAL: _manual,
     Reason.WELCOME: _welcome,
+    Reason.ACTION_REWARD: _action,
 }
 
 

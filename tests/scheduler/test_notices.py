@@ -24,6 +24,7 @@ PAYLOADS = {
     Reason.TIER_UP: {"tier": 2, "percent": 5, "free_shipping": True},
     Reason.MANUAL: {},
     Reason.WELCOME: {},
+    Reason.ACTION_REWARD: {"action": "app_install"},
     Reason.TIER_NUDGE: {"tier": 2, "percent": 5, "left": 120_000, "basis": "spend",
                         "currency": "RUB"},
 }

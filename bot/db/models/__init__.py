@@ -10,6 +10,7 @@ from bot.db.models.cluster import ChatClock, RateCounter, SeenUpdate, SendClock
 from bot.db.models.codes import CodeCustomerUsage, OrderDiscount, PromoCode, Redemption
 from bot.db.models.customers import (
     AccountLink,
+    ActionReward,
     Customer,
     LinkToken,
     Referral,
@@ -35,6 +36,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "AbandonedCart",
     "AccountLink",
+    "ActionReward",
     "AuditLog",
     "Base",
     "Campaign",

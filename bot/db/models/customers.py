@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -129,5 +130,20 @@ class WelcomeOffer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ActionReward(Base):
+    """A reward paid for an action the shop reported: one per (customer, action, ref)
+    (`bot.promo.campaigns.actions`)."""
+
+    __tablename__ = "action_rewards"
+    __table_args__ = (UniqueConstraint("customer_id", "action", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(128), default="")
     code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

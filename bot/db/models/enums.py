@@ -37,6 +37,7 @@ class CodeSource(StrEnum):
     TIER = "tier"
     CAMPAIGN = "campaign"
     WELCOME = "welcome"
+    ACTION = "action"
 
 
 class CampaignKind(StrEnum):

@@ -1,0 +1,110 @@
+"""Rewards for actions the shop reports (`POST /api/v1/events/action`): an app installed,
+or any action the shop names in `PROMOBOT_ACTION_REWARDS` (`newsletter:3`), each with
+its offer — the playbook's "codes for actions".
+
+Paid once per (customer, action, ref): `ref` tells two occurrences of an action apart
+(one app install per device, say); a repeated report, a retry or a second instance gets
+the reward already paid back, never a second one (`action_rewards`, unique on the three,
+claimed by INSERT … ON CONFLICT DO NOTHING). At most `PROMOBOT_ACTION_REWARD_MONTHLY_CAP`
+rewards a calendar month (the shop's time zone) per customer: the customer's row is
+locked while their month is counted, so two reports at once cannot both take the last
+place. Like the other rewards it is earned, so it reaches customers who declined
+promotions and the global holdout, as a service message through the outbox; an offer
+the customer's tier leaves no room for under the margin guardrail pays nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import month_start
+from bot.config import Settings
+from bot.db.dialect import insert_ignoring_conflict
+from bot.db.models import ActionReward, CodeSource, Customer, PromoCode
+from bot.delivery.outbox import Reason, enqueue
+from bot.promo.campaigns.comeback import rung_offer
+from bot.promo.codes.issuing import ensure_within_guardrail, issue_code
+from bot.promo.codes.offers import Offer
+from bot.promo.customers.tiers import customer_tier
+from bot.promo.errors import DomainError, ErrorCode
+
+rewards_table = ActionReward.__table__
+
+
+class ActionOutcome(StrEnum):
+    REWARDED = "rewarded"
+    # This (customer, action, ref) was paid before: the same code again.
+    ALREADY = "already"
+    CAPPED = "capped"
+    # With the customer's tier, the offer would pass the margin guardrail.
+    NO_ROOM = "no_room"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    outcome: ActionOutcome
+    code: PromoCode | None = None
+
+
+def action_offer(settings: Settings, action: str) -> Offer:
+    rewards = settings.rewards
+    rung = rewards.action_rewards.get(action)
+    if rung is None:
+        raise DomainError(ErrorCode.UNKNOWN_ACTION, f"no reward for {action!r}", action=action)
+    return rung_offer(rung, min_order=0, valid_days=rewards.action_valid_days,
+                      currency=settings.shop.currency)
+
+
+async def _paid(session: AsyncSession, customer_id: int, action: str, ref: str
+                ) -> ActionResult | None:
+    code_id = await session.scalar(select(rewards_table.c.code_id).where(
+        rewards_table.c.customer_id == customer_id, rewards_table.c.action == action,
+        rewards_table.c.ref == ref))
+    if code_id is None:
+        return None
+    return ActionResult(ActionOutcome.ALREADY, await session.get(PromoCode, code_id))
+
+
+async def reward_action(session: AsyncSession, customer: Customer, action: str, ref: str, *,
+                        settings: Settings, now: datetime) -> ActionResult:
+    """Pay the action's reward (not committed) unless it was paid, the month's cap is
+    reached or the guardrail leaves no room."""
+    offer = action_offer(settings, action)
+    if (paid := await _paid(session, customer.id, action, ref)) is not None:
+        return paid
+    # The month's count and the claim below, one customer at a time.
+    await session.execute(select(Customer.id).where(Customer.id == customer.id)
+                          .with_for_update())
+    cap = settings.rewards.action_monthly_cap
+    if cap:
+        this_month = await session.scalar(select(func.count()).select_from(rewards_table).where(
+            rewards_table.c.customer_id == customer.id,
+            rewards_table.c.created_at >= month_start(now, settings.shop.zone)))
+        if (this_month or 0) >= cap:
+            return ActionResult(ActionOutcome.CAPPED)
+    try:
+        await ensure_within_guardrail(session, offer, guardrail=settings.guardrail, now=now,
+                                      tier=customer_tier(customer, settings.loyalty).current)
+    except DomainError:
+        return ActionResult(ActionOutcome.NO_ROOM)
+    claimed = await session.execute(insert_ignoring_conflict(
+        session, rewards_table, customer_id=customer.id, action=action, ref=ref,
+        created_at=now))
+    if claimed.rowcount != 1:
+        return await _paid(session, customer.id, action, ref) or ActionResult(
+            ActionOutcome.ALREADY)
+    code = await issue_code(session, offer, source=CodeSource.ACTION, now=now,
+                            customer_id=customer.id, length=settings.shop.code_length,
+                            expires_on_delivery=True)
+    await session.execute(update(rewards_table).where(
+        rewards_table.c.customer_id == customer.id, rewards_table.c.action == action,
+        rewards_table.c.ref == ref).values(code_id=code.id))
+    await enqueue(session, dedupe_key=f"action:{code.id}", customer_id=customer.id,
+                  reason=Reason.ACTION_REWARD, promotional=False, code_id=code.id, due_at=now,
+                  payload={"action": action})
+    return ActionResult(ActionOutcome.REWARDED, code)
