@@ -1,10 +1,12 @@
 """The loyalty terms in plain words, made from the shop's own settings, so that what a
 shopper reads is what the checkout does: the levels, how discounts combine, the ceiling
-on one order, what returns and cancellations undo, invitations."""
+on one order, what returns and cancellations undo, invitations, the welcome offer and
+the app's reward."""
 
 from __future__ import annotations
 
 from bot.config import Settings
+from bot.config.values import Rung
 from bot.i18n import format_days, format_money, format_percent, gettext, ngettext
 from bot.promo.checkout.order_discount import Terms
 from bot.promo.codes.guardrail import Stacking
@@ -21,6 +23,32 @@ def _level(tier: Tier, settings: Settings, locale: str) -> str:
     return gettext("Level {level}: from {amount} spent — {reward}", locale).format(
         level=tier.index, amount=format_money(tier.threshold, settings.shop.currency, locale),
         reward=reward(tier, locale))
+
+
+def _offer_words(rung: Rung, locale: str) -> str:
+    """`5 %`, `5 % and free shipping`, `free shipping`."""
+    if not rung.percent:
+        return gettext("free shipping", locale)
+    percent = format_percent(rung.percent, locale)
+    if rung.free_shipping:
+        return gettext("{percent} off and free shipping", locale).format(percent=percent)
+    return gettext("{percent} off", locale).format(percent=percent)
+
+
+def _rewards(settings: Settings, locale: str) -> list[str]:
+    """The welcome offer and the app install's reward, when the shop gives them."""
+    rewards, found = settings.rewards, []
+    welcome = rewards.welcome_offer
+    if welcome.percent or welcome.free_shipping:
+        found.append(gettext("Link Telegram before your first order and get a welcome code: "
+                             "{offer} on an order from {amount}.", locale).format(
+            offer=_offer_words(welcome, locale),
+            amount=format_money(rewards.welcome_min_order, settings.shop.currency, locale)))
+    install = rewards.action_rewards.get("app_install")
+    if install is not None and (install.percent or install.free_shipping):
+        found.append(gettext("Install our app and get a code: {offer}.", locale).format(
+            offer=_offer_words(install, locale)))
+    return found
 
 
 def loyalty_terms(settings: Settings, terms: Terms, locale: str) -> list[dict[str, object]]:
@@ -45,6 +73,7 @@ def loyalty_terms(settings: Settings, terms: Terms, locale: str) -> list[dict[st
         ]
     codes = [gettext("Each code's deadline is shown next to it; a personal code works only "
                      "for you.", locale)]
+    codes += _rewards(settings, locale)
     percent = settings.rewards.referral_percent
     if percent > 0:
         window = settings.shop.return_window_days

@@ -76,7 +76,13 @@ async def test_an_unlinked_user_chooses_only_the_language(cabinet, signed, db,
 
 @pytest.mark.parametrize(("variables", "expected"), [
     ({}, ["Уровень 2: от 20\u00a0000\u00a0₽ покупок — скидка 5\u00a0% на каждый заказ",
-          "Один промокод на заказ.", "Скидка на один заказ — не больше 18\u00a0% его суммы."]),
+          "Один промокод на заказ.", "Скидка на один заказ — не больше 18\u00a0% его суммы.",
+          "Привяжите Telegram до первого заказа и получите приветственный код: скидка "
+          "5\u00a0% на заказ от 2\u00a0000\u00a0₽.",
+          "Установите наше приложение и получите код: скидка 5\u00a0%."]),
+    ({"welcome_offer": "7+fs", "welcome_min_order": 300_000, "action_rewards": "newsletter:3"},
+     ["Привяжите Telegram до первого заказа и получите приветственный код: скидка 7\u00a0% "
+      "и бесплатная доставка на заказ от 3\u00a0000\u00a0₽."]),
     ({"tier_basis": "orders", "stacking": "additive", "guardrail_safety_share": 0.5,
       "guardrail_average_order_value": 500_000, "guardrail_net_profit_per_order": 100_000},
      ["Уровень 1: от 3 заказов — скидка 5\u00a0% на каждый заказ",
