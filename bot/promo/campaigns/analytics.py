@@ -28,7 +28,7 @@ loads rows per customer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -54,6 +54,7 @@ from bot.promo.campaigns.confidence import (
     Effect,
     Moments,
     SampleRatio,
+    Sums,
     effect,
     inverse,
     moment_sums,
@@ -69,7 +70,7 @@ _NONE = Moments()
 
 
 @dataclass(frozen=True, slots=True)
-class Outcomes:
+class Outcomes(Sums):
     """A group's outcomes per customer, as weighted sums: whether they bought again, their
     revenue, and their margin after discount."""
 
@@ -77,15 +78,12 @@ class Outcomes:
     revenue: Moments = _NONE
     margin: Moments = _NONE
 
-    def __add__(self, other: Outcomes) -> Outcomes:
-        return Outcomes(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
-
 
 _NO_OUTCOMES = Outcomes()
 
 
 @dataclass(frozen=True, slots=True)
-class Figures:
+class Figures(Sums):
     """One group's numbers (a variant, all treated customers, or the holdout)."""
 
     audience: int = 0
@@ -122,9 +120,6 @@ class Figures:
     @property
     def margin(self) -> int:
         return round(self.margin_sum)
-
-    def __add__(self, other: Figures) -> Figures:
-        return Figures(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
 
 # A difference of rates lies in [-1, 1]; small groups can push an interval past that.

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Self
 
 from scipy.stats import chisquare
 from sqlalchemy import Float, case, cast, func, literal
@@ -43,8 +43,19 @@ TUNED_FOR = 1_000
 SAMPLE_RATIO_P = 0.001
 
 
+class Sums:
+    """A dataclass of sums that adds up field by field: two groups' figures make the
+    figures of both together."""
+
+    __slots__ = ()
+
+    def __add__(self, other: Self) -> Self:
+        return type(self)(*(getattr(self, f.name) + getattr(other, f.name)
+                            for f in fields(self)))  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True, slots=True)
-class Moments:
+class Moments(Sums):
     """Weighted sums of one outcome over a group: each customer's weight w is 1 / the
     chance of their group; `n` counts customers."""
 
@@ -54,9 +65,6 @@ class Moments:
     wy: float = 0.0
     w2y: float = 0.0
     w2y2: float = 0.0
-
-    def __add__(self, other: Moments) -> Moments:
-        return Moments(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
     @property
     def mean(self) -> float | None:
@@ -121,17 +129,14 @@ def effect(treated: Moments, control: Moments, *, bounds: tuple[float, float] | 
            ) -> Effect | None:
     """Treated minus control, with the always-valid interval; None until each group has
     two customers and the outcome has varied in one of them. `bounds` clips the interval
-    to what the difference can be (a difference of rates lies in [-1, 1]).
-
-    A group whose customers all did the same (nobody came back yet) would claim to know
-    its mean exactly: its spread per customer is taken as the other group's."""
+    to what the difference can be (a difference of rates lies in [-1, 1])."""
     if treated.n < 2 or control.n < 2 or treated.mean is None or control.mean is None:
         return None
-    spread = max(treated.variance_of_mean * treated.n, control.variance_of_mean * control.n)
-    if spread <= 0:
+    variances = variances_of_means([treated, control])
+    if variances is None:
         return None
     difference = treated.mean - control.mean
-    se = math.sqrt(_or_spread(treated, spread) + _or_spread(control, spread))
+    se = math.sqrt(sum(variances))
     width = half_width(se, treated.n + control.n)
     low, high = difference - width, difference + width
     if bounds is not None:
@@ -139,8 +144,16 @@ def effect(treated: Moments, control: Moments, *, bounds: tuple[float, float] | 
     return Effect(difference, low, high)
 
 
-def _or_spread(group: Moments, spread: float) -> float:
-    return group.variance_of_mean or spread / group.n
+def variances_of_means(groups: Sequence[Moments]) -> list[float] | None:
+    """Each group's variance of its mean; None while the outcome has varied in no group.
+
+    A group whose customers all did the same (nobody came back yet) would claim to know
+    its mean exactly (a width of zero): its spread per customer is taken as the widest
+    any group shows."""
+    spread = max(group.variance_of_mean * group.n for group in groups)
+    if spread <= 0:
+        return None
+    return [group.variance_of_mean or spread / group.n for group in groups]
 
 
 @dataclass(frozen=True, slots=True)

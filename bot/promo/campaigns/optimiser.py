@@ -48,7 +48,13 @@ from bot.db.models import (
     PromoCode,
     Redemption,
 )
-from bot.promo.campaigns.confidence import Moments, inverse, moment_sums, moments_of
+from bot.promo.campaigns.confidence import (
+    Moments,
+    inverse,
+    moment_sums,
+    moments_of,
+    variances_of_means,
+)
 from bot.promo.campaigns.experiments import Design, design
 from bot.promo.codes.guardrail import margin_rate
 
@@ -123,20 +129,15 @@ def best_chances(measured: dict[int, Moments], variants: Sequence[int], seed: in
                  ) -> dict[int, float] | None:
     """The chance that each variant has the highest mean, from normal posteriors; None
     while no recipient's margin differs from another's (nobody has come back yet), when
-    there is nothing to tell the variants apart by.
-
-    A variant whose recipients all have the same margin (none of them came back) would
-    have a posterior of no width and win or lose every draw: its spread per recipient is
-    taken as the widest any variant shows, so that a handful of recipients stays
-    uncertain."""
-    spread = max(measured[v].variance_of_mean * measured[v].n for v in variants)
-    if spread <= 0:
+    there is nothing to tell the variants apart by. A variant none of whose recipients
+    came back is uncertain as the others are (`variances_of_means`), not sure to lose
+    every draw."""
+    variances = variances_of_means([measured[v] for v in variants])
+    if variances is None:
         return None
     rng = np.random.default_rng(seed)
-    draws = np.stack([rng.normal(measured[v].mean or 0.0,
-                                 (measured[v].variance_of_mean or spread / measured[v].n)
-                                 ** 0.5, DRAWS)
-                      for v in variants])
+    draws = np.stack([rng.normal(measured[v].mean or 0.0, variance ** 0.5, DRAWS)
+                      for v, variance in zip(variants, variances, strict=True)])
     wins = np.bincount(draws.argmax(axis=0), minlength=len(variants))
     return {v: float(count) / DRAWS for v, count in zip(variants, wins, strict=True)}
 
