@@ -27,10 +27,8 @@ from bot.config import Settings
 from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import ActionReward, CodeSource, Customer, PromoCode
 from bot.delivery.outbox import Reason, enqueue
-from bot.promo.campaigns.comeback import rung_offer
-from bot.promo.codes.issuing import ensure_within_guardrail, issue_code
-from bot.promo.codes.offers import Offer
-from bot.promo.customers.tiers import customer_tier
+from bot.promo.codes.issuing import headroom, issue_code
+from bot.promo.codes.offers import Offer, rung_offer
 from bot.promo.errors import DomainError, ErrorCode
 
 rewards_table = ActionReward.__table__
@@ -87,10 +85,7 @@ async def reward_action(session: AsyncSession, customer: Customer, action: str, 
             rewards_table.c.created_at >= month_start(now, settings.shop.zone)))
         if (this_month or 0) >= cap:
             return ActionResult(ActionOutcome.CAPPED)
-    try:
-        await ensure_within_guardrail(session, offer, guardrail=settings.guardrail, now=now,
-                                      tier=customer_tier(customer, settings.loyalty).current)
-    except DomainError:
+    if not (await headroom(session, settings, now=now)).allows(offer, customer):
         return ActionResult(ActionOutcome.NO_ROOM)
     claimed = await session.execute(insert_ignoring_conflict(
         session, rewards_table, customer_id=customer.id, action=action, ref=ref,

@@ -22,7 +22,7 @@ from sqlalchemy import Row, Select, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.config.values import Rung, comeback_steps, parse_offer, parse_rungs
+from bot.config.values import comeback_steps, parse_offer, parse_rungs
 from bot.db.models import (
     Campaign,
     CampaignAssignment,
@@ -46,7 +46,7 @@ from bot.promo.campaigns.claims import (
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.campaigns.experiments import Arm, Design
 from bot.promo.campaigns.global_holdout import without_members
-from bot.promo.codes.offers import Offer
+from bot.promo.codes.offers import Offer, rung_offer
 from bot.promo.customers.segments import day_cutoff, silent_between
 
 assignments = CampaignAssignment.__table__
@@ -59,13 +59,6 @@ class Step:
     offer: Offer
     # The "new but silent" step: only customers with exactly one order.
     only_new: bool = False
-
-
-def rung_offer(rung: Rung, *, min_order: int, valid_days: int, currency: str) -> Offer:
-    """An offer written as the settings write one (`percent[+fs]`)."""
-    kind = DiscountType.PERCENT if rung.percent else DiscountType.FREE_SHIPPING
-    return Offer(kind, value=rung.percent, free_shipping=rung.free_shipping,
-                 min_order=min_order, valid_days=valid_days, currency=currency)
 
 
 def ladder(settings: Settings, params: Mapping[str, Any] | None = None) -> tuple[Step, ...]:

@@ -26,12 +26,9 @@ from bot.config import Settings
 from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import CodeSource, Customer, PromoCode, WelcomeOffer
 from bot.delivery.outbox import Reason, enqueue
-from bot.promo.campaigns.comeback import rung_offer
 from bot.promo.campaigns.global_holdout import is_member
-from bot.promo.codes.issuing import ensure_within_guardrail, issue_code
-from bot.promo.codes.offers import Offer
-from bot.promo.customers.tiers import customer_tier
-from bot.promo.errors import DomainError
+from bot.promo.codes.issuing import headroom, issue_code
+from bot.promo.codes.offers import Offer, rung_offer
 
 log = logging.getLogger(__name__)
 offers_table = WelcomeOffer.__table__
@@ -54,12 +51,9 @@ async def welcome(session: AsyncSession, customer: Customer, telegram_id: int, *
     if (offer is None or customer.orders_count or not customer.marketing_opt_in
             or is_member(customer.id, settings.policy.global_holdout)):
         return None
-    tier = customer_tier(customer, settings.loyalty).current
-    try:
-        await ensure_within_guardrail(session, offer, guardrail=settings.guardrail, now=now,
-                                      tier=tier)
-    except DomainError as error:
-        log.warning("welcome offer %s is above the margin guardrail: %s", offer, error)
+    if not (await headroom(session, settings, now=now)).allows(offer, customer):
+        log.warning("welcome offer %s leaves no room under the margin guardrail with "
+                    "customer %s's tier", offer, customer.id)
         return None
     claimed = await session.execute(insert_ignoring_conflict(
         session, offers_table, customer_id=customer.id, telegram_id=telegram_id,

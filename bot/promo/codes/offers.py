@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bot.config.values import Rung
 from bot.db.models import DiscountType, PromoCode
 
 MAX_PERCENT = 100
@@ -189,3 +190,11 @@ def basket_from_json(total: int, items: Sequence[Mapping[str, Any]] | None) -> B
             for i in items or ()
         ),
     )
+
+
+def rung_offer(rung: Rung, *, min_order: int, valid_days: int, currency: str) -> Offer:
+    """An offer written as the settings write one (`percent[+fs]`: a comeback step, the
+    welcome offer, an action's reward)."""
+    kind = DiscountType.PERCENT if rung.percent else DiscountType.FREE_SHIPPING
+    return Offer(kind, value=rung.percent, free_shipping=rung.free_shipping,
+                 min_order=min_order, valid_days=valid_days, currency=currency)
