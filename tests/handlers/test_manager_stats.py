@@ -19,7 +19,7 @@ from bot.db.models import CodeSource, Delivery, Order, Redemption
 from bot.i18n import format_money
 from tests.support.chat import Chat
 from tests.support.managers import ANALYST, UploadingBotAPI, add_staff
-from tests.support.results import seed, seed_clear_winner
+from tests.support.results import always_valid, seed, seed_clear_winner
 
 # An order of 5 000 ₽ earns 1 500 ₽ (net profit 1 500 ₽ / average order 5 000 ₽ = 0.3).
 EARNS = 150_000
@@ -27,15 +27,6 @@ EARNS = 150_000
 HOLDOUT = [EARNS, (500_000 - 100_000) * 3 // 10] + [0] * 8  # h1 returned 1 000 ₽
 A = [EARNS - 25_000] * 6 + [EARNS] + [0] * 3  # a6 paid full price; a7 cancelled
 B = [EARNS - 80_000] + [EARNS - 50_000] * 4 + [EARNS - 50_000] + [0] * 4  # b0 free shipping
-
-
-def always_valid(se: float, n: int) -> float:
-    """The half-width of Waudby-Smith et al.'s asymptotic 95 % confidence sequence for an
-    estimate with standard error `se` from `n` customers, ρ tuned for 1 000: written out
-    here from the paper, not taken from the code under test."""
-    rho2 = (2 * math.log(20) + math.log(2 * math.log(20) + 1)) / 1000
-    v = n * rho2
-    return se * math.sqrt(2 * (v + 1) / v * math.log(math.sqrt(v + 1) * 20))
 
 
 def incremental(variant: list[int], holdout: list[int]) -> tuple[float, float, float]:
