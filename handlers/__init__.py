@@ -8,12 +8,24 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import chat_member, codes, errors, help, invite, managers, settings, start, tier
+    from handlers import (
+        chat_member,
+        codes,
+        errors,
+        help,
+        invite,
+        managers,
+        settings,
+        start,
+        surveys,
+        tier,
+    )
 
     # A message visits the routers in this order until one takes it, and each router on
     # the way costs its filters and a dozen calls (~30-90 µs). So the shopper's everyday
     # commands lead; no two routers take the same message, so only the fallback's place
-    # matters. Errors and chat-member changes never reach a message handler: they go last.
+    # matters. Errors, chat-member changes and poll answers never reach a message handler:
+    # they go last.
     return [
         codes.create_router(),
         tier.create_router(),
@@ -24,5 +36,6 @@ def get_routers() -> list[Router]:
         managers.create_router(),
         help.create_router(),
         chat_member.create_router(),
+        surveys.create_router(),
         errors.create_router(),
     ]

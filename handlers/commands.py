@@ -68,6 +68,10 @@ def staff_commands(role: Role) -> list[StaffCommand]:
         StaffCommand("analyze", Role.ANALYST,
                      _("the customer base: who comes back, when, what they buy again"),
                      "/analyze"),
+        StaffCommand("survey", Role.ANALYST,
+                     _("ask customers a question in a poll, read the answers") if acts
+                     else _("surveys and their answers"),
+                     "/survey new" if acts else example["survey"]),
         StaffCommand("customer", Role.ANALYST, _("a customer's card: level, codes, messages"),
                      example["customer"]),
         StaffCommand("issue", Role.MANAGER, _("give a customer a personal code"),

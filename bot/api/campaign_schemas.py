@@ -29,6 +29,13 @@ _CRONTAB = r"^[0-9*/,-]+( [0-9*/,-]+){4}$"
 _BUDGET = {"budget": {"amount": 5_000_000, "uses": 200}}
 
 
+class SurveyAnswerIn(Body):
+    """Only the customers who chose this option of a survey."""
+
+    survey_id: Annotated[int, Field(ge=1)]
+    option: Annotated[int, Field(ge=0, le=9, description="the option's index, from 0")]
+
+
 class VariantIn(Body):
     """An arm of the experiment and its offer (the offer fields of `POST /codes`); no
     `discount_type`: a message without a code."""
@@ -101,6 +108,9 @@ class CampaignIn(Body):
     kind: Literal["broadcast", "comeback", "review", "cart"] = "broadcast"
     segment: Literal[tuple(SEGMENTS)] | None = Field(  # type: ignore[valid-type]
         None, description="whom a broadcast goes to (a broadcast needs one)"
+    )
+    survey_answer: SurveyAnswerIn | None = Field(
+        None, description="narrows the segment to those who chose an option of a survey"
     )
     holdout: Annotated[
         float,

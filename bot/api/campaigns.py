@@ -131,6 +131,8 @@ def draft_of(body: CampaignIn, currency: str) -> Draft:
         kind=body.kind,
         name=body.name,
         segment=body.segment,
+        survey_answer=([body.survey_answer.survey_id, body.survey_answer.option]
+                       if body.survey_answer else None),
         variants=[variant_json(v, i, currency) for i, v in enumerate(body.variants)],
         holdout_percent=round(body.holdout * 100),
         optimise=body.optimise,

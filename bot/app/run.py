@@ -85,10 +85,12 @@ def _scheduler(runtime: Runtime) -> Service:
 def _sender(runtime: Runtime) -> Service:
     from bot.delivery.sender import Sender
     from bot.texts.shop_messages import ShopMessages
+    from bot.texts.surveys import survey_poll
 
     shop = ShopMessages.of(runtime.settings.shop)
     sender = Sender(runtime.db, runtime.bot, runtime.settings, render=shop.render,
-                    buttons=shop.buttons, clock=runtime.clock, budget=runtime.budget)
+                    buttons=shop.buttons, polls=survey_poll, clock=runtime.clock,
+                    budget=runtime.budget)
     # A started campaign's messages go out now rather than at the next poll.
     runtime.launcher.after_run.append(lambda _result: sender.wake())
     return sender

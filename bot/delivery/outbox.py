@@ -45,6 +45,8 @@ class Reason(StrEnum):
     MANUAL = "manual"
     WELCOME = "welcome"
     ACTION_REWARD = "action_reward"
+    SURVEY = "survey"
+    SURVEY_REWARD = "survey_reward"
 
 
 def _check(due_at: datetime, recipients: Iterable[tuple[int | None, int | None]]) -> None:

@@ -31,6 +31,9 @@ class ErrorCode(StrEnum):
     INVALID_KIND = "invalid_kind"
     INVALID_HOLDOUT = "invalid_holdout"
     INVALID_OPTIMISE = "invalid_optimise"
+    # Surveys.
+    UNKNOWN_SURVEY = "unknown_survey"
+    SURVEY_CLOSED = "survey_closed"
     # Staff and budgets.
     BUDGET = "budget"
     INVALID_BUDGET = "invalid_budget"

@@ -1,6 +1,7 @@
 """The `/stats` chart as a PNG, per variant and for the holdout: the repeat-purchase rate
 with its always-valid 95 % interval beside the redemption rate, and each variant's
 incremental margin over the holdout with its interval (the bar that clears zero pays).
+A survey's chart: how many chose each option (`survey_png`).
 
 matplotlib is imported on first use (it takes about a second) with the Agg backend, and
 drawing is CPU work: callers run `render_png` in a thread.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import textwrap
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.i18n import format_percent, gettext, minor_to_decimal
@@ -20,6 +22,7 @@ from bot.texts.results import arm_name
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 GREEN, GREY, BLUE = "#0f9d58", "#bdbdbd", "#4285f4"
 
@@ -88,18 +91,45 @@ def _margins(axes: Axes, stats: Stats, locale: str, currency: str) -> None:
                                  .format(currency=currency), 40))
 
 
-def render_png(stats: Stats, title: str, locale: str, currency: str = "RUB") -> bytes:
+def _figure(width: float, height: float) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(10, 4.5), dpi=100)
-    rates, margins = figure.subplots(1, 2)
-    _rates(rates, stats, locale)
-    _margins(margins, stats, locale, currency)
-    figure.suptitle(title)
+    return Figure(figsize=(width, height), dpi=100)
+
+
+def _png(figure: Figure) -> bytes:
     figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()
+
+
+def survey_png(question: str, options: Sequence[str], counts: Sequence[int], locale: str
+               ) -> bytes:
+    """One bar per option, in the survey's order from the top, with its count and share."""
+    figure = _figure(8, 1.2 + 0.6 * len(options))
+    axes = figure.subplots()
+    answered = sum(counts)
+    rows = list(range(len(options)))[::-1]
+    axes.barh(rows, counts, color=BLUE)
+    axes.set_yticks(rows, [textwrap.fill(option, 30) for option in options])
+    for row, count in zip(rows, counts, strict=True):
+        share = format_percent(round(count / answered * 100), locale) if answered else ""
+        axes.annotate(f" {count}  {share}", (count, row), va="center")
+    axes.set_xlim(0, max([*counts, 1]) * 1.25)
+    axes.set_xlabel(gettext("Customers who chose it", locale))
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.suptitle(textwrap.fill(question, 70))
+    return _png(figure)
+
+
+def render_png(stats: Stats, title: str, locale: str, currency: str = "RUB") -> bytes:
+    figure = _figure(10, 4.5)
+    rates, margins = figure.subplots(1, 2)
+    _rates(rates, stats, locale)
+    _margins(margins, stats, locale, currency)
+    figure.suptitle(title)
+    return _png(figure)

@@ -18,6 +18,7 @@ from bot.i18n import N_, format_days, format_money, format_percent, format_when,
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.card import CapState, Card, code_state
 from bot.texts.segments import segment_name
+from bot.texts.surveys import answer_lines
 from bot.texts.wording import reward_text
 
 
@@ -126,4 +127,5 @@ def render_card(
         *_messages(seen, locale, tz),
         "",
         gettext("Frequency caps: {caps}", locale).format(caps=caps),
+        *(["", *answer_lines(seen.answers, locale)] if seen.answers else []),
     ])

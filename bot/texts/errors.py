@@ -144,6 +144,8 @@ MEANINGS: dict[ErrorCode, Meaning] = {
     ErrorCode.INVALID_COUNT: Meaning(INVALID, N_("The number of codes is 1 to {maximum}.")),
     ErrorCode.UNKNOWN_CAMPAIGN: Meaning(INVALID, N_("There is no such campaign.")),
     ErrorCode.CAMPAIGN_STOPPED: Meaning(CONFLICT, N_("This campaign is stopped.")),
+    ErrorCode.UNKNOWN_SURVEY: Meaning(NOT_FOUND, N_("There is no such survey.")),
+    ErrorCode.SURVEY_CLOSED: Meaning(CONFLICT, N_("This survey is closed.")),
     ErrorCode.NO_OFFER: Meaning(
         CONFLICT, N_("This campaign has no discount offer, so it has no codes to issue.")
     ),

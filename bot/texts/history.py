@@ -21,6 +21,9 @@ _FOR = {
     CodeSource.REFERRAL: N_("for inviting a friend"),
     CodeSource.TIER: N_("for your loyalty level"),
     CodeSource.CAMPAIGN: N_("a promotion"),
+    CodeSource.WELCOME: N_("a welcome gift"),
+    CodeSource.ACTION: N_("as a thank-you"),
+    CodeSource.SURVEY: N_("for answering our survey"),
 }
 _FROM_THE_SHOP = N_("from the shop")
 # Why a code was cancelled, by the reason recorded; any other was the shop's decision.

@@ -173,6 +173,11 @@ def _action(payload: dict[str, Any], locale: str) -> str:
     return gettext("Thank you! Here is the personal code we promised:", locale)
 
 
+def _survey_reward(payload: dict[str, Any], locale: str) -> str:
+    return gettext("Thank you for your answer, it helps us a lot! Here is the personal code "
+                   "we promised:", locale)
+
+
 def _manual(payload: dict[str, Any], locale: str) -> str:
     return gettext("A personal code from our team, as a thank-you for being with us:", locale)
 
@@ -190,6 +195,7 @@ _HEADS = {
     Reason.MANUAL: _manual,
     Reason.WELCOME: _welcome,
     Reason.ACTION_REWARD: _action,
+    Reason.SURVEY_REWARD: _survey_reward,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.i18n import N_, gettext
 
 NAMES = {
+    "all": N_("all customers"),
     "new_silent": N_("new but silent"),
     "regulars": N_("regulars"),
     "almost_lost": N_("almost lost"),

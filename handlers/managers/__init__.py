@@ -16,7 +16,7 @@ from handlers.managers.access import IsStaff, bootstrap
 from handlers.managers.common import refuse_button, refuse_role
 
 COMMANDS = ("managers", "issue", "revoke", "bulk", "customer", "campaigns", "campaign",
-            "preview", "stats", "export", "analyze")
+            "preview", "stats", "export", "analyze", "survey")
 
 
 def create_router() -> Router:
@@ -28,6 +28,7 @@ def create_router() -> Router:
         customers,
         refusals,
         stats,
+        surveys,
         team,
     )
 
@@ -44,6 +45,7 @@ def create_router() -> Router:
         campaigns.create_router(),
         stats.create_router(),
         analysis.create_router(),
+        surveys.create_router(),
     )
     denied = Router(name="managers.denied")
     denied.message.register(refuse_role, Command(*COMMANDS))

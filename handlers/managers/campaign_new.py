@@ -30,12 +30,14 @@ from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns import drafts
 from bot.promo.campaigns.admin import Draft
 from bot.promo.codes.offers import Offer
-from bot.promo.customers.segments import SEGMENTS
+from bot.promo.customers.segments import EVERYONE, SEGMENTS
 from bot.promo.errors import DomainError
 from bot.promo.staff.managers import Staff
-from bot.promo.staff.manual_codes import build_offer
+from bot.promo.staff.manual_codes import build_offer, offer_in_words
+from bot.promo.surveys import surveys
 from bot.texts.campaign_preview import draft_samples
 from bot.texts.segments import segment_name
+from bot.texts.surveys import options_of
 from handlers.filters import Magic
 from handlers.managers import campaign_new_keyboards as kb
 from handlers.managers import progress
@@ -87,11 +89,33 @@ async def on_kind(callback: CallbackQuery, callback_data: NewCampaign, state: FS
     draft.kind = callback_data.value if callback_data.value in KINDS else "broadcast"
     await save_draft(state, draft)
     await callback.answer()
+    await _ask_name(chat_of(callback), state)
+
+
+async def _ask_name(message: Message, state: FSMContext) -> None:
     await state.set_state(CampaignForm.name)
-    await chat_of(callback).answer(_(
+    await message.answer(_(
         "A name for the campaign, for you and your colleagues (shoppers do not see it), "
         "e.g. {example}. A dash keeps {default}.").format(
         example=html.code(_("Winter comeback")), default=html.code(_("kind and date"))))
+
+
+async def start_for_answer(callback: CallbackQuery, callback_data: NewCampaign,
+                           state: FSMContext, read_session: AsyncSession) -> None:
+    """A survey's results button: a broadcast to exactly those who chose that option,
+    the dialog going on from its name (the audience is set)."""
+    survey_id, _sep, option = callback_data.value.partition("-")
+    await callback.answer()
+    answer = [int(survey_id), int(option)]
+    await campaign_admin.check_answer(read_session, answer)
+    survey = await surveys.get(read_session, answer[0])
+    label = options_of(survey, get_i18n().current_locale)[answer[1]]
+    await state.set_data({"answer_label": label})
+    await save_draft(state, Draft(kind="broadcast", segment=EVERYONE, survey_answer=answer))
+    await chat_of(callback).answer(_("🆕 New campaign for the customers who chose "
+                                     "“{option}” in survey #{id}.").format(
+        option=html.quote(label), id=survey_id))
+    await _ask_name(chat_of(callback), state)
 
 
 async def on_name(message: Message, state: FSMContext) -> None:
@@ -99,6 +123,9 @@ async def on_name(message: Message, state: FSMContext) -> None:
     text = " ".join((message.text or "").split())
     draft.name = "" if text == "-" else text[:200]
     await save_draft(state, draft)
+    if draft.survey_answer:
+        await ask_offer(message, state)
+        return
     locale = get_i18n().current_locale
     options = [(name, segment_name(name, locale)) for name in SEGMENTS]
     if draft.kind != "broadcast":
@@ -177,15 +204,9 @@ async def on_offer(message: Message, state: FSMContext, read_session: AsyncSessi
     if text == "-":
         draft.offer = {}
     else:
-        parts = text.split()
         try:
-            if len(parts) > 4:
-                raise ValueError
-            offer = build_offer(parts[0], currency=settings.shop.currency,
-                                days=parts[1] if len(parts) > 1 else None,
-                                min_order=parts[2] if len(parts) > 2 else None,
-                                categories=parts[3] if len(parts) > 3 else None)
-        except (ValueError, IndexError):
+            offer = offer_in_words(text, currency=settings.shop.currency)
+        except ValueError:
             await message.answer(_("I could not read the reward or conditions."))
             await ask_offer(message, state)
             return
@@ -272,13 +293,16 @@ async def on_split(callback: CallbackQuery, callback_data: NewCampaign, state: F
     await ask_schedule(chat_of(callback), state, settings)
 
 
-def _summary(draft: Draft) -> str:
+def _summary(draft: Draft, answer_label: str | None) -> str:
     return "\n".join([
         _("Check the campaign:"),
         _("Name: {name}").format(name=html.quote(draft.name or "—")),
         _("Kind: {kind}").format(kind=kind_name(draft.kind)),
         _("Segment: {segment}").format(segment=html.quote(
             segment_name(draft.segment, get_i18n().current_locale) if draft.segment else "—")),
+        *([_("Only those who chose “{option}” in survey #{id}").format(
+            option=html.quote(answer_label or ""), id=draft.survey_answer[0])]
+          if draft.survey_answer else []),
         _("Variants: {count}").format(count=len(draft.variants) or 1),
         _("Holdout: {percent}").format(
             percent=format_percent(draft.holdout_percent, get_i18n().current_locale)),
@@ -309,7 +333,7 @@ async def show_confirm(message: Message, state: FSMContext, *, session: AsyncSes
         return
     await state.update_data(fixing=False)
     await state.set_state(CampaignForm.confirm)
-    await message.answer(_summary(draft))
+    await message.answer(_summary(draft, (await state.get_data()).get("answer_label")))
     for sample in draft_samples(draft, locale=i18n.current_locale, tz=settings.shop.zone,
                                 now=clock(), shop=settings.shop.name):
         await message.answer(sample)
@@ -395,6 +419,7 @@ def create_router() -> Router:
     router.message.register(on_message_ru, StateFilter(form.message_ru), text)
     router.message.register(on_message_en_done, StateFilter(form.message_en), text)
     buttons(on_confirm, _step("confirm"), StateFilter(form.confirm))
+    buttons(start_for_answer, _step("survey"), Magic(F.data.regexp(r"^mgrn:survey:\d+-\d+$")))
     router.callback_query.register(stale_button, NewCampaign.filter())
     return router
 

@@ -4,6 +4,8 @@ weekday, time of day, confirmation)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import get_i18n
@@ -26,14 +28,16 @@ class NewCampaign(CallbackData, prefix="mgrn"):
     value: str
 
 
-def keyboard(step: str, options: list[tuple[str, str]], width: int = 2
-             ) -> InlineKeyboardMarkup:
+def keyboard(step: str, options: list[tuple[str, str]], width: int = 2, *,
+             data: Callable[..., CallbackData] = NewCampaign) -> InlineKeyboardMarkup:
+    """The choices of a dialog's step as buttons; `data` is the dialog's callback type
+    (a step and a value: `/survey new` has its own)."""
     builder = InlineKeyboardBuilder()
     for value, text in options:
         # Kinds and segments are lower-case names, read mid-sentence elsewhere; a button
         # starts with a capital like every other button.
         builder.button(text=text[:1].upper() + text[1:],
-                       callback_data=NewCampaign(step=step, value=value))
+                       callback_data=data(step=step, value=value))
     builder.adjust(width)
     return builder.as_markup()
 

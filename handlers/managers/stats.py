@@ -1,6 +1,7 @@
 """`/stats [campaign] [days]` (text and a PNG chart, per variant and for the holdout; one
-campaign's also shows what is spent and left of its budget) and `/export` (the same as
-CSV, with the codes by channel)."""
+campaign's also shows what is spent and left of its budget), `/stats survey <id>` (a
+survey's answers: `handlers.managers.surveys`) and `/export` (the same as CSV, with the
+codes by channel)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns import analytics, budget
 from bot.texts import charts, results
 from bot.texts.campaigns import budget_lines
+from handlers.managers import surveys
 from handlers.managers.common import answer_usage, args_of, number_of
 
 DEFAULT_DAYS = 30
@@ -99,7 +101,16 @@ async def show_stats(
     clock: Clock,
     i18n: I18n,
 ) -> None:
-    """The numbers as text, then the chart as a photo."""
+    """The numbers as text, then the chart as a photo; `/stats survey <id>`: a survey's."""
+    args = args_of(command.args)
+    if args and args[0].lower() == "survey":
+        survey_id = number_of(args[1]) if len(args) == 2 else None
+        if survey_id is None:
+            await answer_usage(message, "survey")
+            return
+        await surveys.show_results(message, read_session, survey_id, settings=settings,
+                                   clock=clock, i18n=i18n)
+        return
     found = await _read(message, command, read_session, settings, clock, "stats")
     if found is None:
         return

@@ -12,7 +12,7 @@ import tests.support.factories as factories
 from bot.api.campaign_schemas import CampaignIn, CampaignOut, CampaignPatchIn
 from bot.api.openapi import build_document
 from bot.db import Database
-from bot.db.models import Campaign
+from bot.db.models import Campaign, Survey
 from tests.support.api import Api
 from tests.support.managers import audit_rows
 
@@ -203,3 +203,21 @@ def test_the_document_has_the_budget_fields_and_valid_examples() -> None:
         assert examples
         for example in examples:
             model.model_validate(example, strict=False)
+
+
+async def test_a_campaign_narrowed_to_a_survey_answer(api: Api, db: Database, clock) -> None:
+    async with db.session() as session:
+        session.add(Survey(question="Tea or coffee?", options=["Tea", "Coffee"],
+                           created_at=clock(), closes_at=clock()))
+        await session.commit()
+    body = {**NEW, "segment": "all", "survey_answer": {"survey_id": 1, "option": 1}}
+    status, answer, _ = await api.post("/campaigns", body)
+    assert status == 201, answer
+    async with db.read_session() as session:
+        campaign = await session.get(Campaign, answer["id"])
+    assert campaign is not None and campaign.params == {"survey_answer": [1, 1]}
+    for wrong in ({"survey_id": 2, "option": 0}, {"survey_id": 1, "option": 2}):
+        status, answer, _ = await api.post("/campaigns", {**body, "survey_answer": wrong})
+        assert (status, answer["error"]["code"]) == (404, "unknown_survey")
+    status, answer, _ = await api.post("/campaigns", {**body, "survey_answer": {"option": 0}})
+    assert status == 422

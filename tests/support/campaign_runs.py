@@ -17,6 +17,7 @@ from bot.db import Database
 from bot.db.models import CampaignAssignment, Delivery, PromoCode
 from bot.delivery.sender import Sender
 from bot.texts.notices import render_message
+from bot.texts.surveys import survey_poll
 from tests.support.fake_bot_api import FakeBotAPI
 
 SHOPPER_CHATS = 8000  # shopper n writes from the chat SHOPPER_CHATS + n
@@ -49,7 +50,7 @@ async def draft_broadcast(db: Database, now: datetime, *, shoppers: int = 8,
 
 async def deliver(db: Database, bot: Bot, settings: Settings, clock: Clock) -> None:
     """Run the sender until nothing is due (held messages of a paused campaign stay)."""
-    sender = Sender(db, bot, settings, render=render_message, clock=clock)
+    sender = Sender(db, bot, settings, render=render_message, polls=survey_poll, clock=clock)
     async with asyncio.timeout(20):
         await sender.run_until_idle()
 

@@ -22,6 +22,7 @@ from bot.db.models import Delivery, DeliveryStatus, PromoCode
 from bot.delivery.outbox import enqueue
 from bot.delivery.sender import Sender
 from bot.texts.notices import render_message
+from bot.texts.surveys import survey_poll
 from tests.support import factories
 
 CHAT_BASE = 7_000_000
@@ -151,9 +152,8 @@ class Inbox:
         await self.deliver()
 
     async def deliver(self) -> None:
-        sender = Sender(
-            self.db, self.bot, self.settings, clock=self.clock, render=render_message
-        )
+        sender = Sender(self.db, self.bot, self.settings, clock=self.clock,
+                        render=render_message, polls=survey_poll)
         await deliver_all(sender, self.db)
 
     async def rows(self) -> dict[str, Delivery]:

@@ -27,7 +27,7 @@ from aiohttp import web
 
 SEND_METHODS = frozenset({
     "sendMessage", "sendPhoto", "sendDocument", "sendVideo", "sendAnimation", "copyMessage",
-    "forwardMessage", "sendMediaGroup",
+    "forwardMessage", "sendMediaGroup", "sendPoll",
 })
 ERROR_TEXTS = {
     400: "Bad Request: chat not found",
@@ -279,6 +279,26 @@ class FakeBotAPI:
             message["reply_markup"] = params["reply_markup"]
         return message
 
+    def _poll(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A poll message as Telegram returns it: the poll has an id of its own, which the
+        answers (`poll_answer` updates) name."""
+        message = self._message(params)
+        options = params.get("options") or []
+        if isinstance(options, str):
+            options = json.loads(options)
+        message["poll"] = {
+            "id": f"poll{message['message_id']}",
+            "question": params.get("question", ""),
+            "options": [{"persistent_id": str(n), "voter_count": 0,
+                         "text": o["text"] if isinstance(o, dict) else str(o)}
+                        for n, o in enumerate(options)],
+            "total_voter_count": 0, "is_closed": False,
+            "is_anonymous": params.get("is_anonymous") not in (False, "false"),
+            "type": "regular", "allows_multiple_answers": False, "allows_revoting": True,
+            "members_only": False,
+        }
+        return message
+
     def _me(self) -> dict[str, Any]:
         return {"id": self.bot_id, "is_bot": True, "first_name": "Promo",
                 "username": self.username}
@@ -290,6 +310,8 @@ class FakeBotAPI:
                       "editMessageText", "editMessageReplyMarkup", "editMessageCaption",
                       "forwardMessage"):
             return self._message(params)
+        if method == "sendPoll":
+            return self._poll(params)
         if method == "copyMessage":
             return {"message_id": next(self._message_ids)}
         if method == "getWebhookInfo":

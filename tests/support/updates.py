@@ -86,3 +86,12 @@ def my_chat_member(user_id: int, *, old: str, new: str) -> dict[str, Any]:
             "new_chat_member": member(new),
         },
     }
+
+
+def poll_answer(user_id: int, poll_id: str, option_ids: list[int], *,
+                update_id: int | None = None) -> dict[str, Any]:
+    """A vote in a non-anonymous poll (an empty `option_ids`: the vote was retracted)."""
+    return {"update_id": update_id or next(_update_ids),
+            "poll_answer": {"poll_id": poll_id, "user": user(user_id),
+                            "option_ids": option_ids,
+                            "option_persistent_ids": [str(n) for n in option_ids]}}

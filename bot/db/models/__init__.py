@@ -31,6 +31,7 @@ from bot.db.models.enums import (
 )
 from bot.db.models.shop import AbandonedCart, Order, OrderItem, Review
 from bot.db.models.staff import AuditLog, IdempotencyRecord, Manager
+from bot.db.models.surveys import Survey, SurveyAnswer
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -68,6 +69,8 @@ __all__ = [
     "Role",
     "SeenUpdate",
     "SendClock",
+    "Survey",
+    "SurveyAnswer",
     "TelegramAccount",
     "WelcomeOffer",
 ]

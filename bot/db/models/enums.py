@@ -38,6 +38,7 @@ class CodeSource(StrEnum):
     CAMPAIGN = "campaign"
     WELCOME = "welcome"
     ACTION = "action"
+    SURVEY = "survey"
 
 
 class CampaignKind(StrEnum):

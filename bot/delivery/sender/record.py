@@ -1,8 +1,8 @@
 """Recording: what became of each send, written in small batches in the caller's transaction.
 
 Outcomes:
-- ok → `sent` (message id, sent_at); a personal code counting its days from delivery gets
-  `expires_at` — the same moment the message showed the shopper.
+- ok → `sent` (message id, a poll's id, sent_at); a personal code counting its days from
+  delivery gets `expires_at` — the same moment the message showed the shopper.
 - 429 → every worker pauses for `retry_after`; the same row is retried (no attempt used).
 - 403 → `unreachable`, the Telegram account marked blocked, no retry.
 - 400 (e.g. "chat not found") → `failed`, final.
@@ -52,6 +52,7 @@ class Outcome:
     kind: Kind
     at: datetime
     message_id: int | None = None
+    poll_id: str | None = None
     error: str | None = None
     retry_after: float = 0.0
     expires_at: datetime | None = None
@@ -80,7 +81,8 @@ def _plan(batch: Sequence[Outcome], send: SendSettings) -> _Writes:
     for outcome in batch:
         job, row = outcome.job, outcome.job.delivery
         if outcome.kind is Kind.SENT:
-            writes.sent.append({"b_id": job.id, "b_at": outcome.at, "b_mid": outcome.message_id})
+            writes.sent.append({"b_id": job.id, "b_at": outcome.at, "b_mid": outcome.message_id,
+                                "b_poll": outcome.poll_id})
             if outcome.expires_at is not None:
                 writes.expiries.append({"b_code": row.code_id, "b_exp": outcome.expires_at})
             continue
@@ -119,8 +121,8 @@ async def record(session: AsyncSession, batch: Sequence[Outcome], send: SendSett
             .where(c.id == bindparam("b_id"))
             .values(
                 status=DeliveryStatus.SENT, sent_at=bindparam("b_at"),
-                message_id=bindparam("b_mid"), lease_until=None, error=None,
-                attempts=c.attempts + 1,
+                message_id=bindparam("b_mid"), poll_id=bindparam("b_poll"), lease_until=None,
+                error=None, attempts=c.attempts + 1,
             ),
             writes.sent,
         )

@@ -38,6 +38,13 @@ class Buttons(Protocol):
     def __call__(self, delivery: Delivery, *, locale: str) -> dict[str, Any] | None: ...
 
 
+class Polls(Protocol):
+    """The poll an outbox row sends instead of a text (`{"question": str, "options":
+    [str, ...]}`, in `locale`), or None for a row that is a text message."""
+
+    def __call__(self, delivery: Delivery, *, locale: str) -> dict[str, Any] | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Draft:
     """A rendered message. `expires_at` is the deadline its text shows (counted from
@@ -47,12 +54,16 @@ class Draft:
     prepared_at: datetime
     expires_at: datetime | None
     reply_markup: dict[str, Any] | None = None
+    poll: dict[str, Any] | None = None
 
 
-def prepare(job: Job, render: Renderer, now: datetime, buttons: Buttons | None = None
-            ) -> Draft:
-    """The text to send, and the deadline it shows for a code that counts its days from
-    delivery; raises what `render` raises."""
+def prepare(job: Job, render: Renderer, now: datetime, buttons: Buttons | None = None,
+            polls: Polls | None = None) -> Draft:
+    """The text (or the poll) to send, and the deadline it shows for a code that counts
+    its days from delivery; raises what `render` raises."""
+    poll = polls(job.delivery, locale=job.locale) if polls is not None else None
+    if poll is not None:
+        return Draft("", now, None, poll=poll)
     expires_at = None
     code = job.code
     if job.personal_code and code is not None and code.expires_at is None and (

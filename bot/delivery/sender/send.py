@@ -44,8 +44,8 @@ from bot.db import Database
 from bot.delivery.caps import Policy
 from bot.delivery.sender.claim import Job, claim
 from bot.delivery.sender.record import Kind, Outcome, record, renew_leases
-from bot.delivery.sender.render import REDRAFT_AFTER, Buttons, Draft, Renderer, prepare
-from bot.delivery.sender.transport import send_text
+from bot.delivery.sender.render import REDRAFT_AFTER, Buttons, Draft, Polls, Renderer, prepare
+from bot.delivery.sender.transport import send_poll, send_text
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ class Sender:
         *,
         render: Renderer,
         buttons: Buttons | None = None,
+        polls: Polls | None = None,
         clock: Clock = utcnow,
         rate: float | None = None,
         concurrency: int | None = None,
@@ -108,6 +109,7 @@ class Sender:
         self.settings = settings
         self.render = render
         self.buttons = buttons
+        self.polls = polls
         self.clock = clock
         self.rate = rate or settings.send.delivery_rate
         self.paid = settings.send.paid_broadcast_rate > 0
@@ -277,23 +279,30 @@ class Sender:
         be made."""
         now = self.clock()
         try:
-            return prepare(job, self.render, now, self.buttons)
+            return prepare(job, self.render, now, self.buttons, self.polls)
         except Exception as error:
             log.exception("delivery %s could not be rendered", job.id)
             return Outcome(job, Kind.FAILED, now, error=f"render: {type(error).__name__}: "
                            f"{error}")
 
     async def _attempt(self, job: Job, draft: Draft) -> Outcome:
-        """One sendMessage; never raises (the outcome says what happened)."""
+        """One sendMessage (or sendPoll); never raises (the outcome says what happened)."""
         sent_at = self.clock()
         self.stats.in_flight += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+        poll_id = None
         try:
-            message_id = await send_text(
-                self.bot, job.chat_id, draft.text, reply_markup=draft.reply_markup,
-                request_timeout=self.settings.send.timeout_seconds,
-                allow_paid_broadcast=self.paid,
-            )
+            if draft.poll is not None:
+                message_id, poll_id = await send_poll(
+                    self.bot, job.chat_id, draft.poll, allow_paid_broadcast=self.paid,
+                    request_timeout=self.settings.send.timeout_seconds,
+                )
+            else:
+                message_id = await send_text(
+                    self.bot, job.chat_id, draft.text, reply_markup=draft.reply_markup,
+                    request_timeout=self.settings.send.timeout_seconds,
+                    allow_paid_broadcast=self.paid,
+                )
         except TelegramRetryAfter as error:
             return Outcome(job, Kind.RATE_LIMITED, self.clock(), retry_after=error.retry_after)
         except TelegramForbiddenError as error:
@@ -314,7 +323,7 @@ class Sender:
         self.stats.first_send = self.stats.first_send or now
         self.stats.last_send = now
         return Outcome(job, Kind.SENT, sent_at, message_id=message_id,
-                       expires_at=draft.expires_at)
+                       expires_at=draft.expires_at, poll_id=poll_id)
 
     # --- recording ---
     async def _record_loop(self) -> None:

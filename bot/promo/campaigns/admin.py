@@ -32,6 +32,7 @@ from bot.db.models import (
     DeliveryStatus,
     PromoCode,
     Redemption,
+    Survey,
     TelegramAccount,
 )
 from bot.promo.campaigns import comeback, optimiser
@@ -207,6 +208,8 @@ class Draft:
     kind: str = CampaignKind.BROADCAST.value
     name: str = ""
     segment: str | None = None
+    # Only those who chose this option of a survey: [survey id, option index].
+    survey_answer: list[int] | None = None
     offer: dict[str, Any] = field(default_factory=dict)
     # [{"name": "A", "weight": 1, "offer": {...}}]; empty = the campaign's own offer.
     variants: list[dict[str, Any]] = field(default_factory=list)
@@ -227,6 +230,14 @@ class Draft:
         return found
 
 
+async def check_answer(session: AsyncSession, answer: list[int]) -> None:
+    """Refuse a survey answer filter that names no survey, or an option it does not have."""
+    survey_id, option = answer
+    survey = await session.get(Survey, survey_id)
+    if survey is None or not 0 <= option < len(survey.options):
+        raise DomainError(ErrorCode.UNKNOWN_SURVEY, f"survey {survey_id} has no option {option}")
+
+
 async def create(
     session: AsyncSession, staff: Staff | None, draft: Draft, *,
     guardrail: GuardrailSettings, now: datetime, actor: str | None = None,
@@ -238,6 +249,8 @@ async def create(
         raise DomainError(ErrorCode.INVALID_KIND, "unknown kind", kind=draft.kind)
     if draft.segment is not None:
         get_segment(draft.segment)
+    if draft.survey_answer is not None:
+        await check_answer(session, draft.survey_answer)
     if not 0 <= draft.holdout_percent < 100:
         raise DomainError(ErrorCode.INVALID_HOLDOUT, "holdout is 0..99 %")
     if draft.optimise and len(draft.variants) < 2:
@@ -248,7 +261,8 @@ async def create(
     status = CampaignStatus.ACTIVE if draft.start else CampaignStatus.DRAFT
     campaign = Campaign(
         name=(draft.name or f"{draft.kind} {now:%Y-%m-%d}")[:200], kind=draft.kind,
-        status=status.value, segment=draft.segment, params={}, offer=dict(draft.offer),
+        status=status.value, segment=draft.segment, offer=dict(draft.offer),
+        params={"survey_answer": list(draft.survey_answer)} if draft.survey_answer else {},
         holdout_percent=draft.holdout_percent, optimise=draft.optimise, schedule=draft.schedule,
         message_ru=draft.message_ru, message_en=draft.message_en,
         created_by=staff.telegram_id if staff else None,
@@ -327,18 +341,15 @@ async def preview(
                 comeback.entry_query(campaign.id, ladder_steps, step.index, now=now,
                                      tz=settings.shop.zone, max_days=max_days),
                 settings.policy.global_holdout)
-            counts = await _audience_counts(session, query)
+            counts = await audience_counts(session, query)
             steps.append((step, *counts))
         size, reachable = sum(s[1] for s in steps), sum(s[2] for s in steps)
     elif campaign.segment:
-        segment = get_segment(campaign.segment)
-        params = {k: int(v) for k, v in (campaign.params or {}).items()
-                  if k in segment.params}
         query = without_members(
-            segment.select(now=now, tz=settings.shop.zone,
-                           category=(campaign.params or {}).get("category"), **params),
+            get_segment(campaign.segment).of_campaign(campaign.params or {}, now=now,
+                                                      tz=settings.shop.zone),
             settings.policy.global_holdout)
-        size, reachable = await _audience_counts(session, query)
+        size, reachable = await audience_counts(session, query)
     split = await optimiser.split_now(session, campaign, variants,
                                       guardrail=settings.guardrail, now=now)
     aov, _source = await average_order_value(session, settings.guardrail, now=now)
@@ -378,7 +389,7 @@ async def preview(
     )
 
 
-async def _audience_counts(session: AsyncSession, query: Any) -> tuple[int, int]:
+async def audience_counts(session: AsyncSession, query: Any) -> tuple[int, int]:
     """Everyone the query selects, and those a message can reach (opted in, linked to
     Telegram, not blocked)."""
     ids = query.subquery()

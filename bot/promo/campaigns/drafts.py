@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.promo.campaigns.admin import Draft, _audience_counts
+from bot.promo.campaigns.admin import Draft, audience_counts
 from bot.promo.codes.issuing import ensure_within_guardrail
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import get_segment
@@ -33,7 +33,7 @@ async def reach(session: AsyncSession, segment: str | None, *, settings: Setting
     if not segment:
         return 1
     query = get_segment(segment).select(now=now, tz=settings.shop.zone)
-    return max((await _audience_counts(session, query))[1], 1)
+    return max((await audience_counts(session, query))[1], 1)
 
 
 async def check_offers(

@@ -57,10 +57,8 @@ def broadcast_query(campaign: Campaign, ctx: Context) -> Any:
     ordered since the campaign started — they came back without a code — and the global
     holdout."""
     params = dict(campaign.params or {})
-    segment = get_segment(campaign.segment or "")
-    seg_params = {k: int(v) for k, v in params.items() if k in segment.params}
-    query = segment.select(now=ctx.now, tz=ctx.settings.shop.zone, category=params.get("category"),
-                           **seg_params)
+    query = get_segment(campaign.segment or "").of_campaign(params, now=ctx.now,
+                                                             tz=ctx.settings.shop.zone)
     query = query.where(none_where(
         CampaignAssignment.id,
         CampaignAssignment.campaign_id == campaign.id,

@@ -21,8 +21,9 @@ from bot.db.models import (
     TelegramAccount,
 )
 from bot.delivery.caps import Policy
-from bot.promo.customers.segments import SEGMENTS
+from bot.promo.customers.segments import EVERYONE, SEGMENTS
 from bot.promo.customers.tiers import TierStatus, customer_tier
+from bot.promo.surveys.answers import Given, answers_of
 
 CODES_SHOWN = 10
 MESSAGES_SHOWN = 5
@@ -57,6 +58,7 @@ class Card:
     codes: Sequence[PromoCode]
     messages: Sequence[Delivery]
     caps: list[CapState]
+    answers: list[Given]
 
 
 async def segments_of(session: AsyncSession, customer_id: int, shop: ShopSettings,
@@ -64,6 +66,8 @@ async def segments_of(session: AsyncSession, customer_id: int, shop: ShopSetting
     """The named segments this customer is in now (one small query each)."""
     found = []
     for name, segment in SEGMENTS.items():
+        if name == EVERYONE:  # says nothing about the customer
+            continue
         query = segment.select(now=now, tz=shop.zone).where(Customer.id == customer_id)
         if await session.scalar(select(func.count()).select_from(query.subquery())):
             found.append(name)
@@ -103,4 +107,5 @@ async def card(session: AsyncSession, customer: Customer, *, settings: Settings,
         customer, account, customer_tier(customer, settings.loyalty),
         await segments_of(session, customer.id, settings.shop, now), codes, messages,
         await cap_state(session, customer.id, Policy.from_settings(settings.policy), now),
+        await answers_of(session, customer.id),
     )

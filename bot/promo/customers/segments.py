@@ -12,7 +12,7 @@ picks the same people whenever it runs that day and picks each one on one day on
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
@@ -21,11 +21,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Customer
+from bot.db.models import Customer, SurveyAnswer
 
 NEW_SILENT_DAYS = 30
 REGULAR_MIN_ORDERS = 3
 ALMOST_LOST_DAYS = 90
+EVERYONE = "all"
 
 
 def day_cutoff(now: datetime, days: int, tz: tzinfo) -> datetime:
@@ -75,6 +76,10 @@ def silent_between(
     return query
 
 
+def everyone() -> Select[Any]:
+    return _ids()
+
+
 def big_spenders(min_net_spend: int) -> Select[Any]:
     """Net spend (returns subtracted, minor units) at least this much."""
     return _ids().where(Customer.net_spend >= min_net_spend)
@@ -83,6 +88,20 @@ def big_spenders(min_net_spend: int) -> Select[Any]:
 def with_category(query: Select[Any], category: str | None) -> Select[Any]:
     """Only customers whose favourite category is this one (None: no filter)."""
     return query if not category else query.where(Customer.favourite_category == category)
+
+
+def with_answer(query: Select[Any], answer: Sequence[int] | None) -> Select[Any]:
+    """Only customers who chose this option (`[survey id, option index]`) of a survey
+    (None: no filter). A lookup per customer by the answers' unique key, which stays one
+    probe under a batch's LIMIT where PostgreSQL would merge-join an EXISTS."""
+    if not answer:
+        return query
+    survey_id, option = (int(value) for value in answer)
+    chose = (select(SurveyAnswer.id)
+             .where(SurveyAnswer.survey_id == survey_id, SurveyAnswer.customer_id == Customer.id,
+                    SurveyAnswer.option == option)
+             .correlate(Customer).limit(1).scalar_subquery())
+    return query.where(chose.is_not(None))
 
 
 def opted_in(query: Select[Any]) -> Select[Any]:
@@ -136,6 +155,14 @@ class Segment:
         query = with_category(query, category)
         return opted_in(query) if only_opted_in else query
 
+    def of_campaign(self, params: Mapping[str, Any], *, now: datetime, tz: tzinfo
+                    ) -> Select[Any]:
+        """The segment as a campaign's `params` narrow it: its own parameters, a
+        favourite category, an answer to a survey (`survey_answer`)."""
+        own = {key: int(value) for key, value in params.items() if key in self.params}
+        query = self.select(now=now, tz=tz, category=params.get("category"), **own)
+        return with_answer(query, params.get("survey_answer"))
+
 
 def _segment(
     name: str, summary: str, build: Callable[..., Select[Any]], **params: int
@@ -146,6 +173,7 @@ def _segment(
 SEGMENTS: dict[str, Segment] = {
     segment.name: segment
     for segment in (
+        _segment(EVERYONE, "every customer", lambda *, now, tz: everyone()),
         _segment(
             "new_silent", "one order, then silent for {days}+ days",
             lambda *, now, tz, days: new_but_silent(days, now=now, tz=tz),

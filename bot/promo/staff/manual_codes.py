@@ -131,6 +131,18 @@ def build_offer(
     )
 
 
+def offer_in_words(text: str, *, currency: str, days: str | None = None) -> Offer:
+    """The offer a dialog step reads: `<reward> [days] [min order] [categories]`, the
+    days defaulting to `days`; ValueError for anything else."""
+    parts = text.split()
+    if not 1 <= len(parts) <= 4:
+        raise ValueError("one to four words")
+    return build_offer(parts[0], currency=currency,
+                       days=parts[1] if len(parts) > 1 else days,
+                       min_order=parts[2] if len(parts) > 2 else None,
+                       categories=parts[3] if len(parts) > 3 else None)
+
+
 # --- issuing ---------------------------------------------------------------------------
 
 
