@@ -21,6 +21,8 @@ _FOR = {
     CodeSource.REFERRAL: N_("for inviting a friend"),
     CodeSource.TIER: N_("for your loyalty level"),
     CodeSource.CAMPAIGN: N_("a promotion"),
+    CodeSource.ANNIVERSARY: N_("for another year with us"),
+    CodeSource.BIRTHDAY: N_("for your birthday"),
 }
 _FROM_THE_SHOP = N_("from the shop")
 # Why a code was cancelled, by the reason recorded; any other was the shop's decision.

@@ -25,6 +25,8 @@ PAYLOADS = {
     Reason.MANUAL: {},
     Reason.WELCOME: {},
     Reason.ACTION_REWARD: {"action": "app_install"},
+    Reason.ANNIVERSARY: {"years": 2},
+    Reason.BIRTHDAY: {"name": "Анна"},
     Reason.TIER_NUDGE: {"tier": 2, "percent": 5, "left": 120_000, "basis": "spend",
                         "currency": "RUB"},
 }

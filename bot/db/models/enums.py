@@ -38,6 +38,8 @@ class CodeSource(StrEnum):
     CAMPAIGN = "campaign"
     WELCOME = "welcome"
     ACTION = "action"
+    ANNIVERSARY = "anniversary"
+    BIRTHDAY = "birthday"
 
 
 class CampaignKind(StrEnum):
