@@ -18,8 +18,10 @@ import tests.support.factories as factories
 import tests.support.shop as shop
 from bot.config import Settings
 from bot.db import Database, create_database
-from bot.db.models import CodeStatus, DeliveryStatus, MomentReward
+from bot.db.models import CampaignStatus, CodeStatus, DeliveryStatus, MomentReward
 from bot.delivery.sender import Sender
+from bot.promo.campaigns.builtin import ensure_builtin
+from bot.promo.campaigns.global_holdout import is_member
 from bot.promo.campaigns.running import run_kind
 from bot.promo.checkout.order_discount import Terms
 from bot.promo.codes.guardrail import Stacking
@@ -218,3 +220,36 @@ def test_the_terms_promise_them(settings) -> None:
 
 def _terms(settings: Settings) -> Terms:
     return Terms(Stacking.EXCLUSIVE, Decimal(18), settings.guardrail.shipping_cost)
+
+
+async def test_held_past_its_window_by_the_caps_it_is_cancelled(
+        db, tg_settings, bot, api: FakeBotAPI) -> None:
+    # Both moments on one day, one message a week allowed, the rest waiting for room:
+    # the second would wait a week, past its window, so it is cancelled instead.
+    settings = tg_settings.replace(caps="1/7d", cap_overflow="defer")
+    cid = await buyer(db, settings, "anna", NOON - timedelta(days=730),
+                      birthday=date(1990, 6, 1))
+    assert (await run(db, settings, NOON)).queued == 2
+    await send(db, bot, settings, NOON)
+    assert len(api.sent(factories.TELEGRAM_BASE + cid)) == 1
+    states = {m.reason: (m.status, m.error) for m in await shop.deliveries(db)}
+    assert states["anniversary"] == (DeliveryStatus.SENT, None)
+    assert states["birthday"][0] == DeliveryStatus.CANCELLED
+    assert states["birthday"][1].startswith("expired:")
+    assert (await shop.codes(db, source="birthday"))[0].status == CodeStatus.REVOKED
+
+
+async def test_the_global_holdout_gets_them_as_the_terms_promise(db, settings) -> None:
+    people = [await buyer(db, settings, f"c{i}", NOON - timedelta(days=730))
+              for i in range(8)]
+    held = settings.replace(global_holdout=30)
+    assert any(is_member(cid, 30) for cid in people)
+    assert (await run(db, held, NOON)).issued == 8
+
+
+async def test_paused_with_its_campaign(db, settings) -> None:
+    await buyer(db, settings, "anna", NOON - timedelta(days=730))
+    ctx = shop.context(db, settings, NOON)
+    await shop.set_status(db, await ensure_builtin(ctx, "moments"), CampaignStatus.PAUSED)
+    result = await run(db, settings, NOON)
+    assert (result.status, result.issued) == ("inactive", 0)

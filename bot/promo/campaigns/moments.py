@@ -31,7 +31,8 @@ years with us", a reward for loyalty, not a sale.
 
 The job runs under the built-in campaign `auto:moments` (pausing it stops them). It reads
 only customers whose day (as UTC sees it, widened by the spread of time zones and the
-window) could be today, then decides each exactly in their own zone.
+window) could be today, outside any write transaction, then decides each exactly in their
+own zone and rewards them in batches, one write transaction each.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from bot.db.dialect import insert_ignoring_conflict
 from bot.db.models import CodeSource, Customer, MomentReward, Order, OrderStatus
 from bot.delivery.outbox import Reason, enqueue
 from bot.i18n import zone
-from bot.promo.campaigns.audience import audience, batches, none_where, reachable
+from bot.promo.campaigns.audience import audience, none_where, reachable
 from bot.promo.campaigns.builtin import active_builtin
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.codes.issuing import Headroom, headroom, issue_code, refusal
@@ -200,13 +201,27 @@ async def run_moments(ctx: Context) -> RunResult:
             result.status = "refused"
             result.message = f"{moment}: {refusal(check).message}"
             continue
-        async for session, rows in batches(ctx, _candidates(ctx, moment)):
-            due = {row.id: found for row in rows
-                   if (found := _due(ctx, moment, row)) is not None}
-            for row in reachable([row for row in rows if row.id in due], result):
-                await _reward(session, ctx, row, moment, offer, due[row.id], room,
-                              campaign_id=campaign_id, result=result)
+        due = await _due_now(ctx, moment)
+        rows = reachable([row for row, _day in due.values()], result)
+        for start in range(0, len(rows), ctx.batch_size):
+            async with ctx.db.session() as session:
+                for row in rows[start:start + ctx.batch_size]:
+                    await _reward(session, ctx, row, moment, offer, due[row.id][1], room,
+                                  campaign_id=campaign_id, result=result)
+                await session.commit()
     return result
+
+
+async def _due_now(ctx: Context, moment: Moment) -> dict[int, tuple[Any, Due]]:
+    """The customers whose moment is due now: their row and the moment, by id. Read
+    outside any write transaction: the day is no index's key, so the read walks the
+    customers, and on SQLite a write transaction would hold every checkout back
+    meanwhile; what it finds is a few days' worth of customers, a few hundredths."""
+    async with ctx.db.read_session() as session:
+        connection = await session.connection()
+        rows = (await connection.execute(_candidates(ctx, moment).order_by(Customer.id))).all()
+    return {row.id: (row, found) for row in rows
+            if (found := _due(ctx, moment, row)) is not None}
 
 
 async def _reward(
