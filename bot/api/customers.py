@@ -22,5 +22,6 @@ async def put_customer(request: web.Request) -> web.Response:
         customer_id=customer.external_id, created=created, name=customer.name,
         phone=customer.phone, email=customer.email, locale=customer.locale,
         timezone=customer.timezone, marketing_opt_in=customer.marketing_opt_in,
+        birthday=customer.birthday,
     )
     return reply(out, 201 if created else 200)

@@ -26,11 +26,12 @@ _PROFILE = {"name": "Анна Смирнова", "phone": "+79161234567", "email
             "locale": "ru", "timezone": "Europe/Moscow"}
 
 CUSTOMER_IN = examples(
-    {**_PROFILE, "marketing_opt_in": True},
+    {**_PROFILE, "marketing_opt_in": True, "birthday": "1990-03-12"},
     {"email": "anna.s@example.com"},
 )
 CUSTOMER_OUT = examples(
-    {"customer_id": "c-1024", "created": True, **_PROFILE, "marketing_opt_in": True},
+    {"customer_id": "c-1024", "created": True, **_PROFILE, "marketing_opt_in": True,
+     "birthday": "1990-03-12"},
 )
 ORDER_IN = examples(
     {"customer_id": "c-1024", "placed_at": "2026-05-30T10:00:00+03:00", "status": "paid",

@@ -7,7 +7,7 @@ Money is an integer in minor units; times are ISO 8601 with an offset.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -62,6 +62,10 @@ class CustomerIn(Body):
     marketing_opt_in: bool | None = Field(
         None, description="the customer agreed to promotional messages; a new customer "
         "without it has not (false), an existing one keeps what they had")
+    birthday: date | None = Field(
+        None, description="`YYYY-MM-DD`: on that day (29 February: the 28th in other "
+        "years) a customer who takes promotions gets a birthday code, once a year "
+        "(PROMOBOT_BIRTHDAY_OFFER); only the day is used, the year is never shown")
 
 
 class CustomerOut(Out):
@@ -75,6 +79,7 @@ class CustomerOut(Out):
     locale: str | None
     timezone: str | None
     marketing_opt_in: bool
+    birthday: date | None
 
 
 class OrderIn(Body):

@@ -383,6 +383,33 @@ class RewardSettings(Group):
         return parse_offer(str(value)) if isinstance(value, str | int) else value
 
 
+class MomentSettings(Group):
+    """Moments (`bot.promo.campaigns.moments`): a thank-you code on the anniversary of a
+    customer's first order and on their birthday, once a year each."""
+
+    # Each `percent[+fs]` ("0" = none), valid for days from the message's delivery.
+    anniversary_offer: Rung = Field("5", alias="anniversary_offer", validate_default=True)
+    anniversary_valid_days: int = Field(14, alias="anniversary_valid_days", gt=0)
+    birthday_offer: Rung = Field("7", alias="birthday_offer", validate_default=True)
+    birthday_valid_days: int = Field(14, alias="birthday_valid_days", gt=0)
+    # The codes' minimum order, minor units (0 = any order).
+    min_order: int = Field(0, alias="moments_min_order", ge=0)
+    # The message is due at this local time (the customer's zone, else the shop's) on
+    # the day, and goes out within this many days of it or not at all.
+    send_at: time = Field("10:00", alias="moments_time", validate_default=True)
+    window_days: int = Field(3, alias="moments_window_days", ge=1, le=14)
+
+    @field_validator("anniversary_offer", "birthday_offer", mode="before")
+    @classmethod
+    def _offer(cls, value: object) -> object:
+        return parse_offer(str(value)) if isinstance(value, str | int) else value
+
+    @field_validator("send_at", mode="before")
+    @classmethod
+    def _time(cls, value: object) -> object:
+        return parse_clock(value) if isinstance(value, str) else value
+
+
 class JobSettings(Group):
     # How often the reward, cart, reminder and tier jobs run, minutes; 0 = not at all.
     interval_minutes: int = Field(10, alias="jobs_interval_minutes", ge=0)

@@ -28,6 +28,7 @@ from bot.config.groups import (
     GuardrailSettings,
     JobSettings,
     LoyaltySettings,
+    MomentSettings,
     PolicySettings,
     RedisSettings,
     RewardSettings,
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     comeback: ComebackSettings = ComebackSettings()
     rewards: RewardSettings = RewardSettings()
+    moments: MomentSettings = MomentSettings()
     jobs: JobSettings = JobSettings()
 
     # Variable (without the prefix, lower case) → the groups that read it.

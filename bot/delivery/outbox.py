@@ -47,6 +47,8 @@ class Reason(StrEnum):
     ACTION_REWARD = "action_reward"
     SURVEY = "survey"
     SURVEY_REWARD = "survey_reward"
+    ANNIVERSARY = "anniversary"
+    BIRTHDAY = "birthday"
 
 
 def _check(due_at: datetime, recipients: Iterable[tuple[int | None, int | None]]) -> None:
@@ -69,6 +71,7 @@ def _row(
     campaign_id: int | None,
     due_at: datetime,
     chat_id: int | None,
+    expires_at: datetime | None,
 ) -> dict[str, Any]:
     _check(due_at, [(customer_id, chat_id)])
     return {
@@ -82,6 +85,7 @@ def _row(
         "payload": dict(payload),
         "status": DeliveryStatus.PENDING,
         "due_at": due_at,
+        "expires_at": expires_at,
         "attempts": 0,
     }
 
@@ -98,18 +102,21 @@ async def enqueue(
     campaign_id: int | None = None,
     due_at: datetime,
     chat_id: int | None = None,
+    expires_at: datetime | None = None,
 ) -> Delivery | None:
     """Queue one message in the caller's transaction; None when the key is already queued.
 
     `chat_id` is for messages to someone who is not a customer (managers); for customers
     the sender looks up the linked Telegram account at send time, so a re-link or a block
     after queueing is respected. `promotional=False` marks a service message: it skips
-    opt-out, frequency caps and quiet hours.
+    opt-out, frequency caps and quiet hours. A message still unsent at `expires_at` is
+    cancelled rather than sent late (its code given back): a day's message held by the
+    caps or quiet hours past its day.
     """
     values = _row(
         dedupe_key=dedupe_key, customer_id=customer_id, reason=reason, payload=payload,
         promotional=promotional, code_id=code_id, campaign_id=campaign_id, due_at=due_at,
-        chat_id=chat_id,
+        chat_id=chat_id, expires_at=expires_at,
     )
     statement = (
         conflict_insert(session, Delivery)

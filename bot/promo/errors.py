@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     INVALID_PHONE = "invalid_phone"
     INVALID_EMAIL = "invalid_email"
     INVALID_TIMEZONE = "invalid_timezone"
+    INVALID_BIRTHDAY = "invalid_birthday"
     # The shop: orders, carts, reviews.
     UNKNOWN_ORDER = "unknown_order"
     INVALID_ORDER_ID = "invalid_order_id"

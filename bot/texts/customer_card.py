@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram import html
+from babel.dates import format_skeleton
 from babel.numbers import format_decimal
 
 from bot.i18n import N_, format_days, format_money, format_percent, format_when, gettext
@@ -36,6 +37,9 @@ _REASONS = {
     "cart": N_("abandoned cart"), "referral_reward": N_("referral reward"),
     "expiry_reminder": N_("expiry reminder"), "tier_up": N_("new level"),
     "tier_nudge": N_("almost the next level"), "manual": N_("code from the team"),
+    "anniversary": N_("anniversary with us"), "birthday": N_("birthday"),
+    "welcome": N_("welcome gift"), "action_reward": N_("reward for an action"),
+    "survey": N_("survey"), "survey_reward": N_("survey reward"),
 }
 _STATUSES = {
     "pending": N_("waiting"), "sending": N_("sending"), "sent": N_("delivered"),
@@ -69,6 +73,9 @@ def _who(seen: Card, locale: str, tz: ZoneInfo, currency: str) -> list[str]:
             telegram += " " + gettext("(blocked the bot)", locale)
     last = format_when(customer.last_order_at, locale, tz) if customer.last_order_at else "—"
     opted_in = gettext("on", locale) if customer.marketing_opt_in else gettext("off", locale)
+    birthday = ([gettext("Birthday: {day}", locale).format(
+        day=format_skeleton("MMMMd", customer.birthday, locale=locale))]
+        if customer.birthday else [])
     return [
         gettext("👤 {name} (shop id {id})", locale).format(
             name=html.quote(customer.name or "—"), id=html.quote(customer.external_id)),
@@ -82,6 +89,7 @@ def _who(seen: Card, locale: str, tz: ZoneInfo, currency: str) -> list[str]:
         gettext("Segments: {segments}", locale).format(
             segments=", ".join(segment_name(name, locale) for name in seen.segments) or "—"),
         gettext("Promotional messages: {state}", locale).format(state=opted_in),
+        *birthday,
     ]
 
 

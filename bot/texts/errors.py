@@ -179,6 +179,7 @@ MEANINGS: dict[ErrorCode, Meaning] = {
     ErrorCode.INVALID_PHONE: Meaning(INVALID),
     ErrorCode.INVALID_EMAIL: Meaning(INVALID),
     ErrorCode.INVALID_TIMEZONE: Meaning(INVALID),
+    ErrorCode.INVALID_BIRTHDAY: Meaning(INVALID),
     ErrorCode.UNKNOWN_ORDER: Meaning(NOT_FOUND),
     ErrorCode.INVALID_ORDER_ID: Meaning(INVALID),
     ErrorCode.INVALID_STATUS: Meaning(INVALID),

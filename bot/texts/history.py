@@ -24,6 +24,8 @@ _FOR = {
     CodeSource.WELCOME: N_("a welcome gift"),
     CodeSource.ACTION: N_("as a thank-you"),
     CodeSource.SURVEY: N_("for answering our survey"),
+    CodeSource.ANNIVERSARY: N_("for another year with us"),
+    CodeSource.BIRTHDAY: N_("for your birthday"),
 }
 _FROM_THE_SHOP = N_("from the shop")
 # Why a code was cancelled, by the reason recorded; any other was the shop's decision.

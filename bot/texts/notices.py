@@ -21,7 +21,14 @@ from zoneinfo import ZoneInfo
 
 from bot.db.models import Delivery, PromoCode
 from bot.delivery.outbox import Reason
-from bot.i18n import format_money, format_percent, format_when, gettext, ngettext
+from bot.i18n import (
+    format_count,
+    format_money,
+    format_percent,
+    format_when,
+    gettext,
+    ngettext,
+)
 from bot.promo.codes.offers import Offer
 from bot.texts.wording import deadline, describe, sample_code
 
@@ -178,6 +185,30 @@ def _survey_reward(payload: dict[str, Any], locale: str) -> str:
                    "we promised:", locale)
 
 
+def _anniversary(payload: dict[str, Any], locale: str) -> str:
+    years = int(payload.get("years") or 1)
+    return ngettext(
+        "🎉 {count} year with us! Thank you for staying with us all this time. A small "
+        "thank-you gift for your next order:",
+        "🎉 {count} years with us! Thank you for staying with us all this time. A small "
+        "thank-you gift for your next order:",
+        years, locale,
+    ).format(count=format_count(years, locale))
+
+
+def _birthday(payload: dict[str, Any], locale: str) -> str:
+    name = payload.get("name")
+    if name:
+        return gettext(
+            "🎂 {name}, happy birthday! Thank you for being with us. A small gift from us "
+            "for your next order:", locale
+        ).format(name=escape(str(name)))
+    return gettext(
+        "🎂 Happy birthday! Thank you for being with us. A small gift from us for your "
+        "next order:", locale
+    )
+
+
 def _manual(payload: dict[str, Any], locale: str) -> str:
     return gettext("A personal code from our team, as a thank-you for being with us:", locale)
 
@@ -196,6 +227,8 @@ _HEADS = {
     Reason.WELCOME: _welcome,
     Reason.ACTION_REWARD: _action,
     Reason.SURVEY_REWARD: _survey_reward,
+    Reason.ANNIVERSARY: _anniversary,
+    Reason.BIRTHDAY: _birthday,
 }
 
 

@@ -1,7 +1,7 @@
 """The loyalty terms in plain words, made from the shop's own settings, so that what a
 shopper reads is what the checkout does: the levels, how discounts combine, the ceiling
-on one order, what returns and cancellations undo, invitations, the welcome offer and
-the app's reward."""
+on one order, what returns and cancellations undo, invitations, the welcome offer,
+the app's reward and the moments (an anniversary, a birthday)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def _offer_words(rung: Rung, locale: str) -> str:
 
 
 def _rewards(settings: Settings, locale: str) -> list[str]:
-    """The welcome offer and the app install's reward, when the shop gives them."""
+    """The welcome offer, the app install's reward and the moments, when the shop gives
+    them."""
     rewards, found = settings.rewards, []
     welcome = rewards.welcome_offer
     if welcome.percent or welcome.free_shipping:
@@ -48,6 +49,24 @@ def _rewards(settings: Settings, locale: str) -> list[str]:
     if install is not None and (install.percent or install.free_shipping):
         found.append(gettext("Install our app and get a code: {offer}.", locale).format(
             offer=_offer_words(install, locale)))
+    return found + _moments(settings, locale)
+
+
+def _moments(settings: Settings, locale: str) -> list[str]:
+    """The anniversary's and the birthday's thank-you, when the shop gives them."""
+    moments, found = settings.moments, []
+    anniversary, birthday = moments.anniversary_offer, moments.birthday_offer
+    if anniversary.percent or anniversary.free_shipping:
+        found.append(gettext("Every year on the anniversary of your first order we say "
+                             "thank you with a code: {offer}.", locale).format(
+            offer=_offer_words(anniversary, locale)))
+    if birthday.percent or birthday.free_shipping:
+        found.append(gettext("If you have told us your birthday, on that day you get a "
+                             "gift code: {offer}.", locale).format(
+            offer=_offer_words(birthday, locale)))
+    if found:
+        found.append(gettext("The anniversary and birthday codes come as promotional "
+                             "messages: if you switch those off, they do not come.", locale))
     return found
 
 

@@ -60,6 +60,7 @@ def kind_name(kind: str) -> str:
         "cart": _("abandoned cart"),
         "referral": _("referral"),
         "broadcast": _("manual broadcast"),
+        "moments": _("anniversaries and birthdays"),
     }
     return names.get(kind, html.quote(kind))
 

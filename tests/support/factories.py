@@ -35,7 +35,8 @@ from bot.promo.customers.profiles import upsert_customer
 TELEGRAM_BASE = 7_000_000
 TEN_PERCENT = Offer(DiscountType.PERCENT, 10)
 # What the shop's API sends about a customer; `upsert_customer` validates these.
-PROFILE = frozenset({"name", "phone", "email", "locale", "timezone", "marketing_opt_in"})
+PROFILE = frozenset({"name", "phone", "email", "locale", "timezone", "marketing_opt_in",
+                     "birthday"})
 COLUMNS = frozenset(Customer.__table__.c.keys())
 
 

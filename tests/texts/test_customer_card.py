@@ -12,6 +12,7 @@ from bot.db.models import CodeStatus, Customer, Delivery, DiscountType, Telegram
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.card import CapState, Card
 from bot.promo.customers.tiers import Tier, TierStatus
+from bot.promo.surveys.answers import Given
 from bot.texts.customer_card import render_card, state_name, window_text
 from bot.texts.segments import segment_name
 from bot.texts.wording import sample_code
@@ -51,6 +52,10 @@ def full_card() -> Card:
         [used, waiting], [sent],
         [CapState(Cap(1, timedelta(days=1)), 1, NOW + timedelta(hours=22)),
          CapState(Cap(3, timedelta(days=7)), 1, None)],
+        # The playbook's reward survey (worded in the reader's language) and one typed.
+        [Given(2, "reward", "Which reward for your loyalty would you like most?",
+               "Free delivery", 1, NOW),
+         Given(1, None, "Tea <or> coffee?", None, None, NOW)],
     )
 
 
@@ -73,6 +78,10 @@ def test_the_whole_card_in_english() -> None:
         "",
         "Frequency caps: 1 of 1 per 1 day (full until Jun 2, 2026, 1:00\u202fPM); "
         "1 of 3 per 7 days",
+        "",
+        "Survey answers:",
+        "• #2 Which reward for your loyalty would you like most? — Free delivery",
+        "• #1 Tea &lt;or&gt; coffee? — answer withdrawn",
     ])
 
 
@@ -83,8 +92,11 @@ def test_the_card_in_russian() -> None:
     assert "Сегменты: постоянные покупатели" in text
     assert "• <code>SAMPLE1234</code> скидка 10\xa0% — ещё не доставлен" in text
     assert "кампания: доставлено" in text
-    assert text.endswith("Лимиты сообщений: 1 из 1 за 1 день (исчерпан до 2 июн. 2026\u202fг., "
-                         "13:00); 1 из 3 за 7 дней")
+    assert ("Лимиты сообщений: 1 из 1 за 1 день (исчерпан до 2 июн. 2026\u202fг., "
+            "13:00); 1 из 3 за 7 дней") in text
+    assert text.endswith("Ответы в опросах:\n• #2 Какую награду за лояльность вы хотели бы "
+                         "больше всего? — Бесплатную доставку\n• #1 Tea &lt;or&gt; coffee? — "
+                         "ответ отозван")
 
 
 @pytest.mark.parametrize(("segment", "en", "ru"), [
@@ -104,7 +116,7 @@ def test_an_active_code_reads_as_a_code_not_as_a_campaign() -> None:
 def test_an_empty_card() -> None:
     customer = Customer(external_id="c-2", name=None, net_spend=0, orders_count=0,
                         last_order_at=None, marketing_opt_in=True)
-    card = Card(customer, None, TierStatus("spend", 0, None, None, 0, 0.0), [], [], [], [])
+    card = Card(customer, None, TierStatus("spend", 0, None, None, 0, 0.0), [], [], [], [], [])
     assert render_card(card, now=NOW, locale="en", tz=MOSCOW, currency="RUB") == "\n".join([
         "👤 — (shop id c-2)", "Telegram: not linked", "Level: 0 (0%), net spend ₽0",
         "Orders: 0, last: —", "Segments: —", "Promotional messages: on", "",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -37,6 +37,9 @@ class Customer(Base):
     locale: Mapped[str | None] = mapped_column(String(8))
     timezone: Mapped[str | None] = mapped_column(String(64))
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # As the shop sends it (`PUT /customers/{id}`): only the day counts, for the birthday
+    # reward (`bot.promo.campaigns.moments`); the year is never shown.
+    birthday: Mapped[date | None]
     referral_code: Mapped[str | None] = mapped_column(String(32), unique=True)
     referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
@@ -145,5 +148,20 @@ class ActionReward(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     action: Mapped[str] = mapped_column(String(32))
     ref: Mapped[str] = mapped_column(String(128), default="")
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MomentReward(Base):
+    """A moment's reward (a purchase anniversary, a birthday): one per customer, kind and
+    year, the year of the moment's local day (`bot.promo.campaigns.moments`)."""
+
+    __tablename__ = "moment_rewards"
+    __table_args__ = (UniqueConstraint("customer_id", "kind", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int] = mapped_column(Integer)
     code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

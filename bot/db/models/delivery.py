@@ -41,6 +41,9 @@ class Delivery(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A message about a day (a birthday) that has not gone out by then is cancelled, its
+    # code given back, rather than sent late (`bot.delivery.sender.claim`); None = never.
+    expires_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None]

@@ -39,6 +39,8 @@ class CodeSource(StrEnum):
     WELCOME = "welcome"
     ACTION = "action"
     SURVEY = "survey"
+    ANNIVERSARY = "anniversary"
+    BIRTHDAY = "birthday"
 
 
 class CampaignKind(StrEnum):

@@ -13,7 +13,9 @@ opted out), its personal, unused code is given back: revoked with a reason, so t
 shopper's `/codes` does not list a code nobody told them about and a later job may issue
 a fresh one. A code that another message already delivered (a reminder) is left alone.
 Capped, opted-out and unreachable rows are settled here, at claim time
-(`give_back_codes` is shared with `record`, which settles the rest).
+(`give_back_codes` is shared with `record`, which settles the rest), and so are rows past
+their `expires_at` or held back beyond it: a message about a day (a birthday) is
+cancelled rather than sent after it.
 """
 
 from __future__ import annotations
@@ -170,12 +172,20 @@ async def claim(
         if not ids:
             return []
         rows = await _load(session, ids)
+        late = [(row, "expired: its day has passed") for row, *_ in rows
+                if row.expires_at is not None and row.expires_at <= now]
+        gone = {row.id for row, _ in late}
+        rows = [found for found in rows if found[0].id not in gone]
         targets, candidates, unreachable = _address(rows, shop)
 
         decisions = await decide(session, candidates, now, policy)
         by_id = {row.id: row for row, *_ in rows}
         send = [i for i, d in decisions.items() if d.verdict is Verdict.SEND]
         deferred = [(i, d) for i, d in decisions.items() if d.verdict is Verdict.DEFER]
+        # Held past its expiry (quiet hours, a cap's window), it would only go out late.
+        late += [(by_id[i], f"expired: {d.why}") for i, d in deferred
+                 if _too_late(by_id[i].expires_at, d.until)]
+        deferred = [(i, d) for i, d in deferred if not _too_late(by_id[i].expires_at, d.until)]
         capped = [(by_id[i], d.why) for i, d in decisions.items() if d.verdict is Verdict.CAPPED]
         opted_out = [(by_id[i], d.why) for i, d in decisions.items()
                      if d.verdict is Verdict.OPTED_OUT]
@@ -190,6 +200,7 @@ async def claim(
         await _finish(session, capped, DeliveryStatus.CAPPED, now)
         await _finish(session, opted_out, DeliveryStatus.CANCELLED, now)
         await _finish(session, unreachable, DeliveryStatus.UNREACHABLE, now)
+        await _finish(session, late, DeliveryStatus.CANCELLED, now)
 
         code_ids = {by_id[i].code_id for i in send if by_id[i].code_id is not None}
         loaded = {
@@ -204,6 +215,10 @@ async def claim(
         code = loaded.get(row.code_id) if row.code_id is not None else None
         jobs.append(Job(row, code, int(chat), account_id, locale, tz, lease_until))
     return jobs
+
+
+def _too_late(expires_at: datetime | None, until: datetime | None) -> bool:
+    return expires_at is not None and until is not None and until >= expires_at
 
 
 async def _load(session: AsyncSession, ids: Sequence[int]) -> Sequence[Row[Any]]:

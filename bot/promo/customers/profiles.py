@@ -7,7 +7,7 @@ kept by `bot.promo.shop.orders`, never here.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +28,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USERNAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 # Telegram user ids are positive and fit a signed 64-bit column.
 _MAX_TELEGRAM_ID = 2**63 - 1
+# Nobody shopping now was born before this.
+_EARLIEST_BIRTHDAY = date(1900, 1, 1)
 
 
 def normalize_phone(raw: str | None) -> str | None:
@@ -70,6 +72,8 @@ def _profile_changes(
     locale: str | None,
     timezone: str | None,
     marketing_opt_in: bool | None,
+    birthday: date | None,
+    now: datetime,
 ) -> dict[str, Any]:
     """Validated column values for the fields that were given; "" clears a text field."""
     changes: dict[str, Any] = {}
@@ -104,6 +108,13 @@ def _profile_changes(
         changes["timezone"] = zone
     if marketing_opt_in is not None:
         changes["marketing_opt_in"] = bool(marketing_opt_in)
+    if birthday is not None:
+        # A day after today anywhere on Earth is a typo, not a birthday.
+        if not _EARLIEST_BIRTHDAY <= birthday <= (now + timedelta(days=1)).date():
+            raise DomainError(ErrorCode.INVALID_BIRTHDAY,
+                              f"a birthday between {_EARLIEST_BIRTHDAY} and today",
+                              field="birthday")
+        changes["birthday"] = birthday
     return changes
 
 
@@ -121,6 +132,7 @@ async def upsert_customer(
     locale: str | None = None,
     timezone: str | None = None,
     marketing_opt_in: bool | None = None,
+    birthday: date | None = None,
     now: datetime,
 ) -> tuple[Customer, bool]:
     """Create or update the shop's customer; only the fields given change.
@@ -135,7 +147,7 @@ async def upsert_customer(
         raise DomainError(ErrorCode.INVALID_CUSTOMER_ID, "customer id must be 1-64 characters")
     changes = _profile_changes(
         name=name, phone=phone, email=email, locale=locale, timezone=timezone,
-        marketing_opt_in=marketing_opt_in,
+        marketing_opt_in=marketing_opt_in, birthday=birthday, now=now,
     )
     inserted = await session.execute(
         insert_ignoring_conflict(
