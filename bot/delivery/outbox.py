@@ -45,6 +45,8 @@ class Reason(StrEnum):
     MANUAL = "manual"
     WELCOME = "welcome"
     ACTION_REWARD = "action_reward"
+    # To staff chats (`chat_id`), not to customers: a shared code that looks leaked.
+    LEAK_ALERT = "leak_alert"
 
 
 def _check(due_at: datetime, recipients: Iterable[tuple[int | None, int | None]]) -> None:

@@ -4,7 +4,8 @@
 nothing), selects its audience in batches, assigns variants and the holdout, checks the
 offers against the margin guardrail, issues codes and queues messages. `run_target`
 takes an id or a kind (`comeback`, `broadcast`, `review`, `cart`, `referral`,
-`reminders`, `tiers`). `overview` and `progress` are what `list` and `status` print.
+`reminders`, `tiers`, `leaks`: the leak watch of shared codes). `overview` and
+`progress` are what `list` and `status` print.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import get_segment
 
 # Kinds that are not campaigns of their own but automatic jobs (see `run_target`).
-JOB_KINDS = ("review", "cart", "referral", "reminders", "tiers")
+JOB_KINDS = ("review", "cart", "referral", "reminders", "tiers", "leaks")
 # Jobs a manager's campaign of the same kind takes over, with its offer and its split.
 OWNED_JOBS = (CampaignKind.REVIEW, CampaignKind.CART)
 
@@ -189,6 +190,7 @@ async def run_job(ctx: Context, kind: str, campaign_id: int | None = None) -> Ru
     campaign of a manager's (`campaign_id`) runs its job with its own offer."""
     from bot.promo.campaigns import carts as cart_offers
     from bot.promo.campaigns import reminders, rewards
+    from bot.promo.codes import leaks
 
     if kind == "review":
         result = await rewards.ask_for_reviews(ctx, campaign_id)
@@ -202,6 +204,8 @@ async def run_job(ctx: Context, kind: str, campaign_id: int | None = None) -> Ru
         return await reminders.remind_expiring(ctx)
     if kind == "tiers":
         return await reminders.tier_notices(ctx)
+    if kind == "leaks":
+        return await leaks.watch_codes(ctx)
     raise ValueError(f"unknown job {kind!r}")
 
 
