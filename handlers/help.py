@@ -1,4 +1,5 @@
-"""`/help`, and the fallback: any message no other router took gets a hint, not silence.
+"""`/help`, and the fallback: any message no other router took gets a hint, not silence;
+a staff button tapped by someone else, a refusal.
 
 This router must be the last one included.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.db.models import Customer
@@ -75,6 +76,12 @@ async def fallback(message: Message, customer: Customer | None) -> None:
     )
 
 
+async def refuse_outsider(callback: CallbackQuery) -> None:
+    """A staff button (a leak alert's "Revoke") tapped by someone who is not staff (any
+    more): an answer, not a spinner that never stops."""
+    await callback.answer(_("This button is for the shop's staff."), show_alert=True)
+
+
 def create_router() -> Router:
     router = Router(name="help")
     router.message.filter(Magic(F.chat.type == "private"))
@@ -86,4 +93,5 @@ def create_router() -> Router:
     router.message.register(not_linked, Command("codes", "tier", "invite"))
     router.message.register(not_linked, MenuButton(BTN_CODES, BTN_TIER, BTN_INVITE))
     router.message.register(fallback)
+    router.callback_query.register(refuse_outsider, Magic(F.data.startswith("mgr")))
     return router

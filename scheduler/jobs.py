@@ -18,7 +18,7 @@ from bot.promo.campaigns.context import Context, RunResult
 log = logging.getLogger(__name__)
 
 # Automatic jobs that run on an interval; comeback runs daily, campaigns on their cron.
-INTERVAL_KINDS = ("review", "cart", "referral", "reminders", "tiers", "moments")
+INTERVAL_KINDS = ("review", "cart", "referral", "reminders", "tiers", "moments", "leaks")
 
 
 @dataclass

@@ -58,6 +58,7 @@ def _parsed(parse: Callable[[list[str]], object]) -> BeforeValidator:
 
 # Comma-separated in the environment rather than JSON: that is what people type.
 Ids = Annotated[tuple[int, ...], BeforeValidator(split_commas)]
+Names = Annotated[tuple[str, ...], BeforeValidator(split_commas)]
 Names = Annotated[frozenset[str], BeforeValidator(split_commas)]
 Caps = Annotated[tuple[Cap, ...], _parsed(parse_caps)]
 Gaps = Annotated[dict[str, timedelta], _parsed(parse_gaps)]
@@ -249,6 +250,17 @@ class StaffSettings(Group):
     # Discount a manager may hand out per calendar month (minor units) unless their own
     # budget is set with `/managers budget`; 0 = unlimited. Owners are never limited.
     monthly_budget: int = Field(0, alias="manager_monthly_budget", ge=0)
+    # The leak watch (`bot.promo.codes.leaks`): over the last `leak_window_days`, a shared
+    # code with at least `leak_min_uses` uses (0 = no watch) is a leak when at least
+    # `leak_stranger_percent` % of its customers never received it through a channel we
+    # know, or when its uses pass `leak_reach_percent` % of the customers it reached.
+    # Codes of `leak_public_channels` are published for anyone and not watched.
+    leak_window_days: int = Field(7, alias="leak_window_days", gt=0, le=366)
+    leak_min_uses: int = Field(10, alias="leak_min_uses", ge=0)
+    leak_stranger_percent: int = Field(50, alias="leak_stranger_percent", gt=0, le=100)
+    leak_reach_percent: int = Field(100, alias="leak_reach_percent", gt=0)
+    leak_public_channels: Names = Field("site", alias="leak_public_channels",
+                                        validate_default=True)
 
 
 class SendSettings(Group):

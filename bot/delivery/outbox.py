@@ -49,6 +49,8 @@ class Reason(StrEnum):
     SURVEY_REWARD = "survey_reward"
     ANNIVERSARY = "anniversary"
     BIRTHDAY = "birthday"
+    # To staff chats (`chat_id`), not to customers: a shared code that looks leaked.
+    LEAK_ALERT = "leak_alert"
 
 
 def _check(due_at: datetime, recipients: Iterable[tuple[int | None, int | None]]) -> None:

@@ -30,6 +30,7 @@ from bot.i18n import (
     ngettext,
 )
 from bot.promo.codes.offers import Offer
+from bot.texts import leaks
 from bot.texts.wording import deadline, describe, sample_code
 
 
@@ -235,7 +236,10 @@ _HEADS = {
 def render_notice(
     delivery: Delivery, *, code: PromoCode | None, locale: str, tz: ZoneInfo
 ) -> str:
-    """The message for an outbox row, in HTML; the code (if any) is described in full."""
+    """The message for an outbox row, in HTML; the code (if any) is described in full.
+    A staff alert is no shopper's notice: it carries no code of its own to describe."""
+    if delivery.reason == Reason.LEAK_ALERT:
+        return leaks.alert_text(dict(delivery.payload or {}), locale, tz)
     try:
         head = _HEADS[Reason(delivery.reason)]
     except (KeyError, ValueError):

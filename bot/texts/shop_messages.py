@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 
 from bot.config import ShopSettings
 from bot.db.models import Delivery, PromoCode
+from bot.delivery.outbox import Reason
 from bot.i18n import gettext
+from bot.texts.leaks import alert_buttons
 from bot.texts.notices import render_message
 
 
@@ -33,12 +35,18 @@ class ShopMessages:
     def render(
         self, delivery: Delivery, *, code: PromoCode | None, locale: str, tz: ZoneInfo
     ) -> str:
-        """The message of `bot.texts.notices`, under the shop's name in bold."""
+        """The message of `bot.texts.notices`, under the shop's name in bold; an alert to
+        staff (who know their shop) as it is."""
         text = render_message(delivery, code=code, locale=locale, tz=tz)
+        if delivery.reason == Reason.LEAK_ALERT:
+            return text
         return f"<b>{escape(self.name)}</b>\n\n{text}" if self.name else text
 
     def buttons(self, delivery: Delivery, *, locale: str) -> dict[str, Any] | None:
-        """One URL button to the shop; none when the shop has no URL."""
+        """One URL button to the shop; none when the shop has no URL. A leak alert's is
+        the one that revokes its code."""
+        if delivery.reason == Reason.LEAK_ALERT:
+            return alert_buttons(dict(delivery.payload or {}), locale)
         if self.url is None:
             return None
         label = gettext("🛍 Go to the shop", locale)

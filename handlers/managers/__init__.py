@@ -26,6 +26,7 @@ def create_router() -> Router:
         campaigns,
         codes,
         customers,
+        leaks,
         refusals,
         stats,
         surveys,
@@ -40,6 +41,7 @@ def create_router() -> Router:
     router.include_routers(
         team.create_router(),
         codes.create_router(),
+        leaks.create_router(),
         customers.create_router(),
         campaign_new.create_router(),
         campaigns.create_router(),

@@ -42,8 +42,13 @@ def _code() -> PromoCode:
     )
 
 
-# A survey goes out as a poll (`bot.texts.surveys.survey_poll`), never as a text.
-@pytest.mark.parametrize("reason", [reason for reason in Reason if reason is not Reason.SURVEY])
+# A survey goes out as a poll (`bot.texts.surveys.survey_poll`), never as a text; a leak
+# alert goes to staff and carries no code of its own: `tests/texts/test_leak_alert.py`.
+SHOPPER_REASONS = [reason for reason in Reason
+                   if reason not in (Reason.SURVEY, Reason.LEAK_ALERT)]
+
+
+@pytest.mark.parametrize("reason", SHOPPER_REASONS)
 @pytest.mark.parametrize("locale", ["ru", "en"])
 def test_every_reason_renders(reason, locale):
     delivery = Delivery(reason=reason, payload=PAYLOADS[reason])

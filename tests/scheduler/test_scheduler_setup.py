@@ -25,7 +25,7 @@ async def test_jobs_have_stable_ids_zone_and_grace(db, settings, clock):
     scheduler.start(paused=True)  # inside the running loop; jobs get their defaults now
     ids = {job.id for job in scheduler.get_jobs()}
     assert ids == {"comeback", "job:review", "job:cart", "job:referral", "job:reminders",
-                   "job:tiers", "job:moments", "campaigns:sync"}
+                   "job:tiers", "job:moments", "job:leaks", "campaigns:sync"}
     comeback = scheduler.get_job("comeback")
     assert isinstance(comeback.trigger, CronTrigger)
     assert str(comeback.trigger.timezone) == "Europe/Moscow"

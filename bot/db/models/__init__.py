@@ -7,7 +7,13 @@ Money columns are integers in minor units. Times are aware UTC (`UTCDateTime`).
 from bot.db.models.base import NAMING_CONVENTION, Base
 from bot.db.models.campaigns import Campaign, CampaignAssignment, CampaignVariant
 from bot.db.models.cluster import ChatClock, RateCounter, SeenUpdate, SendClock
-from bot.db.models.codes import CodeCustomerUsage, OrderDiscount, PromoCode, Redemption
+from bot.db.models.codes import (
+    CodeCustomerUsage,
+    LeakAlert,
+    OrderDiscount,
+    PromoCode,
+    Redemption,
+)
 from bot.db.models.customers import (
     AccountLink,
     ActionReward,
@@ -55,6 +61,7 @@ __all__ = [
     "DeliveryStatus",
     "DiscountType",
     "IdempotencyRecord",
+    "LeakAlert",
     "LinkToken",
     "Manager",
     "MomentReward",

@@ -1,4 +1,4 @@
-"""Promo codes, their per-customer use counters and redemptions."""
+"""Promo codes, their per-customer use counters, redemptions, and the leak watch's alerts."""
 
 from __future__ import annotations
 
@@ -115,7 +115,9 @@ class Redemption(Base):
     # gave. Counted against the order's ceiling and the campaign's budget, and given back
     # exactly by a release.
     cost: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Indexed for the leak watch, which reads the last days' uses of every shared code:
+    # an append at the index's right edge per redeem, where a scan of all would be minutes.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     released_at: Mapped[datetime | None]
 
 
@@ -136,3 +138,24 @@ class OrderDiscount(Base):
     # order from other figures finds them changed and is refused.
     cost: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LeakAlert(Base):
+    """A shared code the leak watch told staff about (`bot.promo.codes.leaks`): one row per
+    code, claimed by INSERT … ON CONFLICT DO NOTHING, so a code alerts once however many
+    runs or instances see it; `level` goes up, by a conditional UPDATE, only when the
+    uses nobody can explain (`suspects`) have doubled since the last alert."""
+
+    __tablename__ = "leak_alerts"
+
+    code_id: Mapped[int] = mapped_column(ForeignKey("promo_codes.id"), primary_key=True,
+                                         autoincrement=False)
+    level: Mapped[int] = mapped_column(Integer, default=1)
+    # What the last alert said: uses in the window, customers who never received the code
+    # through a channel we know, how many did, and the larger of the unexplained counts.
+    uses: Mapped[int] = mapped_column(Integer)
+    strangers: Mapped[int] = mapped_column(Integer)
+    reach: Mapped[int] = mapped_column(Integer)
+    suspects: Mapped[int] = mapped_column(Integer)
+    first_alerted_at: Mapped[datetime]
+    alerted_at: Mapped[datetime]

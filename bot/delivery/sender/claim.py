@@ -256,7 +256,9 @@ def _address(
             unreachable.append((row, "the shopper blocked the bot"))
             continue
         tz = zone(tz_name, shop.timezone)
-        locale = pick_locale(a_locale, c_locale, language, default=shop.default_locale)
+        # A message to a chat that is no customer's (staff) carries its reader's language.
+        own = (row.payload or {}).get("locale") if row.customer_id is None else None
+        locale = pick_locale(own, a_locale, c_locale, language, default=shop.default_locale)
         targets[row.id] = (chat, account_id, locale, tz)
         candidates.append(Candidate(
             row.id, row.customer_id, row.reason, row.promotional,

@@ -4,7 +4,8 @@
 nothing), selects its audience in batches, assigns variants and the holdout, checks the
 offers against the margin guardrail, issues codes and queues messages. `run_target`
 takes an id or a kind (`comeback`, `broadcast`, `review`, `cart`, `referral`,
-`reminders`, `tiers`, `moments`). `overview` and `progress` are what `list` and `status` print.
+`reminders`, `tiers`, `moments`, `leaks`: the leak watch of shared codes). `overview`
+and `progress` are what `list` and `status` print.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import get_segment
 
 # Kinds that are not campaigns of their own but automatic jobs (see `run_target`).
-JOB_KINDS = ("review", "cart", "referral", "reminders", "tiers", "moments")
+JOB_KINDS = ("review", "cart", "referral", "reminders", "tiers", "moments", "leaks")
 # Jobs a manager's campaign of the same kind takes over, with its offer and its split.
 OWNED_JOBS = (CampaignKind.REVIEW, CampaignKind.CART)
 
@@ -187,6 +188,7 @@ async def run_job(ctx: Context, kind: str, campaign_id: int | None = None) -> Ru
     or cart campaign of a manager's (`campaign_id`) runs its job with its own offer."""
     from bot.promo.campaigns import carts as cart_offers
     from bot.promo.campaigns import moments, reminders, rewards
+    from bot.promo.codes import leaks
 
     if kind == "review":
         result = await rewards.ask_for_reviews(ctx, campaign_id)
@@ -202,6 +204,8 @@ async def run_job(ctx: Context, kind: str, campaign_id: int | None = None) -> Ru
         return await reminders.tier_notices(ctx)
     if kind == "moments":
         return await moments.run_moments(ctx)
+    if kind == "leaks":
+        return await leaks.watch_codes(ctx)
     raise ValueError(f"unknown job {kind!r}")
 
 
