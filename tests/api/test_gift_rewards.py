@@ -315,3 +315,26 @@ async def test_openapi_documents_the_gift_and_early_access(api: Api) -> None:
     assert {"gift", "early_access"} <= kinds
     assert any(line.get("gift") for example in schemas["ValidateOut"]["examples"]
                for line in example["lines"])
+
+
+async def test_a_campaign_budget_is_charged_the_gift_cost(api: Api, db: Database,
+                                                          clock: Any) -> None:
+    await _shopper(db, clock)
+    campaign = await factories.campaign(db, now=clock(), budget_amount=40_000)
+    codes = []
+    for _ in range(2):
+        status, body, _ = await api.post("/codes", {
+            "discount_type": "gift", "campaign_id": campaign.id,
+            "gift": {"sku": "MUG-01", "name": "Mug with our logo", "cost": 25_000}})
+        assert status == 201
+        codes.append(body["code"])
+    assert (await api.post("/codes/redeem", _redeem(codes[0], "o1")))[0] == 200
+    status, body, _ = await api.get(f"/campaigns/{campaign.id}")
+    assert (body["budget"]["spent_amount"], body["budget"]["amount_left"]) == (25_000, 15_000)
+    # The second mug would cost 50 000 of a 40 000 budget.
+    status, body, _ = await api.post("/codes/redeem", _redeem(codes[1], "o2"))
+    assert status == 409 and body["error"]["code"] == "budget_spent"
+    assert (await api.post("/codes/release", {"code": codes[0], "order_id": "o1"}))[0] == 200
+    status, body, _ = await api.get(f"/campaigns/{campaign.id}")
+    assert body["budget"]["spent_amount"] == 0
+    assert (await api.post("/codes/redeem", _redeem(codes[1], "o2")))[0] == 200
