@@ -185,7 +185,7 @@ class ValidateOut(OrderDiscountOut):
          **ex.DISCOUNT},
         {"valid": True, "reason": "ok",
          "message": "Код применён: дарим к заказу подарок — Кружка с логотипом. "
-                    "Ваш уровень добавляет скидку 150 ₽.", **ex.GIFT_DISCOUNT},
+                    "Плюс по вашему уровню: скидка 150 ₽.", **ex.GIFT_DISCOUNT},
         {"valid": False, "reason": "tier_better",
          "message": "Ваш уровень даёт больше: 12 % и бесплатная доставка. Код останется у вас.",
          "discount": 0, "free_shipping": True, "tier_discount": 60000, "total_discount": 60000,
@@ -217,7 +217,7 @@ class RedeemOut(OrderDiscountOut):
         {"redemption_id": 812, "message": "Код применён: скидка 300 ₽.", "replayed": False,
          **ex.DISCOUNT},
         {"redemption_id": 813, "message": "Код применён: дарим к заказу подарок — Кружка с "
-         "логотипом. Ваш уровень добавляет скидку 150 ₽.", "replayed": False,
+         "логотипом. Плюс по вашему уровню: скидка 150 ₽.", "replayed": False,
          **ex.GIFT_DISCOUNT},
     ]})
 

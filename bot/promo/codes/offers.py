@@ -106,8 +106,9 @@ class Offer:
     def extra_only(self) -> bool:
         """Gives nothing off the goods nor free shipping (a gift, bare early access): under
         exclusive stacking it joins the tier instead of competing with it."""
-        return (self.discount_type is DiscountType.GIFT
-                or (self.discount_type is DiscountType.EARLY_ACCESS and not self.value))
+        return self.discount_type is DiscountType.GIFT or (
+            self.discount_type is DiscountType.EARLY_ACCESS and not self.value
+            and not self.free_shipping)
 
     @property
     def opens(self) -> bool:
