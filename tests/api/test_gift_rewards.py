@@ -165,6 +165,14 @@ async def test_a_gift_code_keeps_its_conditions_and_cancel_gives_it_back(
         await session.commit()
     status, body, _ = await api.post("/codes/validate", _check(code.code, big))
     assert body["reason"] == "revoked"
+    # A gift for anyone, once per customer: a second order of theirs is refused.
+    shared = await factories.code(db, MUG, now=clock(), usage_limit=None, per_customer_limit=1)
+    assert (await api.post("/codes/redeem", _redeem(shared.code, "o5")))[0] == 200
+    status, body, _ = await api.post("/codes/redeem", _redeem(shared.code, "o6"))
+    assert status == 409 and body["error"]["code"] == "already_used"
+    status, body, _ = await api.post("/codes/redeem", {**_redeem(shared.code, "o7"),
+                                                       "customer_id": "c2"})
+    assert status == 200 and body["lines"][-1] == MUG_LINE
 
 
 async def test_a_single_use_gift_code_is_given_once_under_concurrent_orders(
