@@ -130,7 +130,15 @@ class Offer:
         for key in ("include_categories", "exclude_categories", "include_skus", "exclude_skus"):
             data[key] = list(data[key])
         data["extra"] = dict(self.extra)
-        data["launch_at"] = self.launch_at.isoformat() if self.launch_at else None
+        # A gift's and early access's fields only where they say something: the JSON of
+        # every other offer (campaigns, audit rows) stays as it was.
+        for key in ("gift_sku", "gift_name", "launch_at"):
+            if data[key] is None:
+                del data[key]
+        if not data["gift_cost"]:
+            del data["gift_cost"]
+        if self.launch_at is not None:
+            data["launch_at"] = self.launch_at.isoformat()
         return data
 
     @classmethod
