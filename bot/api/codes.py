@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,8 @@ from bot.api.ratelimit import note_failure
 from bot.api.schemas import (
     BasketIn,
     CodeOut,
+    EarlyAccessOut,
+    GiftOut,
     IssueIn,
     LineOut,
     RedeemIn,
@@ -25,14 +28,14 @@ from bot.api.schemas import (
     ValidateIn,
     ValidateOut,
 )
-from bot.db.models import CodeSource, PromoCode
+from bot.db.models import CodeSource, DiscountType, PromoCode
 from bot.promo.campaigns import budget
 from bot.promo.checkout.lookup import Shopper, validate_for
 from bot.promo.checkout.redemption import redeem
 from bot.promo.checkout.release import release_code
 from bot.promo.checkout.validation import Reason, Verdict
 from bot.promo.codes.issuing import ensure_within_guardrail, issue_code
-from bot.promo.codes.offers import Basket, Offer
+from bot.promo.codes.offers import Basket, Offer, covers
 from bot.promo.customers.tiers import customer_tier
 from bot.texts.wording import describe, verdict_message
 
@@ -50,13 +53,24 @@ def _message(request: web.Request, shopper: Shopper, verdict: Verdict) -> str:
 
 def _order_discount(basket: Basket, verdict: Verdict) -> dict[str, Any]:
     """The order's figures every checkout answer carries; free shipping is the order's,
-    whichever of the tier and the code gives it."""
+    whichever of the tier and the code gives it. Gift items follow the lines sent, as
+    lines of their own at price 0; lines that early access opens say so."""
+    order = verdict.order
+    opened = order.opened if order else ()
+    lines = [LineOut(sku=item.sku, discount=share,
+                     early_access=True if any(covers(o, item) for o in opened) else None)
+             for item, share in zip(basket.items, verdict.lines, strict=True)]
+    lines += [LineOut(sku=gift.gift_sku, discount=0, gift=True, name=gift.gift_name, price=0,
+                      quantity=1) for gift in (order.gifts if order else ())]
+    early = None
+    if opened and (launch := opened[-1].launch_at) is not None:
+        early = EarlyAccessOut(until=launch, categories=list(opened[-1].include_categories),
+                               skus=list(opened[-1].include_skus))
     return {
         "discount": verdict.discount,
-        "free_shipping": verdict.order.free_shipping if verdict.order else verdict.free_shipping,
+        "free_shipping": order.free_shipping if order else verdict.free_shipping,
         "tier_discount": verdict.tier_discount, "total_discount": verdict.total_discount,
-        "lines": [LineOut(sku=item.sku, discount=share)
-                  for item, share in zip(basket.items, verdict.lines, strict=True)],
+        "lines": lines, "early_access": early,
     }
 
 
@@ -116,11 +130,36 @@ def code_out(code: PromoCode, customer_id: str | None, locale: str, tz: ZoneInfo
         free_shipping=code.free_shipping, combinable=code.combinable, min_order=code.min_order,
         expires_at=code.expires_at,
         valid_days=code.valid_days, usage_limit=code.usage_limit, uses_left=uses_left,
-        description=describe(code, locale, tz),
+        gift=GiftOut(sku=code.gift_sku, name=code.gift_name or "", cost=code.gift_cost)
+        if code.gift_sku else None,
+        launch_at=code.launch_at, description=describe(code, locale, tz),
     )
 
 
-def offer_of(body: IssueIn, currency: str) -> Offer:
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(422, "invalid_offer", f"{field}: {message}", fields=[field])
+
+
+def _check_reward(body: IssueIn, now: datetime) -> None:
+    """What a gift or early access needs, named by field (the offer's own check below
+    names none)."""
+    if (body.discount_type == DiscountType.GIFT) != (body.gift is not None):
+        raise _invalid("gift", "a gift code needs `gift` {sku, name, cost}, and only it has one")
+    early = body.discount_type == DiscountType.EARLY_ACCESS
+    if early != (body.launch_at is not None):
+        raise _invalid("launch_at", "an early_access code needs `launch_at`, and only it has one")
+    if early:
+        assert body.launch_at is not None
+        if body.launch_at <= now:
+            raise _invalid("launch_at", "the launch is already past: the goods are open to all")
+        if not (body.include_categories or body.include_skus):
+            raise _invalid("include_categories",
+                           "early access opens goods: name include_categories or include_skus")
+
+
+def offer_of(body: IssueIn, currency: str, now: datetime) -> Offer:
+    _check_reward(body, now)
+    gift = body.gift
     try:
         return Offer(
             discount_type=body.discount_type, value=body.value, free_shipping=body.free_shipping,
@@ -129,6 +168,9 @@ def offer_of(body: IssueIn, currency: str) -> Offer:
             exclude_categories=tuple(body.exclude_categories),
             include_skus=tuple(body.include_skus), exclude_skus=tuple(body.exclude_skus),
             valid_days=body.valid_days, currency=currency,
+            gift_sku=gift.sku if gift else None, gift_name=gift.name if gift else None,
+            gift_cost=gift.cost if gift else 0,
+            launch_at=body.launch_at.astimezone(UTC) if body.launch_at else None,
         )
     except ValueError as error:
         raise ApiError(422, "invalid_offer", f"value: {error}", fields=["value"]) from None
@@ -137,7 +179,7 @@ def offer_of(body: IssueIn, currency: str) -> Offer:
 async def post_code(request: web.Request) -> web.Response:
     body = await parse(request, IssueIn)
     settings, now = request.app[SETTINGS], request.app[CLOCK]()
-    offer = offer_of(body, settings.shop.currency)
+    offer = offer_of(body, settings.shop.currency, now)
     async with request.app[DATABASE].session() as session:
         customer = tier = None
         if body.customer_id is not None:

@@ -18,6 +18,13 @@ BASKET = {"total": 500000, "items": [
     {"sku": "SNEAKER-42", "category": "Shoes", "price": 300000, "quantity": 1},
     {"sku": "SOCKS-3", "category": "Sale", "price": 100000, "quantity": 2},
 ]}
+GIFT_DISCOUNT = {
+    "discount": 0, "free_shipping": False, "tier_discount": 15000, "total_discount": 15000,
+    "lines": [{"sku": "SNEAKER-42", "discount": 9000}, {"sku": "SOCKS-3", "discount": 6000},
+              {"sku": "MUG-01", "discount": 0, "gift": True, "name": "Кружка с логотипом",
+               "price": 0, "quantity": 1}],
+    "early_access": None,
+}
 DISCOUNT = {
     "discount": 30000, "free_shipping": False, "tier_discount": 0, "total_discount": 30000,
     "lines": [{"sku": "SNEAKER-42", "discount": 30000}, {"sku": "SOCKS-3", "discount": 0}],
@@ -60,6 +67,12 @@ ISSUE_IN = examples(
     {"channel": "site", "discount_type": "fixed", "value": 50000, "min_order": 500000,
      "usage_limit": 1000, "per_customer_limit": 1, "prefix": "SPRING",
      "expires_at": "2026-06-30T23:59:00+03:00"},
+    {"customer_id": "c-1024", "channel": "telegram", "discount_type": "gift",
+     "gift": {"sku": "MUG-01", "name": "Кружка с логотипом", "cost": 25000},
+     "min_order": 300000, "valid_days": 30},
+    {"customer_id": "c-1024", "channel": "telegram", "discount_type": "early_access",
+     "value": 10, "include_categories": ["Весна-2027"],
+     "launch_at": "2027-03-01T10:00:00+03:00"},
 )
 _CODE = {"code": "BACK-7K3M-Q9", "customer_id": "c-1024", "channel": "email",
          "discount_type": "percent", "value": 10, "free_shipping": False, "combinable": False,

@@ -142,9 +142,31 @@ class ValidateIn(Body):
         None, description=SHOPPER_DESCRIPTION, examples=["sess-5f2c9a1e"])
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class LineOut(Out):
+    """A line of the order; the fields after `discount` appear only where they say
+    something (a gift's line, a line early access opens)."""
+
     sku: str
     discount: int = Field(description="this line's share of `total_discount`, minor units")
+    gift: bool | None = Field(None, exclude_if=_absent, description=(
+        "true: a gift item the code adds, not a line you sent: add it to the order at "
+        "`price` (0), `quantity` 1"))
+    name: str | None = Field(None, exclude_if=_absent,
+                             description="the gift's name as the shopper reads it")
+    price: int | None = Field(None, exclude_if=_absent, description="the gift's price: 0")
+    quantity: int | None = Field(None, exclude_if=_absent)
+    early_access: bool | None = Field(None, exclude_if=_absent, description=(
+        "true: the code opens this line's goods before their launch: sell it now"))
+
+
+class EarlyAccessOut(Out):
+    until: datetime = Field(description="the launch: before it only this code opens the goods")
+    categories: list[str]
+    skus: list[str]
 
 
 class OrderDiscountOut(Out):
@@ -156,13 +178,19 @@ class OrderDiscountOut(Out):
     free_shipping: bool = Field(description="the order ships free (by the code or the tier)")
     tier_discount: int = Field(description="the loyalty tier's part, minor units")
     total_discount: int = Field(description="tier and code(s) together, within the ceiling")
-    lines: list[LineOut]
+    lines: list[LineOut] = Field(description=(
+        "one per line sent, then one per gift item the order gets (`gift: true`)"))
+    early_access: EarlyAccessOut | None = Field(None, description=(
+        "the goods the code opens before their launch (an `early_access` code), else null"))
 
 
 class ValidateOut(OrderDiscountOut):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"valid": True, "reason": "ok", "message": "Код применён: скидка 300 ₽.",
          **ex.DISCOUNT},
+        {"valid": True, "reason": "ok",
+         "message": "Код применён: дарим к заказу подарок — Кружка с логотипом. "
+                    "Плюс по вашему уровню: скидка 150 ₽.", **ex.GIFT_DISCOUNT},
         {"valid": False, "reason": "tier_better",
          "message": "Ваш уровень даёт больше: 12 % и бесплатная доставка. Код останется у вас.",
          "discount": 0, "free_shipping": True, "tier_discount": 60000, "total_discount": 60000,
@@ -193,6 +221,9 @@ class RedeemOut(OrderDiscountOut):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"redemption_id": 812, "message": "Код применён: скидка 300 ₽.", "replayed": False,
          **ex.DISCOUNT},
+        {"redemption_id": 813, "message": "Код применён: дарим к заказу подарок — Кружка с "
+         "логотипом. Плюс по вашему уровню: скидка 150 ₽.", "replayed": False,
+         **ex.GIFT_DISCOUNT},
     ]})
 
     redemption_id: int
@@ -213,13 +244,33 @@ class ReleaseOut(Out):
     released: int = Field(description="uses given back now (0 if there was none to give back)")
 
 
+class GiftIn(Body):
+    sku: ExternalId = Field(description="the item the shop adds to the order")
+    name: Name = Field(description="its name as the shopper reads it")
+    cost: Money = Field(description=(
+        "its cost price, minor units: what it costs the shop, counted against the margin "
+        "ceiling like a discount"))
+
+
+class GiftOut(Out):
+    sku: str
+    name: str
+    cost: int
+
+
 class IssueIn(Body):
     model_config = ConfigDict(json_schema_extra=ex.ISSUE_IN)
 
     customer_id: ExternalId | None = Field(None, description="bind the code to this customer")
     channel: Literal["telegram", "email", "site"] = "site"
-    discount_type: Literal["percent", "fixed", "free_shipping"]
+    discount_type: Literal["percent", "fixed", "free_shipping", "gift", "early_access"] = Field(
+        description="`gift`: an item added at no charge (`gift`); `early_access`: the "
+        "included categories and SKUs before `launch_at`, with `value` percent off them "
+        "(0: access alone)")
     value: Annotated[int, Field(ge=0, le=10**12)] = 0
+    gift: GiftIn | None = Field(None, description="the gift item: required for `gift`")
+    launch_at: AwareDatetime | None = Field(None, description=(
+        "`early_access`: when the goods go on sale to everyone; the code ends then"))
     free_shipping: bool = False
     min_order: Money = 0
     max_discount: Money | None = None
@@ -253,6 +304,8 @@ class CodeOut(Out):
     valid_days: int | None
     usage_limit: int | None
     uses_left: int | None
+    gift: GiftOut | None = None
+    launch_at: datetime | None = None
     description: list[str] = Field(description="reward, conditions and deadline in plain words")
 
 

@@ -63,7 +63,13 @@ _TIER_COVERS = N_(
     "⛔ This code would never apply: the customer's tier already gives {tier} ≥ code "
     "{code}. Without stacking, the order takes the larger of the two."
 )
+_GUARDRAIL_GIFT = N_(
+    "⛔ Refused by the margin guardrail: the gift costs {requested} of the order but the "
+    "ceiling is {ceiling}: net profit per order {profit} ÷ average order {aov}, less a "
+    "safety margin of {safety}."
+)
 _TERM_TIER = N_("the customer's tier {percent}")
+_TERM_GIFT = N_("gift {percent}")
 _TERM_CODE = N_("code {percent}")
 _TERM_SHIPPING = N_("free shipping {percent}")
 _WITH_SHIPPING = N_("{percent} + free shipping {shipping} = {total}")
@@ -76,11 +82,14 @@ def _which_guardrail(p: Mapping[str, Any]) -> str:
         return _TIER_COVERS
     if p.get("tier_share") is not None and p.get("stacking") == Stacking.ADDITIVE:
         return _GUARDRAIL_TIER
-    return _GUARDRAIL
+    code = p.get("code_share")
+    return _GUARDRAIL_GIFT if code is not None and code.gift else _GUARDRAIL
 
 
 def _side(share: Share, locale: str) -> str:
     """What the tier or the code gives: `12 %`, `12 % + free shipping 6 % = 18 %`."""
+    if share.gift:
+        return gettext(_TERM_GIFT, locale).format(percent=format_percent(share.gift, locale))
     percent = format_percent(share.percent, locale)
     shipping = format_percent(share.shipping, locale)
     if not share.shipping:
@@ -99,6 +108,7 @@ def _terms(p: Mapping[str, Any], locale: str) -> str:
         (_TERM_TIER, tier.percent),
         (_TERM_CODE, code.percent),
         (_TERM_SHIPPING, max(tier.shipping, code.shipping)),
+        (_TERM_GIFT, code.gift),
     ]
     return " + ".join(
         gettext(text, locale).format(percent=format_percent(value, locale))

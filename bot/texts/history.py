@@ -66,7 +66,7 @@ def what_became(code: Any, now: datetime, locale: str, tz: ZoneInfo) -> str:
 
 def history_entry(code: Any, now: datetime, locale: str, tz: ZoneInfo) -> dict[str, str]:
     return {"code": code.code, "fate": str(fate(code, now)),
-            "reward": reward_text(Offer.of_code(code), locale),
+            "reward": reward_text(Offer.of_code(code), locale, tz),
             "given_for": given_for(code.source, locale), "given_on": format_day(
                 code.created_at, locale, tz),
             "what_became": what_became(code, now, locale, tz)}

@@ -24,8 +24,33 @@ from bot.promo.checkout.validation import CodeLike, Reason, Verdict
 from bot.promo.codes.offers import Offer
 
 
-def reward_text(offer: Offer, locale: str) -> str:
-    """`10 %`, `500 ₽ off`, `free shipping`, `12 % + free shipping`."""
+def opened_goods(offer: Offer, locale: str) -> str:
+    """What early access opens: its categories, else "selected items"."""
+    if offer.include_categories:
+        return ", ".join(offer.include_categories)
+    return gettext("selected items", locale)
+
+
+def _early_access(offer: Offer, locale: str, tz: ZoneInfo | None) -> str:
+    goods = opened_goods(offer, locale)
+    if tz is None or offer.launch_at is None:
+        text = gettext("early access to {goods}", locale).format(goods=goods)
+    else:
+        text = gettext("early access to {goods} until {when}", locale).format(
+            goods=goods, when=format_when(offer.launch_at, locale, tz))
+    if offer.value:
+        text = gettext("{reward} + discount {percent}", locale).format(
+            reward=text, percent=format_percent(offer.value, locale))
+    return text
+
+
+def reward_text(offer: Offer, locale: str, tz: ZoneInfo | None = None) -> str:
+    """`10 %`, `500 ₽ off`, `free shipping`, `12 % + free shipping`, `gift: a mug`,
+    `early access to Boots until 1 June, 10:00` (the launch only with the reader's `tz`)."""
+    if offer.discount_type is DiscountType.GIFT:
+        return gettext("gift: {name}", locale).format(name=offer.gift_name)
+    if offer.discount_type is DiscountType.EARLY_ACCESS:
+        return _early_access(offer, locale, tz)
     if offer.discount_type is DiscountType.PERCENT:
         text = gettext("discount {percent}", locale).format(
             percent=format_percent(offer.value, locale))
@@ -55,13 +80,14 @@ def conditions(offer: Offer, locale: str) -> list[str]:
 def goods_conditions(offer: Offer, locale: str) -> list[str]:
     """Which goods the code covers and caps, in plain words."""
     lines: list[str] = []
-    if offer.include_categories:
+    # Early access names its goods in its reward: they are what it opens.
+    if offer.include_categories and not offer.opens:
         lines.append(
             gettext("only on: {categories}", locale).format(
                 categories=", ".join(offer.include_categories)
             )
         )
-    if offer.include_skus:
+    if offer.include_skus and not offer.opens:
         lines.append(gettext("only on selected items", locale))
     if offer.exclude_categories:
         lines.append(
@@ -108,7 +134,8 @@ def sample_code(offer: Offer, *, expires_at: datetime | None = None) -> PromoCod
 def describe(code: CodeLike, locale: str, tz: ZoneInfo) -> list[str]:
     """Reward, conditions and deadline of a code, one line each."""
     offer = Offer.of_code(code)  # type: ignore[arg-type]
-    return [reward_text(offer, locale), *conditions(offer, locale), deadline(code, locale, tz)]
+    return [reward_text(offer, locale, tz), *conditions(offer, locale),
+            deadline(code, locale, tz)]
 
 
 # Refusals that read the same whatever the code.
@@ -132,7 +159,9 @@ def verdict_message(verdict: Verdict, locale: str, tz: ZoneInfo, currency: str) 
     """Why a code does or does not apply, in the shopper's language."""
     code, reason = verdict.code, verdict.reason
     if reason is Reason.OK:
-        return _applied(verdict, locale, currency)
+        return _applied(verdict, locale, tz, currency)
+    if reason is Reason.CEILING_REACHED and (gift := _gift_needs(verdict, locale, currency)):
+        return gift
     if reason in _PLAIN:
         return gettext(_PLAIN[reason], locale)
     if reason is Reason.TIER_BETTER:
@@ -162,6 +191,10 @@ def verdict_message(verdict: Verdict, locale: str, tz: ZoneInfo, currency: str) 
             "We could not check the code's conditions ({detail}) without the items of the "
             "cart. Please try again from the cart.", locale
         ).format(detail=detail)
+    if reason is Reason.ITEMS_EXCLUDED and code.discount_type == DiscountType.EARLY_ACCESS:
+        return gettext(
+            "The code opens {goods} before the launch, and your cart has none of them.", locale
+        ).format(goods=opened_goods(Offer.of_code(code), locale))  # type: ignore[arg-type]
     if reason is Reason.ITEMS_EXCLUDED:
         return gettext(
             "The code does not apply to the items in your cart ({detail}).", locale
@@ -169,14 +202,25 @@ def verdict_message(verdict: Verdict, locale: str, tz: ZoneInfo, currency: str) 
     raise ValueError(f"no wording for {reason}")  # pragma: no cover
 
 
-def _applied(verdict: Verdict, locale: str, currency: str) -> str:
+def _applied(verdict: Verdict, locale: str, tz: ZoneInfo, currency: str) -> str:
     """What the code gives, how it stands with the loyalty level, and the cap if it bit."""
-    if verdict.discount:
-        sentences = [gettext("Code applied: {amount} off your order.", locale).format(
-            amount=format_money(verdict.discount, currency, locale))]
-    else:
-        sentences = [gettext("Code applied: free shipping.", locale)]
     order = verdict.order
+    part = order.codes[-1] if order is not None and order.codes else None
+    sentences = []
+    if verdict.discount:
+        sentences.append(gettext("Code applied: {amount} off your order.", locale).format(
+            amount=format_money(verdict.discount, currency, locale)))
+    if part is not None and part.gift is not None:
+        sentences.append(gettext(
+            "Code applied: we add a gift to your order: {name}.", locale
+        ).format(name=part.gift.gift_name))
+    if part is not None and part.opens is not None and part.opens.launch_at is not None:
+        sentences.append(gettext(
+            "Early access: {goods} are yours to buy before everyone else, until {when}.", locale
+        ).format(goods=opened_goods(part.opens, locale),
+                 when=format_when(part.opens.launch_at, locale, tz)))
+    if not sentences:
+        sentences.append(gettext("Code applied: free shipping.", locale))
     if order is None:
         return sentences[0]
     tier = order.tier
@@ -187,11 +231,35 @@ def _applied(verdict: Verdict, locale: str, currency: str) -> str:
         sentences.append(gettext(
             "It gives more than your loyalty level ({tier}), and the two do not add up.", locale
         ).format(tier=_gift(tier.wanted, tier.wanted_free_shipping, locale, currency)))
-    if order.codes and order.codes[-1].capped:
+    if part is not None and part.gift is not None and tier.kept and tier.capped:
+        sentences.append(gettext(
+            "One order's discounts and gifts are at most {cap}, so with the gift your loyalty "
+            "level gives {given} instead of {wanted}.", locale
+        ).format(cap=format_money(order.ceiling, currency, locale),
+                 given=format_money(tier.discount, currency, locale),
+                 wanted=format_money(tier.wanted, currency, locale)))
+    elif part is not None and part.capped:
         sentences.append(gettext(
             "One order's discount is at most {cap}, so the code gives less than usual.", locale
         ).format(cap=format_money(order.ceiling, currency, locale)))
     return " ".join(sentences)
+
+
+def _gift_needs(verdict: Verdict, locale: str, currency: str) -> str | None:
+    """A gift that did not fit the order's ceiling: the order total it needs, in numbers
+    (None when no total would do: the plain refusal then)."""
+    code, order = verdict.code, verdict.order
+    if code is None or order is None or code.discount_type != DiscountType.GIFT:
+        return None
+    shipping = order.shipping_cost if order.free_shipping else 0
+    least = order.total_for(code.gift_cost + shipping)
+    if least is None or least <= order.order_total:
+        return None
+    return gettext(
+        "The gift ({name}) comes with orders from {minimum}: add {missing} more. The code "
+        "stays with you.", locale
+    ).format(name=code.gift_name, minimum=format_money(least, currency, locale),
+             missing=format_money(least - order.order_total, currency, locale))
 
 
 def _tier_better(verdict: Verdict, locale: str, currency: str) -> str:

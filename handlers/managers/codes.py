@@ -18,6 +18,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Role
 from bot.i18n import format_count
+from bot.promo.codes.offers import Offer
 from bot.promo.customers.profiles import find_customer
 from bot.promo.staff import manual_codes as manual
 from bot.promo.staff.managers import Staff
@@ -39,21 +40,22 @@ async def issue(
     clock: Clock,
     i18n: I18n,
 ) -> None:
-    """`/issue <customer> <reward> [days] [min order] [categories]`."""
+    """`/issue <customer> <reward> [days] [min order] [categories]`; the reward may also
+    be `gift <SKU> <cost> <days> <name>` or `early <categories> <launch> [percent]`."""
     args = args_of(command.args)
-    if not 2 <= len(args) <= 5:
+    kind = args[1].lower() if len(args) > 1 else ""
+    if kind in _SHAPES:
+        offer = await _reward(message, kind, command.args or "", settings)
+    elif 2 <= len(args) <= 5:
+        offer = await _discount(message, args, settings)
+    else:
         await answer_usage(message, "issue")
         return
-    try:
-        offer = manual.build_offer(
-            args[1],
-            currency=settings.shop.currency,
-            days=args[2] if len(args) > 2 else None,
-            min_order=args[3] if len(args) > 3 else None,
-            categories=args[4] if len(args) > 4 else None,
-        )
-    except ValueError:
-        await answer_usage(message, "issue", _("I could not read the reward or conditions."))
+    if offer is None:
+        return
+    if offer.launch_at is not None and offer.launch_at <= clock():
+        await answer_usage(message, "issue early", _(
+            "The launch has passed already: early access is for goods not on sale yet."))
         return
     customer = await find_customer(session, args[0])
     if customer is None:
@@ -87,6 +89,48 @@ async def issue(
             )
         )
     await message.answer("\n".join(lines))
+
+
+# Rewards that are not a discount: the word after the customer.
+_SHAPES = frozenset({"gift", "early"})
+
+
+async def _discount(message: Message, args: list[str], settings: Settings) -> Offer | None:
+    try:
+        return manual.build_offer(
+            args[1],
+            currency=settings.shop.currency,
+            days=args[2] if len(args) > 2 else None,
+            min_order=args[3] if len(args) > 3 else None,
+            categories=args[4] if len(args) > 4 else None,
+        )
+    except ValueError:
+        await answer_usage(message, "issue", _("I could not read the reward or conditions."))
+        return None
+
+
+async def _reward(message: Message, kind: str, text: str, settings: Settings) -> Offer | None:
+    """A gift or early access, from the words after `/issue <customer> gift|early`."""
+    shop = settings.shop
+    try:
+        if kind == "gift":
+            # The gift's name takes the rest of the line.
+            words = text.split(maxsplit=5)[2:]
+            if len(words) != 4:
+                raise ValueError("gift <SKU> <cost> <days> <name>")
+            return manual.build_gift_offer(*words, currency=shop.currency)
+        words = text.split()[2:]
+        if not 2 <= len(words) <= 3:
+            raise ValueError("early <categories> <launch> [percent]")
+        return manual.build_early_offer(words[0], words[1], words[2] if len(words) > 2 else None,
+                                        currency=shop.currency, zone=shop.zone)
+    except ValueError:
+        problem = (_("I could not read the gift: its SKU, its cost price, the days and its name.")
+                   if kind == "gift" else
+                   _("I could not read the early access: the categories, the launch date and "
+                     "maybe a percent."))
+        await answer_usage(message, f"issue {kind}", problem)
+        return None
 
 
 async def revoke(

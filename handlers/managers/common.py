@@ -20,8 +20,18 @@ def usages() -> dict[str, tuple[str, str]]:
     """Command → (usage, example), in the current language."""
     return {
         "issue": (
-            _("/issue <customer> <reward> [days] [min order] [categories]"),
+            _("/issue <customer> <reward> [days] [min order] [categories]; the reward is 10%, "
+              "500, free-shipping, or gift / early (see their usage)"),
             _("/issue +79161234567 10% 14 3000 shoes,-sale"),
+        ),
+        "issue gift": (
+            _("/issue <customer> gift <SKU> <cost price> <days> <name of the gift>"),
+            _("/issue +79161234567 gift MUG-01 250 30 Mug with our logo"),
+        ),
+        "issue early": (
+            _("/issue <customer> early <categories> <launch: YYYY-MM-DD or YYYY-MM-DDTHH:MM> "
+              "[percent]"),
+            _("/issue @anna_k early spring-2027 2027-03-01 10%"),
         ),
         "revoke": (_("/revoke <code> [reason]"), _("/revoke AB12CD34EF sent by mistake")),
         "bulk": (_("/bulk <campaign id> <number of codes>"), _("/bulk 3 500")),

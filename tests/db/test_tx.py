@@ -23,7 +23,7 @@ from bot.promo.checkout.release import release_code
 from bot.promo.checkout.validation import Verdict
 from bot.promo.codes.offers import Basket, Item, Offer
 from tests.support import factories
-from tests.support.checkout import OPEN, redeem, terms
+from tests.support.checkout import OPEN, SHOP, redeem, terms
 
 pytestmark = pytest.mark.skipif(not os.environ.get("PROMOBOT_TEST_DATABASE_URL"),
                                 reason="the driver path is PostgreSQL's")
@@ -39,7 +39,9 @@ def _verdict(verdict: Verdict | None) -> tuple[Any, ...] | None:
         return None
     return (str(verdict.reason), verdict.discount, verdict.free_shipping, verdict.missing,
             verdict.excluded_items, verdict.tier_discount, verdict.total_discount,
-            verdict.lines, verdict.code.id if verdict.code else None)
+            verdict.lines, verdict.code.id if verdict.code else None, verdict.cost,
+            verdict.order.gifts if verdict.order else None,
+            verdict.order.opened if verdict.order else None)
 
 
 def _redeemed(outcome: RedeemOutcome) -> tuple[Any, ...]:
@@ -105,6 +107,29 @@ async def _scenario(db: Database, hot: HotPath, now: Any) -> list[Any]:
     await validate("rich", personal.code, order="a1", shop=ADDITIVE)
     await give_back(shipping.code, "a1")
     await use(rich.id, expired.code, "a2")
+    # A gift item and early access: the gift's cost, its line, replays and releases.
+    gift = await factories.code(db, Offer(DiscountType.GIFT, gift_sku="MUG", gift_name="Mug",
+                                          gift_cost=25_000), now=now, customer_id=alice)
+    vase = await factories.code(db, Offer(DiscountType.GIFT, gift_sku="VASE", gift_name="Vase",
+                                          gift_cost=95_000), now=now, customer_id=alice)
+    early = await factories.code(db, Offer(DiscountType.EARLY_ACCESS, value=5,
+                                           include_categories=("shoes",),
+                                           launch_at=now + timedelta(days=5)),
+                                 now=now, usage_limit=None, per_customer_limit=None)
+    await validate("c0", gift.code)
+    await validate("c1", gift.code)  # not theirs
+    await validate("c0", vase.code, shop=SHOP)  # above the 18 % ceiling
+    await validate("rich", gift.code, shop=ADDITIVE)  # not theirs either
+    await use(alice, gift.code, "g1")
+    await use(alice, gift.code, "g1")  # the retry replays, gift and all
+    await use(alice, vase.code, "g2", shop=SHOP)
+    await use(alice, vase.code, "g3")  # within the open ceiling
+    await validate("rich", early.code)
+    await validate("c0", early.code, Basket(200_000, (Item("B", 200_000, category="gift-cards"),)))
+    await use(rich.id, early.code, "e1")
+    await use(rich.id, early.code, "e1")
+    await give_back(gift.code, "g1")
+    await use(alice, gift.code, "g1")  # revived
     return answers
 
 
@@ -136,7 +161,7 @@ async def test_the_driver_and_sqlalchemy_give_the_same_answers(db: Database, clo
         sqlalchemy_rows = await _rows(db)
     finally:
         await through_sqlalchemy.dispose()
-    assert len(driver_answers) == 34
+    assert len(driver_answers) == 48
     for driver, sqlalchemy in zip(driver_answers, sqlalchemy_answers, strict=True):
         assert driver == sqlalchemy
     assert driver_rows == sqlalchemy_rows
@@ -144,5 +169,9 @@ async def test_the_driver_and_sqlalchemy_give_the_same_answers(db: Database, clo
     reasons = {answer[2][0] for answer in driver_answers if answer[0] == "validate" and answer[2]}
     reasons |= {answer[1][0][0] for answer in driver_answers if answer[0] == "redeem"}
     assert reasons >= {"ok", "unknown", "expired", "not_yours", "min_order", "items_excluded",
-                       "used_up", "already_used", "order_has_code"}
+                       "used_up", "already_used", "order_has_code", "ceiling_reached"}
+    # The gift and early access reach the answers too.
+    assert any(answer[2] and answer[2][10] for answer in driver_answers
+               if answer[0] == "validate")
+    assert any(answer[1][0][11] for answer in driver_answers if answer[0] == "redeem")
     assert any(answer[1][4] for answer in driver_answers if answer[0] == "redeem")  # replays

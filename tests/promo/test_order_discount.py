@@ -130,3 +130,37 @@ def test_the_order_never_passes_the_ceiling_and_lines_add_up(
     if stacking is Stacking.EXCLUSIVE and tier is not None and codes:
         # Never the tier and a code together.
         assert not (result.tier.applied and any(part.applied for part in result.codes))
+
+
+MUG = Offer("gift", gift_sku="MUG", gift_name="Mug", gift_cost=25_000)
+
+
+def test_a_gift_is_taken_before_the_discounts_and_never_past_the_ceiling() -> None:
+    # Additive: tier 12 % + shipping + a combinable 10 % + the mug: shipping 30 000 and the
+    # mug 25 000 first, then the tier's 60 000 would pass 90 000: 35 000, nothing for 10 %.
+    result = compute(BASKET, TOP_TIER, [MUG, Offer("percent", 10)], ADDITIVE)
+    assert result.gifts == (MUG,) and result.codes[0].gift_cost == 25_000
+    assert (result.tier.discount, result.codes[1].discount) == (35_000, 0)
+    assert result.cost == result.ceiling == 90_000
+    # Under exclusive the mug does not compete with the tier: both, within the ceiling.
+    result = compute(BASKET, tier_offer(8, False), [MUG], EXCLUSIVE)
+    assert (result.tier.discount, result.tier.kept, result.gifts) == (40_000, True, (MUG,))
+    # A gift that does not fit stays out whole, and the tier keeps its room.
+    vase = Offer("gift", gift_sku="VASE", gift_name="Vase", gift_cost=95_000)
+    result = compute(BASKET, tier_offer(8, False), [vase], EXCLUSIVE)
+    assert result.gifts == () and not result.codes[0].applied and result.tier.discount == 40_000
+    assert result.total_for(95_000) == 527_778  # 18 % of 5 277,78 ₽ holds 950 ₽
+
+
+@settings(max_examples=200, deadline=None)
+@given(gift=st.integers(0, 200_000), tier=st.integers(0, 30),
+       shipping=st.booleans(), stacking=st.sampled_from(list(Stacking)))
+def test_a_gift_and_the_tier_never_pass_the_ceiling(gift: int, tier: int, shipping: bool,
+                                                    stacking: Stacking) -> None:
+    offer = Offer("gift", gift_sku="G", gift_name="Gift", gift_cost=gift)
+    terms = Terms(stacking, Decimal("18"), 30_000)
+    result = compute(BASKET, tier_offer(tier, shipping), [offer], terms)
+    assert result.cost <= result.ceiling
+    assert sum(result.lines) == result.total
+    assert (result.gifts == (offer,)) == (gift + (30_000 if result.free_shipping else 0)
+                                          <= result.ceiling)

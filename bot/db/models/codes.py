@@ -64,6 +64,16 @@ class PromoCode(Base):
     exclude_categories: Mapped[list[Any]] = mapped_column(default=list)
     include_skus: Mapped[list[Any]] = mapped_column(default=list)
     exclude_skus: Mapped[list[Any]] = mapped_column(default=list)
+    # A gift item (`discount_type` "gift"): the SKU the shop adds to the order at no
+    # charge, its name as the shopper reads it, and what it costs the shop (minor units),
+    # which counts against the order's ceiling and the campaign's budget like a discount.
+    gift_sku: Mapped[str | None] = mapped_column(String(64))
+    gift_name: Mapped[str | None] = mapped_column(String(100))
+    gift_cost: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Early access (`discount_type` "early_access"): the included categories and SKUs
+    # open to this code before they go on sale to everyone at `launch_at`; the code's
+    # deadline is never later than that.
+    launch_at: Mapped[datetime | None]
 
     starts_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]

@@ -17,6 +17,10 @@ class DiscountType(StrEnum):
     PERCENT = "percent"
     FIXED = "fixed"
     FREE_SHIPPING = "free_shipping"
+    # Not a discount: an item the shop adds to the order at no charge.
+    GIFT = "gift"
+    # Goods before their launch (with an optional percent off them).
+    EARLY_ACCESS = "early_access"
 
 
 class CodeStatus(StrEnum):

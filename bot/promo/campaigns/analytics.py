@@ -387,7 +387,8 @@ def offer_percent(campaign_offer: dict[str, Any], variant_offer: dict[str, Any],
     check = judge(guardrail, average, "", discount_type=offer["discount_type"],
                   value=int(offer.get("value") or 0),
                   order_value=int(offer.get("min_order") or 0) or None,
-                  free_shipping=bool(offer.get("free_shipping")))
+                  free_shipping=bool(offer.get("free_shipping")),
+                  gift_cost=int(offer.get("gift_cost") or 0))
     return check.requested_percent
 
 

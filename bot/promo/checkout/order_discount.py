@@ -6,9 +6,14 @@ policy, kept within the margin ceiling and spread over the order's lines to the 
   shopper keeps the code).
 - `additive`: the tier comes first, then each code in the order presented.
 
-Either way the whole order (goods discounts plus the cost of free shipping) stays
-within the ceiling, `ceiling_percent` of the order total rounded down to the kopeck:
-free shipping first if its cost fits at all, then each discount takes what room is left.
+Either way the whole order (goods discounts plus the cost of free shipping and of gift
+items) stays within the ceiling, `ceiling_percent` of the order total rounded down to the
+kopeck: free shipping first if its cost fits at all, then each gift whole if its cost
+fits, then each discount takes what room is left (so a gift shrinks the tier's discount,
+as free shipping does). A gift or bare early access gives nothing off the goods, so under
+`exclusive` it does not compete with the tier: it comes with it (`Offer.extra_only`).
+Early access with a percent competes like any code, and where the tier wins it still
+opens its goods, without its percent.
 Each discount is spread over the lines it covers in proportion to what is left of them
 (largest remainder), so lines sum exactly to the total and none goes below zero, as
 fiscal receipts need. Pure: validate, redeem and the tests all call `compute`.
@@ -18,8 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from bot.db.models import DiscountType
 from bot.promo.codes.guardrail import Stacking
 from bot.promo.codes.offers import Basket, Offer, calculate, covers
 
@@ -52,10 +58,19 @@ class Part:
     wanted_free_shipping: bool
     # False when the policy set it aside (exclusive: the other side was larger).
     kept: bool = True
+    # The gift item's offer when the order gets it (its cost fitted the ceiling).
+    gift: Offer | None = None
+    # Early access's offer: it opens its goods, whatever the policy did to its percent.
+    opens: Offer | None = None
 
     @property
     def applied(self) -> bool:
-        return self.discount > 0 or self.free_shipping
+        return self.discount > 0 or self.free_shipping or self.gift is not None or (
+            self.opens is not None)
+
+    @property
+    def gift_cost(self) -> int:
+        return self.gift.gift_cost if self.gift is not None else 0
 
     @property
     def capped(self) -> bool:
@@ -77,6 +92,10 @@ class OrderDiscount:
     free_shipping: bool
     shipping_cost: int
     ceiling: int
+    # What the ceiling was measured on: the order's total and the percent (for telling a
+    # shopper how large an order a gift needs); 0 for a settled order.
+    order_total: int = 0
+    ceiling_percent: Decimal = Decimal(0)
 
     @property
     def total(self) -> int:
@@ -85,8 +104,26 @@ class OrderDiscount:
 
     @property
     def cost(self) -> int:
-        """What the order's discount costs the shop: goods plus free shipping."""
-        return self.total + (self.shipping_cost if self.free_shipping else 0)
+        """What the order's discount costs the shop: goods, free shipping, gift items."""
+        gifts = sum(part.gift_cost for part in self.codes)
+        return self.total + (self.shipping_cost if self.free_shipping else 0) + gifts
+
+    def total_for(self, cost: int) -> int | None:
+        """The smallest order total whose ceiling holds `cost` (None: no total does)."""
+        if self.ceiling_percent <= 0:
+            return None
+        least = Decimal(cost) * 100 / self.ceiling_percent
+        return int(least.to_integral_value(rounding=ROUND_CEILING))
+
+    @property
+    def gifts(self) -> tuple[Offer, ...]:
+        """The gift items the order gets, in the order their codes came."""
+        return tuple(part.gift for part in self.codes if part.gift is not None)
+
+    @property
+    def opened(self) -> tuple[Offer, ...]:
+        """Early access the order's codes give."""
+        return tuple(part.opens for part in self.codes if part.opens is not None)
 
 
 def compute(
@@ -97,9 +134,10 @@ def compute(
     sources = [tier, *codes]
     wanted = [_wanted(offer, basket) for offer in sources]
     worth = [amount + (terms.shipping_cost if shipping else 0) for amount, shipping in wanted]
-    if terms.stacking is Stacking.EXCLUSIVE and tier is not None and codes:
-        tier_wins = worth[0] >= sum(worth[1:])
-        kept = [tier_wins] + [not tier_wins] * len(codes)
+    competing = [not offer.extra_only for offer in codes]
+    if terms.stacking is Stacking.EXCLUSIVE and tier is not None and any(competing):
+        tier_wins = worth[0] >= sum(w for w, c in zip(worth[1:], competing, strict=True) if c)
+        kept = [tier_wins] + [not tier_wins if c else True for c in competing]
     else:
         kept = [offer is not None for offer in sources]
 
@@ -107,12 +145,19 @@ def compute(
     shipping = any(keep and fs for keep, (_, fs) in zip(kept, wanted, strict=True))
     shipping = shipping and terms.shipping_cost <= ceiling
     room = ceiling - (terms.shipping_cost if shipping else 0)
+    gifts = []
+    for offer in codes:
+        given = offer.discount_type is DiscountType.GIFT and offer.gift_cost <= room
+        room -= offer.gift_cost if given else 0
+        gifts.append(offer if given else None)
     remaining = [item.amount for item in basket.items]
     shipping_given = False
     parts = []
-    for offer, keep, (amount, fs) in zip(sources, kept, wanted, strict=True):
+    for index, (offer, keep, (amount, fs)) in enumerate(zip(sources, kept, wanted, strict=True)):
+        extras = {} if index == 0 else {
+            "gift": gifts[index - 1], "opens": offer if offer.opens else None}
         if offer is None or not keep:
-            parts.append(Part(0, False, amount, fs, kept=False))
+            parts.append(Part(0, False, amount, fs, kept=False, **extras))
             continue
         taken = min(amount, room)
         if basket.items:
@@ -120,7 +165,7 @@ def compute(
         room -= taken
         gives_shipping = shipping and fs and not shipping_given
         shipping_given = shipping_given or gives_shipping
-        parts.append(Part(taken, gives_shipping, amount, fs))
+        parts.append(Part(taken, gives_shipping, amount, fs, **extras))
     lines = tuple(item.amount - left for item, left in zip(basket.items, remaining, strict=True))
     return OrderDiscount(
         parts[0] if tier is not None else _NOTHING,
@@ -129,6 +174,8 @@ def compute(
         shipping,
         terms.shipping_cost,
         ceiling,
+        basket.total,
+        terms.ceiling_percent,
     )
 
 
@@ -179,7 +226,9 @@ def settled(
     for offer, amount, shipping in codes:
         if basket.items:
             _spread(amount, remaining, [covers(offer, item) for item in basket.items])
-        parts.append(Part(amount, shipping, amount, shipping))
+        parts.append(Part(amount, shipping, amount, shipping,
+                          gift=offer if offer.discount_type is DiscountType.GIFT else None,
+                          opens=offer if offer.opens else None))
     lines = tuple(item.amount - left for item, left in zip(basket.items, remaining, strict=True))
     tier = Part(tier_discount, False, tier_discount, False, kept=tier_discount > 0)
     free_shipping = tier_free_shipping or any(shipping for _, _, shipping in codes)

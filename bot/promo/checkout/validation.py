@@ -65,6 +65,10 @@ class CodeLike(Protocol):
     exclude_categories: Any
     include_skus: Any
     exclude_skus: Any
+    gift_sku: str | None
+    gift_name: str | None
+    gift_cost: int
+    launch_at: datetime | None
     starts_at: datetime | None
     expires_at: datetime | None
     valid_days: int | None
@@ -85,6 +89,8 @@ class Verdict:
     # The whole order's discount (the tier, the policy, the ceiling), once `within_order`
     # has seen it.
     order: OrderDiscount | None = None
+    # What the code's gift item costs the shop, once the order has room for it.
+    gift_cost: int = 0
 
     @property
     def valid(self) -> bool:
@@ -106,7 +112,7 @@ class Verdict:
     def cost(self) -> int:
         """What the code's part costs the shop: its discount and the free shipping it gives."""
         shipping = self.order.shipping_cost if self.order and self.free_shipping else 0
-        return self.discount + shipping
+        return self.discount + shipping + self.gift_cost
 
 
 def judge(
@@ -176,11 +182,12 @@ def within_order(
         return replace(verdict, order=compute(basket, tier, earlier, terms))
     order = compute(basket, tier, [*earlier, Offer.of_code(verdict.code)], terms)  # type: ignore[arg-type]
     part = order.codes[-1]
-    if not part.kept:
+    if not part.kept and part.opens is None:
         return Verdict(Reason.TIER_BETTER, verdict.code, order=order)
     if not part.applied:
         return Verdict(Reason.CEILING_REACHED, verdict.code, order=order)
-    return replace(verdict, discount=part.discount, free_shipping=part.free_shipping, order=order)
+    return replace(verdict, discount=part.discount, free_shipping=part.free_shipping, order=order,
+                   gift_cost=part.gift_cost)
 
 
 def typed_code(raw_code: str) -> str | None:

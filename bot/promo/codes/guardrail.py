@@ -3,7 +3,11 @@
 ceiling % = net profit per order / average order value × (1 − safety share).
 A fixed amount is read as a share of the order value (the code's expected order, else
 the average); free shipping costs the shop `shipping_cost` and counts as that share of
-the order too, on its own or on top of a percent or an amount. A personal code is
+the order too, on its own or on top of a percent or an amount; so does a gift item's
+cost price, and it comes on top of the customer's tier whatever the stacking policy (a
+gift gives nothing off the goods, so it does not compete with the tier at the checkout:
+`bot.promo.checkout.order_discount`). Early access weighs as its percent (0 alone), and
+never loses to the tier: it opens goods the tier cannot. A personal code is
 weighed with its customer's tier under the stacking policy (`judge`). Nothing here
 raises: callers refuse with the numbers, in the reader's language.
 """
@@ -50,10 +54,12 @@ class Share:
 
     percent: Decimal
     shipping: Decimal = Decimal(0)
+    # A gift item's cost price.
+    gift: Decimal = Decimal(0)
 
     @property
     def total(self) -> Decimal:
-        return self.percent + self.shipping
+        return self.percent + self.shipping + self.gift
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +160,7 @@ async def check_discount(
     order_value: int | None = None,
     free_shipping: bool = False,
     tier: Tier | None = None,
+    gift_cost: int = 0,
 ) -> GuardrailCheck:
     """Is this discount within the margin ceiling? `value` is a whole percent or an amount
     in minor units; `order_value` (e.g. the code's minimum order) is the order a fixed
@@ -169,6 +176,7 @@ async def check_discount(
         order_value=order_value,
         free_shipping=free_shipping,
         tier=tier,
+        gift_cost=gift_cost,
     )
 
 
@@ -182,6 +190,7 @@ def judge(
     order_value: int | None = None,
     free_shipping: bool = False,
     tier: Tier | None = None,
+    gift_cost: int = 0,
 ) -> GuardrailCheck:
     """`check_discount` for an average order already known: pure, so a run over many
     customers measures the average once.
@@ -197,6 +206,7 @@ def judge(
     code = Share(
         _price_share(kind, value, base),
         _share_of(shipping_cost(guardrail, kind, free_shipping), base),
+        _share_of(gift_cost, base),
     )
     ranked = None
     if tier is not None and (tier.percent or tier.free_shipping):
@@ -205,7 +215,7 @@ def judge(
             _share_of(shipping_cost(guardrail, DiscountType.PERCENT, tier.free_shipping), base),
         )
 
-    requested, refusal = _verdict(code, ranked, floor_ceiling, guardrail.stacking)
+    requested, refusal = _verdict(code, ranked, floor_ceiling, guardrail.stacking, kind)
     return GuardrailCheck(
         allowed=refusal is None,
         ceiling_percent=floor_ceiling,
@@ -222,28 +232,32 @@ def judge(
         refusal=refusal,
         code=_shown(code),
         tier=_shown(ranked) if ranked is not None else None,
-        stacking=guardrail.stacking,
+        # A gift is weighed added to the tier whatever the policy.
+        stacking=Stacking.ADDITIVE if kind is DiscountType.GIFT else guardrail.stacking,
     )
 
 
 def _verdict(
-    code: Share, tier: Share | None, ceiling: Decimal, stacking: str
+    code: Share, tier: Share | None, ceiling: Decimal, stacking: str, kind: DiscountType
 ) -> tuple[Decimal, str | None]:
     """What the order would take, and why that is refused (None: it is not)."""
-    additive = tier is not None and stacking == Stacking.ADDITIVE
+    # A gift comes with the tier under either policy; early access always opens its goods.
+    additive = tier is not None and (stacking == Stacking.ADDITIVE or kind is DiscountType.GIFT)
     requested = code.total
     if tier is not None and additive:
-        requested = tier.percent + code.percent + max(tier.shipping, code.shipping)
+        requested = (tier.percent + code.percent + max(tier.shipping, code.shipping)
+                     + code.gift)
     if requested > ceiling:
         return requested, REFUSED_CEILING
-    if tier is not None and not additive and code.total <= tier.total:
+    if (tier is not None and not additive and code.total <= tier.total
+            and kind is not DiscountType.EARLY_ACCESS):
         return requested, REFUSED_TIER
     return requested, None
 
 
 def _price_share(kind: DiscountType, value: int, base: int) -> Decimal:
     """What the discount takes off the goods, in percent of the order."""
-    if kind is DiscountType.PERCENT:
+    if kind in (DiscountType.PERCENT, DiscountType.EARLY_ACCESS):
         return Decimal(value)
     return _share(value, base) if kind is DiscountType.FIXED else Decimal(0)
 
@@ -257,4 +271,5 @@ def _shown(share: Share) -> Share:
     return Share(
         share.percent.quantize(_TENTH, rounding=ROUND_HALF_UP),
         share.shipping.quantize(_TENTH, rounding=ROUND_HALF_UP),
+        share.gift.quantize(_TENTH, rounding=ROUND_HALF_UP),
     )

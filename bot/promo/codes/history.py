@@ -43,7 +43,8 @@ _HISTORY = Prepared(
            codes.c.max_discount, codes.c.include_categories, codes.c.exclude_categories,
            codes.c.include_skus, codes.c.exclude_skus, codes.c.starts_at, codes.c.expires_at,
            codes.c.valid_days, codes.c.usage_limit, codes.c.used_count, codes.c.created_at,
-           codes.c.revoked_at, codes.c.revoke_reason, _USED_AT.label("used_at"))
+           codes.c.revoked_at, codes.c.revoke_reason, codes.c.gift_sku, codes.c.gift_name,
+           codes.c.gift_cost, codes.c.launch_at, _USED_AT.label("used_at"))
     .where(codes.c.customer_id == bindparam("customer_id"),
            or_(codes.c.expires_at.is_not(None), codes.c.valid_days.is_(None)))
     .order_by(codes.c.created_at.desc(), codes.c.id.desc())

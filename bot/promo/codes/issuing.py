@@ -57,6 +57,7 @@ async def ensure_within_guardrail(
         order_value=offer.min_order or None,
         free_shipping=offer.free_shipping,
         tier=tier,
+        gift_cost=offer.gift_cost,
     )
     if not check.allowed:
         raise refusal(check)
@@ -85,6 +86,8 @@ def _pct(value: Decimal) -> str:
 
 
 def _side(share: Share) -> str:
+    if share.gift:
+        return f"gift {_pct(share.gift)}"
     if not share.shipping:
         return _pct(share.percent)
     return f"{_pct(share.percent)} + free shipping {_pct(share.shipping)} = {_pct(share.total)}"
@@ -104,6 +107,7 @@ def _detail(check: GuardrailCheck) -> str:
     terms += [f"code {_pct(code.percent)}"] if code.percent else []
     if shipping := max(tier.shipping, code.shipping):
         terms.append(f"free shipping {_pct(shipping)}")
+    terms += [f"gift {_pct(code.gift)}"] if code.gift else []
     return f"{' + '.join(terms)} = {_pct(check.requested_percent)} > ceiling {ceiling}"
 
 
@@ -130,12 +134,14 @@ class Headroom:
             order_value=offer.min_order or None,
             free_shipping=offer.free_shipping,
             tier=tier,
+            gift_cost=offer.gift_cost,
         )
 
     def allows(self, offer: Offer, customer: Any) -> bool:
         """Whether a personal code of `offer` for this customer passes the guardrail."""
         tier = customer_tier(customer, self.loyalty).current
-        key = (offer.discount_type, offer.value, offer.free_shipping, offer.min_order, tier)
+        key = (offer.discount_type, offer.value, offer.free_shipping, offer.min_order,
+               offer.gift_cost, tier)
         fits = self._seen.get(key)
         if fits is None:
             fits = self._seen[key] = self.check(offer, tier).allowed
@@ -150,7 +156,17 @@ async def headroom(session: AsyncSession, settings: Settings, *, now: datetime) 
 def _deadline(
     offer: Offer, *, now: datetime, expires_at: datetime | None, expires_on_delivery: bool
 ) -> tuple[datetime | None, int | None]:
-    """Every code has a deadline: a date, or a lifetime counted from delivery."""
+    """Every code has a deadline: a date, or a lifetime counted from delivery. Early
+    access ends at the launch at the latest (after it the goods are everyone's, so the
+    code is expired then, not an ordinary one), and its deadline is a date from the
+    start, since the launch does not wait for delivery."""
+    if offer.launch_at is not None:
+        if offer.launch_at <= now:
+            raise DomainError(ErrorCode.INVALID_EXPIRY, "the launch is already past")
+        own = expires_at or (now + timedelta(days=offer.valid_days) if offer.valid_days else None)
+        if own is not None and own <= now:
+            raise DomainError(ErrorCode.INVALID_EXPIRY, "the expiry date is in the past")
+        return min(own or offer.launch_at, offer.launch_at), offer.valid_days
     if expires_at is not None:
         if expires_at <= now:
             raise DomainError(ErrorCode.INVALID_EXPIRY, "the expiry date is in the past")

@@ -3,12 +3,21 @@
 An offer is "discount + condition": percent, fixed amount or free shipping, a minimum
 order, and the goods it covers. The same `Offer` describes a code in the database, a
 campaign variant in JSON and a manager's `/issue` request.
+
+Two rewards are not discounts off the goods. A gift (`gift`) is an item the shop adds to
+the order at no charge; its cost price (`gift_cost`) is what it costs the shop, and that
+is what counts against the margin, as free shipping's cost does. Early access
+(`early_access`) opens the included categories and SKUs before `launch_at`; by itself
+it costs nothing, and a `value` adds that percent off the goods it opens. Neither takes
+the order away from the loyalty tier under exclusive stacking (`extra_only`): they are
+what the tier cannot give.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.config.values import Rung
@@ -51,12 +60,17 @@ class Offer:
     valid_days: int | None = None
     currency: str = "RUB"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    gift_sku: str | None = None
+    gift_name: str | None = None
+    gift_cost: int = 0
+    launch_at: datetime | None = None
 
     def __post_init__(self) -> None:
         kind = DiscountType(self.discount_type)
         object.__setattr__(self, "discount_type", kind)
         if kind is DiscountType.PERCENT and not 0 < self.value <= MAX_PERCENT:
             raise ValueError("a percent discount is between 1 and 100")
+        self._check_rewards(kind)
         if kind is DiscountType.FIXED and self.value <= 0:
             raise ValueError("a fixed discount is a positive amount")
         if kind is DiscountType.FREE_SHIPPING:
@@ -66,6 +80,40 @@ class Offer:
             raise ValueError("the minimum order cannot be negative")
         if self.valid_days is not None and self.valid_days <= 0:
             raise ValueError("validity is at least one day")
+
+    def _check_rewards(self, kind: DiscountType) -> None:
+        """A gift's item and cost, early access's goods and launch: each only on its kind."""
+        if kind is DiscountType.GIFT:
+            if not self.gift_sku or not self.gift_name:
+                raise ValueError("a gift names its item: its SKU and its name")
+            if self.gift_cost < 0:
+                raise ValueError("a gift's cost cannot be negative")
+            if self.value or self.free_shipping:
+                raise ValueError("a gift gives no discount of its own")
+        elif self.gift_sku or self.gift_name or self.gift_cost:
+            raise ValueError("only a gift names an item")
+        if kind is DiscountType.EARLY_ACCESS:
+            if self.launch_at is None:
+                raise ValueError("early access needs the launch time")
+            if not (self.include_categories or self.include_skus):
+                raise ValueError("early access opens categories or SKUs: name them")
+            if not 0 <= self.value <= MAX_PERCENT:
+                raise ValueError("early access's percent is between 0 and 100")
+        elif self.launch_at is not None:
+            raise ValueError("only early access has a launch time")
+
+    @property
+    def extra_only(self) -> bool:
+        """Gives nothing off the goods nor free shipping (a gift, bare early access): under
+        exclusive stacking it joins the tier instead of competing with it."""
+        return self.discount_type is DiscountType.GIFT or (
+            self.discount_type is DiscountType.EARLY_ACCESS and not self.value
+            and not self.free_shipping)
+
+    @property
+    def opens(self) -> bool:
+        """Opens goods before their launch: applies even where the tier's discount wins."""
+        return self.discount_type is DiscountType.EARLY_ACCESS
 
     @property
     def restricts_items(self) -> bool:
@@ -82,6 +130,15 @@ class Offer:
         for key in ("include_categories", "exclude_categories", "include_skus", "exclude_skus"):
             data[key] = list(data[key])
         data["extra"] = dict(self.extra)
+        # A gift's and early access's fields only where they say something: the JSON of
+        # every other offer (campaigns, audit rows) stays as it was.
+        for key in ("gift_sku", "gift_name", "launch_at"):
+            if data[key] is None:
+                del data[key]
+        if not data["gift_cost"]:
+            del data["gift_cost"]
+        if self.launch_at is not None:
+            data["launch_at"] = self.launch_at.isoformat()
         return data
 
     @classmethod
@@ -90,6 +147,8 @@ class Offer:
         values = {k: v for k, v in data.items() if k in known}
         for key in ("include_categories", "exclude_categories", "include_skus", "exclude_skus"):
             values[key] = tuple(values.get(key) or ())
+        if isinstance(values.get("launch_at"), str):
+            values["launch_at"] = datetime.fromisoformat(values["launch_at"])
         return cls(**values)
 
     @classmethod
@@ -106,6 +165,10 @@ class Offer:
             exclude_skus=tuple(code.exclude_skus or ()),
             valid_days=code.valid_days,
             currency=code.currency,
+            gift_sku=code.gift_sku,
+            gift_name=code.gift_name,
+            gift_cost=code.gift_cost or 0,
+            launch_at=code.launch_at,
         )
 
     def code_columns(self) -> dict[str, Any]:
@@ -122,6 +185,10 @@ class Offer:
             "exclude_skus": list(self.exclude_skus),
             "valid_days": self.valid_days,
             "currency": self.currency,
+            "gift_sku": self.gift_sku,
+            "gift_name": self.gift_name,
+            "gift_cost": self.gift_cost,
+            "launch_at": self.launch_at,
         }
 
 
@@ -150,6 +217,8 @@ class Calculation:
     discount: int
     free_shipping: bool
     excluded_items: tuple[str, ...]
+    # What the gift item costs the shop (0 without one).
+    gift_cost: int = 0
 
 
 def calculate(offer: Offer, basket: Basket) -> Calculation:
@@ -166,7 +235,7 @@ def calculate(offer: Offer, basket: Basket) -> Calculation:
         eligible = min(eligible, basket.total)
     else:
         eligible = 0 if (offer.include_categories or offer.include_skus) else basket.total
-    if offer.discount_type is DiscountType.PERCENT:
+    if offer.discount_type in (DiscountType.PERCENT, DiscountType.EARLY_ACCESS):
         discount = eligible * offer.value // 100
     elif offer.discount_type is DiscountType.FIXED:
         discount = min(offer.value, eligible)
@@ -174,7 +243,7 @@ def calculate(offer: Offer, basket: Basket) -> Calculation:
         discount = 0
     if offer.max_discount is not None:
         discount = min(discount, offer.max_discount)
-    return Calculation(eligible, discount, offer.free_shipping, tuple(excluded))
+    return Calculation(eligible, discount, offer.free_shipping, tuple(excluded), offer.gift_cost)
 
 
 def basket_from_json(total: int, items: Sequence[Mapping[str, Any]] | None) -> Basket:

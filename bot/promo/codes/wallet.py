@@ -24,7 +24,8 @@ _SHOWN = (
     codes.c.max_discount,
     codes.c.include_categories, codes.c.exclude_categories, codes.c.include_skus,
     codes.c.exclude_skus, codes.c.starts_at, codes.c.expires_at, codes.c.valid_days,
-    codes.c.usage_limit, codes.c.used_count,
+    codes.c.usage_limit, codes.c.used_count, codes.c.gift_sku, codes.c.gift_name,
+    codes.c.gift_cost, codes.c.launch_at,
 )
 
 # Bound to the customer, active, started, delivered, not expired, with uses left; soonest

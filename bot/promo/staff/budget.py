@@ -2,7 +2,8 @@
 
 A code's cost is what one use is expected to give away: a fixed amount, or the percent
 of the larger of its minimum order and the average order value (capped by its
-`max_discount`), plus `PROMOBOT_SHIPPING_COST` when it gives free shipping, as the
+`max_discount`), plus `PROMOBOT_SHIPPING_COST` when it gives free shipping and a gift
+item's cost price when it gives one, as the
 margin guardrail counts it (`guardrail.shipping_cost`). What a manager has spent is
 the cost of the codes they issued since the first of the shop's calendar month, except
 codes revoked unused (their budget comes back).
@@ -36,18 +37,20 @@ def unit_cost(
     *,
     free_shipping: bool,
     guardrail: GuardrailSettings,
+    gift_cost: int = 0,
 ) -> int:
-    """Expected cost of one use, minor units: the discount, then its free shipping."""
+    """Expected cost of one use, minor units: the discount, then its free shipping and
+    its gift item."""
     kind = DiscountType(discount_type)
     if kind is DiscountType.FIXED:
         cost = value
-    elif kind is DiscountType.PERCENT:
+    elif kind in (DiscountType.PERCENT, DiscountType.EARLY_ACCESS):
         cost = max(min_order, aov) * value // 100
     else:
         cost = 0
     if max_discount is not None:
         cost = min(cost, max_discount)
-    return cost + shipping_cost(guardrail, discount_type, free_shipping)
+    return cost + shipping_cost(guardrail, discount_type, free_shipping) + gift_cost
 
 
 def offer_cost(offer: Offer, aov: int, guardrail: GuardrailSettings) -> int:
@@ -59,6 +62,7 @@ def offer_cost(offer: Offer, aov: int, guardrail: GuardrailSettings) -> int:
         aov,
         free_shipping=offer.free_shipping,
         guardrail=guardrail,
+        gift_cost=offer.gift_cost,
     )
 
 
@@ -99,6 +103,7 @@ async def spent(
         PromoCode.min_order,
         PromoCode.max_discount,
         PromoCode.free_shipping,
+        PromoCode.gift_cost,
     )
     rows = await session.execute(
         select(*shape, func.count())
@@ -110,8 +115,9 @@ async def spent(
         .group_by(*shape)
     )
     return sum(
-        unit_cost(kind, value, minimum, cap, aov, free_shipping=fs, guardrail=guardrail) * n
-        for kind, value, minimum, cap, fs, n in rows
+        unit_cost(kind, value, minimum, cap, aov, free_shipping=fs, guardrail=guardrail,
+                  gift_cost=gift or 0) * n
+        for kind, value, minimum, cap, fs, gift, n in rows
     )
 
 

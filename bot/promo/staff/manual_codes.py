@@ -16,8 +16,9 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
 from sqlalchemy import select, update
@@ -141,6 +142,45 @@ def offer_in_words(text: str, *, currency: str, days: str | None = None) -> Offe
                        days=parts[1] if len(parts) > 1 else days,
                        min_order=parts[2] if len(parts) > 2 else None,
                        categories=parts[3] if len(parts) > 3 else None)
+
+
+def build_gift_offer(sku: str, cost: str, days: str, name: str, *, currency: str) -> Offer:
+    """The offer of `/issue <customer> gift <SKU> <cost> <days> <name>`: the item the shop
+    adds at no charge, its cost price (major units, what counts against the margin) and
+    its name as the shopper reads it."""
+    name = " ".join(name.split())
+    if not 1 <= len(sku) <= 64 or not 1 <= len(name) <= 100:
+        raise ValueError("a gift has a SKU (64 characters at most) and a name (100)")
+    return Offer(DiscountType.GIFT, currency=currency, valid_days=parse_days(days),
+                 gift_sku=sku, gift_name=name, gift_cost=parse_amount(cost, currency))
+
+
+def parse_launch(text: str, zone: ZoneInfo) -> datetime:
+    """`2027-03-01` (the start of that day) or `2027-03-01T10:00`, in the shop's zone."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"not a date: {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+def build_early_offer(
+    categories: str, launch: str, percent: str | None, *, currency: str, zone: ZoneInfo,
+) -> Offer:
+    """The offer of `/issue <customer> early <categories> <launch> [percent]`: the
+    categories open to the customer before the launch, with a percent off them if given."""
+    include, exclude = parse_categories(categories)
+    if exclude or not include:
+        raise ValueError("early access names the categories it opens")
+    value = 0
+    if percent is not None:
+        kind, value = parse_reward(percent, currency)
+        if kind is not DiscountType.PERCENT:
+            raise ValueError("early access takes a percent")
+    return Offer(DiscountType.EARLY_ACCESS, value=value, currency=currency,
+                 include_categories=include, launch_at=parse_launch(launch, zone))
 
 
 # --- issuing ---------------------------------------------------------------------------
