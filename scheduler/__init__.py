@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.db.models import CampaignKind
 from bot.promo.campaigns.running import own_schedules
-from scheduler.jobs import INTERVAL_KINDS, Jobs
+from scheduler.jobs import HOURLY_KINDS, INTERVAL_KINDS, Jobs
 from scheduler.leader import Leadership
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,12 @@ def create_scheduler(
                           id="comeback", name="comeback ladder", replace_existing=True)
     if settings.jobs.interval_minutes > 0:
         for kind in INTERVAL_KINDS:
+            minutes = settings.jobs.interval_minutes
+            if kind in HOURLY_KINDS:
+                minutes = max(minutes, 60)
             scheduler.add_job(
                 jobs.run_kind,
-                IntervalTrigger(minutes=settings.jobs.interval_minutes,
-                                timezone=settings.shop.zone),
+                IntervalTrigger(minutes=minutes, timezone=settings.shop.zone),
                 args=[kind], id=f"job:{kind}", name=kind, replace_existing=True,
             )
     scheduler.add_job(

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 
 # Automatic jobs that run on an interval; comeback runs daily, campaigns on their cron.
 INTERVAL_KINDS = ("review", "cart", "referral", "reminders", "tiers", "moments", "leaks")
+# These read every customer whose day it may be, or every shared code in use: hourly is
+# soon enough for a birthday or a leak, and a tenth of the reading.
+HOURLY_KINDS = ("moments", "leaks")
 
 
 @dataclass

@@ -32,7 +32,7 @@ _BUDGET = {"budget": {"amount": 5_000_000, "uses": 200}}
 class SurveyAnswerIn(Body):
     """Only the customers who chose this option of a survey."""
 
-    survey_id: Annotated[int, Field(ge=1)]
+    survey_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
     option: Annotated[int, Field(ge=0, le=9, description="the option's index, from 0")]
 
 

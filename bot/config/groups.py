@@ -58,7 +58,6 @@ def _parsed(parse: Callable[[list[str]], object]) -> BeforeValidator:
 
 # Comma-separated in the environment rather than JSON: that is what people type.
 Ids = Annotated[tuple[int, ...], BeforeValidator(split_commas)]
-Names = Annotated[tuple[str, ...], BeforeValidator(split_commas)]
 Names = Annotated[frozenset[str], BeforeValidator(split_commas)]
 Caps = Annotated[tuple[Cap, ...], _parsed(parse_caps)]
 Gaps = Annotated[dict[str, timedelta], _parsed(parse_gaps)]

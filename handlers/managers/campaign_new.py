@@ -179,6 +179,7 @@ async def _checked(message: Message, offers: list[Offer], draft: Draft, *, sessi
     is told and the step is asked again (the caller's draft is not saved)."""
     try:
         await drafts.check_offers(session, staff, offers, segment=draft.segment,
+                                  survey_answer=draft.survey_answer,
                                   settings=settings, now=clock())
     except DomainError as error:
         await _refused(message, error, settings, i18n)

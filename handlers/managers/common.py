@@ -44,7 +44,8 @@ def usages() -> dict[str, tuple[str, str]]:
                             _("/campaign budget 3 50000 200")),
         "preview": (_("/preview <campaign id>"), _("/preview 3")),
         "stats": (_("/stats [campaign id] [days] | /stats survey <id>"), _("/stats 3 30")),
-        "survey": (_("/survey new | /survey [id] | /survey close <id>"), _("/survey 2")),
+        "survey": (_("/survey new | /survey [id] | /survey send <id> | /survey close <id>"),
+                   _("/survey 2")),
         "export": (_("/export [campaign id] [days]"), _("/export 3 30")),
         "managers": (
             _("/managers [add <id or @username> <owner|manager|analyst> [budget] | "

@@ -5,8 +5,9 @@ options one per line), what an answer earns (an offer, or nothing), whom it goes
 segment), then the poll as shoppers will see it and "Send". `/survey` lists the latest,
 `/survey <id>` (also `/stats survey <id>`) shows the results with a chart and, per
 option, a button that starts a campaign for exactly those who chose it; `/survey close
-<id>` stops counting answers. Managers make and close surveys; every staff role reads
-them.
+<id>` stops counting answers (and withdraws the polls not sent yet); `/survey send <id>`
+queues it for whoever it has not reached yet. Managers make, send and close surveys;
+every staff role reads them.
 
 Parse → the domain (`bot.promo.surveys`) → render (`bot.texts.surveys`).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiogram import F, Router, html
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -236,7 +238,8 @@ async def on_segment(callback: CallbackQuery, callback_data: SurveyStep, state: 
         *[f"○ {html.quote(option)}" for option in poll[1]],
         "",
         _("An answer earns: {reward}").format(reward=html.quote(reward)),
-        _("Whom: {segment}, {count} customers reachable now").format(
+        ngettext("Whom: {segment}, {count} customer reachable now",
+                 "Whom: {segment}, {count} customers reachable now", reach).format(
             segment=html.quote(segment_name(draft.segment or "all", locale)), count=reach),
     ]), reply_markup=_buttons("confirm", [("yes", _("📨 Send")), ("no", _("Cancel"))], 2))
 
@@ -250,27 +253,49 @@ def question_of_draft(draft: Draft, locale: str) -> tuple[str, list[str]]:
 async def on_confirm(callback: CallbackQuery, callback_data: SurveyStep, state: FSMContext,
                      session: AsyncSession, db: Database, staff: Staff, settings: Settings,
                      clock: Clock) -> None:
-    """The dialog's only write: the survey, committed, then its polls queued."""
+    """The dialog's only write: the survey, committed, then its polls queued. Keyed by
+    the confirmation message, so that a double tap makes and sends it once; the draft is
+    kept until the survey is made (a refusal now loses nothing)."""
     message = chat_of(callback)
     await callback.answer()
-    draft = await _draft(state)
-    await state.clear()
     if callback_data.value != "yes":
+        await state.clear()
         await message.answer(_("Cancelled: nothing was saved."))
         return
+    draft = await _draft(state)
     survey = await surveys.create(
         session, question=draft.question, options=draft.options, template=draft.template,
         segment=draft.segment, reward=Offer.from_json(draft.reward) if draft.reward else None,
-        created_by=staff.telegram_id, settings=settings, now=clock())
+        created_by=staff.telegram_id, request=f"{message.chat.id}:{message.message_id}",
+        settings=settings, now=clock())
     await session.commit()
+    await state.clear()
+    if survey is not None:
+        await _send(message, db, survey.id, settings=settings, clock=clock)
+
+
+async def _send(message: Message, db: Database, survey_id: int, *, settings: Settings,
+                clock: Clock) -> None:
     sent = await surveys.send(Context(db, settings, clock(),
-                                      batch_size=settings.jobs.campaign_batch_size), survey.id)
+                                      batch_size=settings.jobs.campaign_batch_size), survey_id)
     await message.answer(ngettext(
         "✅ Survey #{id} is on its way to {queued} customer; it goes out within the frequency "
         "caps and quiet hours. Results: /survey {id}",
         "✅ Survey #{id} is on its way to {queued} customers; it goes out within the frequency "
         "caps and quiet hours. Results: /survey {id}", sent.queued,
-    ).format(id=survey.id, queued=sent.queued))
+    ).format(id=survey_id, queued=sent.queued))
+
+
+async def send_survey(message: Message, command: CommandObject, db: Database,
+                      settings: Settings, clock: Clock) -> None:
+    """`/survey send <id>`: queue it for whoever it has not been queued for yet (customers
+    new to its segment, or the rest of a send a restart cut short)."""
+    args = args_of(command.args)
+    survey_id = number_of(args[1]) if len(args) == 2 else None
+    if survey_id is None:
+        await answer_usage(message, "survey")
+        return
+    await _send(message, db, survey_id, settings=settings, clock=clock)
 
 
 async def stale_button(callback: CallbackQuery) -> None:
@@ -330,25 +355,26 @@ async def show_results(message: Message, read_session: AsyncSession, survey_id: 
     await message.answer_photo(BufferedInputFile(png, filename=f"survey-{survey.id}.png"))
 
 
-async def close_survey(message: Message, command: CommandObject, session: AsyncSession) -> None:
+async def close_survey(message: Message, command: CommandObject, session: AsyncSession,
+                       clock: Clock) -> None:
     args = args_of(command.args)
     survey_id = number_of(args[1]) if len(args) == 2 else None
     if survey_id is None:
         await answer_usage(message, "survey")
         return
-    await message.answer(await _close(session, survey_id))
+    await message.answer(await _close(session, survey_id, clock()))
 
 
 async def close_button(callback: CallbackQuery, callback_data: SurveyAction,
-                       session: AsyncSession) -> None:
-    text = await _close(session, callback_data.survey)
+                       session: AsyncSession, clock: Clock) -> None:
+    text = await _close(session, callback_data.survey, clock())
     await callback.answer(text, show_alert=True)
     if isinstance(callback.message, Message):
         await callback.message.edit_reply_markup(reply_markup=None)
 
 
-async def _close(session: AsyncSession, survey_id: int) -> str:
-    closed = await surveys.close(session, survey_id)
+async def _close(session: AsyncSession, survey_id: int, now: datetime) -> str:
+    closed = await surveys.close(session, survey_id, now=now)
     await session.commit()
     if not closed:
         return _("Survey #{id} was already closed.").format(id=survey_id)
@@ -358,11 +384,13 @@ async def _close(session: AsyncSession, survey_id: int) -> str:
 def create_router() -> Router:
     router = Router(name="managers.surveys")
     manager = Allowed(Role.MANAGER)
-    acting = F.args.regexp(r"(?i)^\s*(new|close)\b")
+    acting = F.args.regexp(r"(?i)^\s*(new|close|send)\b")
     router.message.register(start, Command("survey", magic=F.args.regexp(r"(?i)^\s*new\s*$")),
                             manager)
     router.message.register(close_survey, Command("survey", magic=F.args.regexp(
         r"(?i)^\s*close\b")), manager)
+    router.message.register(send_survey, Command("survey", magic=F.args.regexp(
+        r"(?i)^\s*send\b")), manager)
     # Reading is for every role; making and closing fall through to `refuse_role`.
     router.message.register(show_survey, Command("survey", magic=~acting))
     router.message.register(cancel, Command("cancel"), StateFilter(SurveyForm))

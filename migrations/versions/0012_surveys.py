@@ -30,10 +30,12 @@ def upgrade() -> None:
         sa.Column("reward", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_by", sa.BigInteger(), nullable=True),
+        sa.Column("request", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closes_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("queued", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_surveys")),
+        sa.UniqueConstraint("request", name=op.f("uq_surveys_request")),
     )
     op.create_table(
         "survey_answers",

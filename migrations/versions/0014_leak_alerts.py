@@ -34,6 +34,9 @@ def upgrade() -> None:
                                 name=op.f("fk_leak_alerts_code_id_promo_codes")),
         sa.PrimaryKeyConstraint("code_id", name=op.f("pk_leak_alerts")),
     )
+    # A shop with millions of redemptions: the index takes a lock on them while it is
+    # built (the migrations run in one transaction, so not CONCURRENTLY): migrate at a
+    # quiet hour, as the README's upgrade note says.
     op.create_index(op.f("ix_redemptions_created_at"), "redemptions", ["created_at"],
                     unique=False)
 

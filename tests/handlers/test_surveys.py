@@ -8,18 +8,19 @@ Dispatcher, the sender and the fake Bot API."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 import tests.support.factories as factories
 import tests.support.updates as u
 from bot.app.telegram import create_dispatcher
 from bot.config import Settings
-from bot.db import Database
+from bot.db import Database, create_database
 from bot.db.models import (
     Campaign,
     CampaignStatus,
@@ -31,6 +32,7 @@ from bot.db.models import (
 )
 from bot.delivery.sender import Sender
 from bot.promo.campaigns.running import run_campaign
+from bot.promo.surveys.answers import record_answer
 from bot.texts.notices import render_message
 from bot.texts.surveys import survey_poll
 from tests.support.campaign_dialog import button
@@ -39,6 +41,7 @@ from tests.support.managers import ANALYST, MANAGER, UploadingBotAPI, add_staff
 from tests.support.shop import assignments, context, set_status
 
 ANNA, BORIS, OLGA = 7101, 7102, 7103
+MESSAGE_IDS = itertools.count(10_000)
 
 
 @pytest.fixture
@@ -79,9 +82,12 @@ class Manager:
     async def send(self, text: str) -> str:
         return await self.chat.send(u.message(self.user, text, language_code="en"))
 
-    async def press(self, text: str) -> str:
-        return await self.chat.send(u.callback(self.user, button(self.api, text),
-                                               language_code="en"))
+    async def press(self, text: str, message_id: int | None = None) -> str:
+        """Press the button on the last keyboard sent; each keyboard is a message of its
+        own unless `message_id` says which (a second tap on the same one)."""
+        return await self.chat.send(u.callback(
+            self.user, button(self.api, text), language_code="en",
+            message_id=message_id or next(MESSAGE_IDS)))
 
     def before_last(self) -> str:
         return self.api.sent(self.user)[-2].text
@@ -287,3 +293,75 @@ async def test_an_own_question_goes_out_as_typed(
     polls = {call.chat_id: call.params for call in api.calls("sendPoll")}
     assert {chat_id: p["question"] for chat_id, p in polls.items()} == {
         ANNA: "Which tea do you like?", BORIS: "Which tea do you like?"}
+
+
+async def test_a_double_tap_on_send_makes_one_survey(
+    chat: Chat, db, clock, bot, api, tg_settings, shoppers,
+) -> None:
+    manager = Manager(chat, api)
+    assert "New survey" in await manager.send("/survey new")
+    await manager.press("Which reward")
+    await manager.send("-")
+    await manager.press("All customers")
+    send = u.callback(MANAGER, button(api, "Send"), language_code="en", message_id=77)
+    again = u.callback(MANAGER, button(api, "Send"), language_code="en", message_id=77)
+    await asyncio.gather(chat.feed(send), chat.feed(again))
+    assert len(await _rows(db, Survey)) == 1
+    assert len(await _rows(db, Delivery, Delivery.reason == "survey")) == 2
+
+
+async def test_closing_withdraws_the_polls_not_sent_and_late_ones_expire(
+    chat: Chat, db, clock, bot, api, tg_settings, shoppers,
+) -> None:
+    manager = Manager(chat, api)
+    await manager.new_survey()
+    (survey,) = await _rows(db, Survey)
+    queued = await _rows(db, Delivery, Delivery.reason == "survey")
+    # A poll held by the caps or quiet hours past the survey's end is not sent.
+    assert {d.expires_at for d in queued} == {survey.closes_at}
+    await manager.send(f"/survey close {survey.id}")
+    assert {d.status for d in await _rows(db, Delivery, Delivery.reason == "survey")} == {
+        "cancelled"}
+    await _deliver(db, bot, tg_settings, clock)
+    assert api.calls("sendPoll") == []
+    assert "closed" in await manager.send(f"/survey send {survey.id}")
+
+
+async def test_a_vote_quicker_than_the_senders_record_counts(
+    chat: Chat, db, clock, bot, api, tg_settings, shoppers,
+) -> None:
+    anna = shoppers["anna"]
+    await Manager(chat, api).new_survey()
+    async with db.session() as session:  # the poll is out; its id not recorded yet
+        await session.execute(update(Delivery).where(Delivery.customer_id == anna.id)
+                              .values(status="sending"))
+        await session.commit()
+    await chat.feed(u.poll_answer(ANNA, "poll-just-sent", [3]))
+    (answer,) = await _rows(db, SurveyAnswer)
+    assert (answer.customer_id, answer.option) == (anna.id, 3) and answer.code_id
+    (poll,) = await _rows(db, Delivery, Delivery.customer_id == anna.id,
+                          Delivery.reason == "survey")
+    assert poll.poll_id == "poll-just-sent"
+
+
+async def test_two_instances_taking_the_same_vote_reward_it_once(
+    chat: Chat, db, clock, bot, api, tg_settings, shoppers,
+) -> None:
+    anna = shoppers["anna"]
+    await Manager(chat, api).new_survey()
+    await _deliver(db, bot, tg_settings, clock)
+    poll_id = await _poll_of(db, anna)
+    other = create_database(tg_settings.db.url)  # a second process's pool
+
+    async def vote(database: Database) -> None:
+        async with database.session() as session:
+            await record_answer(session, poll_id=poll_id, customer=anna, option_ids=[0],
+                                settings=tg_settings, now=clock())
+            await session.commit()
+
+    try:
+        await asyncio.gather(vote(db), vote(other), vote(db), vote(other))
+    finally:
+        await other.dispose()
+    assert len(await _rows(db, PromoCode, PromoCode.source == "survey")) == 1
+    assert len(await _rows(db, Delivery, Delivery.reason == "survey_reward")) == 1

@@ -30,6 +30,8 @@ class Survey(Base):
     reward: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_by: Mapped[int | None] = mapped_column(BigInteger)
+    # What asked for it (a dialog's confirmation), so that asking twice makes one survey.
+    request: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closes_at: Mapped[datetime]
     queued: Mapped[int] = mapped_column(default=0)

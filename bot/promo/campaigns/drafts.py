@@ -27,18 +27,19 @@ VARIANTS_STEP = "variants"
 
 
 async def reach(session: AsyncSession, segment: str | None, *, settings: Settings,
-                now: datetime) -> int:
-    """How many codes a run would hand out now: the segment's reachable customers, or
-    one for a campaign that waits for events."""
+                now: datetime, survey_answer: list[int] | None = None) -> int:
+    """How many codes a run would hand out now: the segment's reachable customers (those
+    who chose `survey_answer`, when given), or one for a campaign that waits for events."""
     if not segment:
         return 1
-    query = get_segment(segment).select(now=now, tz=settings.shop.zone)
+    params = {"survey_answer": survey_answer} if survey_answer else {}
+    query = get_segment(segment).of_campaign(params, now=now, tz=settings.shop.zone)
     return max((await audience_counts(session, query))[1], 1)
 
 
 async def check_offers(
     session: AsyncSession, staff: Staff, offers: list[Offer], *, segment: str | None,
-    settings: Settings, now: datetime,
+    settings: Settings, now: datetime, survey_answer: list[int] | None = None,
 ) -> None:
     """Raise the guardrail's or the budget's refusal (`DomainError`, with the numbers)
     for the first of `offers` that does not pass."""
@@ -46,7 +47,8 @@ async def check_offers(
     for offer in offers:
         await ensure_within_guardrail(session, offer, guardrail=settings.guardrail, now=now)
         if budget.budget_of(staff, settings.staff):
-            count = count or await reach(session, segment, settings=settings, now=now)
+            count = count or await reach(session, segment, settings=settings, now=now,
+                                         survey_answer=survey_answer)
             await budget.ensure_within_budget(session, staff, offer, count,
                                               settings=settings, now=now)
 
@@ -66,6 +68,7 @@ async def refused_step(
     for step, offers in ((OFFER_STEP, own), (VARIANTS_STEP, variant_offers(draft))):
         try:
             await check_offers(session, staff, offers, segment=draft.segment,
+                               survey_answer=draft.survey_answer,
                                settings=settings, now=now)
         except DomainError as error:
             return step, error

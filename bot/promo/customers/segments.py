@@ -92,16 +92,14 @@ def with_category(query: Select[Any], category: str | None) -> Select[Any]:
 
 def with_answer(query: Select[Any], answer: Sequence[int] | None) -> Select[Any]:
     """Only customers who chose this option (`[survey id, option index]`) of a survey
-    (None: no filter). A lookup per customer by the answers' unique key, which stays one
-    probe under a batch's LIMIT where PostgreSQL would merge-join an EXISTS."""
+    (None: no filter). Read from the answers' side: a survey's answers are few next to
+    the customers a segment may hold."""
     if not answer:
         return query
     survey_id, option = (int(value) for value in answer)
-    chose = (select(SurveyAnswer.id)
-             .where(SurveyAnswer.survey_id == survey_id, SurveyAnswer.customer_id == Customer.id,
-                    SurveyAnswer.option == option)
-             .correlate(Customer).limit(1).scalar_subquery())
-    return query.where(chose.is_not(None))
+    chose = select(SurveyAnswer.customer_id).where(SurveyAnswer.survey_id == survey_id,
+                                                   SurveyAnswer.option == option)
+    return query.where(Customer.id.in_(chose))
 
 
 def opted_in(query: Select[Any]) -> Select[Any]:

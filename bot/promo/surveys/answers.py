@@ -1,7 +1,8 @@
 """A shopper's answer to a survey poll (`poll_answer`), and the reward it earns.
 
-The poll is found by its id (the sender recorded it with the message), and with it the
-survey and the customer it was sent to; an answer counts only from that customer's
+The poll is found by its id (the sender recorded it with the message; a vote quicker
+than the record finds the customer's poll in flight), and with it the survey and the
+customer it was sent to; an answer counts only from that customer's
 linked Telegram account, only while the survey is open. The answer is one row per
 survey and customer, written by an upsert: a shopper who changes their vote changes
 the row, one who retracts it leaves no option chosen (Telegram lets them do both).
@@ -25,7 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db.dialect import conflict_insert
-from bot.db.models import CodeSource, Customer, Delivery, PromoCode, Survey, SurveyAnswer
+from bot.db.models import (
+    CodeSource,
+    Customer,
+    Delivery,
+    DeliveryStatus,
+    PromoCode,
+    Survey,
+    SurveyAnswer,
+)
 from bot.delivery.outbox import Reason, enqueue
 from bot.promo.codes.issuing import headroom, issue_code
 from bot.promo.surveys.surveys import is_open, reward_of
@@ -56,10 +65,12 @@ async def record_answer(
     """Store the answer of `customer` (the one linked to the Telegram account that voted)
     to the poll (not committed); None when it is not an answer to count: a poll that is
     not a survey's, sent to someone else, a closed survey, an option it does not have."""
+    if customer is None:
+        return None
     delivery = await session.scalar(
         select(Delivery).where(Delivery.poll_id == poll_id, Delivery.reason == Reason.SURVEY)
-    )
-    if delivery is None or customer is None or delivery.customer_id != customer.id:
+    ) or await _not_recorded_yet(session, poll_id, customer.id)
+    if delivery is None or delivery.customer_id != customer.id:
         return None
     survey = await session.get(Survey, int(delivery.payload.get("survey") or 0))
     if survey is None or not is_open(survey, now):
@@ -79,10 +90,32 @@ async def record_answer(
     return Answered(survey, option, code)
 
 
+async def _not_recorded_yet(session: AsyncSession, poll_id: str, customer_id: int
+                            ) -> Delivery | None:
+    """The customer's poll that went out but whose id the sender has not written yet (it
+    records in batches, later still while the database is slow): a vote can be that
+    quick. Taken only when it is the one such poll, and marked with the id here."""
+    waiting = list(await session.scalars(
+        select(Delivery).where(Delivery.customer_id == customer_id,
+                               Delivery.status == DeliveryStatus.SENDING,
+                               Delivery.reason == Reason.SURVEY, Delivery.poll_id.is_(None))
+        .limit(2)))
+    if len(waiting) != 1:
+        return None
+    marked = await session.execute(
+        update(Delivery).where(Delivery.id == waiting[0].id, Delivery.poll_id.is_(None))
+        .values(poll_id=poll_id))
+    return waiting[0] if marked.rowcount == 1 else None
+
+
 async def _reward(session: AsyncSession, survey: Survey, customer: Customer, *,
                   settings: Settings, now: datetime) -> PromoCode | None:
     offer = reward_of(survey)
     if offer is None:
+        return None
+    if not (await headroom(session, settings, now=now)).allows(offer, customer):
+        log.warning("survey %s's reward leaves no room under the margin guardrail with "
+                    "customer %s's tier", survey.id, customer.id)
         return None
     claimed = await session.execute(
         update(answers)
@@ -91,10 +124,6 @@ async def _reward(session: AsyncSession, survey: Survey, customer: Customer, *,
         .values(rewarded_at=now)
     )
     if claimed.rowcount != 1:
-        return None
-    if not (await headroom(session, settings, now=now)).allows(offer, customer):
-        log.warning("survey %s's reward leaves no room under the margin guardrail with "
-                    "customer %s's tier", survey.id, customer.id)
         return None
     code = await issue_code(session, offer, source=CodeSource.SURVEY, now=now,
                             customer_id=customer.id, length=settings.shop.code_length,

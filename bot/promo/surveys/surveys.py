@@ -23,6 +23,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.db.dialect import conflict_insert
 from bot.db.models import Customer, Delivery, DeliveryStatus, Survey, SurveyAnswer
 from bot.delivery.outbox import Reason, enqueue_many
 from bot.promo.campaigns.admin import audience_counts
@@ -62,25 +63,32 @@ async def create(
     segment: str | None = None,
     reward: Offer | None = None,
     created_by: int | None = None,
+    request: str | None = None,
     settings: Settings,
     now: datetime,
     days: int = SURVEY_DAYS,
-) -> Survey:
+) -> Survey | None:
     """A new open survey (not committed); the reward is refused above the margin ceiling
-    like any code (checked again for each customer's tier when paid)."""
+    like any code (checked again for each customer's tier when paid).
+
+    `request` names the asking (the dialog's confirmation message): the same request
+    twice — a double tap, a retried update — makes one survey, and the second gets None.
+    """
     check_poll(question, options)
     if segment is not None:
         get_segment(segment)  # KeyError for a name that is not a segment
     if reward is not None:
         await ensure_within_guardrail(session, reward, guardrail=settings.guardrail, now=now)
-    survey = Survey(
-        template=template, question=question.strip(), options=[o.strip() for o in options],
-        segment=segment, reward=reward.to_json() if reward is not None else {},
-        status=OPEN, created_by=created_by, created_at=now, closes_at=now + timedelta(days=days),
+    made = await session.scalar(
+        conflict_insert(session, Survey).values(
+            template=template, question=question.strip(),
+            options=[o.strip() for o in options], segment=segment,
+            reward=reward.to_json() if reward is not None else {}, status=OPEN,
+            created_by=created_by, request=request, created_at=now,
+            closes_at=now + timedelta(days=days), queued=0,
+        ).on_conflict_do_nothing(index_elements=["request"]).returning(Survey.id)
     )
-    session.add(survey)
-    await session.flush()
-    return survey
+    return None if made is None else await get(session, made)
 
 
 def reward_of(survey: Survey) -> Offer | None:
@@ -107,11 +115,18 @@ async def recent(session: AsyncSession, limit: int = 10) -> list[Survey]:
     return list(await session.scalars(select(Survey).order_by(Survey.id.desc()).limit(limit)))
 
 
-async def close(session: AsyncSession, survey_id: int) -> bool:
-    """Close an open survey (not committed); False when it was closed already."""
+async def close(session: AsyncSession, survey_id: int, *, now: datetime) -> bool:
+    """Close an open survey (not committed); False when it was closed already. Its polls
+    still waiting to go out are withdrawn: an answer would no longer count."""
     await get(session, survey_id)
     done = await session.execute(
         update(Survey).where(Survey.id == survey_id, Survey.status == OPEN).values(status=CLOSED)
+    )
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.reason == Reason.SURVEY,
+               Delivery.dedupe_key.like(f"survey:{survey_id}:customer:%"))
+        .values(status=DeliveryStatus.CANCELLED, error="withdrawn: the survey was closed")
     )
     return done.rowcount == 1
 
@@ -137,8 +152,9 @@ def audience_of(survey: Survey, settings: Settings, now: datetime) -> Select[Any
 
 async def send(ctx: Context, survey_id: int) -> RunResult:
     """Queue the survey's poll for its audience. A second send queues only those not
-    queued before (customers new to the segment); the result counts who was skipped
-    and why."""
+    queued before (customers new to the segment, or the rest of a send a restart cut
+    short); the result counts who was skipped and why. A poll that caps or quiet hours
+    hold until the survey closes is not sent: its answer would not count."""
     async with ctx.db.read_session() as session:
         survey = await get(session, survey_id)
     if not is_open(survey, ctx.now):
@@ -152,7 +168,7 @@ async def send(ctx: Context, survey_id: int) -> RunResult:
             {"dedupe_key": f"survey:{survey_id}:customer:{row.id}", "customer_id": row.id,
              "payload": payload}
             for row in reachable(rows, result)
-        ], reason=Reason.SURVEY, due_at=ctx.now)
+        ], reason=Reason.SURVEY, due_at=ctx.now, expires_at=survey.closes_at)
         if queued:
             await session.execute(update(Survey).where(Survey.id == survey_id)
                                   .values(queued=Survey.queued + queued))
@@ -180,8 +196,9 @@ async def results(session: AsyncSession, survey_id: int) -> Results:
     survey = await get(session, survey_id)
     sent = await session.scalar(
         select(func.count()).select_from(Delivery)
-        .where(Delivery.dedupe_key.like(f"survey:{survey_id}:customer:%"),
-               Delivery.status == DeliveryStatus.SENT)
+        # A sent poll has its id: that index narrows the walk to polls.
+        .where(Delivery.poll_id.is_not(None), Delivery.status == DeliveryStatus.SENT,
+               Delivery.dedupe_key.like(f"survey:{survey_id}:customer:%"))
     ) or 0
     by_option = dict((await session.execute(
         select(SurveyAnswer.option, func.count())
