@@ -10,7 +10,11 @@ from bot.db.models import CodeSource
 from bot.i18n import N_, format_day, gettext
 from bot.promo.codes.history import Fate, fate
 from bot.promo.codes.offers import Offer
-from bot.promo.shop.order_effects import REVOKE_REASON_CANCELLED, REVOKE_REASON_RETURNED
+from bot.promo.shop.order_effects import (
+    REVOKE_REASON_CANCELLED,
+    REVOKE_REASON_FIRST_ORDER,
+    REVOKE_REASON_RETURNED,
+)
 from bot.texts.wording import reward_text
 
 # Why a code was given, by its source.
@@ -33,6 +37,8 @@ _CANCELLED = {
     REVOKE_REASON_RETURNED: N_("the order it was earned by was returned"),
     REVOKE_REASON_CANCELLED: N_("the order it was earned by was cancelled"),
     "campaign stopped": N_("the promotion ended"),
+    REVOKE_REASON_FIRST_ORDER: N_(
+        "it was for a first order only, and that one was placed without it"),
 }
 _BY_THE_SHOP = N_("cancelled by the shop")
 

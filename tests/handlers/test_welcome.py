@@ -7,8 +7,10 @@ Dispatcher, the sender and the fake Bot API."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +24,8 @@ from bot.delivery.sender import Sender
 from bot.promo.campaigns.global_holdout import is_member
 from bot.promo.campaigns.welcome import welcome
 from bot.promo.customers.linking import create_link_token
+from bot.promo.shop.orders import upsert_order
+from bot.texts.history import what_became
 from bot.texts.notices import render_message
 from tests.support.chat import Chat
 from tests.support.fake_bot_api import FakeBotAPI
@@ -132,3 +136,47 @@ async def test_off_in_the_settings_or_for_the_global_holdout(db, clock, settings
     assert off is None
     members = {c for c in given if is_member(c, 25)}
     assert members and {c for c, code in given.items() if code is None} == members
+
+
+async def _first_order(db: Database, settings: Settings, clock: Any, customer: Customer,
+                       promo_code: str | None = None) -> None:
+    async with db.session() as session:
+        await upsert_order(session, "order-1", customer=customer.id, placed_at=clock(),
+                           status="paid", total=300_000, currency="RUB",
+                           promo_code=promo_code, now=clock(), shop=settings.shop)
+        await session.commit()
+
+
+@pytest.mark.parametrize("delivered", [True, False])
+async def test_a_first_order_without_it_ends_the_welcome_code(
+    chat: Chat, db, clock, bot, tg_settings: Settings, delivered: bool,
+) -> None:
+    clock.set(datetime.now(UTC))  # the outbox stamps its rows by the real clock
+    anna = await _customer(db, clock, "anna")
+    await _link(chat, db, clock, anna)
+    if delivered:
+        await Sender(db, bot, tg_settings, clock=clock, render=render_message).run_until_idle()
+    clock.advance(days=1)
+    await _first_order(db, tg_settings, clock, anna)
+    (code,) = await _welcome_codes(db)
+    # It was for a first order, and that came without it: no second order gets it.
+    assert (code.status, code.revoke_reason) == ("revoked", "it was for a first order")
+    (message,) = await _rows(db, Delivery)
+    assert message.status == ("sent" if delivered else "cancelled")
+    seen = SimpleNamespace(**{c.key: getattr(code, c.key) for c in PromoCode.__table__.c},
+                           used_at=None)
+    assert what_became(seen, clock(), "ru", ZoneInfo("Europe/Moscow")).endswith(
+        "он был только для первого заказа, а тот оформлен без него")
+
+
+async def test_the_first_order_that_used_it_keeps_it_as_used(
+    chat: Chat, db, clock, bot, tg_settings: Settings,
+) -> None:
+    anna = await _customer(db, clock, "anna")
+    await _link(chat, db, clock, anna)
+    await Sender(db, bot, tg_settings, clock=clock, render=render_message).run_until_idle()
+    (code,) = await _welcome_codes(db)
+    clock.advance(days=1)
+    await _first_order(db, tg_settings, clock, anna, promo_code=code.code.lower())
+    (code,) = await _welcome_codes(db)
+    assert code.status == "active" and code.revoke_reason is None

@@ -10,7 +10,9 @@ it earned.
 - a new order (or one that counts again): the customer's comeback and abandoned-cart
   messages still waiting in the outbox are withdrawn and their codes given back, if they
   were queued before the order was placed. They asked for an order that has now come;
-  an old order imported late changes nothing queued after it.
+  an old order imported late changes nothing queued after it. So is the welcome code,
+  delivered or not, unless this order used it: it was for a first order, and that has
+  come without it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import and_, delete, desc, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
+    CodeSource,
     CodeStatus,
     Customer,
     Order,
@@ -35,12 +38,14 @@ from bot.db.models import (
 )
 from bot.delivery.outbox import Reason, withdraw
 from bot.promo.checkout.release import release_order
+from bot.promo.checkout.validation import typed_code
 from bot.promo.codes.offers import Item
 from bot.promo.shop.order_state import OrderState
 
 REVOKE_REASON_RETURNED = "order returned"
 REVOKE_REASON_CANCELLED = "order cancelled"
 WITHDRAW_REASON = "the customer ordered before it went out"
+REVOKE_REASON_FIRST_ORDER = "it was for a first order"
 # Offers whose purpose an order fulfils. Broadcasts, rewards and managers' codes keep
 # their point after an order and stay queued.
 _FULFILLED_BY_ORDER = (Reason.COMEBACK, Reason.CART)
@@ -72,6 +77,7 @@ async def apply_effects(
         # Before the customer's row is written: the sender locks a message, then its
         # customer, and the same order here keeps the two from deadlocking.
         withdrawn = await withdraw_offers(session, new, now)
+        await close_welcome(session, new, now)
     await apply_aggregates(session, new.customer_id, old, new, now)
     if counted_changed or items_changed or old.placed_at != new.placed_at:
         await refresh_recency(
@@ -101,6 +107,24 @@ async def withdraw_offers(session: AsyncSession, new: OrderState, now: datetime)
         now=now,
     )
     return withdrawn.messages
+
+
+async def close_welcome(session: AsyncSession, new: OrderState, now: datetime) -> None:
+    """The customer's welcome code, given before this order was placed and not used by it:
+    its message withdrawn if still waiting, the code revoked if unused (a conditional
+    UPDATE: a redeem of it at the same moment wins or loses whole)."""
+    await withdraw(session, customer_id=new.customer_id, reasons=(Reason.WELCOME,),
+                   queued_before=new.placed_at, why=REVOKE_REASON_FIRST_ORDER, now=now)
+    codes = PromoCode.__table__
+    await session.execute(
+        update(codes)
+        .where(codes.c.customer_id == new.customer_id, codes.c.source == CodeSource.WELCOME,
+               codes.c.status == CodeStatus.ACTIVE, codes.c.used_count == 0,
+               codes.c.created_at < new.placed_at,
+               codes.c.code != (typed_code(new.promo_code or "") or ""))
+        .values(status=CodeStatus.REVOKED, revoked_at=now,
+                revoke_reason=REVOKE_REASON_FIRST_ORDER)
+    )
 
 
 def _item_rows(order_id: int, items: Sequence[Item]) -> list[dict[str, Any]]:
