@@ -24,11 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db.models import Role
+from bot.db.models import CampaignKind, Role
 from bot.i18n import format_percent
 from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns import drafts
-from bot.promo.campaigns.admin import Draft
+from bot.promo.campaigns.admin import SEGMENT_KINDS, Draft
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import SEGMENTS
 from bot.promo.errors import DomainError
@@ -60,7 +60,7 @@ from handlers.managers.common import error_text
 
 __all__ = ["CampaignForm", "NewCampaign", "create_router"]
 
-KINDS = ("comeback", "review", "cart", "broadcast")
+KINDS = ("comeback", "review", "cart", "broadcast", "new_category")
 MAX_VARIANTS = 5
 Ask = Callable[[Message, FSMContext], Awaitable[None]]
 Refused = tuple[str, DomainError]
@@ -101,7 +101,7 @@ async def on_name(message: Message, state: FSMContext) -> None:
     await save_draft(state, draft)
     locale = get_i18n().current_locale
     options = [(name, segment_name(name, locale)) for name in SEGMENTS]
-    if draft.kind != "broadcast":
+    if draft.kind not in SEGMENT_KINDS:
         options.insert(0, ("-", _("no segment (by events)")))
     await state.set_state(CampaignForm.segment)
     await message.answer(_("Which segment?"), reply_markup=kb.keyboard("segment", options))
@@ -118,6 +118,12 @@ async def on_segment(callback: CallbackQuery, callback_data: NewCampaign, state:
 
 async def ask_offer(message: Message, state: FSMContext) -> None:
     await state.set_state(CampaignForm.offer)
+    if (await load_draft(state)).kind == CampaignKind.NEW_CATEGORY:
+        await message.answer(html.quote(_(
+            "The offer: <reward> [days] [min order], e.g. {example}. Each customer's code "
+            "is limited to the category chosen for them: one they never bought, that "
+            "customers like them buy.")).format(example=html.code("15% 14")))
+        return
     await message.answer(html.quote(_(
         "The offer: <reward> [days] [min order] [categories], e.g. {example}. "
         "For a message without a code send a dash: -")).format(
@@ -174,6 +180,11 @@ async def on_offer(message: Message, state: FSMContext, read_session: AsyncSessi
     draft = await load_draft(state)
     deps = {"session": read_session, "staff": staff, "settings": settings, "clock": clock,
             "i18n": i18n}
+    if text == "-" and draft.kind == CampaignKind.NEW_CATEGORY:
+        await message.answer(_("This campaign gives a code in the category it suggests: "
+                               "it needs an offer."))
+        await ask_offer(message, state)
+        return
     if text == "-":
         draft.offer = {}
     else:

@@ -60,6 +60,7 @@ def kind_name(kind: str) -> str:
         "cart": _("abandoned cart"),
         "referral": _("referral"),
         "broadcast": _("manual broadcast"),
+        "new_category": _("try a new category"),
     }
     return names.get(kind, html.quote(kind))
 

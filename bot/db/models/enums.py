@@ -46,6 +46,9 @@ class CampaignKind(StrEnum):
     CART = "cart"
     REFERRAL = "referral"
     BROADCAST = "broadcast"
+    # Each customer of a segment: a code limited to a category they never bought
+    # (`bot.promo.campaigns.new_category`).
+    NEW_CATEGORY = "new_category"
 
 
 class CampaignStatus(StrEnum):

@@ -34,11 +34,12 @@ from bot.db.models import (
     Redemption,
     TelegramAccount,
 )
-from bot.promo.campaigns import comeback, optimiser
+from bot.promo.campaigns import comeback, new_category, optimiser
 from bot.promo.campaigns.comeback import Step
 from bot.promo.campaigns.global_holdout import without_members
+from bot.promo.campaigns.new_category import CategoryPreview
 from bot.promo.codes.guardrail import GuardrailCheck, average_order_value, check_discount
-from bot.promo.codes.issuing import ensure_within_guardrail
+from bot.promo.codes.issuing import ensure_within_guardrail, headroom
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import get_segment
 from bot.promo.errors import DomainError, ErrorCode
@@ -200,6 +201,9 @@ async def change_status(
 
 # --- creation --------------------------------------------------------------------------
 
+# Kinds that go to a segment once, and need one (the others wait for events or silence).
+SEGMENT_KINDS = (CampaignKind.BROADCAST, CampaignKind.NEW_CATEGORY)
+
 @dataclass
 class Draft:
     """What the guided dialog collects; JSON-friendly so it can live in FSM storage."""
@@ -302,6 +306,8 @@ class Preview:
     arms: list[ArmPreview]
     send_time: timedelta  # at the current sending rate
     steps: list[StepPreview] = field(default_factory=list)
+    # A "new category" campaign: which categories the reachable customers would get.
+    categories: CategoryPreview | None = None
 
     @property
     def cost(self) -> int:
@@ -318,6 +324,7 @@ async def preview(
     campaign, variants = await load(session, campaign_id)
     size = reachable = 0
     steps: list[tuple[Step, int, int]] = []
+    query: Any = None
     if campaign.kind == CampaignKind.COMEBACK and not campaign.segment:
         params = campaign.params or {}
         ladder_steps = comeback.ladder(settings, params)
@@ -367,27 +374,36 @@ async def preview(
             check = await check_discount(session, discount_type=str(offer.discount_type),
                                          value=offer.value, guardrail=settings.guardrail,
                                          now=now, order_value=offer.min_order or None,
-                                         free_shipping=offer.free_shipping)
+                                         free_shipping=offer.free_shipping,
+                                         categories=offer.include_categories)
         arms.append(ArmPreview(names.get(arm.variant_id, "") if arm.variant_id else "",
                                customers, offer, cost, check))
+    categories = None
+    if campaign.kind == CampaignKind.NEW_CATEGORY and query is not None:
+        categories = await new_category.preview_categories(
+            session, _reachable(query), [arm.offer for arm in arms],
+            await headroom(session, settings, now=now))
     rate = max(settings.send.delivery_rate, 0.001)
     return Preview(
         campaign, campaign.segment, size, reachable, arms, timedelta(seconds=reachable / rate),
         [StepPreview(step.days, step.offer, n, reached, step.only_new)
-         for step, n, reached in steps],
+         for step, n, reached in steps], categories,
     )
 
 
-async def _audience_counts(session: AsyncSession, query: Any) -> tuple[int, int]:
-    """Everyone the query selects, and those a message can reach (opted in, linked to
-    Telegram, not blocked)."""
+def _reachable(query: Any) -> Any:
+    """The ids of the query a message can reach (opted in, linked to Telegram, not
+    blocked)."""
     ids = query.subquery()
-    size = await session.scalar(select(func.count()).select_from(ids)) or 0
+    return (select(ids.c.id).join(Customer, Customer.id == ids.c.id)
+            .join(TelegramAccount, TelegramAccount.customer_id == Customer.id)
+            .where(Customer.marketing_opt_in.is_(True), TelegramAccount.is_blocked.is_(False)))
+
+
+async def _audience_counts(session: AsyncSession, query: Any) -> tuple[int, int]:
+    """Everyone the query selects, and those a message can reach."""
+    size = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     reachable = await session.scalar(
-        select(func.count()).select_from(ids)
-        .join(Customer, Customer.id == ids.c.id)
-        .join(TelegramAccount, TelegramAccount.customer_id == Customer.id)
-        .where(Customer.marketing_opt_in.is_(True), TelegramAccount.is_blocked.is_(False))
-    ) or 0
+        select(func.count()).select_from(_reachable(query).subquery())) or 0
     return size, reachable
 

@@ -57,6 +57,7 @@ async def ensure_within_guardrail(
         order_value=offer.min_order or None,
         free_shipping=offer.free_shipping,
         tier=tier,
+        categories=offer.include_categories,
     )
     if not check.allowed:
         raise refusal(check)
@@ -130,12 +131,14 @@ class Headroom:
             order_value=offer.min_order or None,
             free_shipping=offer.free_shipping,
             tier=tier,
+            categories=offer.include_categories,
         )
 
     def allows(self, offer: Offer, customer: Any) -> bool:
         """Whether a personal code of `offer` for this customer passes the guardrail."""
         tier = customer_tier(customer, self.loyalty).current
-        key = (offer.discount_type, offer.value, offer.free_shipping, offer.min_order, tier)
+        key = (offer.discount_type, offer.value, offer.free_shipping, offer.min_order, tier,
+               offer.include_categories)
         fits = self._seen.get(key)
         if fits is None:
             fits = self._seen[key] = self.check(offer, tier).allowed

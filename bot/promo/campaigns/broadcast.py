@@ -1,0 +1,78 @@
+"""Segment campaigns: each customer of the segment at most once, with their arm's code.
+
+A broadcast gives everyone its arm's offer; other kinds that go to a segment once
+(`new_category`) take the same audience (`broadcast_query`) and the same offers, and
+change what each customer's code is limited to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_
+
+from bot.db.models import Campaign, CampaignAssignment, CodeSource, Customer
+from bot.delivery.outbox import Reason
+from bot.promo.campaigns.audience import audience, batches, none_where, reachable
+from bot.promo.campaigns.builtin import open_campaign, still_active
+from bot.promo.campaigns.claims import claim_new, issue_and_queue, offers_by_arm
+from bot.promo.campaigns.context import Context, RunResult
+from bot.promo.campaigns.experiments import Arm
+from bot.promo.campaigns.global_holdout import without_members
+from bot.promo.codes.offers import Offer
+from bot.promo.customers.segments import get_segment
+
+
+def broadcast_offer(campaign_offer: dict[str, Any], arm: Arm) -> Offer | None:
+    """A variant's offer over the campaign's; no discount type at all = message only."""
+    data = {**(campaign_offer or {}), **arm.offer}
+    return Offer.from_json(data) if data.get("discount_type") else None
+
+
+def broadcast_query(campaign: Campaign, ctx: Context) -> Any:
+    """The campaign's segment, minus those already assigned, (by default) those who
+    ordered since the campaign started — they came back without a code — and the global
+    holdout."""
+    params = dict(campaign.params or {})
+    segment = get_segment(campaign.segment or "")
+    seg_params = {k: int(v) for k, v in params.items() if k in segment.params}
+    query = segment.select(now=ctx.now, tz=ctx.settings.shop.zone, category=params.get("category"),
+                           **seg_params)
+    query = query.where(none_where(
+        CampaignAssignment.id,
+        CampaignAssignment.campaign_id == campaign.id,
+        CampaignAssignment.customer_id == Customer.id,
+    ))
+    if params.get("skip_ordered_since_start", True) and campaign.started_at is not None:
+        query = query.where(or_(Customer.last_order_at.is_(None),
+                                Customer.last_order_at < campaign.started_at))
+    return without_members(query, ctx.settings.policy.global_holdout)
+
+
+async def run_broadcast(ctx: Context, campaign_id: int) -> RunResult:
+    """A segment campaign: each customer at most once, with their arm's code (if any)."""
+    result = RunResult(kind="broadcast", campaign_id=campaign_id)
+    opened = await open_campaign(ctx, campaign_id, result)
+    if opened is None:
+        return result
+    campaign, split = opened
+    offers = await offers_by_arm(
+        ctx, split, lambda arm: broadcast_offer(campaign.offer, arm), result
+    )
+    if offers is None:
+        return result
+    message = {"ru": campaign.message_ru, "en": campaign.message_en}
+    async for session, rows in batches(ctx, audience(broadcast_query(campaign, ctx))):
+        if not await still_active(session, campaign_id):
+            result.status, result.message = "inactive", "paused during the run"
+            return result
+        claims = await claim_new(session, campaign_id, split, reachable(rows, result), step=0,
+                                 now=ctx.now, result=result)
+        await issue_and_queue(
+            session, ctx, campaign, claims, offers=offers, source=CodeSource.CAMPAIGN,
+            reason=Reason.CAMPAIGN, dedupe=lambda row: f"campaign:{campaign_id}:{row.id}",
+            payload=lambda row: {"message": message, "category": row.favourite_category,
+                                 "name": row.name, "shop": ctx.settings.shop.name},
+            result=result,
+        )
+    return result
