@@ -47,14 +47,16 @@ class CategoryShop:
         return {v: k for k, v in self.ids.items()}[customer_id]
 
 
-async def seed(db: Database, settings: Settings, now: datetime, *, locale: str = "en"
-               ) -> CategoryShop:
+async def seed(db: Database, settings: Settings, now: datetime, *,
+               russian: tuple[str, ...] = ()) -> CategoryShop:
+    """The shop; the customers named in `russian` read Russian, the others English."""
     ids, chats = {}, {}
     placed = now - timedelta(days=SILENT_DAYS)
     for number, (name, basket) in enumerate(BASKETS.items()):
         (row,) = await factories.customers(db, 1, now=now, prefix=f"{name}-", start=number,
                                            telegram_base=CHATS, name=name.title(),
-                                           locale=locale, marketing_opt_in=True)
+                                           locale="ru" if name in russian else "en",
+                                           marketing_opt_in=True)
         ids[name], chats[name] = row.id, CHATS + number
         for index, (category, status) in enumerate(basket):
             await shop.order(db, settings, f"{name}-{index}", row.id,
