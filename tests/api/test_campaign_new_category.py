@@ -5,7 +5,6 @@ reason."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from aiogram import Bot
 
 from bot.api.context import LAUNCHER
 from bot.api.openapi import build_document
-from bot.app.telegram import create_bot
 from bot.config import Settings
 from bot.db import Database
 from tests.support import shop
@@ -24,19 +22,6 @@ from tests.support.fake_bot_api import FakeBotAPI
 
 NEW = {"name": "Something new", "kind": "new_category", "segment": "almost_lost",
        "variants": [{"name": "A", "discount_type": "percent", "value": 15, "valid_days": 14}]}
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(settings: Settings, telegram: FakeBotAPI) -> AsyncIterator[Bot]:
-    bot = create_bot(settings.replace(telegram_api_url=telegram.url))
-    yield bot
-    await bot.session.close()
 
 
 @pytest.mark.parametrize("body, field", [

@@ -2,17 +2,17 @@
 offer limited to one category they never bought, the one customers like them buy next
 (`bot.promo.shop.copurchase`).
 
-The run is a broadcast's (`broadcast.broadcast_query`: the segment, each customer once,
-the global holdout left out; the same variants, holdout and guardrail check of the
-offers), with two changes. The category is chosen *before* the claim, and a customer with
-nothing to suggest is neither claimed nor counted in the experiment (`no_category` in the
-run's result); a later run looks at them again, once they have bought more. The holdout
-is thus drawn from the same customers the treated arms are, and its figures compare.
-Each code is then the arm's offer with `include_categories` set to the suggestion,
+The run is a broadcast's (`broadcast.run_segment`: the segment, each customer once, the
+global holdout left out; the same variants, holdout and guardrail check of the offers),
+with a batch of its own that changes two things. The category is chosen *before* the
+claim, and a customer with nothing to suggest is neither claimed nor counted in the
+experiment (`no_category` in the run's result); a later run looks at them again, once
+they have bought more. The holdout is thus drawn from the same customers the treated
+arms are, and its figures compare. Each code is then the arm's offer with `include_categories` set to the suggestion,
 personal, its validity counted from delivery.
 
-The guardrail per category: a category whose ceiling (`PROMOBOT_GUARDRAIL_CATEGORY_
-CEILINGS`) any arm's offer would pass is never suggested, and the next best is. One rule
+The guardrail per category: a category whose own ceiling
+(`PROMOBOT_GUARDRAIL_CATEGORY_CEILINGS`) any arm's offer would pass is never suggested, and the next best is. One rule
 for every arm, so that the variants of an experiment suggest the same categories and
 differ by their offer alone. Each customer's tier is then weighed as in every campaign
 (`no_room`).
@@ -31,12 +31,10 @@ from typing import Any
 from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Campaign, CodeSource, DiscountType
+from bot.db.models import CodeSource, DiscountType
 from bot.delivery.outbox import Reason
-from bot.promo.campaigns.audience import audience, batches, reachable
-from bot.promo.campaigns.broadcast import broadcast_offer, broadcast_query
-from bot.promo.campaigns.builtin import open_campaign, still_active
-from bot.promo.campaigns.claims import ArmOffers, Claim, claim_new, issue_and_queue, offers_by_arm
+from bot.promo.campaigns.broadcast import Batch, Opened, run_segment
+from bot.promo.campaigns.claims import ArmOffers, Claim, claim_new, issue_and_queue
 from bot.promo.campaigns.context import Context, RunResult
 from bot.promo.codes.issuing import Headroom
 from bot.promo.codes.offers import Offer
@@ -94,36 +92,28 @@ async def suggestions(session: AsyncSession, suggest: Suggester, rows: Sequence[
 
 async def run_new_category(ctx: Context, campaign_id: int) -> RunResult:
     """One run: the segment's customers not yet in the campaign, each with a category."""
-    result = RunResult(kind="new_category", campaign_id=campaign_id)
-    opened = await open_campaign(ctx, campaign_id, result)
-    if opened is None:
-        return result
-    campaign, split = opened
-    offers = await offers_by_arm(
-        ctx, split, lambda arm: broadcast_offer(campaign.offer, arm), result
-    )
-    if offers is None:
-        return result
-    async with ctx.db.read_session() as session:
-        suggest = await suggester(session, offers.by_arm.values(), offers.room)
-    async for session, rows in batches(ctx, audience(broadcast_query(campaign, ctx))):
-        if not await still_active(session, campaign_id):
-            result.status, result.message = "inactive", "paused during the run"
-            return result
-        keep = reachable(rows, result)
-        chosen = await suggestions(session, suggest, keep, result)
-        claims = await claim_new(session, campaign_id, split,
-                                 [row for row in keep if row.id in chosen], step=0,
-                                 now=ctx.now, result=result)
-        await _issue(session, ctx, campaign, claims, chosen, offers, result)
-    return result
+    return await run_segment(ctx, campaign_id, "new_category", _batch)
 
 
-async def _issue(session: AsyncSession, ctx: Context, campaign: Campaign,
-                 claims: Sequence[Claim], chosen: dict[int, str], offers: ArmOffers,
-                 result: RunResult) -> None:
+async def _batch(run: Opened) -> Batch:
+    async with run.ctx.db.read_session() as session:
+        suggest = await suggester(session, run.offers.by_arm.values(), run.offers.room)
+
+    async def batch(session: AsyncSession, rows: list[Row[Any]]) -> None:
+        chosen = await suggestions(session, suggest, rows, run.result)
+        claims = await claim_new(session, run.campaign.id, run.split,
+                                 [row for row in rows if row.id in chosen], step=0,
+                                 now=run.ctx.now, result=run.result)
+        await _issue(session, run, claims, chosen)
+
+    return batch
+
+
+async def _issue(session: AsyncSession, run: Opened, claims: Sequence[Claim],
+                 chosen: dict[int, str]) -> None:
     """The claims' codes and messages, one `issue_and_queue` per category: its arms'
     offers limited to it."""
+    campaign, offers = run.campaign, run.offers
     by_category: dict[str, list[Claim]] = {}
     for claim in claims:
         by_category.setdefault(chosen[claim.row.id], []).append(claim)
@@ -133,13 +123,13 @@ async def _issue(session: AsyncSession, ctx: Context, campaign: Campaign,
         own = ArmOffers({variant: limited(offer, category) if offer is not None else None
                          for variant, offer in offers.by_arm.items()}, offers.room)
         await issue_and_queue(
-            session, ctx, campaign, group, offers=own, source=CodeSource.CAMPAIGN,
+            session, run.ctx, campaign, group, offers=own, source=CodeSource.CAMPAIGN,
             reason=Reason.CAMPAIGN, dedupe=lambda row: f"campaign:{campaign.id}:{row.id}",
             payload=lambda row, category=category, own=own: {
                 "message": message, PAYLOAD_CATEGORY: category,
                 "percent": named_percent(own.by_arm.get(arm_of[row.id])),
-                "name": row.name, "shop": ctx.settings.shop.name},
-            result=result,
+                "name": row.name, "shop": run.ctx.settings.shop.name},
+            result=run.result,
         )
 
 
