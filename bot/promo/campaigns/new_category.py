@@ -8,14 +8,14 @@ with a batch of its own that changes two things. The category is chosen *before*
 claim, and a customer with nothing to suggest is neither claimed nor counted in the
 experiment (`no_category` in the run's result); a later run looks at them again, once
 they have bought more. The holdout is thus drawn from the same customers the treated
-arms are, and its figures compare. Each code is then the arm's offer with `include_categories` set to the suggestion,
-personal, its validity counted from delivery.
+arms are, and its figures compare. Each code is then the arm's offer with
+`include_categories` set to the suggestion, personal, its validity counted from delivery.
 
 The guardrail per category: a category whose own ceiling
-(`PROMOBOT_GUARDRAIL_CATEGORY_CEILINGS`) any arm's offer would pass is never suggested, and the next best is. One rule
-for every arm, so that the variants of an experiment suggest the same categories and
-differ by their offer alone. Each customer's tier is then weighed as in every campaign
-(`no_room`).
+(`PROMOBOT_GUARDRAIL_CATEGORY_CEILINGS`) any arm's offer would pass is never suggested,
+and the next best is. One rule for every arm, so that the variants of an experiment
+suggest the same categories and differ by their offer alone. Each customer's tier is
+then weighed as in every campaign (`no_room`).
 
 Memory: the pair counts (categories²) once per run, and a batch's customers' categories.
 """
