@@ -134,7 +134,8 @@ def render_preview(seen: Preview, *, locale: str, currency: str, rate: float) ->
 
 # The notice each kind's messages are worded by, and a payload that fills it in.
 _KIND_REASONS = {"broadcast": Reason.CAMPAIGN, "comeback": Reason.COMEBACK,
-                 "review": Reason.REVIEW_REWARD, "cart": Reason.CART}
+                 "review": Reason.REVIEW_REWARD, "cart": Reason.CART,
+                 "action": Reason.ACTION_REWARD}
 _LANGUAGES = (("ru", "🇷🇺"), ("en", "🇬🇧"))
 
 
@@ -162,7 +163,8 @@ def draft_samples(draft: Draft, *, locale: str, tz: ZoneInfo, now: datetime, sho
         expires = now + timedelta(days=offer.valid_days or 30) if offer is not None else None
         for language, flag in _LANGUAGES:
             payload = {"message": {"ru": draft.message_ru, "en": draft.message_en},
-                       "name": gettext("Anna", language), "shop": shop, "order": "1042"}
+                       "name": gettext("Anna", language), "shop": shop, "order": "1042",
+                       **draft.params}
             shown = offer
             if draft.kind == CampaignKind.NEW_CATEGORY and offer is not None:
                 # A sample category in place of each reader's own.

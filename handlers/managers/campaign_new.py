@@ -11,6 +11,7 @@ margin guardrail and the manager's budget at their own step; a refusal there, or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -60,7 +61,11 @@ from handlers.managers.common import error_text
 
 __all__ = ["CampaignForm", "NewCampaign", "create_router"]
 
-KINDS = ("comeback", "review", "cart", "broadcast", "new_category")
+KINDS = ("comeback", "review", "cart", "broadcast", "new_category", "action")
+# Kinds whose campaign is nothing without a code.
+OFFER_KINDS = (CampaignKind.NEW_CATEGORY, CampaignKind.ACTION)
+# An action's name as the shop reports it (`POST /api/v1/events/action`).
+ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 MAX_VARIANTS = 5
 Ask = Callable[[Message, FSMContext], Awaitable[None]]
 Refused = tuple[str, DomainError]
@@ -88,6 +93,12 @@ async def on_kind(callback: CallbackQuery, callback_data: NewCampaign, state: FS
     await save_draft(state, draft)
     await callback.answer()
     await state.set_state(CampaignForm.name)
+    if draft.kind == CampaignKind.ACTION:
+        await chat_of(callback).answer(_(
+            "The action to reward, by the name the shop reports it under "
+            "(POST /api/v1/events/action), e.g. {example}: lower-case Latin letters, "
+            "digits and _.").format(example=html.code("newsletter")))
+        return
     await chat_of(callback).answer(_(
         "A name for the campaign, for you and your colleagues (shoppers do not see it), "
         "e.g. {example}. A dash keeps {default}.").format(
@@ -96,6 +107,9 @@ async def on_kind(callback: CallbackQuery, callback_data: NewCampaign, state: FS
 
 async def on_name(message: Message, state: FSMContext) -> None:
     draft = await load_draft(state)
+    if draft.kind == CampaignKind.ACTION:
+        await _on_action_name(message, state, draft)
+        return
     text = " ".join((message.text or "").split())
     draft.name = "" if text == "-" else text[:200]
     await save_draft(state, draft)
@@ -105,6 +119,19 @@ async def on_name(message: Message, state: FSMContext) -> None:
         options.insert(0, ("-", _("no segment (by events)")))
     await state.set_state(CampaignForm.segment)
     await message.answer(_("Which segment?"), reply_markup=kb.keyboard("segment", options))
+
+
+async def _on_action_name(message: Message, state: FSMContext, draft: Draft) -> None:
+    """A rewarded action has its name for a name, and no segment: it waits for reports."""
+    action = (message.text or "").strip().lower()
+    if not ACTION_NAME.match(action):
+        await message.answer(_("That is not an action's name: lower-case Latin letters, "
+                               "digits and _, starting with a letter, e.g. {example}.").format(
+            example=html.code("newsletter")))
+        return
+    draft.name, draft.params, draft.segment = action, {"action": action}, None
+    await save_draft(state, draft)
+    await ask_offer(message, state)
 
 
 async def on_segment(callback: CallbackQuery, callback_data: NewCampaign, state: FSMContext
@@ -180,9 +207,10 @@ async def on_offer(message: Message, state: FSMContext, read_session: AsyncSessi
     draft = await load_draft(state)
     deps = {"session": read_session, "staff": staff, "settings": settings, "clock": clock,
             "i18n": i18n}
-    if text == "-" and draft.kind == CampaignKind.NEW_CATEGORY:
+    if text == "-" and draft.kind in OFFER_KINDS:
         await message.answer(_("This campaign gives a code in the category it suggests: "
-                               "it needs an offer."))
+                               "it needs an offer.") if draft.kind == CampaignKind.NEW_CATEGORY
+                             else _("A rewarded action gives a code: it needs an offer."))
         await ask_offer(message, state)
         return
     if text == "-":
@@ -204,6 +232,13 @@ async def on_offer(message: Message, state: FSMContext, read_session: AsyncSessi
             await ask_offer(message, state)
             return
         draft.offer = offer.to_json()
+    if draft.kind == CampaignKind.ACTION:
+        # The shop promised this reward: no variants, no control group, no schedule (it
+        # pays as the reports arrive), the standard thank-you; active once created.
+        draft.start = True
+        await save_draft(state, draft)
+        await show_confirm(message, state, **deps)
+        return
     await save_draft(state, draft)
     await _next(message, state, ask_variants, **deps)
 
@@ -284,6 +319,14 @@ async def on_split(callback: CallbackQuery, callback_data: NewCampaign, state: F
 
 
 def _summary(draft: Draft) -> str:
+    if draft.kind == CampaignKind.ACTION:
+        return "\n".join([
+            _("Check the campaign:"),
+            _("Kind: {kind}").format(kind=kind_name(draft.kind)),
+            _("Action: {action}").format(action=html.code(draft.params.get("action", ""))),
+            _("It is active once created: the shop's reports of this action earn this offer "
+              "instead of the one in the settings, once per customer and reference."),
+        ])
     return "\n".join([
         _("Check the campaign:"),
         _("Name: {name}").format(name=html.quote(draft.name or "—")),
@@ -360,7 +403,7 @@ async def on_confirm(
     await state.clear()
     await message.answer(_("✅ Campaign #{id} created. Details and controls: /campaign {id}; "
                            "audience: /preview {id}").format(id=campaign.id))
-    if draft.start and not draft.schedule:
+    if draft.start and not draft.schedule and draft.kind != CampaignKind.ACTION:
         # "Once, now": it sends now, as a start does, followed live in this chat.
         progress.launch(dispatcher, bot, message.chat.id, campaign.id, i18n.current_locale)
 

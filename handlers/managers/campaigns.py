@@ -61,6 +61,7 @@ def kind_name(kind: str) -> str:
         "referral": _("referral"),
         "broadcast": _("manual broadcast"),
         "new_category": _("try a new category"),
+        "action": _("rewarded action"),
     }
     return names.get(kind, html.quote(kind))
 

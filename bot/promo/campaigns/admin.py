@@ -221,6 +221,8 @@ class Draft:
     message_ru: str | None = None
     message_en: str | None = None
     start: bool = False
+    # What the kind needs beyond the rest (an action campaign: {"action": name}).
+    params: dict[str, Any] = field(default_factory=dict)
 
     def offers(self) -> list[Offer]:
         """Every offer the campaign can hand out (validated by `Offer`)."""
@@ -252,7 +254,8 @@ async def create(
     status = CampaignStatus.ACTIVE if draft.start else CampaignStatus.DRAFT
     campaign = Campaign(
         name=(draft.name or f"{draft.kind} {now:%Y-%m-%d}")[:200], kind=draft.kind,
-        status=status.value, segment=draft.segment, params={}, offer=dict(draft.offer),
+        status=status.value, segment=draft.segment, params=dict(draft.params),
+        offer=dict(draft.offer),
         holdout_percent=draft.holdout_percent, optimise=draft.optimise, schedule=draft.schedule,
         message_ru=draft.message_ru, message_en=draft.message_en,
         created_by=staff.telegram_id if staff else None,
@@ -271,7 +274,8 @@ async def create(
                 after={"name": campaign.name, "kind": draft.kind, "status": status.value,
                        "segment": draft.segment, "offer": draft.offer,
                        "variants": draft.variants, "holdout_percent": draft.holdout_percent,
-                       "optimise": draft.optimise, "schedule": draft.schedule}, now=now)
+                       "optimise": draft.optimise, "schedule": draft.schedule,
+                       "params": draft.params}, now=now)
     return campaign
 
 

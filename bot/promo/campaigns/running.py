@@ -139,6 +139,10 @@ async def run_job(ctx: Context, kind: str, campaign_id: int | None = None) -> Ru
         return await reminders.remind_expiring(ctx)
     if kind == "tiers":
         return await reminders.tier_notices(ctx)
+    if kind == CampaignKind.ACTION:
+        # Paid as the shop reports the action (`actions.reward_action`), not by a run.
+        return RunResult(kind=kind, campaign_id=campaign_id,
+                         message="paid as the shop reports the action")
     raise ValueError(f"unknown job {kind!r}")
 
 
