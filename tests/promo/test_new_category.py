@@ -11,6 +11,9 @@ from typing import Any
 from bot.config import Settings
 from bot.db import Database
 from bot.promo.campaigns.running import run_campaign
+from bot.promo.codes.issuing import ensure_within_guardrail
+from bot.promo.codes.offers import Offer
+from bot.promo.errors import DomainError
 from bot.promo.shop.copurchase import CoPurchase, co_purchase
 from tests.support import factories, shop
 from tests.support.categories import BASKETS, SUGGESTED, CategoryShop, seed
@@ -97,10 +100,6 @@ async def test_category_ceiling_refuses_a_manual_code_limited_to_it(
 ) -> None:
     """The same ceiling holds for any code limited to the category: 10 % on coffee alone
     is refused with coffee's 8 %, on coffee and tea too (the lowest counts)."""
-    from bot.promo.codes.issuing import ensure_within_guardrail
-    from bot.promo.codes.offers import Offer
-    from bot.promo.errors import DomainError
-
     guardrail = settings.replace(guardrail_category_ceilings="coffee:8").guardrail
     assert guardrail.category_ceilings == {"coffee": Decimal(8)}
     async with db.read_session() as session:
