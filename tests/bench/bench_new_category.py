@@ -31,7 +31,7 @@ from bot.promo.shop.copurchase import co_purchase
 from tests.bench import segments_data as seg
 from tests.bench.bench_analyze import ensure_items
 from tests.bench.bench_audience import ensure_source, fresh_copy
-from tests.bench.data import PG_DEFAULT, backend, rss_mib
+from tests.bench.data import PG_DEFAULT, backend, rss_mib, shop_parser
 
 
 async def measure(url: str, args: argparse.Namespace) -> list[str]:
@@ -98,12 +98,6 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", action="append",
-                        help="`sqlite` or a PostgreSQL URL; repeatable (default: both)")
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--orders", type=int, default=500_000)
-    parser.add_argument("--seed", type=int, default=2024)
+    parser = shop_parser(__doc__, customers=100_000, orders=500_000)
     parser.add_argument("--batch-size", type=int, default=2000)
     asyncio.run(main(parser.parse_args()))
