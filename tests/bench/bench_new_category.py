@@ -38,6 +38,11 @@ async def measure(url: str, args: argparse.Namespace) -> list[str]:
     settings = Settings(_env_file=None, database_url=url, guardrail_average_order_value=500_000,
                         guardrail_category_ceilings="electronics:5")
     db = create_database(url)
+    # The order lines were bulk-added: statistics, as a live shop's autovacuum keeps them
+    # (without, PostgreSQL reads all 500 000 lines for each batch's customers: 0.65 s).
+    async with db.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("ANALYZE")
     ctx = Context(db, settings, seg.NOW, batch_size=args.batch_size)
     pid = os.getpid()
     out = []
