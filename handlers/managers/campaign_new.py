@@ -7,6 +7,12 @@ split: by the weights or optimised → schedule → message (ru, en) → preview
 variant in both languages → create. Offers are checked against the
 margin guardrail and the manager's budget at their own step; a refusal there, or at
 "Create", asks that step again with everything else kept, then comes back to "Create".
+
+Two kinds take a shorter or stricter path. "Try a new category" needs a segment and an
+offer (its codes are limited per customer when it runs). A rewarded action asks for the
+action's name in place of the campaign's, then its offer, and goes straight to "Create":
+no segment, variants, control group or schedule (the shop promised the reward to whoever
+does the action, paid as the reports arrive), and it is active once created.
 """
 
 from __future__ import annotations
@@ -145,11 +151,17 @@ async def on_segment(callback: CallbackQuery, callback_data: NewCampaign, state:
 
 async def ask_offer(message: Message, state: FSMContext) -> None:
     await state.set_state(CampaignForm.offer)
-    if (await load_draft(state)).kind == CampaignKind.NEW_CATEGORY:
+    kind = (await load_draft(state)).kind
+    if kind == CampaignKind.NEW_CATEGORY:
         await message.answer(html.quote(_(
             "The offer: <reward> [days] [min order], e.g. {example}. Each customer's code "
             "is limited to the category chosen for them: one they never bought, that "
             "customers like them buy.")).format(example=html.code("15% 14")))
+        return
+    if kind == CampaignKind.ACTION:
+        await message.answer(html.quote(_(
+            "The offer for the action: <reward> [days] [min order] [categories], e.g. "
+            "{example}.")).format(example=html.code("7% 21")))
         return
     await message.answer(html.quote(_(
         "The offer: <reward> [days] [min order] [categories], e.g. {example}. "
