@@ -105,9 +105,12 @@ class CampaignIn(Body):
     )
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: Literal["broadcast", "comeback", "review", "cart"] = "broadcast"
+    kind: Literal["broadcast", "comeback", "review", "cart", "new_category"] = Field(
+        "broadcast", description="`new_category`: each customer of the segment gets the offer "
+        "limited to a category they never bought, the one customers like them buy next"
+    )
     segment: Literal[tuple(SEGMENTS)] | None = Field(  # type: ignore[valid-type]
-        None, description="whom a broadcast goes to (a broadcast needs one)"
+        None, description="whom a broadcast or a new_category campaign goes to (they need one)"
     )
     survey_answer: SurveyAnswerIn | None = Field(
         None, description="narrows the segment to those who chose an option of a survey"

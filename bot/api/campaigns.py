@@ -34,9 +34,9 @@ from bot.api.context import API_KEY_NAME, CLOCK, DATABASE, LAUNCHER, SETTINGS
 from bot.api.errors import ApiError
 from bot.config import Settings
 from bot.db import Database
-from bot.db.models import Campaign
+from bot.db.models import Campaign, CampaignKind
 from bot.promo.campaigns import admin, analytics, budget
-from bot.promo.campaigns.admin import Draft
+from bot.promo.campaigns.admin import SEGMENT_KINDS, Draft
 from bot.promo.campaigns.budget import KEEP, BudgetState
 from bot.promo.campaigns.confidence import Effect, SampleRatio
 from bot.promo.codes.offers import Offer
@@ -119,9 +119,15 @@ def variant_json(variant: VariantIn, index: int, currency: str) -> dict[str, obj
 
 
 def draft_of(body: CampaignIn, currency: str) -> Draft:
-    if body.kind == "broadcast" and body.segment is None:
+    if body.kind in SEGMENT_KINDS and body.segment is None:
         raise ApiError(
-            422, "invalid_body", "segment: a broadcast needs a segment", fields=["segment"]
+            422, "invalid_body", f"segment: a {body.kind} campaign needs a segment",
+            fields=["segment"]
+        )
+    if body.kind == CampaignKind.NEW_CATEGORY and not any(v.discount_type for v in body.variants):
+        raise ApiError(
+            422, "invalid_body", "variants: a new_category campaign gives a code: give it an "
+            "offer (discount_type)", fields=["variants"]
         )
     names = [v.name for v in body.variants]
     if len(set(names)) != len(names):

@@ -20,7 +20,7 @@ from bot.promo.campaigns import running as campaigns
 from bot.promo.campaigns.context import Context
 from bot.texts.campaigns import budget_lines
 
-KINDS = ("comeback", "broadcast", *campaigns.JOB_KINDS)
+KINDS = (*campaigns.OWN_RUNS, *campaigns.JOB_KINDS)
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import time, timedelta
+from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +32,7 @@ from bot.config.values import (
     comeback_steps,
     parse_actions,
     parse_caps,
+    parse_category_ceilings,
     parse_clock,
     parse_gaps,
     parse_offer,
@@ -63,6 +65,7 @@ Caps = Annotated[tuple[Cap, ...], _parsed(parse_caps)]
 Gaps = Annotated[dict[str, timedelta], _parsed(parse_gaps)]
 Counts = Annotated[tuple[Rung, ...], _parsed(parse_rungs)]
 Actions = Annotated[dict[str, Rung], _parsed(parse_actions)]
+Ceilings = Annotated[dict[str, Decimal], _parsed(parse_category_ceilings)]
 
 
 class Group(BaseModel):
@@ -243,6 +246,11 @@ class GuardrailSettings(Group):
     # tier and one code) or `additive` (the tier plus codes, combinable codes together,
     # capped at the ceiling). See `bot.promo.checkout.order_discount`.
     stacking: Literal["exclusive", "additive"] = Field("exclusive", alias="stacking")
+    # A lower ceiling (percent) for codes limited to a category, where its goods earn
+    # less than the average order: `Чай:12,Кофе:8.5`. A code limited to categories is
+    # held to the lowest of theirs and the shop's ceiling (`guardrail.judge`).
+    category_ceilings: Ceilings = Field(default_factory=dict,
+                                        alias="guardrail_category_ceilings")
 
 
 class StaffSettings(Group):

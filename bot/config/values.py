@@ -206,6 +206,25 @@ def parse_actions(specs: Iterable[str]) -> dict[str, Rung]:
     return found
 
 
+def parse_category_ceilings(specs: Iterable[str]) -> dict[str, Decimal]:
+    """`("Чай:12", "Кофе:8.5")` → each category's ceiling in percent. The category is
+    everything before the last colon, as the shop spells it in its order lines."""
+    found: dict[str, Decimal] = {}
+    for spec in specs:
+        name, sep, percent = str(spec).strip().rpartition(":")
+        name = name.strip()
+        try:
+            ceiling = Decimal(percent.strip())
+            fits = 0 <= ceiling <= 100
+        except InvalidOperation:
+            fits = False
+        if not sep or not name or name in found or not fits:
+            raise ValueError(f"{spec!r}: expected 'category:percent' (0–100), each category "
+                             "once")
+        found[name] = ceiling
+    return found
+
+
 def parse_offer(text: str) -> Rung:
     """`"5"`, `"5+fs"`, `"0+fs"` → a rung without a threshold (0): an offer alone."""
     try:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram import html
 
+from bot.db.models import CampaignKind
 from bot.delivery.outbox import Reason
 from bot.i18n import (
     format_count,
@@ -25,6 +26,12 @@ from bot.i18n import (
     ngettext,
 )
 from bot.promo.campaigns.admin import ArmPreview, Draft, Preview
+from bot.promo.campaigns.new_category import (
+    PAYLOAD_CATEGORY,
+    CategoryPreview,
+    limited,
+    named_percent,
+)
 from bot.promo.codes.offers import Offer
 from bot.texts.notices import preview
 from bot.texts.segments import segment_name
@@ -81,6 +88,32 @@ def _arm(arm: ArmPreview, locale: str, currency: str) -> list[str]:
     return lines
 
 
+# How many suggested categories the preview names; the rest are added up.
+TOP_CATEGORIES = 5
+
+
+def _categories(seen: CategoryPreview, locale: str) -> list[str]:
+    """A "new category" campaign: the categories the reachable customers would get."""
+    if not seen.categories:
+        lines = [gettext("Categories to suggest: none (no customer has a category their "
+                         "peers buy and they never did).", locale)]
+    else:
+        lines = [gettext("Categories to suggest (reachable customers):", locale)]
+        for category, n in seen.categories[:TOP_CATEGORIES]:
+            lines.append(f"• {html.quote(category)}: {format_count(n, locale)}")
+        rest = seen.categories[TOP_CATEGORIES:]
+        if rest:
+            lines.append(ngettext("• {n} more category: {customers}",
+                                  "• {n} more categories: {customers}", len(rest), locale
+                                  ).format(n=format_count(len(rest), locale),
+                                           customers=format_count(sum(c for _k, c in rest),
+                                                                  locale)))
+    if seen.without:
+        lines.append(gettext("Nothing to suggest (skipped): {n}", locale).format(
+            n=format_count(seen.without, locale)))
+    return lines
+
+
 def render_preview(seen: Preview, *, locale: str, currency: str, rate: float) -> str:
     """The preview (`bot.promo.campaigns.admin.preview`) as one message; `rate` is the
     sending rate (messages a second) the time to send was reckoned at."""
@@ -88,6 +121,8 @@ def render_preview(seen: Preview, *, locale: str, currency: str, rate: float) ->
     lines = [gettext("🔎 Preview of #{id} {name}", locale).format(
         id=campaign.id, name=html.quote(campaign.name))]
     lines += _audience(seen, locale)
+    if seen.categories is not None:
+        lines += _categories(seen.categories, locale)
     for arm in seen.arms:
         lines += _arm(arm, locale, currency)
     lines.append(gettext("Estimated discount cost: {cost}", locale).format(
@@ -99,7 +134,8 @@ def render_preview(seen: Preview, *, locale: str, currency: str, rate: float) ->
 
 # The notice each kind's messages are worded by, and a payload that fills it in.
 _KIND_REASONS = {"broadcast": Reason.CAMPAIGN, "comeback": Reason.COMEBACK,
-                 "review": Reason.REVIEW_REWARD, "cart": Reason.CART}
+                 "review": Reason.REVIEW_REWARD, "cart": Reason.CART,
+                 "action": Reason.ACTION_REWARD}
 _LANGUAGES = (("ru", "🇷🇺"), ("en", "🇬🇧"))
 
 
@@ -127,10 +163,17 @@ def draft_samples(draft: Draft, *, locale: str, tz: ZoneInfo, now: datetime, sho
         expires = now + timedelta(days=offer.valid_days or 30) if offer is not None else None
         for language, flag in _LANGUAGES:
             payload = {"message": {"ru": draft.message_ru, "en": draft.message_en},
-                       "name": gettext("Anna", language), "shop": shop, "order": "1042"}
+                       "name": gettext("Anna", language), "shop": shop, "order": "1042",
+                       **draft.params}
+            shown = offer
+            if draft.kind == CampaignKind.NEW_CATEGORY and offer is not None:
+                # A sample category in place of each reader's own.
+                category = gettext("Tea", language)
+                payload.update({PAYLOAD_CATEGORY: category, "percent": named_percent(offer)})
+                shown = limited(offer, category)
             head = flag if not name else "{flag} {variant}".format(
                 flag=flag, variant=gettext("Variant {name}", locale).format(
                     name=html.quote(name)))
-            text = preview(reason, payload, offer, locale=language, tz=tz, expires_at=expires)
+            text = preview(reason, payload, shown, locale=language, tz=tz, expires_at=expires)
             out.append(f"{head}\n{text}")
     return out

@@ -89,7 +89,24 @@ def _own_text(text: str, payload: dict[str, Any], code: PromoCode | None, locale
 
 
 def _campaign(payload: dict[str, Any], locale: str) -> str:
+    category = payload.get("new_category")
+    if category:
+        return _new_category(str(category), payload.get("percent"), locale)
     return gettext("A personal code for you, as a thank-you for being our customer.", locale)
+
+
+def _new_category(category: str, percent: Any, locale: str) -> str:
+    """A "new category" campaign's words: thanks first, then the category to try."""
+    name = f"<b>{escape(category)}</b>"
+    if percent:
+        return gettext(
+            "Thank you for shopping with us! Try {category}: {percent} off your first "
+            "purchase in this category, with this personal code:", locale
+        ).format(category=name, percent=format_percent(percent, locale))
+    return gettext(
+        "Thank you for shopping with us! Try {category}: here is a personal code for your "
+        "first purchase in this category:", locale
+    ).format(category=name)
 
 
 def _review_ask(payload: dict[str, Any], locale: str) -> str:

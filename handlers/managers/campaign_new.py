@@ -7,10 +7,17 @@ split: by the weights or optimised → schedule → message (ru, en) → preview
 variant in both languages → create. Offers are checked against the
 margin guardrail and the manager's budget at their own step; a refusal there, or at
 "Create", asks that step again with everything else kept, then comes back to "Create".
+
+Two kinds take a shorter or stricter path. "Try a new category" needs a segment and an
+offer (its codes are limited per customer when it runs). A rewarded action asks for the
+action's name in place of the campaign's, then its offer, and goes straight to "Create":
+no segment, variants, control group or schedule (the shop promised the reward to whoever
+does the action, paid as the reports arrive), and it is active once created.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,11 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db.models import Role
+from bot.db.models import CampaignKind, Role
 from bot.i18n import format_percent
 from bot.promo.campaigns import admin as campaign_admin
 from bot.promo.campaigns import drafts
-from bot.promo.campaigns.admin import Draft
+from bot.promo.campaigns.admin import SEGMENT_KINDS, Draft
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import EVERYONE, SEGMENTS
 from bot.promo.errors import DomainError
@@ -62,7 +69,11 @@ from handlers.managers.common import error_text
 
 __all__ = ["CampaignForm", "NewCampaign", "create_router"]
 
-KINDS = ("comeback", "review", "cart", "broadcast")
+KINDS = ("comeback", "review", "cart", "broadcast", "new_category", "action")
+# Kinds whose campaign is nothing without a code.
+OFFER_KINDS = (CampaignKind.NEW_CATEGORY, CampaignKind.ACTION)
+# An action's name as the shop reports it (`POST /api/v1/events/action`).
+ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 MAX_VARIANTS = 5
 Ask = Callable[[Message, FSMContext], Awaitable[None]]
 Refused = tuple[str, DomainError]
@@ -94,6 +105,13 @@ async def on_kind(callback: CallbackQuery, callback_data: NewCampaign, state: FS
 
 async def _ask_name(message: Message, state: FSMContext) -> None:
     await state.set_state(CampaignForm.name)
+    draft = await load_draft(state)
+    if draft.kind == CampaignKind.ACTION:
+        await message.answer(_(
+            "The action to reward, by the name the shop reports it under "
+            "(POST /api/v1/events/action), e.g. {example}: lower-case Latin letters, "
+            "digits and _.").format(example=html.code("newsletter")))
+        return
     await message.answer(_(
         "A name for the campaign, for you and your colleagues (shoppers do not see it), "
         "e.g. {example}. A dash keeps {default}.").format(
@@ -120,6 +138,9 @@ async def start_for_answer(callback: CallbackQuery, callback_data: NewCampaign,
 
 async def on_name(message: Message, state: FSMContext) -> None:
     draft = await load_draft(state)
+    if draft.kind == CampaignKind.ACTION:
+        await _on_action_name(message, state, draft)
+        return
     text = " ".join((message.text or "").split())
     draft.name = "" if text == "-" else text[:200]
     await save_draft(state, draft)
@@ -128,10 +149,23 @@ async def on_name(message: Message, state: FSMContext) -> None:
         return
     locale = get_i18n().current_locale
     options = [(name, segment_name(name, locale)) for name in SEGMENTS]
-    if draft.kind != "broadcast":
+    if draft.kind not in SEGMENT_KINDS:
         options.insert(0, ("-", _("no segment (by events)")))
     await state.set_state(CampaignForm.segment)
     await message.answer(_("Which segment?"), reply_markup=kb.keyboard("segment", options))
+
+
+async def _on_action_name(message: Message, state: FSMContext, draft: Draft) -> None:
+    """A rewarded action has its name for a name, and no segment: it waits for reports."""
+    action = (message.text or "").strip().lower()
+    if not ACTION_NAME.match(action):
+        await message.answer(_("That is not an action's name: lower-case Latin letters, "
+                               "digits and _, starting with a letter, e.g. {example}.").format(
+            example=html.code("newsletter")))
+        return
+    draft.name, draft.params, draft.segment = action, {"action": action}, None
+    await save_draft(state, draft)
+    await ask_offer(message, state)
 
 
 async def on_segment(callback: CallbackQuery, callback_data: NewCampaign, state: FSMContext
@@ -145,6 +179,18 @@ async def on_segment(callback: CallbackQuery, callback_data: NewCampaign, state:
 
 async def ask_offer(message: Message, state: FSMContext) -> None:
     await state.set_state(CampaignForm.offer)
+    kind = (await load_draft(state)).kind
+    if kind == CampaignKind.NEW_CATEGORY:
+        await message.answer(html.quote(_(
+            "The offer: <reward> [days] [min order], e.g. {example}. Each customer's code "
+            "is limited to the category chosen for them: one they never bought, that "
+            "customers like them buy.")).format(example=html.code("15% 14")))
+        return
+    if kind == CampaignKind.ACTION:
+        await message.answer(html.quote(_(
+            "The offer for the action: <reward> [days] [min order] [categories], e.g. "
+            "{example}.")).format(example=html.code("7% 21")))
+        return
     await message.answer(html.quote(_(
         "The offer: <reward> [days] [min order] [categories], e.g. {example}. "
         "For a message without a code send a dash: -")).format(
@@ -202,6 +248,12 @@ async def on_offer(message: Message, state: FSMContext, read_session: AsyncSessi
     draft = await load_draft(state)
     deps = {"session": read_session, "staff": staff, "settings": settings, "clock": clock,
             "i18n": i18n}
+    if text == "-" and draft.kind in OFFER_KINDS:
+        await message.answer(_("This campaign gives a code in the category it suggests: "
+                               "it needs an offer.") if draft.kind == CampaignKind.NEW_CATEGORY
+                             else _("A rewarded action gives a code: it needs an offer."))
+        await ask_offer(message, state)
+        return
     if text == "-":
         draft.offer = {}
     else:
@@ -215,6 +267,13 @@ async def on_offer(message: Message, state: FSMContext, read_session: AsyncSessi
             await ask_offer(message, state)
             return
         draft.offer = offer.to_json()
+    if draft.kind == CampaignKind.ACTION:
+        # The shop promised this reward: no variants, no control group, no schedule (it
+        # pays as the reports arrive), the standard thank-you; active once created.
+        draft.start = True
+        await save_draft(state, draft)
+        await show_confirm(message, state, **deps)
+        return
     await save_draft(state, draft)
     await _next(message, state, ask_variants, **deps)
 
@@ -295,6 +354,14 @@ async def on_split(callback: CallbackQuery, callback_data: NewCampaign, state: F
 
 
 def _summary(draft: Draft, answer_label: str | None) -> str:
+    if draft.kind == CampaignKind.ACTION:
+        return "\n".join([
+            _("Check the campaign:"),
+            _("Kind: {kind}").format(kind=kind_name(draft.kind)),
+            _("Action: {action}").format(action=html.code(draft.params.get("action", ""))),
+            _("It is active once created: the shop's reports of this action earn this offer "
+              "instead of the one in the settings, once per customer and reference."),
+        ])
     return "\n".join([
         _("Check the campaign:"),
         _("Name: {name}").format(name=html.quote(draft.name or "—")),
@@ -374,7 +441,7 @@ async def on_confirm(
     await state.clear()
     await message.answer(_("✅ Campaign #{id} created. Details and controls: /campaign {id}; "
                            "audience: /preview {id}").format(id=campaign.id))
-    if draft.start and not draft.schedule:
+    if draft.start and not draft.schedule and draft.kind != CampaignKind.ACTION:
         # "Once, now": it sends now, as a start does, followed live in this chat.
         progress.launch(dispatcher, bot, message.chat.id, campaign.id, i18n.current_locale)
 

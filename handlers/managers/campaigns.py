@@ -61,6 +61,8 @@ def kind_name(kind: str) -> str:
         "referral": _("referral"),
         "broadcast": _("manual broadcast"),
         "moments": _("anniversaries and birthdays"),
+        "new_category": _("try a new category"),
+        "action": _("rewarded action"),
     }
     return names.get(kind, html.quote(kind))
 

@@ -79,6 +79,9 @@ def nobody_text(campaign_id: int, result: RunResult | None, locale: str) -> str:
                    "/preview {id}", locale).format(id=campaign_id)
     if result is None or not result.audience:
         return text
+    if result.no_category:
+        text += "\n" + gettext("Nothing to suggest to them (a \"new category\" campaign): "
+                               "{n}", locale).format(n=_n(result.no_category, locale))
     return text + "\n" + gettext(
         "In the segment: {audience}; no consent to promotions: {opted_out}; not linked to "
         "Telegram: {no_telegram}; blocked the bot: {blocked}; their loyalty level leaves "

@@ -1,4 +1,5 @@
-"""Fixtures for the shop API tests: the real app on a test server, on the `db` fixture."""
+"""Fixtures for the shop API tests: the real app on a test server, on the `db` fixture;
+a fake Bot API and a bot on it for the tests that follow a message to the shopper."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from aiogram import Bot
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.api.app import create_app
+from bot.app.telegram import create_bot
 from bot.config import Settings
 from bot.db import Database
 from tests.support.api import Api
+from tests.support.fake_bot_api import FakeBotAPI
 
 
 @pytest.fixture
@@ -32,3 +36,16 @@ def make_api(settings: Settings, db: Database, clock: Any) -> Callable[..., Any]
 async def api(make_api: Callable[..., Any]) -> AsyncIterator[Api]:
     async with make_api() as client:
         yield client
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(settings: Settings, telegram: FakeBotAPI) -> AsyncIterator[Bot]:
+    bot = create_bot(settings.replace(telegram_api_url=telegram.url))
+    yield bot
+    await bot.session.close()

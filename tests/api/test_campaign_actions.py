@@ -5,14 +5,12 @@ is 409 with the reason, changing nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiogram import Bot
 
 from bot.api.context import LAUNCHER
-from bot.app.telegram import create_bot
 from bot.config import Settings
 from bot.db import Database
 from bot.db.models import Campaign
@@ -20,19 +18,6 @@ from tests.support.api import Api
 from tests.support.campaign_runs import Shop, deliver, deliveries, draft_broadcast, reached
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.managers import audit_rows
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(settings: Settings, telegram: FakeBotAPI) -> AsyncIterator[Bot]:
-    bot = create_bot(settings.replace(telegram_api_url=telegram.url))
-    yield bot
-    await bot.session.close()
 
 
 async def act(api: Api, shop: Shop, action: Any, **budget: Any) -> tuple[int, Any]:

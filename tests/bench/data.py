@@ -5,6 +5,7 @@ Not a test module and not part of the app: the benchmarks are run by hand.
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -108,3 +109,15 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     # After the command name: state is field 3, utime 14 and stime 15 (1-based).
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def shop_parser(doc: str | None, *, customers: int, orders: int) -> argparse.ArgumentParser:
+    """The arguments of a benchmark over bench_segments' shop: where, and how big."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", action="append",
+                        help="`sqlite` or a PostgreSQL URL; repeatable (default: both)")
+    parser.add_argument("--customers", type=int, default=customers)
+    parser.add_argument("--orders", type=int, default=orders)
+    parser.add_argument("--seed", type=int, default=2024)
+    return parser

@@ -53,6 +53,12 @@ class CampaignKind(StrEnum):
     CART = "cart"
     REFERRAL = "referral"
     BROADCAST = "broadcast"
+    # Each customer of a segment: a code limited to a category they never bought
+    # (`bot.promo.campaigns.new_category`).
+    NEW_CATEGORY = "new_category"
+    # A shop-reported action's reward, set by a manager (`bot.promo.campaigns.actions`):
+    # no run of its own, it pays as the reports arrive.
+    ACTION = "action"
 
 
 class CampaignStatus(StrEnum):

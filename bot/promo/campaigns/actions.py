@@ -2,6 +2,13 @@
 or any action the shop names in `PROMOBOT_ACTION_REWARDS` (`newsletter:3`), each with
 its offer — the playbook's "codes for actions".
 
+A manager may set an action's reward in the bot (`/campaign new`, kind "rewarded
+action": the action's name and an offer): the newest active campaign of kind `action`
+for that name wins over the settings, its codes count in that campaign's results, and
+pausing or stopping it gives the action back to the settings (or to no reward). The
+campaign's offer is used as it is (its days default to the settings'); it has no
+variants or holdout: the shop promised the reward to whoever does the action.
+
 Paid once per (customer, action, ref): `ref` tells two occurrences of an action apart
 (one app install per device, say); a repeated report, a retry or a second instance gets
 the reward already paid back, never a second one (`action_rewards`, unique on the three,
@@ -25,7 +32,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import month_start
 from bot.config import Settings
 from bot.db.dialect import insert_ignoring_conflict
-from bot.db.models import ActionReward, CodeSource, Customer, PromoCode
+from bot.db.models import (
+    ActionReward,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    CodeSource,
+    Customer,
+    PromoCode,
+)
 from bot.delivery.outbox import Reason, enqueue
 from bot.promo.codes.issuing import headroom, issue_code
 from bot.promo.codes.offers import Offer, rung_offer
@@ -49,13 +64,37 @@ class ActionResult:
     code: PromoCode | None = None
 
 
-def action_offer(settings: Settings, action: str) -> Offer:
+@dataclass(frozen=True, slots=True)
+class ActionOffer:
+    offer: Offer
+    # The manager's campaign that set it; None: the settings'.
+    campaign_id: int | None = None
+
+
+async def action_campaign(session: AsyncSession, action: str) -> Campaign | None:
+    """The newest active campaign that rewards this action. The active action campaigns
+    are a handful, so their params are read here rather than matched in JSON by SQL
+    (which the two databases spell differently)."""
+    found = await session.scalars(
+        select(Campaign).where(Campaign.kind == CampaignKind.ACTION,
+                               Campaign.status == CampaignStatus.ACTIVE)
+        .order_by(Campaign.id.desc()))
+    return next((c for c in found if (c.params or {}).get("action") == action), None)
+
+
+async def action_offer(session: AsyncSession, settings: Settings, action: str) -> ActionOffer:
+    """The action's reward: a manager's campaign's, else the settings'."""
     rewards = settings.rewards
+    campaign = await action_campaign(session, action)
+    if campaign is not None and (campaign.offer or {}).get("discount_type"):
+        data = {"valid_days": rewards.action_valid_days, "currency": settings.shop.currency,
+                **{k: v for k, v in campaign.offer.items() if v is not None}}
+        return ActionOffer(Offer.from_json(data), campaign.id)
     rung = rewards.action_rewards.get(action)
     if rung is None:
         raise DomainError(ErrorCode.UNKNOWN_ACTION, f"no reward for {action!r}", action=action)
-    return rung_offer(rung, min_order=0, valid_days=rewards.action_valid_days,
-                      currency=settings.shop.currency)
+    return ActionOffer(rung_offer(rung, min_order=0, valid_days=rewards.action_valid_days,
+                                  currency=settings.shop.currency))
 
 
 async def _paid(session: AsyncSession, customer_id: int, action: str, ref: str
@@ -72,7 +111,8 @@ async def reward_action(session: AsyncSession, customer: Customer, action: str, 
                         settings: Settings, now: datetime) -> ActionResult:
     """Pay the action's reward (not committed) unless it was paid, the month's cap is
     reached or the guardrail leaves no room."""
-    offer = action_offer(settings, action)
+    given = await action_offer(session, settings, action)
+    offer = given.offer
     if (paid := await _paid(session, customer.id, action, ref)) is not None:
         return paid
     # The month's count and the claim below, one customer at a time.
@@ -95,11 +135,11 @@ async def reward_action(session: AsyncSession, customer: Customer, action: str, 
             ActionOutcome.ALREADY)
     code = await issue_code(session, offer, source=CodeSource.ACTION, now=now,
                             customer_id=customer.id, length=settings.shop.code_length,
-                            expires_on_delivery=True)
+                            expires_on_delivery=True, campaign_id=given.campaign_id)
     await session.execute(update(rewards_table).where(
         rewards_table.c.customer_id == customer.id, rewards_table.c.action == action,
         rewards_table.c.ref == ref).values(code_id=code.id))
     await enqueue(session, dedupe_key=f"action:{code.id}", customer_id=customer.id,
                   reason=Reason.ACTION_REWARD, promotional=False, code_id=code.id, due_at=now,
-                  payload={"action": action})
+                  payload={"action": action}, campaign_id=given.campaign_id)
     return ActionResult(ActionOutcome.REWARDED, code)

@@ -35,11 +35,12 @@ from bot.db.models import (
     Survey,
     TelegramAccount,
 )
-from bot.promo.campaigns import comeback, optimiser
+from bot.promo.campaigns import comeback, new_category, optimiser
 from bot.promo.campaigns.comeback import Step
 from bot.promo.campaigns.global_holdout import without_members
+from bot.promo.campaigns.new_category import CategoryPreview
 from bot.promo.codes.guardrail import GuardrailCheck, average_order_value, check_discount
-from bot.promo.codes.issuing import ensure_within_guardrail
+from bot.promo.codes.issuing import ensure_within_guardrail, headroom
 from bot.promo.codes.offers import Offer
 from bot.promo.customers.segments import get_segment
 from bot.promo.errors import DomainError, ErrorCode
@@ -201,6 +202,9 @@ async def change_status(
 
 # --- creation --------------------------------------------------------------------------
 
+# Kinds that go to a segment once, and need one (the others wait for events or silence).
+SEGMENT_KINDS = (CampaignKind.BROADCAST, CampaignKind.NEW_CATEGORY)
+
 @dataclass
 class Draft:
     """What the guided dialog collects; JSON-friendly so it can live in FSM storage."""
@@ -220,6 +224,8 @@ class Draft:
     message_ru: str | None = None
     message_en: str | None = None
     start: bool = False
+    # What the kind needs beyond the rest (an action campaign: {"action": name}).
+    params: dict[str, Any] = field(default_factory=dict)
 
     def offers(self) -> list[Offer]:
         """Every offer the campaign can hand out (validated by `Offer`)."""
@@ -262,7 +268,8 @@ async def create(
     campaign = Campaign(
         name=(draft.name or f"{draft.kind} {now:%Y-%m-%d}")[:200], kind=draft.kind,
         status=status.value, segment=draft.segment, offer=dict(draft.offer),
-        params={"survey_answer": list(draft.survey_answer)} if draft.survey_answer else {},
+        params={**draft.params, **({"survey_answer": list(draft.survey_answer)}
+                                   if draft.survey_answer else {})},
         holdout_percent=draft.holdout_percent, optimise=draft.optimise, schedule=draft.schedule,
         message_ru=draft.message_ru, message_en=draft.message_en,
         created_by=staff.telegram_id if staff else None,
@@ -281,7 +288,8 @@ async def create(
                 after={"name": campaign.name, "kind": draft.kind, "status": status.value,
                        "segment": draft.segment, "offer": draft.offer,
                        "variants": draft.variants, "holdout_percent": draft.holdout_percent,
-                       "optimise": draft.optimise, "schedule": draft.schedule}, now=now)
+                       "optimise": draft.optimise, "schedule": draft.schedule,
+                       "params": draft.params}, now=now)
     return campaign
 
 
@@ -316,6 +324,8 @@ class Preview:
     arms: list[ArmPreview]
     send_time: timedelta  # at the current sending rate
     steps: list[StepPreview] = field(default_factory=list)
+    # A "new category" campaign: which categories the reachable customers would get.
+    categories: CategoryPreview | None = None
 
     @property
     def cost(self) -> int:
@@ -332,6 +342,7 @@ async def preview(
     campaign, variants = await load(session, campaign_id)
     size = reachable = 0
     steps: list[tuple[Step, int, int]] = []
+    query: Any = None
     if campaign.kind == CampaignKind.COMEBACK and not campaign.segment:
         params = campaign.params or {}
         ladder_steps = comeback.ladder(settings, params)
@@ -378,27 +389,36 @@ async def preview(
             check = await check_discount(session, discount_type=str(offer.discount_type),
                                          value=offer.value, guardrail=settings.guardrail,
                                          now=now, order_value=offer.min_order or None,
-                                         free_shipping=offer.free_shipping)
+                                         free_shipping=offer.free_shipping,
+                                         categories=offer.include_categories)
         arms.append(ArmPreview(names.get(arm.variant_id, "") if arm.variant_id else "",
                                customers, offer, cost, check))
+    categories = None
+    if campaign.kind == CampaignKind.NEW_CATEGORY and query is not None:
+        categories = await new_category.preview_categories(
+            session, _reachable(query), [arm.offer for arm in arms],
+            await headroom(session, settings, now=now))
     rate = max(settings.send.delivery_rate, 0.001)
     return Preview(
         campaign, campaign.segment, size, reachable, arms, timedelta(seconds=reachable / rate),
         [StepPreview(step.days, step.offer, n, reached, step.only_new)
-         for step, n, reached in steps],
+         for step, n, reached in steps], categories,
     )
 
 
-async def audience_counts(session: AsyncSession, query: Any) -> tuple[int, int]:
-    """Everyone the query selects, and those a message can reach (opted in, linked to
-    Telegram, not blocked)."""
+def _reachable(query: Any) -> Any:
+    """The ids of the query a message can reach (opted in, linked to Telegram, not
+    blocked)."""
     ids = query.subquery()
-    size = await session.scalar(select(func.count()).select_from(ids)) or 0
+    return (select(ids.c.id).join(Customer, Customer.id == ids.c.id)
+            .join(TelegramAccount, TelegramAccount.customer_id == Customer.id)
+            .where(Customer.marketing_opt_in.is_(True), TelegramAccount.is_blocked.is_(False)))
+
+
+async def audience_counts(session: AsyncSession, query: Any) -> tuple[int, int]:
+    """Everyone the query selects, and those a message can reach."""
+    size = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     reachable = await session.scalar(
-        select(func.count()).select_from(ids)
-        .join(Customer, Customer.id == ids.c.id)
-        .join(TelegramAccount, TelegramAccount.customer_id == Customer.id)
-        .where(Customer.marketing_opt_in.is_(True), TelegramAccount.is_blocked.is_(False))
-    ) or 0
+        select(func.count()).select_from(_reachable(query).subquery())) or 0
     return size, reachable
 

@@ -37,6 +37,9 @@ class RunResult:
     # No code: with their tier, the margin guardrail leaves no room for the offer (or,
     # without stacking, the tier gives as much and the code would never apply).
     no_room: int = 0
+    # No code: a "new category" campaign has no category to suggest to them (they bought
+    # every one their peers buy, or none of their orders names a category).
+    no_category: int = 0
 
     def merge(self, other: RunResult) -> None:
         for name, value in other.as_dict().items():

@@ -3,15 +3,14 @@
 `run_campaign(id)` does what the schedule would: re-reads the campaign (a paused one does
 nothing), selects its audience in batches, assigns variants and the holdout, checks the
 offers against the margin guardrail, issues codes and queues messages. `run_target`
-takes an id or a kind (`comeback`, `broadcast`, `review`, `cart`, `referral`,
-`reminders`, `tiers`, `moments`, `leaks`: the leak watch of shared codes). `overview`
-and `progress` are what `list` and `status` print.
+takes an id or a kind (`comeback`, `broadcast`, `new_category`, `review`, `cart`,
+`referral`, `reminders`, `tiers`, `moments`, `leaks`: the leak watch of shared
+codes). `overview` and `progress` are what `list` and `status` print.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import case, func, or_, select
 
@@ -20,84 +19,25 @@ from bot.db.models import (
     CampaignAssignment,
     CampaignKind,
     CampaignStatus,
-    CodeSource,
-    Customer,
 )
-from bot.delivery.outbox import Reason
 from bot.delivery.progress import Progress
 from bot.delivery.progress import progress as delivery_progress
-from bot.promo.campaigns.audience import audience, batches, none_where, reachable
-from bot.promo.campaigns.builtin import (
-    builtin_name,
-    ensure_builtin,
-    open_campaign,
-    still_active,
-)
-from bot.promo.campaigns.claims import claim_new, issue_and_queue, offers_by_arm
+from bot.promo.campaigns.broadcast import run_broadcast
+from bot.promo.campaigns.builtin import builtin_name, ensure_builtin
 from bot.promo.campaigns.comeback import run_comeback
 from bot.promo.campaigns.context import Context, RunResult
-from bot.promo.campaigns.experiments import Arm
-from bot.promo.campaigns.global_holdout import without_members
-from bot.promo.codes.offers import Offer
-from bot.promo.customers.segments import get_segment
+from bot.promo.campaigns.new_category import run_new_category
 
 # Kinds that are not campaigns of their own but automatic jobs (see `run_target`).
 JOB_KINDS = ("review", "cart", "referral", "reminders", "tiers", "moments", "leaks")
 # Jobs a manager's campaign of the same kind takes over, with its offer and its split.
 OWNED_JOBS = (CampaignKind.REVIEW, CampaignKind.CART)
-
-
-def broadcast_offer(campaign_offer: dict[str, Any], arm: Arm) -> Offer | None:
-    """A variant's offer over the campaign's; no discount type at all = message only."""
-    data = {**(campaign_offer or {}), **arm.offer}
-    return Offer.from_json(data) if data.get("discount_type") else None
-
-
-def broadcast_query(campaign: Campaign, ctx: Context) -> Any:
-    """The campaign's segment, minus those already assigned, (by default) those who
-    ordered since the campaign started — they came back without a code — and the global
-    holdout."""
-    params = dict(campaign.params or {})
-    query = get_segment(campaign.segment or "").of_campaign(params, now=ctx.now,
-                                                             tz=ctx.settings.shop.zone)
-    query = query.where(none_where(
-        CampaignAssignment.id,
-        CampaignAssignment.campaign_id == campaign.id,
-        CampaignAssignment.customer_id == Customer.id,
-    ))
-    if params.get("skip_ordered_since_start", True) and campaign.started_at is not None:
-        query = query.where(or_(Customer.last_order_at.is_(None),
-                                Customer.last_order_at < campaign.started_at))
-    return without_members(query, ctx.settings.policy.global_holdout)
-
-
-async def run_broadcast(ctx: Context, campaign_id: int) -> RunResult:
-    """A segment campaign: each customer at most once, with their arm's code (if any)."""
-    result = RunResult(kind="broadcast", campaign_id=campaign_id)
-    opened = await open_campaign(ctx, campaign_id, result)
-    if opened is None:
-        return result
-    campaign, split = opened
-    offers = await offers_by_arm(
-        ctx, split, lambda arm: broadcast_offer(campaign.offer, arm), result
-    )
-    if offers is None:
-        return result
-    message = {"ru": campaign.message_ru, "en": campaign.message_en}
-    async for session, rows in batches(ctx, audience(broadcast_query(campaign, ctx))):
-        if not await still_active(session, campaign_id):
-            result.status, result.message = "inactive", "paused during the run"
-            return result
-        claims = await claim_new(session, campaign_id, split, reachable(rows, result), step=0,
-                                 now=ctx.now, result=result)
-        await issue_and_queue(
-            session, ctx, campaign, claims, offers=offers, source=CodeSource.CAMPAIGN,
-            reason=Reason.CAMPAIGN, dedupe=lambda row: f"campaign:{campaign_id}:{row.id}",
-            payload=lambda row: {"message": message, "category": row.favourite_category,
-                                 "name": row.name, "shop": ctx.settings.shop.name},
-            result=result,
-        )
-    return result
+# Campaigns of their own: each kind's run, by id.
+OWN_RUNS = {
+    CampaignKind.COMEBACK: run_comeback,
+    CampaignKind.BROADCAST: run_broadcast,
+    CampaignKind.NEW_CATEGORY: run_new_category,
+}
 
 
 async def run_campaign(ctx: Context, campaign_id: int) -> RunResult:
@@ -107,10 +47,8 @@ async def run_campaign(ctx: Context, campaign_id: int) -> RunResult:
     if kind is None:
         return RunResult(kind="?", campaign_id=campaign_id, status="inactive",
                          message="no such campaign")
-    if kind == CampaignKind.COMEBACK:
-        return await run_comeback(ctx, campaign_id)
-    if kind == CampaignKind.BROADCAST:
-        return await run_broadcast(ctx, campaign_id)
+    if kind in OWN_RUNS:
+        return await OWN_RUNS[kind](ctx, campaign_id)
     return await run_job(ctx, kind, campaign_id)
 
 
@@ -170,12 +108,13 @@ async def run_owned_job(ctx: Context, kind: str) -> RunResult:
 
 
 async def run_kind(ctx: Context, kind: str) -> RunResult:
-    """Every active campaign of a kind (comeback, broadcast), or an automatic job."""
+    """Every active campaign of a kind (comeback, broadcast, new_category), or an
+    automatic job."""
     if kind in OWNED_JOBS:
         return await run_owned_job(ctx, kind)
     if kind in JOB_KINDS:
         return await run_job(ctx, kind)
-    if kind not in (CampaignKind.COMEBACK, CampaignKind.BROADCAST):
+    if kind not in OWN_RUNS:
         raise ValueError(f"unknown kind {kind!r}")
     total = RunResult(kind=kind)
     for campaign_id in await scheduled_campaigns(ctx, kind):
@@ -206,6 +145,10 @@ async def run_job(ctx: Context, kind: str, campaign_id: int | None = None) -> Ru
         return await moments.run_moments(ctx)
     if kind == "leaks":
         return await leaks.watch_codes(ctx)
+    if kind == CampaignKind.ACTION:
+        # Paid as the shop reports the action (`actions.reward_action`), not by a run.
+        return RunResult(kind=kind, campaign_id=campaign_id,
+                         message="paid as the shop reports the action")
     raise ValueError(f"unknown job {kind!r}")
 
 

@@ -8,12 +8,16 @@ cost price, and it comes on top of the customer's tier whatever the stacking pol
 gift gives nothing off the goods, so it does not compete with the tier at the checkout:
 `bot.promo.checkout.order_discount`). Early access weighs as its percent (0 alone), and
 never loses to the tier: it opens goods the tier cannot. A personal code is
-weighed with its customer's tier under the stacking policy (`judge`). Nothing here
+weighed with its customer's tier under the stacking policy (`judge`). A code limited to
+categories may meet a lower ceiling of theirs (`PROMOBOT_GUARDRAIL_CATEGORY_CEILINGS`, a
+percent per category: a low-margin line cannot bear the shop's average ceiling); the
+ceiling is a percent either way, so the one rule weighs both. Nothing here
 raises: callers refuse with the numbers, in the reader's language.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -150,6 +154,15 @@ def ceiling_percent(guardrail: GuardrailSettings, average: int) -> tuple[Decimal
     return break_even, ceiling.quantize(_TENTH, rounding=ROUND_FLOOR)
 
 
+def category_ceiling(guardrail: GuardrailSettings, categories: Sequence[str]
+                     ) -> Decimal | None:
+    """The lowest ceiling set for any of these categories (`category_ceilings`), None
+    when none has one. A code limited to categories discounts only their goods, so a
+    category that earns less than the average order holds it lower."""
+    own = [guardrail.category_ceilings[c] for c in categories if c in guardrail.category_ceilings]
+    return min(own).quantize(_TENTH, rounding=ROUND_FLOOR) if own else None
+
+
 async def check_discount(
     session: AsyncSession,
     *,
@@ -161,6 +174,7 @@ async def check_discount(
     free_shipping: bool = False,
     tier: Tier | None = None,
     gift_cost: int = 0,
+    categories: Sequence[str] = (),
 ) -> GuardrailCheck:
     """Is this discount within the margin ceiling? `value` is a whole percent or an amount
     in minor units; `order_value` (e.g. the code's minimum order) is the order a fixed
@@ -177,6 +191,7 @@ async def check_discount(
         free_shipping=free_shipping,
         tier=tier,
         gift_cost=gift_cost,
+        categories=categories,
     )
 
 
@@ -191,6 +206,7 @@ def judge(
     free_shipping: bool = False,
     tier: Tier | None = None,
     gift_cost: int = 0,
+    categories: Sequence[str] = (),
 ) -> GuardrailCheck:
     """`check_discount` for an average order already known: pure, so a run over many
     customers measures the average once.
@@ -199,8 +215,12 @@ def judge(
     additive, the tier's percent + the code + free shipping once if either gives it, all
     within the ceiling; exclusive, the larger of the two (free shipping's cost counted in,
     a tie to the tier, as at the checkout), so a code no larger than the tier is refused:
-    it would never apply."""
+    it would never apply. A code limited to `categories` is held to the lowest of their
+    ceilings too (`category_ceiling`)."""
     break_even, floor_ceiling = ceiling_percent(guardrail, average)
+    own = category_ceiling(guardrail, categories)
+    if own is not None:
+        floor_ceiling = min(floor_ceiling, own)
     kind = DiscountType(discount_type)
     base = order_value if order_value and order_value > 0 else average
     code = Share(

@@ -58,6 +58,7 @@ async def ensure_within_guardrail(
         free_shipping=offer.free_shipping,
         tier=tier,
         gift_cost=offer.gift_cost,
+        categories=offer.include_categories,
     )
     if not check.allowed:
         raise refusal(check)
@@ -135,13 +136,14 @@ class Headroom:
             free_shipping=offer.free_shipping,
             tier=tier,
             gift_cost=offer.gift_cost,
+            categories=offer.include_categories,
         )
 
     def allows(self, offer: Offer, customer: Any) -> bool:
         """Whether a personal code of `offer` for this customer passes the guardrail."""
         tier = customer_tier(customer, self.loyalty).current
         key = (offer.discount_type, offer.value, offer.free_shipping, offer.min_order,
-               offer.gift_cost, tier)
+               offer.gift_cost, tier, offer.include_categories)
         fits = self._seen.get(key)
         if fits is None:
             fits = self._seen[key] = self.check(offer, tier).allowed
