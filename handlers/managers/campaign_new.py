@@ -54,6 +54,7 @@ from handlers.managers.campaign_new_steps import (
     CampaignForm,
     ask_schedule,
     chat_of,
+    confirmed,
     load_draft,
     on_message_en,
     on_message_ru,
@@ -424,11 +425,8 @@ async def on_confirm(
     offer refused now (the average order or the budget moved) sends the manager back to
     its step with the draft kept; any other refusal is told by
     `handlers.managers.refusals`, the draft still kept."""
-    message = chat_of(callback)
-    await callback.answer()
-    if callback_data.value != "yes":
-        await state.clear()
-        await message.answer(_("Cancelled: nothing was saved."))
+    message = await confirmed(callback, callback_data.value, state)
+    if message is None:
         return
     draft = await load_draft(state)
     refused = await drafts.refused_step(session, staff, draft, settings=settings, now=clock())

@@ -46,6 +46,19 @@ def chat_of(callback: CallbackQuery) -> Message:
     return callback.message
 
 
+async def confirmed(callback: CallbackQuery, value: str, state: FSMContext
+                    ) -> Message | None:
+    """A dialog's last button (this one's and `/survey new`'s): the chat to go on in when
+    it says yes; anything else ends the dialog with nothing saved."""
+    message = chat_of(callback)
+    await callback.answer()
+    if value != "yes":
+        await state.clear()
+        await message.answer(_("Cancelled: nothing was saved."))
+        return None
+    return message
+
+
 async def load_draft(state: FSMContext) -> Draft:
     return Draft(**(await state.get_data()).get("draft", {}))
 

@@ -55,7 +55,7 @@ from bot.texts.wording import reward_text
 from handlers.filters import Magic
 from handlers.managers.access import Allowed
 from handlers.managers.campaign_new_keyboards import NewCampaign, keyboard
-from handlers.managers.campaign_new_steps import chat_of
+from handlers.managers.campaign_new_steps import chat_of, confirmed
 from handlers.managers.common import answer_usage, args_of, error_text, number_of
 
 OWN = "own"
@@ -256,11 +256,8 @@ async def on_confirm(callback: CallbackQuery, callback_data: SurveyStep, state: 
     """The dialog's only write: the survey, committed, then its polls queued. Keyed by
     the confirmation message, so that a double tap makes and sends it once; the draft is
     kept until the survey is made (a refusal now loses nothing)."""
-    message = chat_of(callback)
-    await callback.answer()
-    if callback_data.value != "yes":
-        await state.clear()
-        await message.answer(_("Cancelled: nothing was saved."))
+    message = await confirmed(callback, callback_data.value, state)
+    if message is None:
         return
     draft = await _draft(state)
     survey = await surveys.create(
