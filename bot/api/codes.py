@@ -13,7 +13,7 @@ from bot.api.context import CLOCK, DATABASE, SETTINGS, SHOP_TERMS
 from bot.api.errors import ApiError
 from bot.api.lookups import customer_or_404, locale_for, unknown_customer, zone_for
 from bot.api.orders import items_of
-from bot.api.ratelimit import note_failure, ride
+from bot.api.ratelimit import note_failure
 from bot.api.schemas import (
     BasketIn,
     CodeOut,
@@ -79,7 +79,7 @@ async def post_validate(request: web.Request) -> web.Response:
     basket = basket_of(body.order)
     shopper, verdict = await request.app[DATABASE].hot.read(
         validate_for, body.customer_id, body.code, basket, request.app[SHOP_TERMS],
-        request.app[CLOCK](), body.order_id, passenger=ride(request),
+        request.app[CLOCK](), body.order_id,
     )
     if shopper is None or verdict is None:
         # No code was looked at: nothing was guessed (`bot.api.ratelimit`).

@@ -27,7 +27,6 @@ from sqlalchemy import delete, select, update
 
 from bot.api.context import API_KEY_NAME, CLOCK, DATABASE
 from bot.api.errors import error_response, response_for
-from bot.cluster.counters import Refused
 from bot.db.dialect import insert_ignoring_conflict
 from bot.db.engine import Database
 from bot.db.models import IdempotencyRecord
@@ -146,10 +145,7 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
     try:
         response = await handler(request)
     except BaseException as exc:
-        # Cancelled (the client went away), or refused by the brake from inside the
-        # handler's read before any judging (`bot.api.ratelimit` answers it): nothing to
-        # keep, and the same key sent again is judged anew.
-        if not isinstance(exc, Exception) or isinstance(exc, Refused):
+        if not isinstance(exc, Exception):  # cancelled: the client went away
             await _forget(db, got.record_id)
             raise
         response = response_for(request, exc)

@@ -37,15 +37,6 @@ has that many. This runs before the idempotency middleware, so a 429 is never
 stored as a request's final answer. The counters are shared by every process of the
 deployment (`bot.cluster.counters`); in memory, with `PROMOBOT_API_WORKERS=N` worker
 processes each counting apart, each holds 1/N of the limits.
-
-Where the counters are in the checkout's own PostgreSQL, validate's take is no round
-trip of its own before the handler: it rides the handler's read (`ride`,
-`bot.db.passenger`), counted with the same atomic upsert by the statement that reads the
-shopper and the code. Over a limit the read stops before any judging (`Refused`,
-answered here as any 429; the idempotency middleware keeps nothing of it). Measured, the
-round trip was an eighth of a validate's CPU. Redeem still takes first: its reads run in
-its transaction, which would hold the counters' rows, the API key's among them, to its
-end.
 """
 
 from __future__ import annotations
@@ -58,20 +49,16 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.api.body import parse
-from bot.api.context import API_KEY_NAME, DATABASE
+from bot.api.context import API_KEY_NAME
 from bot.api.errors import ApiError, error_response
 from bot.api.schemas import RedeemIn, ValidateIn
-from bot.cluster.counters import Counters, Refused, Ride, Scope, Taken
+from bot.cluster.counters import Counters, Scope
 from bot.promo.checkout.validation import Reason
 
 # The routes the brake guards, with their bodies.
 GUARDED_ROUTES: dict[str, type[ValidateIn | RedeemIn]] = {
     "codes.validate": ValidateIn, "codes.redeem": RedeemIn,
 }
-# Those whose take rides the handler's first read where the counters are in the same
-# PostgreSQL (`ride`): validate's. Redeem's first statements run in its transaction,
-# which would hold the counters' rows locked, the API key's among them, to its end.
-RIDING_ROUTES = frozenset({"codes.validate"})
 GUESSING = frozenset({Reason.UNKNOWN, Reason.REVOKED, Reason.NOT_YOURS})
 SHOPPER_IP_HEADER = "X-Shopper-Ip"
 
@@ -97,7 +84,6 @@ class Brake:
 BRAKE = web.AppKey("guess_brake", Brake)
 # Set by the handler's `note_failure`: the request keeps its places in the counts.
 _GUESSING = web.RequestKey("guessing_failure", bool)
-_RIDE = web.RequestKey("guess_brake_ride", Ride | None)
 
 
 def _digest(value: str) -> str:
@@ -130,24 +116,9 @@ def note_failure(request: web.Request, reason: Reason) -> None:
         request[_GUESSING] = True
 
 
-def ride(request: web.Request) -> Ride | None:
-    """The request's take, when it is to ride its handler's first read (`HotPath.read`'s
-    `passenger`) instead of going to the counters before the handler."""
-    return request.get(_RIDE)
-
-
-def _too_many(taken: Taken) -> web.Response:
-    wait = taken.retry_after
-    return error_response(
-        429, "rate_limited",
-        f"too many failed code checks; retry in {wait} s", headers={"Retry-After": str(wait)},
-    )
-
-
 @web.middleware
 async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    name = request.match_info.route.name
-    model = GUARDED_ROUTES.get(name)
+    model = GUARDED_ROUTES.get(request.match_info.route.name)
     if model is None or API_KEY_NAME not in request:
         return await handler(request)
     # Parsed here, before the counters, so that a broken body is 400/422 whatever they
@@ -155,21 +126,15 @@ async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.St
     body = await parse(request, model)
     brake = request.app[BRAKE]
     scopes = brake.scopes(request[API_KEY_NAME], body, shopper_ip(request))
-    counters = brake.counters
-    riding = counters.ride(scopes, request.app[DATABASE]) if name in RIDING_ROUTES else None
-    taken = Taken(())
-    if riding is None:
-        taken = await counters.take(scopes)
-        if taken.retry_after is not None:
-            return _too_many(taken)
-    request[_RIDE] = riding
+    taken = await brake.counters.take(scopes)
+    if (wait := taken.retry_after) is not None:
+        return error_response(
+            429, "rate_limited",
+            f"too many failed code checks; retry in {wait} s", headers={"Retry-After": str(wait)},
+        )
     request[_GUESSING] = False
     try:
         return await handler(request)
-    except Refused as refused:
-        assert refused.ride.counts is not None
-        return _too_many(await counters.judged(refused.ride.scopes, refused.ride.counts))
     finally:
-        held = taken.held if riding is None else riding.held
         if not request[_GUESSING]:
-            await counters.give_back(held)
+            await brake.counters.give_back(taken.held)

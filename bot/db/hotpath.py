@@ -31,7 +31,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.db.dialect import POSTGRESQL_SETTINGS, SQLITE
-from bot.db.passenger import Carrier, Passenger
 from bot.db.prepared import Prepared
 from bot.db.sqlite import SQLiteJobs
 from bot.db.tx import DriverTx, SyncTx, Tx, drive
@@ -73,12 +72,9 @@ class HotPath:
         async with self._engine.begin() as conn:
             return await conn.run_sync(_driven, fn, *args)
 
-    async def read(self, fn: Job[T], *args: Any, passenger: Passenger | None = None) -> T:
+    async def read(self, fn: Job[T], *args: Any) -> T:
         """`fn` as reads that may be a moment stale: SQLite's kept reader, PostgreSQL's
-        statements each on its own. A `passenger` (PostgreSQL's) rides `fn`'s first
-        statement (`bot.db.passenger`)."""
-        if passenger is not None:
-            fn, args = _carried, (passenger, fn, *args)
+        statements each on its own."""
         if self._sqlite is not None:
             return self._sqlite.read(_driven, (fn, *args))
         if self._driver is not None:
@@ -104,10 +100,6 @@ class HotPath:
         if self._sqlite is not None:
             jobs, self._sqlite = self._sqlite, None
             jobs.close()
-
-
-async def _carried(tx: Tx, passenger: Passenger, fn: Job[T], *args: Any) -> T:
-    return await fn(Carrier(tx, passenger), *args)
 
 
 async def _first(tx: Tx, statement: Prepared, params: Mapping[str, Any]) -> Any | None:
