@@ -1,15 +1,15 @@
 """The hot path: checkout's jobs and the bot's reads on every update, each as one job.
 
 Checkout's calls (validate, redeem, release) are coroutines over a `Tx` (`bot.db.tx`):
-`fn(tx, *args)`, run as ONE job. On PostgreSQL the job runs on an asyncpg pool of the
-process, each statement one round trip on the driver's prepared-statement cache: a write
-job in a transaction, a read job statement by statement (each reads what has committed,
-as checkout's validation may). On SQLite a write job goes to a thread of our own with a
-sync engine and a read job runs in the loop itself (`bot.db.sqlite.SQLiteJobs` says why),
-driven through SQLAlchemy's connection (`SyncTx`).
+`fn(tx, *args)`, run as ONE job. On PostgreSQL the job runs on one of the process's own
+asyncpg connections (`bot.db.connections`), each statement one round trip on the driver's
+prepared-statement cache: a write job in a transaction, a read job statement by statement
+(each reads what has committed, as checkout's validation may). On SQLite a write job goes
+to a thread of our own with a sync engine and a read job runs in the loop itself
+(`bot.db.sqlite.SQLiteJobs` says why), driven through SQLAlchemy's connection (`SyncTx`).
 
 The bot's reads on every update (`/codes`, the sender's account) are single prepared
-SELECTs: `HotPath.first` and `HotPath.all`, on the same pool.
+SELECTs: `HotPath.first` and `HotPath.all`, on the same connections.
 
 Why not SQLAlchemy's async engine on PostgreSQL: per statement it hands off between
 greenlets and goes through an adapted cursor, and per job it checks a connection out
@@ -19,7 +19,6 @@ of what the driver alone reaches (README, "Benchmarks").
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Coroutine, Mapping
@@ -30,6 +29,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.db.connections import Connections
 from bot.db.dialect import POSTGRESQL_SETTINGS, SQLITE
 from bot.db.prepared import Prepared
 from bot.db.sqlite import SQLiteJobs
@@ -61,7 +61,7 @@ class HotPath:
         self._engine = engine
         self._sqlite = SQLiteJobs(url) if engine.dialect.name == SQLITE else None
         # PostgreSQL: made by the first job, in the loop that will use it.
-        self._driver = _DriverPool(engine) if through_driver else None
+        self._driver = _Driver(engine) if through_driver else None
 
     async def write(self, fn: Job[T], *args: Any) -> T:
         """`fn` in a transaction of its own."""
@@ -110,79 +110,81 @@ async def _all(tx: Tx, statement: Prepared, params: Mapping[str, Any]) -> list[A
     return await tx.all(statement, params)
 
 
-class _DriverPool:
-    """PostgreSQL's hot-path jobs on an asyncpg pool of their own."""
+class _Driver:
+    """PostgreSQL's hot-path jobs on asyncpg connections of their own (`Connections`)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._pool: asyncio.Task[asyncpg.Pool] | None = None
-
-    async def _ready(self) -> asyncpg.Pool:
-        if self._pool is None:
-            self._pool = asyncio.ensure_future(self._connect())
-        try:
-            # Shielded: a job cancelled mid-connect must not cancel it for the others.
-            return await asyncio.shield(self._pool)
-        except Exception:
-            self._pool = None  # the server was down: the next job connects anew
-            raise
+        self._connections = Connections(self._connect, size=_POOL_SIZE)
 
     async def statements(self, fn: Job[T], args: tuple[Any, ...]) -> T:
         """`fn` outside any transaction: each statement commits on its own."""
-        pool = await self._ready()
-        dialect = self._engine.dialect
-        # Connections the server dropped (a restart, a failover) show on use, one at a
-        # time; the pool lets each go, and a read job is safe to repeat on the next.
-        for _ in range(pool.get_max_size()):
-            with contextlib.suppress(*_LOST_CONNECTION):
-                async with pool.acquire() as conn:
-                    return await fn(DriverTx(conn, dialect), *args)
-        async with pool.acquire() as conn:
-            return await fn(DriverTx(conn, dialect), *args)
+        connections, dialect = self._connections, self._engine.dialect
+        for attempt in range(connections.size + 1):
+            conn = await connections.acquire()  # a server out of reach fails the job now
+            try:
+                result = await fn(DriverTx(conn, dialect), *args)
+            except BaseException as error:
+                connections.release(conn, error)
+                # Connections the server dropped (a restart, a failover) show on use, one
+                # at a time; a read job is safe to repeat on the next.
+                if isinstance(error, _LOST_CONNECTION) and attempt < connections.size:
+                    continue
+                raise
+            connections.release(conn)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def transaction(self, fn: Job[T], args: tuple[Any, ...]) -> T:
         """`fn` in one transaction, committed if it returns, rolled back if it raises."""
-        pool = await self._ready()
-        dialect = self._engine.dialect
-        for attempt in range(pool.get_max_size() + 1):
-            async with pool.acquire() as conn:
-                transaction = conn.transaction()
-                try:
-                    await transaction.start()
-                except _LOST_CONNECTION:
-                    # A dropped connection shows at BEGIN, before the job did anything:
-                    # the next connection may run it. Later, a job is never repeated.
-                    if attempt == pool.get_max_size():
-                        raise
+        connections, dialect = self._connections, self._engine.dialect
+        for attempt in range(connections.size + 1):
+            conn = await connections.acquire()
+            transaction = conn.transaction()
+            try:
+                await transaction.start()
+            except BaseException as error:
+                connections.release(conn, error)
+                # A dropped connection shows at BEGIN, before the job did anything: the
+                # next connection may run it. Later, a job is never repeated.
+                if isinstance(error, _LOST_CONNECTION) and attempt < connections.size:
                     continue
-                try:
-                    result = await fn(DriverTx(conn, dialect), *args)
-                except BaseException:
-                    # A connection lost mid-job cannot roll back: the server already has.
-                    with contextlib.suppress(*_LOST_CONNECTION):
-                        await transaction.rollback()
-                    raise
+                raise
+            try:
+                result = await fn(DriverTx(conn, dialect), *args)
+            except BaseException as error:
+                # A connection lost mid-job cannot roll back: the server already has.
+                with contextlib.suppress(*_LOST_CONNECTION):
+                    await transaction.rollback()
+                connections.release(conn, error)
+                raise
+            try:
                 await transaction.commit()
-                return result
+            except BaseException as error:
+                connections.release(conn, error)
+                raise
+            connections.release(conn)
+            return result
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _connect(self) -> asyncpg.Pool:
+    async def _connect(self) -> asyncpg.Connection:
         # SQLAlchemy's own translation of the URL (host, port, user, password, ssl, ...).
         _, options = self._engine.dialect.create_connect_args(self._engine.url)
         server_settings = {**options.pop("server_settings", {}), **POSTGRESQL_SETTINGS,
                            "application_name": "promobot-hot"}
-        return await asyncpg.create_pool(
-            **options, min_size=1, max_size=_POOL_SIZE, server_settings=server_settings,
-            init=_json_codecs, reset=_nothing_to_reset,
-        )
+        conn = await asyncpg.connect(**options, server_settings=server_settings)
+        try:
+            await _json_codecs(conn)
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
 
     async def close(self) -> None:
-        if self._pool is not None:
-            task, self._pool = self._pool, None
-            if not task.done():
-                task.cancel()
-            elif not task.cancelled() and task.exception() is None:
-                await task.result().close()
+        # As an engine's dispose: a job after this connects anew.
+        connections = self._connections
+        self._connections = Connections(self._connect, size=_POOL_SIZE)
+        await connections.close()
 
 
 # Enough for the checkout's concurrent jobs of one process: a redeem holds its connection
@@ -195,12 +197,6 @@ _LOST_CONNECTION = (
     asyncpg.exceptions.OperatorInterventionError,  # "terminating connection due to ..."
     OSError,
 )
-
-
-async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
-    """Hot-path jobs leave no session state behind (no SET, LISTEN, cursor or session
-    advisory lock), so a connection goes back to the pool without asyncpg's reset round
-    trip (asyncpg still rolls back a transaction left open by a cancelled job)."""
 
 
 async def _json_codecs(conn: asyncpg.Connection) -> None:

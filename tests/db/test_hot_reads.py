@@ -47,16 +47,16 @@ async def test_a_read_survives_the_server_dropping_its_connections(db: Database,
 async def test_reads_connect_again_after_the_server_was_down_at_first(
     db: Database, clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_create_pool = asyncpg.create_pool
+    real_connect = asyncpg.connect
     calls = []
 
-    def create_pool(**options):
+    def connect(**options):
         calls.append(options)
         if len(calls) == 1:
             raise ConnectionRefusedError("the server is starting")
-        return real_create_pool(**options)
+        return real_connect(**options)
 
-    monkeypatch.setattr(asyncpg, "create_pool", create_pool)
+    monkeypatch.setattr(asyncpg, "connect", connect)
     with pytest.raises(ConnectionRefusedError):
         await accounts.lookup(db.hot, 7)
     assert await accounts.lookup(db.hot, 7) == (None, None)
@@ -87,3 +87,20 @@ async def test_a_redeem_survives_the_server_dropping_its_connections(
     outcome = await redeem(db.hot, codes[1].code, customer_id=customers[1].id,
                            order_external_id="o2", basket=Basket(10_000), now=clock())
     assert outcome.ok
+
+
+async def test_a_burst_of_jobs_holds_at_most_ten_connections_of_the_server(
+    db: Database, clock
+) -> None:
+    """A process's hot path is bounded on the server whatever the burst: jobs beyond its
+    ten connections wait for one, and all of them are answered."""
+    async with db.engine.connect() as conn:
+        started = await conn.scalar(text("SELECT clock_timestamp()"))
+    found = await asyncio.gather(*(accounts.lookup(db.hot, n) for n in range(200)))
+    assert found == [(None, None)] * 200
+    async with db.engine.connect() as conn:
+        held = await conn.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'promobot-hot' "
+            "AND datname = current_database() AND backend_start >= :started"),
+            {"started": started})
+    assert 2 <= held <= 10
