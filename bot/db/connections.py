@@ -62,6 +62,9 @@ class Connections:
             handed = await self._wait()
             if handed is not None:
                 return handed
+            if self._closed:  # handed a place just before the close
+                self._free_place()
+                raise _closed()
         try:
             return await self._connect()
         except BaseException:
@@ -76,7 +79,7 @@ class Connections:
             return await future
         except asyncio.CancelledError:
             # Cancelled just after being handed a connection or a place: pass it on.
-            if future.done() and not future.cancelled():
+            if future.done() and not future.cancelled() and future.exception() is None:
                 if (handed := future.result()) is None:
                     self._free_place()
                 else:

@@ -144,6 +144,7 @@ class _Driver:
             try:
                 await transaction.start()
             except BaseException as error:
+                conn.terminate()  # a failed BEGIN leaves asyncpg's transaction state unsure
                 connections.release(conn, error)
                 # A dropped connection shows at BEGIN, before the job did anything: the
                 # next connection may run it. Later, a job is never repeated.
@@ -151,16 +152,15 @@ class _Driver:
                     continue
                 raise
             try:
-                result = await fn(DriverTx(conn, dialect), *args)
-            except BaseException as error:
-                # A connection lost mid-job cannot roll back: the server already has.
-                with contextlib.suppress(*_LOST_CONNECTION):
-                    await transaction.rollback()
-                connections.release(conn, error)
-                raise
-            try:
+                try:
+                    result = await fn(DriverTx(conn, dialect), *args)
+                except BaseException:
+                    # A connection lost mid-job cannot roll back: the server already has.
+                    with contextlib.suppress(*_LOST_CONNECTION):
+                        await transaction.rollback()
+                    raise
                 await transaction.commit()
-            except BaseException as error:
+            except BaseException as error:  # the job's, or the rollback's (a cancellation)
                 connections.release(conn, error)
                 raise
             connections.release(conn)
@@ -194,7 +194,11 @@ _LOST_CONNECTION = (
     asyncpg.InterfaceError,  # the connection is closed, or its protocol was cut mid-state
     asyncpg.exceptions.InternalClientError,
     asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,  # "terminating connection due to ..."
+    # "terminating connection due to ..." (not a statement cancelled or timed out, which
+    # the next connection would only repeat)
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.IdleSessionTimeoutError,
     OSError,
 )
 

@@ -180,3 +180,30 @@ async def test_closing_fails_the_jobs_waiting() -> None:
     await connections.close()
     with pytest.raises(asyncpg.InterfaceError):
         await waiting
+
+
+async def test_a_job_cancelled_as_the_close_fails_it_ends_cancelled() -> None:
+    """Whoever cancelled it (a timeout, a task group) sees its cancellation, not the
+    close's error."""
+    server = Server()
+    connections = Connections(server.connect, size=1)
+    await connections.acquire()
+    waiting = asyncio.create_task(connections.acquire())
+    await asyncio.sleep(0)
+    await connections.close()  # fails `waiting`, which has not run yet
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+
+async def test_a_place_handed_over_just_before_the_close_makes_no_connection() -> None:
+    server = Server()
+    connections = Connections(server.connect, size=1)
+    conn = await connections.acquire()
+    waiting = asyncio.create_task(connections.acquire())
+    await asyncio.sleep(0)
+    connections.release(conn, ConnectionResetError())  # its place goes to `waiting`
+    await connections.close()
+    with pytest.raises(asyncpg.InterfaceError):
+        await waiting
+    assert len(server.made) == 1

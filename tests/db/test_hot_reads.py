@@ -104,3 +104,42 @@ async def test_a_burst_of_jobs_holds_at_most_ten_connections_of_the_server(
             "AND datname = current_database() AND backend_start >= :started"),
             {"started": started})
     assert 2 <= held <= 10
+
+
+async def test_write_jobs_cancelled_while_rolling_back_give_their_connections_back(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More of them than the hot path has connections: the next job is still served."""
+
+    async def cancelled(self):  # type: ignore[no-untyped-def]
+        raise asyncio.CancelledError
+
+    async def refused(tx):  # type: ignore[no-untyped-def]
+        await tx.conn.execute("SELECT 1")
+        raise LookupError("no such code")
+
+    monkeypatch.setattr(asyncpg.transaction.Transaction, "rollback", cancelled)
+    for _ in range(12):
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(db.hot.write(refused), 5)
+    monkeypatch.undo()
+    assert await asyncio.wait_for(accounts.lookup(db.hot, 7), 5) == (None, None)
+
+
+async def test_a_statement_the_server_cancelled_is_not_repeated(db: Database) -> None:
+    """A statement timeout is the statement's, not the connection's: another connection
+    would only wait it out again."""
+    attempts = []
+
+    async def slow(tx):  # type: ignore[no-untyped-def]
+        attempts.append(tx.conn)
+        await tx.conn.execute("SET statement_timeout = 50")
+        try:
+            await tx.conn.execute("SELECT pg_sleep(5)")
+        finally:
+            await tx.conn.execute("RESET statement_timeout")
+
+    with pytest.raises(asyncpg.QueryCanceledError):
+        await db.hot.read(slow)
+    assert len(attempts) == 1
+    assert await accounts.lookup(db.hot, 7) == (None, None)
