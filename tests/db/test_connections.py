@@ -51,6 +51,16 @@ class Server:
         return self.made[-1]
 
 
+async def _one_lent_one_waiting() -> tuple[Server, Connections, Any, asyncio.Task[Any]]:
+    """A pool of one connection, lent, and a job waiting for it."""
+    server = Server()
+    connections = Connections(server.connect, size=1)
+    lent = await connections.acquire()
+    waiting = asyncio.create_task(connections.acquire())
+    await asyncio.sleep(0)
+    return server, connections, lent, waiting
+
+
 async def _job(connections: Connections, hold: float = 0.005) -> int:
     conn = await connections.acquire()
     await asyncio.sleep(hold)
@@ -130,11 +140,7 @@ async def test_a_job_cancelled_as_it_is_handed_a_connection_passes_it_on() -> No
 
 
 async def test_a_job_cancelled_while_waiting_takes_nothing() -> None:
-    server = Server()
-    connections = Connections(server.connect, size=1)
-    held = await connections.acquire()
-    gone = asyncio.create_task(connections.acquire())
-    await asyncio.sleep(0)
+    _, connections, held, gone = await _one_lent_one_waiting()
     gone.cancel()
     with pytest.raises(asyncio.CancelledError):
         await gone
@@ -172,11 +178,7 @@ async def test_closing_closes_idle_connections_and_those_lent_as_they_come_back(
 
 
 async def test_closing_fails_the_jobs_waiting() -> None:
-    server = Server()
-    connections = Connections(server.connect, size=1)
-    await connections.acquire()
-    waiting = asyncio.create_task(connections.acquire())
-    await asyncio.sleep(0)
+    _, connections, _, waiting = await _one_lent_one_waiting()
     await connections.close()
     with pytest.raises(asyncpg.InterfaceError):
         await waiting
@@ -185,11 +187,7 @@ async def test_closing_fails_the_jobs_waiting() -> None:
 async def test_a_job_cancelled_as_the_close_fails_it_ends_cancelled() -> None:
     """Whoever cancelled it (a timeout, a task group) sees its cancellation, not the
     close's error."""
-    server = Server()
-    connections = Connections(server.connect, size=1)
-    await connections.acquire()
-    waiting = asyncio.create_task(connections.acquire())
-    await asyncio.sleep(0)
+    _, connections, _, waiting = await _one_lent_one_waiting()
     await connections.close()  # fails `waiting`, which has not run yet
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -197,11 +195,7 @@ async def test_a_job_cancelled_as_the_close_fails_it_ends_cancelled() -> None:
 
 
 async def test_a_place_handed_over_just_before_the_close_makes_no_connection() -> None:
-    server = Server()
-    connections = Connections(server.connect, size=1)
-    conn = await connections.acquire()
-    waiting = asyncio.create_task(connections.acquire())
-    await asyncio.sleep(0)
+    server, connections, conn, waiting = await _one_lent_one_waiting()
     connections.release(conn, ConnectionResetError())  # its place goes to `waiting`
     await connections.close()
     with pytest.raises(asyncpg.InterfaceError):
