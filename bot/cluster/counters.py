@@ -103,8 +103,8 @@ class DatabaseStorage(Storage):
     request's hits are one `INSERT … SELECT … ON CONFLICT DO UPDATE … RETURNING` for all
     its keys, atomic under concurrent hits; times are the database server's (`now()`),
     so every process sees one clock. Every statement runs on the hot path's asyncpg
-    connections (`Database.hot`), each its own transaction, on a table that is not written to the
-    WAL (UNLOGGED: a crash empties it, which costs a minute of braking).
+    connections (`Database.hot`), each its own transaction, on a table that is not
+    written to the WAL (UNLOGGED: a crash empties it, which costs a minute of braking).
     """
 
     STORAGE_SCHEME = None

@@ -27,7 +27,7 @@ import asyncpg
 
 # What leaves a connection whose protocol state is unknown (an error from the server
 # itself, asyncpg.PostgresError, leaves it ready for the next statement).
-_UNSURE = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, OSError)
+UNSURE = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, OSError)
 
 
 class Connections:
@@ -89,7 +89,7 @@ class Connections:
     def release(self, conn: asyncpg.Connection, error: BaseException | None = None) -> None:
         """`conn` back from a job that ended normally, or raised `error`."""
         unsure = error is not None and (
-            not isinstance(error, Exception) or isinstance(error, _UNSURE))
+            not isinstance(error, Exception) or isinstance(error, UNSURE))
         if unsure or self._closed or conn.is_closed() or conn.is_in_transaction():
             conn.terminate()
             self._free_place()
@@ -150,5 +150,5 @@ async def _close(conn: asyncpg.Connection) -> None:
     """A polite goodbye to the server, or an abrupt one when the socket is gone."""
     try:
         await conn.close(timeout=5)
-    except (asyncpg.PostgresError, *_UNSURE):  # TimeoutError is an OSError
+    except (asyncpg.PostgresError, *UNSURE):  # TimeoutError is an OSError
         conn.terminate()

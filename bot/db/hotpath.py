@@ -29,7 +29,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.db.connections import Connections
+from bot.db.connections import UNSURE, Connections
 from bot.db.dialect import POSTGRESQL_SETTINGS, SQLITE
 from bot.db.prepared import Prepared
 from bot.db.sqlite import SQLiteJobs
@@ -191,15 +191,13 @@ class _Driver:
 # for a handful of round trips (about a millisecond).
 _POOL_SIZE = 10
 _LOST_CONNECTION = (
-    asyncpg.InterfaceError,  # the connection is closed, or its protocol was cut mid-state
-    asyncpg.exceptions.InternalClientError,
+    *UNSURE,  # the connection is closed, its protocol was cut mid-state, its socket is gone
     asyncpg.PostgresConnectionError,
     # "terminating connection due to ..." (not a statement cancelled or timed out, which
     # the next connection would only repeat)
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.IdleSessionTimeoutError,
-    OSError,
 )
 
 
